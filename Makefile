@@ -1,0 +1,33 @@
+# duoscope — setup, build, run, test.
+#   make run    installs what is missing, builds, and opens duoscope on the bundled model
+#   make test   installs what is missing, builds, and runs the whole test suite
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := libopenblas-dev libncursesw5-dev tmux pkg-config
+MODEL ?= Tests/Fixtures/tiny-model
+TEXT ?= In the beginning God created the heaven and the earth.
+
+.PHONY: deps build release run test bench clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+build: deps
+	swift build
+
+release: deps
+	swift build -c release
+
+run: release
+	.build/release/duoscope route $(MODEL) --text "$(TEXT)" --policy random:6
+
+test: deps
+	swift test 2>&1
+
+bench: release
+	.build/release/duoscope bench $(MODEL)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+    name: "duoscope",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "DuoEngine", targets: ["DuoEngine"]),
+        .executable(name: "duoscope", targets: ["duoscope"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            path: "Sources/CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "DuoEngine",
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+            swiftSettings: optimize,
+            linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]
+        ),
+        .executableTarget(
+            name: "duoscope",
+            dependencies: [
+                "DuoEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimize
+        ),
+        .testTarget(
+            name: "DuoEngineTests",
+            dependencies: ["DuoEngine"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

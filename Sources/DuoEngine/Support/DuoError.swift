@@ -1,0 +1,25 @@
+import Foundation
+
+/// Every failure duoscope reports to a user: one line naming the file (when there is one) and the problem.
+public struct DuoError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The file or input the problem is in (a path, or a label such as "--text").
+    public var file: String?
+    /// What is wrong, in one line.
+    public var problem: String
+
+    public init(_ problem: String, file: String? = nil) {
+        self.file = file
+        self.problem = problem
+    }
+
+    public init(file: URL, _ problem: String) {
+        self.init(problem, file: file.path)
+    }
+
+    /// The one-line message: `FILE: PROBLEM`, newlines flattened.
+    public var description: String {
+        let line = problem.replacingOccurrences(of: "\n", with: " ")
+        guard let file else { return line }
+        return "\(file): \(line)"
+    }
+}

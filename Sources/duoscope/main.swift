@@ -1,0 +1,2 @@
+import DuoEngine
+print("duoscope")
