@@ -1,0 +1,170 @@
+import Foundation
+
+/// Runs a model over a sequence with a route per token per layer, keeping a KV cache so the
+/// sequence can be extended a token (or a block) at a time. A full prefill and token-by-token
+/// decoding go through the same code: each call appends its tokens' keys and values, then lets
+/// every new token attend to all cached positions up to its own.
+public final class InferenceSession: @unchecked Sendable {
+    public let model: DuoModel
+    public let cache: KVCache
+    /// The routes taken so far, one row per position.
+    public private(set) var routes: [[Route]] = []
+
+    public init(model: DuoModel, capacity: Int? = nil) {
+        self.model = model
+        cache = KVCache(config: model.config, capacity: capacity)
+    }
+
+    public var position: Int { cache.count }
+
+    public func reset() {
+        cache.reset()
+        routes.removeAll()
+    }
+
+    /// Runs `ids` at the next positions routed by `policy` and returns their logits [n, vocab].
+    public func forward(_ ids: [Int], policy: RoutingPolicy) throws -> Tensor {
+        let hidden = try forwardHidden(ids, policy: policy)
+        return logits(of: hidden)
+    }
+
+    /// Runs `ids` and returns the final residual stream [n, hidden] (before the final norm).
+    public func forwardHidden(_ ids: [Int], policy: RoutingPolicy, afterLayer: ((Int, Tensor) -> Void)? = nil) throws -> Tensor {
+        let c = model.config
+        let n = ids.count
+        let start = cache.count
+        guard n > 0 else { throw DuoError("no tokens to run") }
+        guard start + n <= cache.capacity else {
+            throw DuoError("sequence of \(start + n) tokens is longer than the context of \(cache.capacity)")
+        }
+        if let bad = ids.first(where: { $0 < 0 || $0 >= c.vocabSize }) {
+            throw DuoError("token id \(bad) is outside the vocabulary of \(c.vocabSize)")
+        }
+        let d = c.hiddenSize
+        let x = Tensor(shape: [n, d])
+        for (i, id) in ids.enumerated() {
+            x.row(i).update(from: model.weights.embedding.row(id), count: d)
+        }
+        let scratch = LayerScratch(config: c, rows: n, context: start + n)
+        var taken = Array(repeating: [Route](), count: n)
+        for layer in 0..<c.numLayers {
+            attention(layer: layer, x: x, start: start, scratch: scratch)
+            let chosen = try ffn(layer: layer, x: x, positions: start..<(start + n), policy: policy, scratch: scratch)
+            for i in 0..<n { taken[i].append(chosen[i]) }
+            afterLayer?(layer, x)
+        }
+        cache.count = start + n
+        routes += taken
+        return x
+    }
+
+    /// Final norm and LM head over rows of the residual stream.
+    public func logits(of hidden: Tensor) -> Tensor {
+        let c = model.config
+        let n = hidden.rows
+        let normed = Tensor(shape: [n, c.hiddenSize])
+        Ops.rmsNorm(hidden.data, rows: n, width: c.hiddenSize, weight: model.weights.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
+        let out = Tensor(shape: [n, c.vocabSize])
+        BLAS.linear(normed.data, rows: n, weight: model.weights.lmHead, into: out.data)
+        return out
+    }
+
+    /// `x += Attn(RMSNorm(x))` for the new rows, appending their keys and values to the cache.
+    private func attention(layer: Int, x: Tensor, start: Int, scratch s: LayerScratch) {
+        let c = model.config
+        let w = model.weights.layers[layer]
+        let n = x.rows
+        let d = c.hiddenSize
+        let hd = c.headDim
+        Ops.rmsNorm(x.data, rows: n, width: d, weight: w.inputNorm.data, eps: c.rmsNormEps, into: s.normed.data)
+        let keys = cache.keys[layer].row(start)
+        let values = cache.values[layer].row(start)
+        BLAS.linear(s.normed.data, rows: n, weight: w.q, into: s.q.data)
+        BLAS.linear(s.normed.data, rows: n, weight: w.k, into: keys)
+        BLAS.linear(s.normed.data, rows: n, weight: w.v, into: values)
+        for i in 0..<n {
+            model.rope.apply(s.q.row(i), heads: c.numHeads, position: start + i)
+            model.rope.apply(keys + i * c.kvWidth, heads: c.numKVHeads, position: start + i)
+        }
+        let context = start + n
+        let group = c.numHeads / c.numKVHeads
+        let scale = 1 / Float(hd).squareRoot()
+        let allKeys = cache.keys[layer].data
+        let allValues = cache.values[layer].data
+        for h in 0..<c.numHeads {
+            let g = h / group
+            // scores[i, j] = q_i · k_j / sqrt(hd) for all cached positions j
+            BLAS.gemmABt(m: n, n: context, k: hd, a: s.q.data + h * hd, lda: c.qWidth,
+                         b: allKeys + g * hd, ldb: c.kvWidth, c: s.scores.data, ldc: context, alpha: scale)
+            for i in 0..<n {
+                let row = s.scores.data + i * context
+                let visible = start + i + 1
+                Ops.softmax(row, count: visible)
+                if visible < context { (row + visible).update(repeating: 0, count: context - visible) }
+            }
+            BLAS.gemmAB(m: n, n: hd, k: context, a: s.scores.data, lda: context,
+                        b: allValues + g * hd, ldb: c.kvWidth, c: s.attended.data + h * hd, ldc: c.qWidth)
+        }
+        BLAS.linear(s.attended.data, rows: n, weight: w.o, into: x.data, accumulate: true)
+    }
+
+    /// `x += FFN_route(RMSNorm(x))`, rows grouped by route so each module runs as one GEMM.
+    private func ffn(layer: Int, x: Tensor, positions: Range<Int>, policy: RoutingPolicy, scratch s: LayerScratch) throws -> [Route] {
+        let c = model.config
+        let w = model.weights.layers[layer]
+        let n = x.rows
+        let d = c.hiddenSize
+        Ops.rmsNorm(x.data, rows: n, width: d, weight: w.postNorm.data, eps: c.rmsNormEps, into: s.normed.data)
+        let chosen = policy.routes(layer: layer, positions: positions, ffnInput: s.normed.data, width: d)
+        guard chosen.count == n else { throw DuoError("policy \(policy.name) returned \(chosen.count) routes for \(n) tokens") }
+        for route in [Route.small, .big] {
+            let rows = chosen.indices.filter { chosen[$0] == route }
+            guard !rows.isEmpty else { continue }
+            guard let module = w.ffn(route) else {
+                throw DuoError("policy \(policy.name) routes to the small FFN, but this model has none (plain Llama config)")
+            }
+            try runFFN(module, rows: rows, x: x, scratch: s)
+        }
+        return chosen
+    }
+
+    private func runFFN(_ module: FFNWeights, rows: [Int], x: Tensor, scratch s: LayerScratch) throws {
+        let d = model.config.hiddenSize
+        let m = rows.count
+        let all = m == x.rows
+        let input: UnsafeMutablePointer<Float>
+        if all {
+            input = s.normed.data
+        } else {
+            for (k, r) in rows.enumerated() { s.gathered.row(k).update(from: s.normed.row(r), count: d) }
+            input = s.gathered.data
+        }
+        let inner = module.inner
+        BLAS.linear(input, rows: m, weight: module.gate, into: s.gate.data)
+        BLAS.linear(input, rows: m, weight: module.up, into: s.up.data)
+        Ops.swiglu(gate: s.gate.data, up: s.up.data, count: m * inner)
+        if all {
+            BLAS.linear(s.gate.data, rows: m, weight: module.down, into: x.data, accumulate: true)
+        } else {
+            BLAS.linear(s.gate.data, rows: m, weight: module.down, into: s.ffnOut.data)
+            for (k, r) in rows.enumerated() { Ops.add(s.ffnOut.row(k), into: x.row(r), count: d) }
+        }
+    }
+}
+
+/// Scratch buffers for one forward call, sized for its rows and context.
+final class LayerScratch {
+    let normed, q, attended, scores, gathered, gate, up, ffnOut: Tensor
+
+    init(config c: ModelConfig, rows n: Int, context: Int) {
+        let inner = max(c.intermediateSize, c.smallIntermediateSize ?? 0)
+        normed = Tensor(shape: [n, c.hiddenSize])
+        q = Tensor(shape: [n, c.qWidth])
+        attended = Tensor(shape: [n, c.qWidth])
+        scores = Tensor(shape: [n, context])
+        gathered = Tensor(shape: [n, c.hiddenSize])
+        gate = Tensor(shape: [n, inner])
+        up = Tensor(shape: [n, inner])
+        ffnOut = Tensor(shape: [n, c.hiddenSize])
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Element-wise and row-wise kernels of the Llama block, on raw buffers.
+public enum Ops {
+    /// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for `rows` rows of width `width`.
+    @inline(__always)
+    public static func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>,
+                               eps: Float, into y: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let xr = x + r * width
+            let yr = y + r * width
+            var sum: Float = 0
+            for i in 0..<width { sum += xr[i] * xr[i] }
+            let scale = 1 / (sum / Float(width) + eps).squareRoot()
+            for i in 0..<width { yr[i] = xr[i] * scale * weight[i] }
+        }
+    }
+
+    /// g = silu(g) * u, element-wise, in place in `gate`.
+    @inline(__always)
+    public static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let g = gate[i]
+            gate[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+
+    /// In-place softmax over `count` values.
+    @inline(__always)
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        var maximum = x[0]
+        for i in 1..<count where x[i] > maximum { maximum = x[i] }
+        var sum: Float = 0
+        for i in 0..<count {
+            let e = expf(x[i] - maximum)
+            x[i] = e
+            sum += e
+        }
+        let inverse = 1 / sum
+        for i in 0..<count { x[i] *= inverse }
+    }
+
+    /// log-sum-exp of `count` values, accumulated in Double.
+    public static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        var maximum = x[0]
+        for i in 1..<count where x[i] > maximum { maximum = x[i] }
+        var sum = 0.0
+        for i in 0..<count { sum += exp(Double(x[i] - maximum)) }
+        return Double(maximum) + log(sum)
+    }
+
+    /// y += x.
+    @inline(__always)
+    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { y[i] += x[i] }
+    }
+}

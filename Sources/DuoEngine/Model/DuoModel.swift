@@ -1,0 +1,78 @@
+import Foundation
+
+/// A model ready to run: its config, Float32 weights, tokenizer and RoPE table.
+public final class DuoModel: @unchecked Sendable {
+    /// The model directory, when loaded from disk.
+    public let directory: URL?
+    public let config: ModelConfig
+    public let weights: ModelWeights
+    public let tokenizer: Tokenizer?
+    public let rope: RoPETable
+    public let cost: ComputeCost
+    /// The dtype of the checkpoint on disk.
+    public let storedDType: DType?
+
+    public init(config: ModelConfig, weights: ModelWeights, tokenizer: Tokenizer?, directory: URL? = nil, storedDType: DType? = nil) {
+        self.config = config
+        self.weights = weights
+        self.tokenizer = tokenizer
+        self.directory = directory
+        self.storedDType = storedDType
+        rope = RoPETable(headDim: config.headDim, positions: config.maxPositions, theta: config.ropeTheta)
+        cost = ComputeCost(config)
+    }
+
+    /// Loads `config.json`, the safetensors checkpoint and `tokenizer.json` from a model directory.
+    public static func load(directory: URL, requireTokenizer: Bool = true) throws -> DuoModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
+            throw DuoError(file: directory, "model directory not found")
+        }
+        guard isDirectory.boolValue else { throw DuoError(file: directory, "not a model directory") }
+        let configURL = directory.appendingPathComponent("config.json")
+        let config = try ConfigFile.read(configURL)
+        let checkpoint = try Checkpoint(directory: directory)
+        let weights = try ModelWeights(checkpoint: checkpoint, config: config)
+        let tokenizerURL = directory.appendingPathComponent("tokenizer.json")
+        var tokenizer: Tokenizer?
+        if requireTokenizer || FileManager.default.fileExists(atPath: tokenizerURL.path) {
+            guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {
+                throw DuoError(file: tokenizerURL, "file not found")
+            }
+            let loaded = try Tokenizer.load(from: tokenizerURL)
+            guard loaded.vocabSize <= config.vocabSize else {
+                throw DuoError(file: tokenizerURL, "tokenizer has \(loaded.vocabSize) ids but config.json vocab_size is \(config.vocabSize)")
+            }
+            tokenizer = loaded
+        }
+        return DuoModel(config: config, weights: weights, tokenizer: tokenizer, directory: directory,
+                        storedDType: checkpoint.dominantDType)
+    }
+
+    /// A name for display: the directory's last component.
+    public var name: String { directory?.lastPathComponent ?? "model" }
+
+    /// Parameter counts by part.
+    public var parameterCounts: ParameterCounts { ParameterCounts(config) }
+}
+
+/// Parameter counts of a model, by part.
+public struct ParameterCounts: Sendable, Codable, Equatable {
+    public var embedding: Int
+    public var lmHead: Int
+    public var attention: Int
+    public var norms: Int
+    public var bigFFN: Int
+    public var smallFFN: Int
+    public var total: Int { embedding + lmHead + attention + norms + bigFFN + smallFFN }
+
+    public init(_ c: ModelConfig) {
+        let d = c.hiddenSize
+        embedding = c.vocabSize * d
+        lmHead = c.tieWordEmbeddings ? 0 : c.vocabSize * d
+        attention = c.numLayers * (d * c.qWidth * 2 + d * c.kvWidth * 2)
+        norms = c.numLayers * 2 * d + d
+        bigFFN = c.numLayers * 3 * d * c.intermediateSize
+        smallFFN = c.numLayers * 3 * d * (c.smallIntermediateSize ?? 0)
+    }
+}

@@ -1,0 +1,34 @@
+/// A dense row-major Float32 tensor that owns its storage (zero-initialised).
+/// A reference type so that large weights are never copied; hot loops use `data` directly.
+public final class Tensor: @unchecked Sendable {
+    public let shape: [Int]
+    public let count: Int
+    public let data: UnsafeMutablePointer<Float>
+
+    public init(shape: [Int]) {
+        self.shape = shape
+        count = shape.reduce(1, *)
+        data = .allocate(capacity: max(count, 1))
+        data.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    public convenience init(shape: [Int], values: [Float]) {
+        self.init(shape: shape)
+        precondition(values.count == count, "Tensor: \(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { data.deallocate() }
+
+    /// Rows x columns of a 2-D tensor (a 1-D tensor is one row).
+    public var rows: Int { shape.count >= 2 ? shape[0] : 1 }
+    public var columns: Int { shape.last ?? 1 }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: count) }
+    public var array: [Float] { Array(buffer) }
+
+    /// Pointer to the start of row `r` of a 2-D tensor.
+    @inline(__always) public func row(_ r: Int) -> UnsafeMutablePointer<Float> { data + r * columns }
+
+    public func zero() { data.update(repeating: 0, count: count) }
+}
