@@ -121,7 +121,7 @@ public final class InferenceSession: @unchecked Sendable {
             let rows = chosen.indices.filter { chosen[$0] == route }
             guard !rows.isEmpty else { continue }
             guard let module = w.ffn(route) else {
-                throw DuoError("policy \(policy.name) routes to the small FFN, but this model has none (plain Llama config)")
+                throw DuoError("policy \(policy.name) routes to the small FFN, but this model has no small FFN (plain Llama config)")
             }
             try runFFN(module, rows: rows, x: x, scratch: s)
         }
