@@ -8,3 +8,7 @@ public final class Tokenizer: @unchecked Sendable {
     public func tokenText(_ id: Int) -> String { "" }
 }
 #endif
+#if TOKSTUB
+public struct TokenizerSummary: Sendable, Codable { public var model = ""; public var vocabSize = 0; public var mergeCount = 0; public var addedTokens: [String] = []; public var specialTokens: [String] = []; public var preTokenizer = ""; public var normalizer = "" }
+extension Tokenizer { public var summary: TokenizerSummary { TokenizerSummary() } }
+#endif

@@ -1,0 +1,75 @@
+import Foundation
+
+/// Throughput measurements of the engine: the machine's sgemm peak, batched prefill and
+/// token-by-token decoding, each as tokens/s and achieved GFLOP/s.
+public enum EngineBenchmark {
+    /// One measured figure.
+    public struct Figure: Sendable, Codable {
+        public var name: String
+        public var tokensPerSecond: Double?
+        public var gflops: Double
+        public var seconds: Double
+        public var repetitions: Int
+    }
+
+    /// Monotonic seconds.
+    public static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Runs `body` at least once and until `minimumSeconds` pass; returns (best seconds per run, runs).
+    static func time(minimumSeconds: Double, _ body: () throws -> Void) rethrows -> (Double, Int) {
+        try body() // warm-up
+        var best = Double.infinity
+        var runs = 0
+        let start = now()
+        repeat {
+            let t0 = now()
+            try body()
+            best = min(best, now() - t0)
+            runs += 1
+        } while now() - start < minimumSeconds
+        return (best, runs)
+    }
+
+    /// Square single-precision GEMM of size n: the BLAS peak to compare the engine with.
+    public static func sgemmPeak(size n: Int, minimumSeconds: Double = 1) -> Figure {
+        let a = Tensor(shape: [n, n]), b = Tensor(shape: [n, n]), c = Tensor(shape: [n, n])
+        for i in 0..<a.count { a.data[i] = Float(i % 7) * 0.1; b.data[i] = Float(i % 5) * 0.1 }
+        let (seconds, runs) = time(minimumSeconds: minimumSeconds) {
+            BLAS.gemmABt(m: n, n: n, k: n, a: a.data, lda: n, b: b.data, ldb: n, c: c.data, ldc: n)
+        }
+        return Figure(name: "sgemm \(n)x\(n)x\(n)", tokensPerSecond: nil, gflops: 2 * Double(n * n * n) / seconds / 1e9,
+                      seconds: seconds, repetitions: runs)
+    }
+
+    /// A full-context prefill under `policy`.
+    public static func prefill(model: DuoModel, tokens n: Int, policy: RoutingPolicy, minimumSeconds: Double = 1) throws -> Figure {
+        let ids = (0..<n).map { ($0 * 7919) % model.config.vocabSize }
+        let session = InferenceSession(model: model, capacity: n)
+        var flops = 0
+        let (seconds, runs) = try time(minimumSeconds: minimumSeconds) {
+            session.reset()
+            _ = try session.forward(ids, policy: policy)
+            flops = (0..<n).reduce(0) { $0 + model.cost.total(pattern: session.routes[$1], position: $1) }
+        }
+        return Figure(name: "prefill \(n) tokens, \(policy.name)", tokensPerSecond: Double(n) / seconds,
+                      gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
+    }
+
+    /// Decoding `n` tokens one at a time with the KV cache.
+    public static func decode(model: DuoModel, tokens n: Int, policy: RoutingPolicy, minimumSeconds: Double = 1) throws -> Figure {
+        let ids = (0..<n).map { ($0 * 7919) % model.config.vocabSize }
+        let session = InferenceSession(model: model, capacity: n)
+        var flops = 0
+        let (seconds, runs) = try time(minimumSeconds: minimumSeconds) {
+            session.reset()
+            for id in ids { _ = try session.forward([id], policy: policy) }
+            flops = (0..<n).reduce(0) { $0 + model.cost.total(pattern: session.routes[$1], position: $1) }
+        }
+        return Figure(name: "decode \(n) tokens, \(policy.name)", tokensPerSecond: Double(n) / seconds,
+                      gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+
+/// The output of `duoscope route` in its three formats. The JSON form (schema
+/// "duoscope.route/1", see docs/cli.md) is what scripts and the explorer's exports build on.
+public struct RouteReport: Sendable {
+    public let model: DuoModel
+    public let policy: String
+    public let text: String
+    public let evaluation: SequenceEvaluation
+
+    public init(model: DuoModel, policy: String, text: String, evaluation: SequenceEvaluation) {
+        self.model = model
+        self.policy = policy
+        self.text = text
+        self.evaluation = evaluation
+    }
+
+    private func tokenText(_ id: Int) -> String { model.tokenizer?.tokenText(id) ?? "#\(id)" }
+
+    // MARK: JSON
+
+    struct TopJSON: Encodable { let id: Int; let text: String; let probability: Double }
+    struct TokenJSON: Encodable {
+        let position: Int
+        let id: Int
+        let text: String
+        let next_id: Int?
+        let loss: Double?
+        let routes: String
+        let ffn_fraction: Double
+        let flops: Int
+        let top: [TopJSON]
+    }
+    struct ModelJSON: Encodable {
+        let name: String
+        let path: String?
+        let layers: Int
+        let routes: [String]
+        let context: Int
+    }
+    struct SummaryJSON: Encodable {
+        let tokens: Int
+        let scored: Int
+        let mean_loss: Double
+        let perplexity: Double
+        let ffn_fraction: Double
+        let total_flops: Int
+        let all_big_flops: Int
+    }
+    struct ReportJSON: Encodable {
+        let schema = "duoscope.route/1"
+        let model: ModelJSON
+        let policy: String
+        let text: String
+        let tokens: [TokenJSON]
+        let summary: SummaryJSON
+    }
+
+    public func json() throws -> String {
+        let e = evaluation
+        let c = model.config
+        let allBig = Array(repeating: Route.big, count: c.numLayers)
+        let tokens = e.ids.indices.map { t in
+            TokenJSON(position: t, id: e.ids[t], text: tokenText(e.ids[t]),
+                      next_id: t + 1 < e.ids.count ? e.ids[t + 1] : nil,
+                      loss: t < e.losses.count ? e.losses[t] : nil,
+                      routes: e.routes.pattern(t), ffn_fraction: e.ffnFractions[t],
+                      flops: model.cost.total(pattern: e.routes.row(t), position: t),
+                      top: e.top[t].map { TopJSON(id: $0.id, text: tokenText($0.id), probability: $0.probability) })
+        }
+        let summary = SummaryJSON(tokens: e.ids.count, scored: e.losses.count, mean_loss: e.meanLoss, perplexity: e.perplexity,
+                                  ffn_fraction: e.meanFFNFraction, total_flops: e.totalFLOPs,
+                                  all_big_flops: e.ids.indices.reduce(0) { $0 + model.cost.total(pattern: allBig, position: $1) })
+        let report = ReportJSON(model: ModelJSON(name: model.name, path: model.directory?.path, layers: c.numLayers,
+                                                 routes: c.availableRoutes.map(\.name), context: c.maxPositions),
+                                policy: policy, text: text, tokens: tokens, summary: summary)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(report), as: UTF8.self) + "\n"
+    }
+
+    // MARK: CSV
+
+    public func csv() -> String {
+        let e = evaluation
+        var lines = ["position,id,token,next_id,loss,routes,ffn_fraction"]
+        for t in e.ids.indices {
+            let next = t + 1 < e.ids.count ? String(e.ids[t + 1]) : ""
+            let loss = t < e.losses.count ? String(format: "%.6f", e.losses[t]) : ""
+            lines.append([String(t), String(e.ids[t]), Self.csvField(tokenText(e.ids[t])), next, loss,
+                          e.routes.pattern(t), String(format: "%.6f", e.ffnFractions[t])].joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// RFC 4180 quoting: fields with commas, quotes or line breaks are quoted, quotes doubled.
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ") || text.hasSuffix(" ") else {
+            return text
+        }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    // MARK: Table
+
+    /// A human-readable table; token strings are escaped so they cannot act on a terminal.
+    public func table() -> String {
+        let e = evaluation
+        let c = model.config
+        var out = "model \(model.name)  policy \(policy)  tokens \(e.ids.count)  layers \(c.numLayers)\n"
+        out += String(format: "mean loss %.4f  perplexity %.3f  FFN compute %.1f%% of all-big\n",
+                      e.meanLoss, e.perplexity, 100 * e.meanFFNFraction)
+        out += "routes: B big, S small, K skip; layer 0 first\n\n"
+        let shown = e.ids.map { "\"" + TerminalSafe.escape(tokenText($0)) + "\"" }
+        let width = min(max(7, shown.map(\.count).max() ?? 7), 24)
+        func pad(_ s: String, _ w: Int) -> String {
+            s.count >= w ? String(s.prefix(w)) : s + String(repeating: " ", count: w - s.count)
+        }
+        func left(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
+        out += left("pos", 5) + "  " + pad("token", width) + "  " + pad("next", width) + "  " + left("loss", 8)
+            + "  " + pad("routes", max(6, c.numLayers)) + "  " + left("ffn%", 6) + "\n"
+        for t in e.ids.indices {
+            let next = t + 1 < e.ids.count ? shown[t + 1] : ""
+            let loss = t < e.losses.count ? String(format: "%.4f", e.losses[t]) : "-"
+            out += left(String(t), 5) + "  " + pad(shown[t], width) + "  " + pad(next, width) + "  " + left(loss, 8)
+                + "  " + pad(e.routes.pattern(t), max(6, c.numLayers)) + "  " + left(String(format: "%.1f", 100 * e.ffnFractions[t]), 6) + "\n"
+        }
+        return out
+    }
+}

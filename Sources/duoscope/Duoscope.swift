@@ -1,0 +1,43 @@
+import ArgumentParser
+import DuoEngine
+import Foundation
+
+/// The `duoscope` command line.
+@main
+struct Duoscope: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "duoscope",
+        abstract: "Explore adaptive computation in Duo models: routed inference, oracles, routers.",
+        discussion: "Run `duoscope COMMAND --help` for a command's options.",
+        version: "0.1.0",
+        subcommands: [InfoCommand.self, RouteCommand.self, BenchCommand.self]
+    )
+}
+
+/// Options shared by commands that score a text.
+struct TextOptions: ParsableArguments {
+    @Option(name: .long, help: "The text to score.")
+    var text: String?
+
+    @Option(name: .long, help: "A UTF-8 text file to score.")
+    var file: String?
+
+    @Flag(name: .long, help: "Keep the first context-length tokens of a longer text instead of failing.")
+    var truncate = false
+
+    func validate() throws {
+        if (text == nil) == (file == nil) { throw ValidationError("give exactly one of --text or --file") }
+    }
+
+    func source() throws -> TextSource {
+        if let file { return try TextSource(file: URL(fileURLWithPath: file)) }
+        return try TextSource(text: text ?? "")
+    }
+}
+
+enum Loader {
+    /// Loads a model directory given on the command line.
+    static func model(_ path: String) throws -> DuoModel {
+        try DuoModel.load(directory: URL(fileURLWithPath: path))
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import DuoEngine
+
+/// `duoscope route MODEL --text S --policy P`: run a text under a routing policy.
+struct RouteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "route",
+        abstract: "Run a text under a routing policy: per-token routes, losses, perplexity, compute.",
+        discussion: """
+        Policies: big | small | skip | random (each layer big or small, p 0.5) | random:K[,SEED] (exactly K big) \
+        | random:P[,SEED] (each layer big with probability P) | random:skip=A,small=B,big=C[,seed=S] \
+        | pattern:BSK... (one letter per layer: B big, S small, K skip).
+        """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
+
+    @Argument(help: "Model directory.")
+    var model: String
+
+    @OptionGroup var input: TextOptions
+
+    @Option(help: "Routing policy (see below).")
+    var policy = "big"
+
+    @Option(help: "Output format: table, json or csv.")
+    var format: Format = .table
+
+    @Option(name: .customLong("top-k"), help: "Predictions listed per token in JSON.")
+    var topK = 5
+
+    func validate() throws {
+        guard (0...100).contains(topK) else { throw ValidationError("--top-k must be in 0...100") }
+    }
+
+    func run() throws {
+        let model = try Loader.model(model)
+        let source = try input.source()
+        let routing = try PolicySpec.parse(policy, config: model.config)
+        let ids = try source.tokenize(for: model, truncate: input.truncate)
+        let evaluation = try SequenceEvaluation.run(model: model, ids: ids, policy: routing, topK: topK)
+        let report = RouteReport(model: model, policy: routing.name, text: source.text, evaluation: evaluation)
+        switch format {
+        case .table: print(report.table(), terminator: "")
+        case .json: print(try report.json(), terminator: "")
+        case .csv: print(report.csv(), terminator: "")
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import DuoEngine
-print("duoscope")
