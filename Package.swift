@@ -38,6 +38,10 @@ let package = Package(
             name: "DuoEngineTests",
             dependencies: ["DuoEngine"]
         ),
+        .testTarget(
+            name: "duoscopeCLITests",
+            dependencies: ["duoscope", "DuoEngine"]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )
