@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "DuoEngine", targets: ["DuoEngine"]),
+        .library(name: "DuoTraining", targets: ["DuoTraining"]),
         .executable(name: "duoscope", targets: ["duoscope"]),
     ],
     dependencies: [
@@ -26,10 +27,16 @@ let package = Package(
             swiftSettings: optimize,
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]
         ),
+        .target(
+            name: "DuoTraining",
+            dependencies: ["DuoEngine"],
+            swiftSettings: optimize
+        ),
         .executableTarget(
             name: "duoscope",
             dependencies: [
                 "DuoEngine",
+                "DuoTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -37,6 +44,10 @@ let package = Package(
         .testTarget(
             name: "DuoEngineTests",
             dependencies: ["DuoEngine"]
+        ),
+        .testTarget(
+            name: "DuoTrainingTests",
+            dependencies: ["DuoTraining", "DuoEngine"]
         ),
         .testTarget(
             name: "duoscopeCLITests",

@@ -52,10 +52,10 @@ struct BenchCommand: ParsableCommand {
         print("BLAS threads: \(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "default")  cores: \(ProcessInfo.processInfo.activeProcessorCount)")
         print("")
         func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
-        print(pad("measurement", 44) + pad("tokens/s", 12) + pad("GFLOP/s", 10) + "of sgemm peak")
+        print(pad("measurement", 56) + pad("tokens/s", 12) + pad("GFLOP/s", 10) + "of sgemm peak")
         for f in figures {
             let rate = f.tokensPerSecond.map { String(format: "%.0f", $0) } ?? "-"
-            print(pad(f.name, 44) + pad(rate, 12) + pad(String(format: "%.1f", f.gflops), 10) + String(format: "%.0f%%", 100 * f.gflops / peak))
+            print(pad(f.name, 56) + pad(rate, 12) + pad(String(format: "%.1f", f.gflops), 10) + String(format: "%.0f%%", 100 * f.gflops / peak))
         }
     }
 }

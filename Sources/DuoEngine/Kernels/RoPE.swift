@@ -48,4 +48,25 @@ public struct RoPETable: Sendable {
             }
         }
     }
+
+    /// The transpose of `apply` (rotation by the negative angle): the backward pass of RoPE.
+    @inline(__always)
+    public func applyInverse(_ vector: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
+        let half = headDim / 2
+        cos.withUnsafeBufferPointer { cp in
+            sin.withUnsafeBufferPointer { sp in
+                let c = cp.baseAddress! + position * half
+                let s = sp.baseAddress! + position * half
+                for h in 0..<heads {
+                    let v = vector + h * headDim
+                    for i in 0..<half {
+                        let a = v[i]
+                        let b = v[i + half]
+                        v[i] = a * c[i] + b * s[i]
+                        v[i + half] = b * c[i] - a * s[i]
+                    }
+                }
+            }
+        }
+    }
 }

@@ -95,6 +95,41 @@ public struct ModelWeights: Sendable {
         lmHead = c.tieWordEmbeddings ? embedding : t("lm_head.weight")
     }
 
+    /// Every distinct tensor with its HF name, in the order of `expectedShapes` (a tied LM head
+    /// appears once, as the embedding).
+    public func named(_ c: ModelConfig) -> [(String, Tensor)] {
+        var list: [(String, Tensor)] = [("model.embed_tokens.weight", embedding)]
+        for (i, l) in layers.enumerated() {
+            let p = "model.layers.\(i)."
+            list += [(p + "input_layernorm.weight", l.inputNorm), (p + "self_attn.q_proj.weight", l.q),
+                     (p + "self_attn.k_proj.weight", l.k), (p + "self_attn.v_proj.weight", l.v),
+                     (p + "self_attn.o_proj.weight", l.o), (p + "post_attention_layernorm.weight", l.postNorm),
+                     (p + "mlp.gate_proj.weight", l.big.gate), (p + "mlp.up_proj.weight", l.big.up),
+                     (p + "mlp.down_proj.weight", l.big.down)]
+            if let s = l.small {
+                list += [(p + "mlp_small.gate_proj.weight", s.gate), (p + "mlp_small.up_proj.weight", s.up),
+                         (p + "mlp_small.down_proj.weight", s.down)]
+            }
+        }
+        list.append(("model.norm.weight", finalNorm))
+        if !c.tieWordEmbeddings { list.append(("lm_head.weight", lmHead)) }
+        return list
+    }
+
+    /// Zero-filled tensors of the same shapes (and the same tying), e.g. for gradients.
+    public func zerosLike(_ c: ModelConfig) -> ModelWeights {
+        func z(_ t: Tensor) -> Tensor { Tensor(shape: t.shape) }
+        func zf(_ f: FFNWeights) -> FFNWeights { FFNWeights(gate: z(f.gate), up: z(f.up), down: z(f.down)) }
+        let e = z(embedding)
+        return ModelWeights(
+            embedding: e,
+            layers: layers.map { l in
+                LayerWeights(inputNorm: z(l.inputNorm), q: z(l.q), k: z(l.k), v: z(l.v), o: z(l.o), postNorm: z(l.postNorm),
+                             big: zf(l.big), small: l.small.map(zf))
+            },
+            finalNorm: z(finalNorm), lmHead: c.tieWordEmbeddings ? e : z(lmHead))
+    }
+
     public init(embedding: Tensor, layers: [LayerWeights], finalNorm: Tensor, lmHead: Tensor) {
         self.embedding = embedding
         self.layers = layers

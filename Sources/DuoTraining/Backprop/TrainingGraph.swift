@@ -1,0 +1,262 @@
+import DuoEngine
+import Foundation
+
+/// Forward and backward of a whole Duo model over a batch of equal-length sequences with a
+/// given route per token per layer — the stage-1 training computation. Rows routed to each FFN
+/// module are gathered, run as one GEMM, and scattered back; skip runs no FFN. Activations are
+/// kept in buffers allocated once for the batch shape, so a training step allocates nothing.
+public final class TrainingGraph {
+    public let config: ModelConfig
+    public let batch: Int
+    public let length: Int
+    public var rows: Int { batch * length }
+    let rope: RoPETable
+
+    /// What one layer's backward pass needs from its forward pass.
+    final class LayerActivations {
+        let input, normed1, q, k, v, attended, mid, normed2: Tensor
+        let inverseRMS1, inverseRMS2: Tensor
+        /// Attention probabilities, [batch * heads, length, length].
+        let probabilities: Tensor
+        var modules: [ModuleActivations]
+
+        init(_ c: ModelConfig, rows n: Int, batch: Int, length: Int) {
+            input = Tensor(shape: [n, c.hiddenSize])
+            normed1 = Tensor(shape: [n, c.hiddenSize])
+            q = Tensor(shape: [n, c.qWidth])
+            k = Tensor(shape: [n, c.kvWidth])
+            v = Tensor(shape: [n, c.kvWidth])
+            attended = Tensor(shape: [n, c.qWidth])
+            mid = Tensor(shape: [n, c.hiddenSize])
+            normed2 = Tensor(shape: [n, c.hiddenSize])
+            inverseRMS1 = Tensor(shape: [n])
+            inverseRMS2 = Tensor(shape: [n])
+            probabilities = Tensor(shape: [batch * c.numHeads, length, length])
+            modules = []
+            modules.append(ModuleActivations(route: .big, inner: c.intermediateSize, rows: n, width: c.hiddenSize))
+            if let small = c.smallIntermediateSize {
+                modules.append(ModuleActivations(route: .small, inner: small, rows: n, width: c.hiddenSize))
+            }
+        }
+    }
+
+    /// One FFN module's rows and intermediate values in one layer.
+    final class ModuleActivations {
+        let route: Route
+        var rows: [Int] = []
+        let input, gate, up, act: Tensor
+
+        init(route: Route, inner: Int, rows n: Int, width: Int) {
+            self.route = route
+            input = Tensor(shape: [n, width])
+            gate = Tensor(shape: [n, inner])
+            up = Tensor(shape: [n, inner])
+            act = Tensor(shape: [n, inner])
+        }
+    }
+
+    let layers: [LayerActivations]
+    let final: Tensor, finalNormed: Tensor, finalInverseRMS: Tensor
+    let logits: Tensor
+    // Backward scratch.
+    let dx, dMid, dNormed, dAttended, dQ, dK, dV, dProbabilities, dOut, dIn, dAct, dUp: Tensor
+
+    public init(config c: ModelConfig, batch: Int, length: Int) {
+        config = c
+        self.batch = batch
+        self.length = length
+        rope = RoPETable(headDim: c.headDim, positions: max(length, 1), theta: c.ropeTheta)
+        let n = batch * length
+        layers = (0..<c.numLayers).map { _ in LayerActivations(c, rows: n, batch: batch, length: length) }
+        final = Tensor(shape: [n, c.hiddenSize])
+        finalNormed = Tensor(shape: [n, c.hiddenSize])
+        finalInverseRMS = Tensor(shape: [n])
+        logits = Tensor(shape: [n, c.vocabSize])
+        let inner = max(c.intermediateSize, c.smallIntermediateSize ?? 0)
+        dx = Tensor(shape: [n, c.hiddenSize])
+        dMid = Tensor(shape: [n, c.hiddenSize])
+        dNormed = Tensor(shape: [n, c.hiddenSize])
+        dAttended = Tensor(shape: [n, c.qWidth])
+        dQ = Tensor(shape: [n, c.qWidth])
+        dK = Tensor(shape: [n, c.kvWidth])
+        dV = Tensor(shape: [n, c.kvWidth])
+        dProbabilities = Tensor(shape: [length, length])
+        dOut = Tensor(shape: [n, c.hiddenSize])
+        dIn = Tensor(shape: [n, c.hiddenSize])
+        dAct = Tensor(shape: [n, inner])
+        dUp = Tensor(shape: [n, inner])
+    }
+
+    /// Runs the batch and returns the mean cross-entropy (nats) over all `rows` targets. With
+    /// `gradients`, also accumulates dLoss/dParameter into them (zero them first).
+    /// `inputs`, `targets`: `rows` token ids, sequence-major; `routes`: `rows * layers`, token-major.
+    public func run(weights w: ModelWeights, inputs: [Int], targets: [Int], routes: [Route], gradients: ModelWeights?) -> Double {
+        let c = config
+        precondition(inputs.count == rows && targets.count == rows && routes.count == rows * c.numLayers, "TrainingGraph: batch shape")
+        let d = c.hiddenSize
+        for (t, id) in inputs.enumerated() { layers[0].input.row(t).update(from: w.embedding.row(id), count: d) }
+        for l in 0..<c.numLayers {
+            let output = l + 1 < c.numLayers ? layers[l + 1].input : final
+            forwardLayer(l, weights: w.layers[l], routes: routes, output: output)
+        }
+        BackwardOps.rmsNorm(final.data, rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps,
+                            into: finalNormed.data, inverseRMS: finalInverseRMS.data)
+        BLAS.linear(finalNormed.data, rows: rows, weight: w.lmHead, into: logits.data)
+        let loss = crossEntropy(targets: targets, keepGradient: gradients != nil)
+        if let gradients { backward(weights: w, gradients: gradients, inputs: inputs) }
+        return loss
+    }
+
+    // MARK: forward
+
+    private func forwardLayer(_ l: Int, weights w: LayerWeights, routes: [Route], output: Tensor) {
+        let c = config
+        let a = layers[l]
+        let n = rows, d = c.hiddenSize, hd = c.headDim
+        BackwardOps.rmsNorm(a.input.data, rows: n, width: d, weight: w.inputNorm.data, eps: c.rmsNormEps,
+                            into: a.normed1.data, inverseRMS: a.inverseRMS1.data)
+        BLAS.linear(a.normed1.data, rows: n, weight: w.q, into: a.q.data)
+        BLAS.linear(a.normed1.data, rows: n, weight: w.k, into: a.k.data)
+        BLAS.linear(a.normed1.data, rows: n, weight: w.v, into: a.v.data)
+        for t in 0..<n {
+            rope.apply(a.q.row(t), heads: c.numHeads, position: t % length)
+            rope.apply(a.k.row(t), heads: c.numKVHeads, position: t % length)
+        }
+        let group = c.numHeads / c.numKVHeads
+        let scale = 1 / Float(hd).squareRoot()
+        let T = length
+        for b in 0..<batch {
+            for h in 0..<c.numHeads {
+                let g = h / group
+                let p = a.probabilities.data + (b * c.numHeads + h) * T * T
+                BLAS.gemmABt(m: T, n: T, k: hd, a: a.q.row(b * T) + h * hd, lda: c.qWidth,
+                             b: a.k.row(b * T) + g * hd, ldb: c.kvWidth, c: p, ldc: T, alpha: scale)
+                for i in 0..<T {
+                    Ops.softmax(p + i * T, count: i + 1)
+                    if i + 1 < T { (p + i * T + i + 1).update(repeating: 0, count: T - i - 1) }
+                }
+                BLAS.gemmAB(m: T, n: hd, k: T, a: p, lda: T, b: a.v.row(b * T) + g * hd, ldb: c.kvWidth,
+                            c: a.attended.row(b * T) + h * hd, ldc: c.qWidth)
+            }
+        }
+        a.mid.data.update(from: a.input.data, count: n * d)
+        BLAS.linear(a.attended.data, rows: n, weight: w.o, into: a.mid.data, accumulate: true)
+        BackwardOps.rmsNorm(a.mid.data, rows: n, width: d, weight: w.postNorm.data, eps: c.rmsNormEps,
+                            into: a.normed2.data, inverseRMS: a.inverseRMS2.data)
+        output.data.update(from: a.mid.data, count: n * d)
+        for module in a.modules {
+            module.rows = (0..<n).filter { routes[$0 * c.numLayers + l] == module.route }
+            let m = module.rows.count
+            guard m > 0, let ffn = w.ffn(module.route) else { continue }
+            for (i, r) in module.rows.enumerated() { module.input.row(i).update(from: a.normed2.row(r), count: d) }
+            BLAS.linear(module.input.data, rows: m, weight: ffn.gate, into: module.gate.data)
+            BLAS.linear(module.input.data, rows: m, weight: ffn.up, into: module.up.data)
+            BackwardOps.swiglu(gate: module.gate.data, up: module.up.data, into: module.act.data, count: m * ffn.inner)
+            BLAS.linear(module.act.data, rows: m, weight: ffn.down, into: dOut.data)
+            for (i, r) in module.rows.enumerated() { Ops.add(dOut.row(i), into: output.row(r), count: d) }
+        }
+    }
+
+    /// Mean cross-entropy; leaves dLoss/dlogits in `logits` when `keepGradient`.
+    private func crossEntropy(targets: [Int], keepGradient: Bool) -> Double {
+        let v = config.vocabSize
+        var total = 0.0
+        let inverseRows = 1 / Float(rows)
+        for t in 0..<rows {
+            let row = logits.row(t)
+            let lse = Ops.logSumExp(row, count: v)
+            total += lse - Double(row[targets[t]])
+            guard keepGradient else { continue }
+            let shift = Float(lse)
+            for j in 0..<v { row[j] = expf(row[j] - shift) * inverseRows }
+            row[targets[t]] -= inverseRows
+        }
+        return total / Double(rows)
+    }
+
+    // MARK: backward
+
+    private func backward(weights w: ModelWeights, gradients g: ModelWeights, inputs: [Int]) {
+        let c = config
+        let n = rows, d = c.hiddenSize, v = c.vocabSize
+        // LM head and final norm.
+        BLAS.gemmAB(m: n, n: d, k: v, a: logits.data, lda: v, b: w.lmHead.data, ldb: d, c: dNormed.data, ldc: d)
+        BLAS.gemmAtB(m: v, n: d, k: n, a: logits.data, lda: v, b: finalNormed.data, ldb: d, c: g.lmHead.data, ldc: d, beta: 1)
+        dx.zero()
+        BackwardOps.rmsNormBackward(dy: dNormed.data, x: final.data, inverseRMS: finalInverseRMS.data, weight: w.finalNorm.data,
+                                    rows: n, width: d, dx: dx.data, dw: g.finalNorm.data)
+        for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
+            backwardLayer(l, weights: w.layers[l], gradients: g.layers[l])
+        }
+        for (t, id) in inputs.enumerated() { Ops.add(dx.row(t), into: g.embedding.row(id), count: d) }
+    }
+
+    /// On entry `dx` holds dLoss/d(layer output); on exit dLoss/d(layer input).
+    private func backwardLayer(_ l: Int, weights w: LayerWeights, gradients g: LayerWeights) {
+        let c = config
+        let a = layers[l]
+        let n = rows, d = c.hiddenSize, hd = c.headDim, T = length
+        // FFN modules.
+        dNormed.zero()
+        for module in a.modules {
+            let m = module.rows.count
+            guard m > 0, let ffn = w.ffn(module.route), let gffn = g.ffn(module.route) else { continue }
+            let inner = ffn.inner
+            for (i, r) in module.rows.enumerated() { dOut.row(i).update(from: dx.row(r), count: d) }
+            BLAS.gemmAB(m: m, n: inner, k: d, a: dOut.data, lda: d, b: ffn.down.data, ldb: inner, c: dAct.data, ldc: inner)
+            BLAS.gemmAtB(m: d, n: inner, k: m, a: dOut.data, lda: d, b: module.act.data, ldb: inner, c: gffn.down.data, ldc: inner, beta: 1)
+            BackwardOps.swigluBackward(dact: dAct.data, gate: module.gate.data, up: module.up.data, du: dUp.data, count: m * inner)
+            BLAS.gemmAB(m: m, n: d, k: inner, a: dAct.data, lda: inner, b: ffn.gate.data, ldb: d, c: dIn.data, ldc: d)
+            BLAS.gemmAB(m: m, n: d, k: inner, a: dUp.data, lda: inner, b: ffn.up.data, ldb: d, c: dIn.data, ldc: d, beta: 1)
+            BLAS.gemmAtB(m: inner, n: d, k: m, a: dAct.data, lda: inner, b: module.input.data, ldb: d, c: gffn.gate.data, ldc: d, beta: 1)
+            BLAS.gemmAtB(m: inner, n: d, k: m, a: dUp.data, lda: inner, b: module.input.data, ldb: d, c: gffn.up.data, ldc: d, beta: 1)
+            for (i, r) in module.rows.enumerated() { Ops.add(dIn.row(i), into: dNormed.row(r), count: d) }
+        }
+        dMid.data.update(from: dx.data, count: n * d)
+        BackwardOps.rmsNormBackward(dy: dNormed.data, x: a.mid.data, inverseRMS: a.inverseRMS2.data, weight: w.postNorm.data,
+                                    rows: n, width: d, dx: dMid.data, dw: g.postNorm.data)
+        // Attention output projection.
+        BLAS.gemmAB(m: n, n: c.qWidth, k: d, a: dMid.data, lda: d, b: w.o.data, ldb: c.qWidth, c: dAttended.data, ldc: c.qWidth)
+        BLAS.gemmAtB(m: d, n: c.qWidth, k: n, a: dMid.data, lda: d, b: a.attended.data, ldb: c.qWidth, c: g.o.data, ldc: c.qWidth, beta: 1)
+        // Attention heads.
+        dK.zero()
+        dV.zero()
+        let group = c.numHeads / c.numKVHeads
+        let scale = 1 / Float(hd).squareRoot()
+        let dp = dProbabilities.data
+        for b in 0..<batch {
+            for h in 0..<c.numHeads {
+                let kv = h / group
+                let p = a.probabilities.data + (b * c.numHeads + h) * T * T
+                let dO = dAttended.row(b * T) + h * hd
+                BLAS.gemmAtB(m: T, n: hd, k: T, a: p, lda: T, b: dO, ldb: c.qWidth, c: dV.row(b * T) + kv * hd, ldc: c.kvWidth, beta: 1)
+                BLAS.gemmABt(m: T, n: T, k: hd, a: dO, lda: c.qWidth, b: a.v.row(b * T) + kv * hd, ldb: c.kvWidth, c: dp, ldc: T)
+                for i in 0..<T {
+                    let pr = p + i * T, dr = dp + i * T
+                    var dot: Float = 0
+                    for j in 0...i { dot += pr[j] * dr[j] }
+                    for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
+                    if i + 1 < T { (dr + i + 1).update(repeating: 0, count: T - i - 1) }
+                }
+                BLAS.gemmAB(m: T, n: hd, k: T, a: dp, lda: T, b: a.k.row(b * T) + kv * hd, ldb: c.kvWidth,
+                            c: dQ.row(b * T) + h * hd, ldc: c.qWidth, alpha: scale)
+                BLAS.gemmAtB(m: T, n: hd, k: T, a: dp, lda: T, b: a.q.row(b * T) + h * hd, ldb: c.qWidth,
+                             c: dK.row(b * T) + kv * hd, ldc: c.kvWidth, alpha: scale, beta: 1)
+            }
+        }
+        for t in 0..<n {
+            rope.applyInverse(dQ.row(t), heads: c.numHeads, position: t % T)
+            rope.applyInverse(dK.row(t), heads: c.numKVHeads, position: t % T)
+        }
+        // q, k, v projections.
+        BLAS.gemmAB(m: n, n: d, k: c.qWidth, a: dQ.data, lda: c.qWidth, b: w.q.data, ldb: d, c: dNormed.data, ldc: d)
+        BLAS.gemmAB(m: n, n: d, k: c.kvWidth, a: dK.data, lda: c.kvWidth, b: w.k.data, ldb: d, c: dNormed.data, ldc: d, beta: 1)
+        BLAS.gemmAB(m: n, n: d, k: c.kvWidth, a: dV.data, lda: c.kvWidth, b: w.v.data, ldb: d, c: dNormed.data, ldc: d, beta: 1)
+        BLAS.gemmAtB(m: c.qWidth, n: d, k: n, a: dQ.data, lda: c.qWidth, b: a.normed1.data, ldb: d, c: g.q.data, ldc: d, beta: 1)
+        BLAS.gemmAtB(m: c.kvWidth, n: d, k: n, a: dK.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.k.data, ldc: d, beta: 1)
+        BLAS.gemmAtB(m: c.kvWidth, n: d, k: n, a: dV.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.v.data, ldc: d, beta: 1)
+        dx.data.update(from: dMid.data, count: n * d)
+        BackwardOps.rmsNormBackward(dy: dNormed.data, x: a.input.data, inverseRMS: a.inverseRMS1.data, weight: w.inputNorm.data,
+                                    rows: n, width: d, dx: dx.data, dw: g.inputNorm.data)
+    }
+}
