@@ -32,11 +32,15 @@ enum ExactJSON {
 /// A JSON object: its members in file order. Lookup by key returns the last member with that
 /// key, as serde (which Hugging Face `tokenizers` uses) does.
 struct ExactJSONObject {
-    var members: [(key: String, value: ExactJSON)]
+    var keys: [String] = []
+    var values: [ExactJSON] = []
+
+    /// (key, value) pairs in file order.
+    var members: Zip2Sequence<[String], [ExactJSON]> { zip(keys, values) }
 
     subscript(key: String) -> ExactJSON? {
-        for member in members.reversed() where member.key.utf8.elementsEqual(key.utf8) {
-            return member.value
+        for k in keys.indices.reversed() where keys[k].utf8.elementsEqual(key.utf8) {
+            return values[k]
         }
         return nil
     }
@@ -136,9 +140,9 @@ enum ExactJSONParser {
         mutating func parseObject(depth: Int) throws -> ExactJSON {
             guard depth <= ExactJSONParser.maxDepth else { throw fail("nested too deeply") }
             pos += 1
-            var members: [(key: String, value: ExactJSON)] = []
+            var members = ExactJSONObject()
             skipWhitespace()
-            if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(ExactJSONObject(members: members)) }
+            if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(members) }
             while true {
                 skipWhitespace()
                 guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
@@ -148,11 +152,12 @@ enum ExactJSONParser {
                 pos += 1
                 skipWhitespace()
                 let value = try parseValue(depth: depth)
-                members.append((key, value))
+                members.keys.append(key)
+                members.values.append(value)
                 skipWhitespace()
                 guard pos < bytes.count else { throw fail("unexpected end of data") }
                 if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-                if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(ExactJSONObject(members: members)) }
+                if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(members) }
                 throw fail("expected ',' or '}'")
             }
         }

@@ -117,7 +117,7 @@ struct TokenizerJSONReader {
         guard let vocabValue = m["vocab"] else { throw fail("model has no \"vocab\"") }
         let vocabObject = try object(vocabValue, "model.vocab")
         var vocab: [([UInt8], Int)] = []
-        vocab.reserveCapacity(vocabObject.members.count)
+        vocab.reserveCapacity(vocabObject.keys.count)
         for (token, idValue) in vocabObject.members {
             vocab.append((Array(token.utf8), try tokenId(idValue, "model.vocab[\"\(token)\"]")))
         }

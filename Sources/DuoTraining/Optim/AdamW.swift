@@ -1,0 +1,107 @@
+import DuoEngine
+import Foundation
+
+/// Hyperparameters of AdamW (decoupled weight decay, PyTorch semantics).
+public struct AdamWSettings: Sendable, Equatable, Codable {
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.95
+    public var epsilon: Float = 1e-8
+    public var weightDecay: Float = 0.1
+    /// Whether 1-D tensors (norm gains) are decayed too; false as is usual.
+    public var decayVectors = false
+
+    public init(beta1: Float = 0.9, beta2: Float = 0.95, epsilon: Float = 1e-8, weightDecay: Float = 0.1, decayVectors: Bool = false) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        self.decayVectors = decayVectors
+    }
+}
+
+/// AdamW over a list of parameter tensors with first and second moment buffers.
+public final class AdamW {
+    public let settings: AdamWSettings
+    public let parameters: [(String, Tensor)]
+    /// First and second moments, one pair per parameter, in the same order.
+    public let firstMoments: [Tensor]
+    public let secondMoments: [Tensor]
+    /// Updates applied so far (bias correction uses it).
+    public var step = 0
+
+    public init(parameters: [(String, Tensor)], settings: AdamWSettings) {
+        self.parameters = parameters
+        self.settings = settings
+        firstMoments = parameters.map { Tensor(shape: $0.1.shape) }
+        secondMoments = parameters.map { Tensor(shape: $0.1.shape) }
+    }
+
+    /// One update with learning rate `lr` from `gradients` (same order as `parameters`).
+    public func update(gradients: [Tensor], lr: Float) {
+        step += 1
+        let s = settings
+        let correction1 = 1 - powf(s.beta1, Float(step))
+        let correction2 = 1 - powf(s.beta2, Float(step))
+        let stepSize = lr / correction1
+        let inverseSqrtCorrection2 = 1 / correction2.squareRoot()
+        for (index, (_, p)) in parameters.enumerated() {
+            let g = gradients[index].data, m = firstMoments[index].data, v = secondMoments[index].data, w = p.data
+            let decay = (p.shape.count >= 2 || s.decayVectors) ? 1 - lr * s.weightDecay : 1
+            for i in 0..<p.count {
+                let gi = g[i]
+                m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
+                v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
+                w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() * inverseSqrtCorrection2 + s.epsilon)
+            }
+        }
+    }
+}
+
+/// Global L2 norm of gradients, and in-place clipping to `maxNorm` (torch.nn.utils.clip_grad_norm_).
+public enum GradientClipping {
+    public static func norm(_ gradients: [Tensor]) -> Double {
+        var sum = 0.0
+        for g in gradients {
+            var partial: Float = 0
+            for i in 0..<g.count { partial += g.data[i] * g.data[i] }
+            sum += Double(partial)
+        }
+        return sum.squareRoot()
+    }
+
+    /// Scales gradients so their global norm is at most `maxNorm`; returns the norm before clipping.
+    @discardableResult
+    public static func clip(_ gradients: [Tensor], maxNorm: Double) -> Double {
+        let total = norm(gradients)
+        let coefficient = maxNorm / (total + 1e-6)
+        if coefficient < 1 {
+            let c = Float(coefficient)
+            for g in gradients { for i in 0..<g.count { g.data[i] *= c } }
+        }
+        return total
+    }
+}
+
+/// Linear warmup to the peak rate, then cosine decay to `minRatio` of it at `totalSteps`.
+public struct LearningRateSchedule: Sendable, Equatable, Codable {
+    public var peak: Float
+    public var warmupSteps: Int
+    public var totalSteps: Int
+    public var minRatio: Float
+
+    public init(peak: Float, warmupSteps: Int, totalSteps: Int, minRatio: Float = 0.1) {
+        self.peak = peak
+        self.warmupSteps = warmupSteps
+        self.totalSteps = totalSteps
+        self.minRatio = minRatio
+    }
+
+    /// The rate for update number `step` (0-based).
+    public func rate(at step: Int) -> Float {
+        if step < warmupSteps { return peak * Float(step + 1) / Float(warmupSteps) }
+        let span = max(totalSteps - warmupSteps, 1)
+        let progress = min(Float(step - warmupSteps) / Float(span), 1)
+        let cosine = 0.5 * (1 + cosf(Float.pi * progress))
+        return peak * (minRatio + (1 - minRatio) * cosine)
+    }
+}

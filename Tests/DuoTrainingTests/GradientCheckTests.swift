@@ -1,0 +1,118 @@
+import DuoEngine
+import XCTest
+@testable import DuoTraining
+
+/// Finite-difference checks of every backward kernel and of the whole model's gradients.
+final class GradientCheckTests: XCTestCase {
+    private var rng = SplitMix64(seed: 11)
+
+    private func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
+        let t = Tensor(shape: shape)
+        for i in 0..<t.count { t.data[i] = scale * Float(rng.nextUnit() * 2 - 1) }
+        return t
+    }
+
+    private func dot(_ a: Tensor, _ b: Tensor) -> Double {
+        var s = 0.0
+        for i in 0..<a.count { s += Double(a.data[i]) * Double(b.data[i]) }
+        return s
+    }
+
+    /// Central difference of `loss` along each coordinate of `x`, compared with `analytic`.
+    private func checkCoordinates(_ x: Tensor, analytic: Tensor, eps: Float = 1e-2, tolerance: Double = 2e-3,
+                                  _ loss: () -> Double, file: StaticString = #filePath, line: UInt = #line) {
+        for i in 0..<x.count {
+            let saved = x.data[i]
+            x.data[i] = saved + eps
+            let plus = loss()
+            x.data[i] = saved - eps
+            let minus = loss()
+            x.data[i] = saved
+            let numeric = (plus - minus) / Double(2 * eps)
+            XCTAssertEqual(Double(analytic.data[i]), numeric, accuracy: tolerance * max(1, abs(numeric)),
+                           "coordinate \(i)", file: file, line: line)
+        }
+    }
+
+    func testRMSNormBackward() {
+        let rows = 3, width = 8
+        let x = randomTensor([rows, width]), w = randomTensor([width]), r = randomTensor([rows, width])
+        let y = Tensor(shape: [rows, width]), inv = Tensor(shape: [rows])
+        func loss() -> Double {
+            BackwardOps.rmsNorm(x.data, rows: rows, width: width, weight: w.data, eps: 1e-5, into: y.data, inverseRMS: inv.data)
+            return dot(y, r)
+        }
+        _ = loss()
+        let dx = Tensor(shape: [rows, width]), dw = Tensor(shape: [width])
+        BackwardOps.rmsNormBackward(dy: r.data, x: x.data, inverseRMS: inv.data, weight: w.data, rows: rows, width: width,
+                                    dx: dx.data, dw: dw.data)
+        checkCoordinates(x, analytic: dx, loss)
+        checkCoordinates(w, analytic: dw, loss)
+    }
+
+    func testSwiGLUBackward() {
+        let n = 16
+        let g = randomTensor([n], scale: 3), u = randomTensor([n]), r = randomTensor([n])
+        let act = Tensor(shape: [n])
+        func loss() -> Double {
+            BackwardOps.swiglu(gate: g.data, up: u.data, into: act.data, count: n)
+            return dot(act, r)
+        }
+        let dg = Tensor(shape: [n], values: r.array), du = Tensor(shape: [n])
+        BackwardOps.swigluBackward(dact: dg.data, gate: g.data, up: u.data, du: du.data, count: n)
+        checkCoordinates(g, analytic: dg, loss)
+        checkCoordinates(u, analytic: du, loss)
+    }
+
+    func testRoPEInverseIsTheAdjoint() {
+        let table = RoPETable(headDim: 8, positions: 20, theta: 10000)
+        for position in [0, 1, 7, 19] {
+            let x = randomTensor([3 * 8]), r = randomTensor([3 * 8])
+            let rx = Tensor(shape: [24], values: x.array)
+            table.apply(rx.data, heads: 3, position: position)
+            let rr = Tensor(shape: [24], values: r.array)
+            table.applyInverse(rr.data, heads: 3, position: position)
+            XCTAssertEqual(dot(rx, r), dot(x, rr), accuracy: 1e-5)
+            table.applyInverse(rx.data, heads: 3, position: position)
+            for i in 0..<24 { XCTAssertEqual(rx.data[i], x.data[i], accuracy: 1e-5) }
+        }
+    }
+
+    /// The whole model: for every parameter tensor, the directional derivative along the
+    /// gradient and along a random sign vector equals the finite difference of the loss.
+    func testWholeModelGradientsMatchFiniteDifferences() throws {
+        let config = ModelConfig(vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
+                                 numLayers: 3, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5)
+        let weights = RandomInit.weights(config, seed: 5, std: 0.3)
+        let (batch, length) = (2, 6)
+        let inputs = (0..<(batch * length)).map { _ in Int(rng.next() % 50) }
+        let targets = (0..<(batch * length)).map { _ in Int(rng.next() % 50) }
+        let routeChoices: [Route] = [.skip, .small, .big]
+        var routes = (0..<(batch * length * 3)).map { _ in routeChoices[Int(rng.next() % 3)] }
+        routes[0] = .skip; routes[1] = .small; routes[2] = .big
+        let graph = TrainingGraph(config: config, batch: batch, length: length)
+        let gradients = weights.zerosLike(config)
+        _ = graph.run(weights: weights, inputs: inputs, targets: targets, routes: routes, gradients: gradients)
+        func loss() -> Double { graph.run(weights: weights, inputs: inputs, targets: targets, routes: routes, gradients: nil) }
+
+        for ((name, parameter), (_, gradient)) in zip(weights.named(config), gradients.named(config)) {
+            let norm = dot(gradient, gradient).squareRoot()
+            XCTAssertGreaterThan(norm, 0, "\(name) has a zero gradient")
+            var signs = [Float](repeating: 0, count: parameter.count)
+            for i in signs.indices { signs[i] = rng.next() % 2 == 0 ? 1 : -1 }
+            let directions = [gradient.array.map { $0 / Float(norm) }, signs.map { $0 / Float(parameter.count).squareRoot() }]
+            for direction in directions {
+                let saved = parameter.array
+                let eps: Float = 1e-2
+                for i in 0..<parameter.count { parameter.data[i] = saved[i] + eps * direction[i] }
+                let plus = loss()
+                for i in 0..<parameter.count { parameter.data[i] = saved[i] - eps * direction[i] }
+                let minus = loss()
+                for i in 0..<parameter.count { parameter.data[i] = saved[i] }
+                let numeric = (plus - minus) / Double(2 * eps)
+                let analytic = zip(gradient.array, direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+                XCTAssertEqual(analytic, numeric, accuracy: 1e-2 * abs(analytic) + 1e-4, name)
+            }
+        }
+    }
+}
