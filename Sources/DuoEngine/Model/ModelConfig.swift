@@ -78,4 +78,12 @@ public struct RouteProbabilities: Sendable, Equatable, Codable {
         self.small = small
         self.big = big
     }
+
+    /// Draws one route with these probabilities (they need not sum to 1).
+    public func sample(using rng: inout SplitMix64) -> Route {
+        let u = rng.nextUnit() * (skip + small + big)
+        if u < skip { return .skip }
+        if u < skip + small { return .small }
+        return .big
+    }
 }

@@ -1,11 +1,13 @@
 /// Random weights for a config: normal(0, std) matrices and unit norm gains. Used for
 /// benchmarks on a model of any size and as the trainer's initialisation.
 public enum RandomInit {
-    public static func weights(_ c: ModelConfig, seed: UInt64, std: Float = 0.02) -> ModelWeights {
+    /// `residualScale` multiplies the std of the projections that write into the residual stream
+    /// (o_proj and the FFN down projections), as in GPT-2's 1/sqrt(2 L).
+    public static func weights(_ c: ModelConfig, seed: UInt64, std: Float = 0.02, residualScale: Float = 1) -> ModelWeights {
         var rng = SplitMix64(seed: seed)
-        func matrix(_ rows: Int, _ columns: Int) -> Tensor {
+        func matrix(_ rows: Int, _ columns: Int, scale: Float = 1) -> Tensor {
             let t = Tensor(shape: [rows, columns])
-            for i in 0..<t.count { t.data[i] = std * gaussian(&rng) }
+            for i in 0..<t.count { t.data[i] = std * scale * gaussian(&rng) }
             return t
         }
         func ones(_ n: Int) -> Tensor {
@@ -14,12 +16,12 @@ public enum RandomInit {
             return t
         }
         func ffn(_ inner: Int) -> FFNWeights {
-            FFNWeights(gate: matrix(inner, c.hiddenSize), up: matrix(inner, c.hiddenSize), down: matrix(c.hiddenSize, inner))
+            FFNWeights(gate: matrix(inner, c.hiddenSize), up: matrix(inner, c.hiddenSize), down: matrix(c.hiddenSize, inner, scale: residualScale))
         }
         let embedding = matrix(c.vocabSize, c.hiddenSize)
         let layers = (0..<c.numLayers).map { _ in
             LayerWeights(inputNorm: ones(c.hiddenSize), q: matrix(c.qWidth, c.hiddenSize), k: matrix(c.kvWidth, c.hiddenSize),
-                         v: matrix(c.kvWidth, c.hiddenSize), o: matrix(c.hiddenSize, c.qWidth), postNorm: ones(c.hiddenSize),
+                         v: matrix(c.kvWidth, c.hiddenSize), o: matrix(c.hiddenSize, c.qWidth, scale: residualScale), postNorm: ones(c.hiddenSize),
                          big: ffn(c.intermediateSize), small: c.smallIntermediateSize.map(ffn))
         }
         return ModelWeights(embedding: embedding, layers: layers, finalNorm: ones(c.hiddenSize),

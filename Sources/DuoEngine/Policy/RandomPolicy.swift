@@ -48,13 +48,7 @@ public struct RandomPolicy: RoutingPolicy {
             for layer in order.prefix(k) { result[layer] = high }
             return result
         case .probabilities(let p):
-            let total = p.skip + p.small + p.big
-            return (0..<layers).map { _ in
-                let u = rng.nextUnit() * total
-                if u < p.skip { return .skip }
-                if u < p.skip + p.small { return .small }
-                return .big
-            }
+            return (0..<layers).map { _ in p.sample(using: &rng) }
         }
     }
 
