@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuoEngine
+import DuoTraining
 import Foundation
 
 /// `duoscope bench [MODEL]`: sgemm peak, prefill and decode throughput.
@@ -17,6 +18,9 @@ struct BenchCommand: ParsableCommand {
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
+
+    @Option(name: .customLong("train-batch"), help: "Also time full training steps with this many sequences per step (0: skip).")
+    var trainBatch = 8
 
     static let sampleShape = ModelConfig(vocabSize: 4096, hiddenSize: 192, intermediateSize: 768, smallIntermediateSize: 48,
                                          numLayers: 12, numHeads: 6, numKVHeads: 6, maxPositions: 256)
@@ -41,6 +45,9 @@ struct BenchCommand: ParsableCommand {
         }
         for policy in policies.prefix(2) {
             figures.append(try EngineBenchmark.decode(model: duo, tokens: n, policy: policy, minimumSeconds: seconds))
+        }
+        if trainBatch > 0 {
+            figures.append(TrainingBenchmark.measure(config: c, batch: trainBatch, length: n, minimumSeconds: max(seconds, 3)))
         }
         if json {
             let encoder = JSONEncoder()

@@ -10,6 +10,14 @@ public enum EngineBenchmark {
         public var gflops: Double
         public var seconds: Double
         public var repetitions: Int
+
+        public init(name: String, tokensPerSecond: Double?, gflops: Double, seconds: Double, repetitions: Int) {
+            self.name = name
+            self.tokensPerSecond = tokensPerSecond
+            self.gflops = gflops
+            self.seconds = seconds
+            self.repetitions = repetitions
+        }
     }
 
     /// Monotonic seconds.

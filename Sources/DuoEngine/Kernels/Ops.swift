@@ -3,7 +3,7 @@ import Foundation
 /// Element-wise and row-wise kernels of the Llama block, on raw buffers.
 public enum Ops {
     /// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for `rows` rows of width `width`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>,
                                eps: Float, into y: UnsafeMutablePointer<Float>) {
         for r in 0..<rows {
@@ -17,26 +17,23 @@ public enum Ops {
     }
 
     /// g = silu(g) * u, element-wise, in place in `gate`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
         for i in 0..<count {
             let g = gate[i]
-            gate[i] = g / (1 + expf(-g)) * up[i]
+            gate[i] = g * FastMath.sigmoid(g) * up[i]
         }
     }
 
     /// In-place softmax over `count` values.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
         guard count > 0 else { return }
         var maximum = x[0]
         for i in 1..<count where x[i] > maximum { maximum = x[i] }
+        for i in 0..<count { x[i] = FastMath.exp(x[i] - maximum) }
         var sum: Float = 0
-        for i in 0..<count {
-            let e = expf(x[i] - maximum)
-            x[i] = e
-            sum += e
-        }
+        for i in 0..<count { sum += x[i] }
         let inverse = 1 / sum
         for i in 0..<count { x[i] *= inverse }
     }
@@ -51,7 +48,7 @@ public enum Ops {
     }
 
     /// y += x.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { y[i] += x[i] }
     }

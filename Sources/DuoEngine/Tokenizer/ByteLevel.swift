@@ -119,17 +119,25 @@ enum CharClass: UInt8 {
         return classify(s)
     }
 
+    /// The newest Unicode version whose characters Hugging Face's regex engine knows:
+    /// `tokenizers` 0.23 bundles Oniguruma with Unicode 16 tables, while Swift 6.3 knows
+    /// Unicode 17, so characters first assigned later are unassigned (neither L nor N) there.
+    static let regexUnicodeMajorVersion = 16
+
     static func classify(_ s: Unicode.Scalar) -> CharClass {
         let p = s.properties
         if p.isWhitespace { return .space }
+        let kind: CharClass
         switch p.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
-            return .letter
+            kind = .letter
         case .decimalNumber, .letterNumber, .otherNumber:
-            return .number
+            kind = .number
         default:
             return .other
         }
+        if let age = p.age, age.major > regexUnicodeMajorVersion { return .other }
+        return kind
     }
 
     /// Rust regex's Unicode `\w` (used by Hugging Face for `single_word` added tokens).

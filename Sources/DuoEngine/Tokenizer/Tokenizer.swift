@@ -61,7 +61,12 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
             return ByteLevel.decode(String(decoding: token, as: UTF8.self).unicodeScalars) ?? token
         }
         for (id, token) in model.tokenById { decodeBytes[id] = bytes(of: token) }
-        for (id, token) in added.tokenById { decodeBytes[id] = bytes(of: Array(token.content.utf8)) }
+        for (id, token) in added.tokenById {
+            // Hugging Face decodes a `normalized` added token as its normalized form.
+            var content = Array(token.content.unicodeScalars)
+            if token.normalized, let normalizer = def.normalizer { content = normalizer.apply(content) }
+            decodeBytes[id] = bytes(of: UTF8Bytes.of(content))
+        }
         self.decodeBytes = decodeBytes
 
         let maxModel = model.tokenById.keys.max() ?? -1

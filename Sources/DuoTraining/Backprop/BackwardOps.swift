@@ -40,7 +40,7 @@ enum BackwardOps {
     static func swiglu(gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>, into act: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count {
             let x = g[i]
-            act[i] = x / (1 + expf(-x)) * u[i]
+            act[i] = x * FastMath.sigmoid(x) * u[i]
         }
     }
 
@@ -49,7 +49,7 @@ enum BackwardOps {
                                du: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count {
             let x = g[i]
-            let sigma = 1 / (1 + expf(-x))
+            let sigma = FastMath.sigmoid(x)
             let silu = x * sigma
             let d = dact[i]
             du[i] = d * silu

@@ -164,12 +164,20 @@ public final class TrainingGraph {
         let inverseRows = 1 / Float(rows)
         for t in 0..<rows {
             let row = logits.row(t)
-            let lse = Ops.logSumExp(row, count: v)
-            total += lse - Double(row[targets[t]])
-            guard keepGradient else { continue }
-            let shift = Float(lse)
-            for j in 0..<v { row[j] = expf(row[j] - shift) * inverseRows }
-            row[targets[t]] -= inverseRows
+            let target = row[targets[t]]
+            var maximum = row[0]
+            for j in 1..<v { maximum = max(maximum, row[j]) }
+            var sum: Float = 0
+            if keepGradient {
+                for j in 0..<v { row[j] = FastMath.exp(row[j] - maximum) }
+                for j in 0..<v { sum += row[j] }
+                let scale = inverseRows / sum
+                for j in 0..<v { row[j] *= scale }
+                row[targets[t]] -= inverseRows
+            } else {
+                for j in 0..<v { sum += FastMath.exp(row[j] - maximum) }
+            }
+            total += Double(maximum) + log(Double(sum)) - Double(target)
         }
         return total / Double(rows)
     }
