@@ -25,12 +25,7 @@ public struct TokenCorpus: Sendable {
         if let cache, let cached = readCache(cache, fingerprint: fingerprint) {
             return TokenCorpus(source: file.path, tokens: cached)
         }
-        let separator = tokenizer.id(forToken: "<|endoftext|>")
-        var tokens: [Int32] = []
-        for document in text.text.components(separatedBy: "\n\n") where !document.isEmpty {
-            tokens += tokenizer.encode(document).map { Int32($0) }
-            if let separator { tokens.append(Int32(separator)) }
-        }
+        let tokens = CorpusPerplexity.documentTokens(text.text, tokenizer: tokenizer).map { Int32($0) }
         guard !tokens.isEmpty else { throw DuoError(file: file, "corpus holds no tokens") }
         if let cache { try writeCache(cache, tokens: tokens, fingerprint: fingerprint) }
         return TokenCorpus(source: file.path, tokens: tokens)

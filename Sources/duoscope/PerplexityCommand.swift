@@ -1,0 +1,61 @@
+import ArgumentParser
+import DuoEngine
+import Foundation
+
+/// `duoscope perplexity MODEL --file F --policy P...`: held-out perplexity of a long text.
+struct PerplexityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "perplexity",
+        abstract: "Perplexity of a text of any length under one or more policies (context-sized windows).",
+        discussion: "Documents are separated by blank lines and joined by <|endoftext|>, as in training. Policies as in `duoscope route`.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, markdown }
+
+    @Argument(help: "Model directory.")
+    var model: String
+
+    @Option(name: .long, help: "A UTF-8 text file.")
+    var file: String
+
+    @Option(name: .long, help: "A policy; repeat for several (default: big, small, random).")
+    var policy: [String] = []
+
+    @Option(help: "Output format: table, json or markdown.")
+    var format: Format = .table
+
+    func run() throws {
+        let duo = try Loader.model(model)
+        guard let tokenizer = duo.tokenizer else { throw DuoError("model has no tokenizer.json", file: model) }
+        let source = try TextSource(file: URL(fileURLWithPath: file))
+        let specs = policy.isEmpty ? (duo.config.isDuo ? ["big", "small", "random"] : ["big", "random"]) : policy
+        let policies = try specs.map { try PolicySpec.parse($0, config: duo.config) }
+        let ids = CorpusPerplexity.documentTokens(source.text, tokenizer: tokenizer)
+        let line = ProgressLine()
+        let start = Date()
+        let results = try CorpusPerplexity.run(model: duo, ids: ids, policies: policies) { done, total in
+            let elapsed = Date().timeIntervalSince(start)
+            line.update(String(format: "scoring window %d/%d  %.1f windows/s  ETA %@", done, total, Double(done) / max(elapsed, 1e-9),
+                               ProgressLine.duration(elapsed / Double(done) * Double(total - done))))
+        }
+        line.clear()
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            struct Row: Encodable { let policy: String; let tokens: Int; let mean_loss: Double; let perplexity: Double; let ffn_fraction: Double }
+            let rows = results.map { Row(policy: $0.policy, tokens: $0.tokens, mean_loss: $0.meanLoss, perplexity: $0.perplexity, ffn_fraction: $0.ffnFraction) }
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+        case .markdown:
+            print("| policy | tokens scored | mean loss (nats) | perplexity | FFN compute |")
+            print("|---|---:|---:|---:|---:|")
+            for r in results {
+                print(String(format: "| %@ | %d | %.4f | %.2f | %.1f%% |", r.policy, r.tokens, r.meanLoss, r.perplexity, 100 * r.ffnFraction))
+            }
+        case .table:
+            print("\(duo.name): \(ids.count) tokens of \(source.label) in windows of \(duo.config.maxPositions)")
+            for r in results {
+                print(String(format: "%-40@ loss %.4f  perplexity %8.2f  FFN compute %5.1f%%", r.policy, r.meanLoss, r.perplexity, 100 * r.ffnFraction))
+            }
+        }
+    }
+}
