@@ -54,7 +54,8 @@ struct PerplexityCommand: ParsableCommand {
         case .table:
             print("\(duo.name): \(ids.count) tokens of \(source.label) in windows of \(duo.config.maxPositions)")
             for r in results {
-                print(String(format: "%-40@ loss %.4f  perplexity %8.2f  FFN compute %5.1f%%", r.policy, r.meanLoss, r.perplexity, 100 * r.ffnFraction))
+                let name = r.policy.count >= 36 ? r.policy : r.policy + String(repeating: " ", count: 36 - r.policy.count)
+                print(name + String(format: "  loss %.4f  perplexity %8.2f  FFN compute %5.1f%%", r.meanLoss, r.perplexity, 100 * r.ffnFraction))
             }
         }
     }

@@ -10,8 +10,16 @@ enum NormalizerStep: String {
 }
 
 /// Unicode normalization applied to the text between added tokens before pre-tokenization.
+///
+/// Matches Hugging Face `tokenizers`, whose normalization tables are Unicode 9.0: characters
+/// assigned later are left alone and act as starters that nothing composes with. Decomposition
+/// uses Foundation followed by canonical reordering (Foundation on Linux skips it in places),
+/// composition the standard library's NFC (Foundation's composes non-BMP characters wrongly).
 struct Normalizer {
     var steps: [NormalizerStep]
+
+    /// The Unicode version of Hugging Face's normalization tables.
+    static let unicodeMajorVersion = 9
 
     var description: String {
         steps.isEmpty ? "none" : steps.map(\.rawValue).joined(separator: "+")
@@ -35,19 +43,72 @@ struct Normalizer {
                 }
                 current = out
             case .nfc, .nfd, .nfkc, .nfkd:
-                if current.allSatisfy({ $0.value < 0x80 }) { continue }  // ASCII is invariant
-                var text = String()
-                text.unicodeScalars.append(contentsOf: current)
-                let normalized: String
-                switch step {
-                case .nfc: normalized = text.precomposedStringWithCanonicalMapping
-                case .nfd: normalized = text.decomposedStringWithCanonicalMapping
-                case .nfkc: normalized = text.precomposedStringWithCompatibilityMapping
-                default: normalized = text.decomposedStringWithCompatibilityMapping
-                }
-                current = Array(normalized.unicodeScalars)
+                current = Normalizer.normalize(current, step)
             }
         }
         return current
+    }
+
+    static func normalize(_ scalars: [Unicode.Scalar], _ form: NormalizerStep) -> [Unicode.Scalar] {
+        let composing = form == .nfc || form == .nfkc
+        if composing ? scalars.allSatisfy({ $0.value < 0x300 }) : scalars.allSatisfy({ $0.value < 0x80 }) {
+            return scalars  // no combining marks, nothing to compose / decompose
+        }
+        var out: [Unicode.Scalar] = []
+        out.reserveCapacity(scalars.count + 8)
+        var segmentStart = 0
+        for (i, s) in scalars.enumerated() where s.value >= 0x300 && isUnknownToTables(s) {
+            out += normalizeSegment(scalars[segmentStart..<i], form)
+            out.append(s)
+            segmentStart = i + 1
+        }
+        out += normalizeSegment(scalars[segmentStart...], form)
+        return out
+    }
+
+    @inline(__always)
+    private static func isUnknownToTables(_ s: Unicode.Scalar) -> Bool {
+        guard let age = s.properties.age else { return false }
+        return age.major > unicodeMajorVersion
+    }
+
+    private static func normalizeSegment(_ segment: ArraySlice<Unicode.Scalar>, _ form: NormalizerStep) -> [Unicode.Scalar] {
+        if segment.isEmpty { return [] }
+        var text = String()
+        text.unicodeScalars.append(contentsOf: segment)
+        let compatibility = form == .nfkc || form == .nfkd
+        let decomposedText = compatibility ? text.decomposedStringWithCompatibilityMapping : text.decomposedStringWithCanonicalMapping
+        var decomposed = Array(decomposedText.unicodeScalars)
+        canonicalReorder(&decomposed)
+        if form == .nfd || form == .nfkd { return decomposed }
+        var d = String()
+        d.unicodeScalars.append(contentsOf: decomposed)
+        return Array(String(decoding: d._nfcCodeUnits, as: UTF8.self).unicodeScalars)
+    }
+
+    /// Stable sort of every run of non-starters by canonical combining class.
+    static func canonicalReorder(_ a: inout [Unicode.Scalar]) {
+        var i = 0
+        let n = a.count
+        while i < n {
+            let ccc = a[i].properties.canonicalCombiningClass.rawValue
+            if ccc == 0 { i += 1; continue }
+            var j = i + 1
+            while j < n && a[j].properties.canonicalCombiningClass.rawValue != 0 { j += 1 }
+            if j - i > 1 {
+                // insertion sort (runs are short)
+                for k in (i + 1)..<j {
+                    let x = a[k]
+                    let cx = x.properties.canonicalCombiningClass.rawValue
+                    var m = k - 1
+                    while m >= i && a[m].properties.canonicalCombiningClass.rawValue > cx {
+                        a[m + 1] = a[m]
+                        m -= 1
+                    }
+                    a[m + 1] = x
+                }
+            }
+            i = j
+        }
     }
 }
