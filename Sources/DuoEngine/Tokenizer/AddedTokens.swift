@@ -126,8 +126,8 @@ struct AddedVocabulary {
     }
 
     /// Cuts the added tokens out of `s` (Hugging Face's `AddedVocabulary::find_matches`,
-    /// including `single_word`, `lstrip` and `rstrip`). Text segments may be empty-free but are
-    /// not otherwise processed.
+    /// including `single_word`, `lstrip` and `rstrip`); the text segments between them are
+    /// never empty.
     func split(_ s: [Unicode.Scalar], with matcher: AddedTokenMatcher) -> [AddedTokenSegment] {
         let n = s.count
         if matcher.isEmpty || n == 0 { return n == 0 ? [] : [.text(0..<n)] }

@@ -140,6 +140,15 @@ enum CharClass: UInt8 {
         return kind
     }
 
+    /// Rust's `char::is_numeric`: general category Nd, Nl or No.
+    static func isNumeric(_ s: Unicode.Scalar) -> Bool {
+        if s.value < 128 { return s.value >= 0x30 && s.value <= 0x39 }
+        switch s.properties.generalCategory {
+        case .decimalNumber, .letterNumber, .otherNumber: return true
+        default: return false
+        }
+    }
+
     /// Rust regex's Unicode `\w` (used by Hugging Face for `single_word` added tokens).
     static func isWordCharacter(_ s: Unicode.Scalar) -> Bool {
         if s.value < 128 {

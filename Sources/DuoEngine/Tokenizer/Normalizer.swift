@@ -50,9 +50,9 @@ struct Normalizer {
     }
 
     static func normalize(_ scalars: [Unicode.Scalar], _ form: NormalizerStep) -> [Unicode.Scalar] {
-        let composing = form == .nfc || form == .nfkc
-        if composing ? scalars.allSatisfy({ $0.value < 0x300 }) : scalars.allSatisfy({ $0.value < 0x80 }) {
-            return scalars  // no combining marks, nothing to compose / decompose
+        // Fast paths: ASCII never changes; below U+0300 there is nothing NFC would compose.
+        if form == .nfc ? scalars.allSatisfy({ $0.value < 0x300 }) : scalars.allSatisfy({ $0.value < 0x80 }) {
+            return scalars
         }
         var out: [Unicode.Scalar] = []
         out.reserveCapacity(scalars.count + 8)

@@ -15,7 +15,7 @@ enum SplitPattern {
     case native(NativePattern)
     /// Any other `{"Regex": ...}` pattern.
     case regex(ICURegex)
-    /// Every numeric character on its own (the Digits pre-tokenizer).
+    /// Every numeric character (categories Nd, Nl, No) on its own (the Digits pre-tokenizer).
     case numericCharacter
 
     func matches(in s: [Unicode.Scalar]) -> [Range<Int>] {
@@ -24,7 +24,8 @@ enum SplitPattern {
         case .regex(let r): return r.matches(in: s)
         case .numericCharacter:
             var out: [Range<Int>] = []
-            for (i, c) in s.enumerated() where CharClass.of(c) == .number { out.append(i..<(i + 1)) }
+            // Rust's `char::is_numeric` (current Unicode tables, unlike the regex engine's).
+            for (i, c) in s.enumerated() where CharClass.isNumeric(c) { out.append(i..<(i + 1)) }
             return out
         case .literal(let lit):
             guard !lit.isEmpty, s.count >= lit.count else { return [] }

@@ -109,7 +109,7 @@ enum NativePattern: Equatable {
     }
 
     private func matchGPT2(at i: Int, _ s: [Unicode.Scalar], _ cls: [CharClass]) -> Int {
-        let c = contraction_(i, s, foldCase: false)
+        let c = NativePattern.contraction(at: i, s, foldCase: false)
         if c > 0 { return c }
         let n = s.count
         if s[i].value == 0x20 && i + 1 < n {
@@ -122,7 +122,7 @@ enum NativePattern: Equatable {
     }
 
     private func matchLlama3(at i: Int, _ s: [Unicode.Scalar], _ cls: [CharClass], maxDigits: Int) -> Int {
-        let c = contraction_(i, s, foldCase: true)
+        let c = NativePattern.contraction(at: i, s, foldCase: true)
         if c > 0 { return c }
         let n = s.count
         let k = cls[i]
@@ -156,11 +156,6 @@ enum NativePattern: Equatable {
         if lastNewline >= 0 { return lastNewline + 1 }
         // \s+(?!\S)|\s+
         return NativePattern.trailingSpace(at: i, cls)
-    }
-
-    @inline(__always)
-    private func contraction_(_ i: Int, _ s: [Unicode.Scalar], foldCase: Bool) -> Int {
-        NativePattern.contraction(at: i, s, foldCase: foldCase)
     }
 }
 
