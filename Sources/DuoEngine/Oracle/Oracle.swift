@@ -1,0 +1,98 @@
+/// How the earlier tokens of a sequence are routed while one token's routes are searched.
+public enum OracleContext: Sendable {
+    /// Left to right, each earlier token keeps the routes the oracle chose for it (as when
+    /// decoding with a cache).
+    case causal
+    /// The context is computed once under another policy (e.g. all-big); only the current
+    /// token's routes vary.
+    case fixed(RoutingPolicy)
+
+    public var name: String {
+        switch self {
+        case .causal: return "causal"
+        case .fixed(let policy): return "fixed:\(policy.name)"
+        }
+    }
+}
+
+/// The oracle's choice for one position: the pattern with the lowest loss on the true next token.
+public struct OracleChoice: Sendable, Equatable {
+    public var position: Int
+    public var target: Int
+    public var pattern: [Route]
+    public var loss: Double
+}
+
+/// Stage 2 of Duo-LLM: per-token oracle routings over a sequence.
+public enum Oracle {
+    /// The best pattern under `constraint` for every position that has a next token.
+    /// `progress(done, total)` counts positions.
+    public static func run(model: DuoModel, ids: [Int], constraint: OracleConstraint, context: OracleContext,
+                           progress: (Int, Int) -> Void = { _, _ in }) throws -> [OracleChoice] {
+        try constraint.validate(config: model.config)
+        guard constraint != .anyBigSmall else { throw DuoError("choose a constraint: --k, --skips or --budget") }
+        return try search(model: model, ids: ids, context: context, constraints: [constraint], progress: progress)[0]
+    }
+
+    /// Big/small oracles for every k = 0...L. In a fixed context one tree per token serves every k;
+    /// in the causal context each k has its own context, so each k runs its own (pruned) tree.
+    public static func everyK(model: DuoModel, ids: [Int], context: OracleContext,
+                              progress: (Int, Int) -> Void = { _, _ in }) throws -> [[OracleChoice]] {
+        try OracleConstraint.anyBigSmall.validate(config: model.config)
+        let layers = model.config.numLayers
+        return try search(model: model, ids: ids, context: context, constraints: (0...layers).map { .exactlyBig($0) },
+                          progress: progress)
+    }
+
+    private static func search(model: DuoModel, ids: [Int], context: OracleContext, constraints: [OracleConstraint],
+                               progress: (Int, Int) -> Void) throws -> [[OracleChoice]] {
+        guard ids.count >= 2 else { throw DuoError("the oracle needs at least 2 tokens") }
+        guard ids.count <= model.config.maxPositions else {
+            throw DuoError("sequence of \(ids.count) tokens is longer than the context of \(model.config.maxPositions)")
+        }
+        let tree = OracleTree(model: model)
+        let positions = ids.count - 1
+        var results = Array(repeating: [OracleChoice](), count: constraints.count)
+        switch context {
+        case .fixed(let policy):
+            let session = InferenceSession(model: model, capacity: ids.count)
+            _ = try session.forwardHidden(ids, policy: policy)
+            let bigSmall = constraints.allSatisfy { if case .exactlyBig = $0 { return true } else { return false } }
+            for t in 0..<positions {
+                if bigSmall && constraints.count > 1 {
+                    let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .anyBigSmall)
+                    for (i, constraint) in constraints.enumerated() {
+                        guard case .exactlyBig(let k) = constraint else { continue }
+                        results[i].append(best(leaves.filter { $0.bigCount == k }, position: t, target: ids[t + 1]))
+                    }
+                } else {
+                    for (i, constraint) in constraints.enumerated() {
+                        let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: constraint)
+                        results[i].append(best(leaves, position: t, target: ids[t + 1]))
+                    }
+                }
+                progress(t + 1, positions)
+            }
+        case .causal:
+            let sessions = constraints.map { _ in InferenceSession(model: model, capacity: ids.count) }
+            for t in 0..<positions {
+                for (i, constraint) in constraints.enumerated() {
+                    let session = sessions[i]
+                    let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: constraint)
+                    let choice = best(leaves, position: t, target: ids[t + 1])
+                    results[i].append(choice)
+                    _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern))
+                }
+                progress(t + 1, positions)
+            }
+        }
+        return results
+    }
+
+    /// The lowest-loss leaf (ties: the first in tree order).
+    static func best(_ leaves: [OracleTree.Leaf], position: Int, target: Int) -> OracleChoice {
+        var winner = leaves[0]
+        for leaf in leaves.dropFirst() where leaf.loss < winner.loss { winner = leaf }
+        return OracleChoice(position: position, target: target, pattern: winner.pattern, loss: winner.loss)
+    }
+}

@@ -1,0 +1,131 @@
+/// Exhaustive search over the route patterns of one token, as a tree over layers. Patterns that
+/// share a prefix share all its work: the frontier of distinct prefixes is pushed through each
+/// layer as one batch (attention and each FFN module as GEMMs), then every prefix forks into its
+/// admissible children. The context (earlier positions' keys and values) is fixed and shared.
+public final class OracleTree {
+    public let model: DuoModel
+
+    /// One admissible pattern and its loss on the target token.
+    public struct Leaf: Sendable, Equatable {
+        public var pattern: [Route]
+        public var loss: Double
+        public var bigCount: Int { pattern.filter { $0 == .big }.count }
+    }
+
+    public init(model: DuoModel) { self.model = model }
+
+    /// Counts of rows run through attention and each FFN in the last search (for benchmarks).
+    public private(set) var rowsThroughAttention = 0
+    public private(set) var rowsThroughFFN: [Route: Int] = [:]
+    public private(set) var leavesScored = 0
+
+    /// Every admissible pattern for token `id` at position `context.length` (predicting `target`),
+    /// attending to positions `0..<context.length` of `context.cache`.
+    public func search(token id: Int, target: Int, cache: KVCache, contextLength t: Int,
+                       constraint: OracleConstraint) -> [Leaf] {
+        let c = model.config, w = model.weights, cost = model.cost
+        let d = c.hiddenSize, hd = c.headDim, L = c.numLayers
+        precondition(t <= cache.count && t < c.maxPositions, "OracleTree: context beyond the cache")
+        rowsThroughAttention = 0
+        rowsThroughFFN = [:]
+        var frontier = Tensor(shape: [1, d])
+        frontier.row(0).update(from: w.embedding.row(id), count: d)
+        var patterns: [[Route]] = [[]]
+        var ffnCost = [0]
+        let group = c.numHeads / c.numKVHeads
+        let scale = 1 / Float(hd).squareRoot()
+        for l in 0..<L {
+            let lw = w.layers[l]
+            let m = frontier.rows
+            rowsThroughAttention += m
+            // Attention: each prefix's own query/key/value at position t against the shared context.
+            let normed = Tensor(shape: [m, d])
+            Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.inputNorm.data, eps: c.rmsNormEps, into: normed.data)
+            let q = Tensor(shape: [m, c.qWidth]), k = Tensor(shape: [m, c.kvWidth]), v = Tensor(shape: [m, c.kvWidth])
+            BLAS.linear(normed.data, rows: m, weight: lw.q, into: q.data)
+            BLAS.linear(normed.data, rows: m, weight: lw.k, into: k.data)
+            BLAS.linear(normed.data, rows: m, weight: lw.v, into: v.data)
+            for i in 0..<m {
+                model.rope.apply(q.row(i), heads: c.numHeads, position: t)
+                model.rope.apply(k.row(i), heads: c.numKVHeads, position: t)
+            }
+            let attended = Tensor(shape: [m, c.qWidth])
+            let scores = Tensor(shape: [m, t + 1])
+            let keys = cache.keys[l].data, values = cache.values[l].data
+            for h in 0..<c.numHeads {
+                let g = h / group
+                if t > 0 {
+                    BLAS.gemmABt(m: m, n: t, k: hd, a: q.data + h * hd, lda: c.qWidth, b: keys + g * hd, ldb: c.kvWidth,
+                                 c: scores.data, ldc: t + 1, alpha: scale)
+                }
+                for i in 0..<m {
+                    let qi = q.row(i) + h * hd, ki = k.row(i) + g * hd
+                    var own: Float = 0
+                    for j in 0..<hd { own += qi[j] * ki[j] }
+                    let row = scores.row(i)
+                    row[t] = own * scale
+                    Ops.softmax(row, count: t + 1)
+                }
+                if t > 0 {
+                    BLAS.gemmAB(m: m, n: hd, k: t, a: scores.data, lda: t + 1, b: values + g * hd, ldb: c.kvWidth,
+                                c: attended.data + h * hd, ldc: c.qWidth)
+                }
+                for i in 0..<m {
+                    let p = scores.row(i)[t]
+                    let out = attended.row(i) + h * hd, vi = v.row(i) + g * hd
+                    for j in 0..<hd { out[j] += p * vi[j] }
+                }
+            }
+            BLAS.linear(attended.data, rows: m, weight: lw.o, into: frontier.data, accumulate: true)
+            // FFN: fork every prefix into its admissible children.
+            let normed2 = Tensor(shape: [m, d])
+            Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.postNorm.data, eps: c.rmsNormEps, into: normed2.data)
+            var parents: [Int] = [], childRoutes: [Route] = []
+            for i in 0..<m {
+                for route in constraint.routes {
+                    let pattern = patterns[i] + [route]
+                    let big = pattern.filter { $0 == .big }.count, skip = pattern.filter { $0 == .skip }.count
+                    guard constraint.admits(big: big, skip: skip, ffnFLOPs: ffnCost[i] + cost.ffn(route), remaining: L - l - 1, cost: cost) else { continue }
+                    parents.append(i)
+                    childRoutes.append(route)
+                }
+            }
+            let children = Tensor(shape: [parents.count, d])
+            for (j, i) in parents.enumerated() { children.row(j).update(from: frontier.row(i), count: d) }
+            for route in [Route.small, .big] {
+                let rows = childRoutes.indices.filter { childRoutes[$0] == route }
+                guard !rows.isEmpty, let module = lw.ffn(route) else { continue }
+                rowsThroughFFN[route, default: 0] += rows.count
+                let input = Tensor(shape: [rows.count, d])
+                for (j, r) in rows.enumerated() { input.row(j).update(from: normed2.row(parents[r]), count: d) }
+                let gate = Tensor(shape: [rows.count, module.inner]), up = Tensor(shape: [rows.count, module.inner])
+                BLAS.linear(input.data, rows: rows.count, weight: module.gate, into: gate.data)
+                BLAS.linear(input.data, rows: rows.count, weight: module.up, into: up.data)
+                Ops.swiglu(gate: gate.data, up: up.data, count: rows.count * module.inner)
+                let out = Tensor(shape: [rows.count, d])
+                BLAS.linear(gate.data, rows: rows.count, weight: module.down, into: out.data)
+                for (j, r) in rows.enumerated() { Ops.add(out.row(j), into: children.row(r), count: d) }
+            }
+            patterns = zip(parents, childRoutes).map { patterns[$0] + [$1] }
+            ffnCost = zip(parents, childRoutes).map { ffnCost[$0] + cost.ffn($1) }
+            frontier = children
+        }
+        // Loss of every leaf on the target, the LM head in blocks of rows.
+        let n = frontier.rows
+        leavesScored = n
+        var losses = [Double](repeating: 0, count: n)
+        let block = 512
+        let normed = Tensor(shape: [min(block, max(n, 1)), d])
+        let logits = Tensor(shape: [min(block, max(n, 1)), c.vocabSize])
+        for start in stride(from: 0, to: n, by: block) {
+            let rows = min(block, n - start)
+            Ops.rmsNorm(frontier.row(start), rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
+            BLAS.linear(normed.data, rows: rows, weight: w.lmHead, into: logits.data)
+            for r in 0..<rows {
+                let row = logits.row(r)
+                losses[start + r] = Ops.logSumExp(row, count: c.vocabSize) - Double(row[target])
+            }
+        }
+        return zip(patterns, losses).map { Leaf(pattern: $0, loss: $1) }
+    }
+}

@@ -1,0 +1,110 @@
+import XCTest
+@testable import DuoEngine
+
+/// The oracle's tree search against brute force: every pattern run separately through the
+/// ordinary forward pass.
+final class OracleTests: XCTestCase {
+    private let ids = [12, 77, 5, 140, 33, 9, 251, 64]
+
+    /// Loss of `pattern` for position `t` when positions before it are routed by `prefix` rows.
+    private func bruteForceLoss(_ model: DuoModel, prefix: [[Route]], t: Int, pattern: [Route]) throws -> Double {
+        let session = InferenceSession(model: model)
+        if t > 0 { _ = try session.forwardHidden(Array(ids[0..<t]), policy: MatrixPolicy(RouteMatrix(rows: prefix))) }
+        let logits = try session.forward([ids[t]], policy: PatternPolicy(pattern))
+        return Ops.logSumExp(logits.data, count: model.config.vocabSize) - Double(logits.data[ids[t + 1]])
+    }
+
+    private func allPatterns(_ routes: [Route], layers: Int) -> [[Route]] {
+        (0..<layers).reduce([[]]) { partial, _ in partial.flatMap { p in routes.map { p + [$0] } } }
+    }
+
+    func testTreeLeavesEqualBruteForceForEveryConstraint() throws {
+        let model = try Fixtures.model("tiny-model")
+        let L = model.config.numLayers
+        let context = Array(repeating: Array(repeating: Route.big, count: L), count: ids.count)
+        let session = InferenceSession(model: model)
+        _ = try session.forwardHidden(ids, policy: UniformPolicy(.big))
+        let tree = OracleTree(model: model)
+        let constraints: [OracleConstraint] = [.anyBigSmall, .exactlyBig(2), .bigOrSkip(skips: 1), .budget(1), .budget(0.3)]
+        for t in [0, 3, 6] {
+            for constraint in constraints {
+                let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: constraint)
+                let expected = allPatterns(constraint.routes, layers: L).filter { pattern in
+                    let big = pattern.filter { $0 == .big }.count, skip = pattern.filter { $0 == .skip }.count
+                    return constraint.admits(big: big, skip: skip, ffnFLOPs: model.cost.ffn(pattern: pattern), remaining: 0, cost: model.cost)
+                }
+                XCTAssertEqual(Set(leaves.map(\.pattern)), Set(expected), "\(constraint) at \(t)")
+                XCTAssertEqual(leaves.count, expected.count)
+                for leaf in leaves {
+                    let want = try bruteForceLoss(model, prefix: Array(context[0..<t]), t: t, pattern: leaf.pattern)
+                    XCTAssertEqual(leaf.loss, want, accuracy: 1e-4, "\(constraint) \(leaf.pattern) at \(t)")
+                }
+            }
+        }
+        // Ternary with a full budget enumerates all 3^L patterns.
+        let all = tree.search(token: ids[2], target: ids[3], cache: session.cache, contextLength: 2, constraint: .budget(1))
+        XCTAssertEqual(all.count, 81)
+    }
+
+    func testConstraintsAreRespected() throws {
+        let model = try Fixtures.model("tiny-model")
+        for k in 0...4 {
+            for choice in try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(k), context: .causal) {
+                XCTAssertEqual(choice.pattern.filter { $0 == .big }.count, k)
+                XCTAssertFalse(choice.pattern.contains(.skip))
+            }
+        }
+        for choice in try Oracle.run(model: model, ids: ids, constraint: .bigOrSkip(skips: 3), context: .fixed(UniformPolicy(.big))) {
+            XCTAssertEqual(choice.pattern.filter { $0 == .skip }.count, 3)
+            XCTAssertFalse(choice.pattern.contains(.small))
+        }
+        for choice in try Oracle.run(model: model, ids: ids, constraint: .budget(0.4), context: .causal) {
+            XCTAssertLessThanOrEqual(model.cost.ffnFraction(pattern: choice.pattern), 0.4 + 1e-12)
+        }
+    }
+
+    func testCausalModeEqualsTheOrdinaryForwardPassOfTheChosenRoutes() throws {
+        let model = try Fixtures.model("tiny-model")
+        let choices = try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(2), context: .causal)
+        var rows = choices.map(\.pattern)
+        rows.append(Array(repeating: .small, count: model.config.numLayers))
+        let evaluation = try SequenceEvaluation.run(model: model, ids: ids, policy: MatrixPolicy(RouteMatrix(rows: rows)))
+        for (choice, loss) in zip(choices, evaluation.losses) {
+            XCTAssertEqual(choice.loss, loss, accuracy: 1e-4)
+        }
+        // And each choice is the best of its own tree: no other admissible pattern does better.
+        for t in [1, 4] {
+            for pattern in allPatterns([.small, .big], layers: 4) where pattern.filter({ $0 == .big }).count == 2 {
+                let loss = try bruteForceLoss(model, prefix: Array(rows[0..<t]), t: t, pattern: pattern)
+                XCTAssertGreaterThanOrEqual(loss, choices[t].loss - 1e-4)
+            }
+        }
+    }
+
+    func testEveryKMatchesSeparateRunsAndFixedContextSharesOneTree() throws {
+        let model = try Fixtures.model("tiny-model")
+        let fixed = OracleContext.fixed(UniformPolicy(.big))
+        let all = try Oracle.everyK(model: model, ids: ids, context: fixed)
+        XCTAssertEqual(all.count, 5)
+        for k in 0...4 {
+            let single = try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(k), context: fixed)
+            XCTAssertEqual(all[k].map(\.pattern), single.map(\.pattern))
+            for (a, b) in zip(all[k], single) { XCTAssertEqual(a.loss, b.loss, accuracy: 1e-5) }
+        }
+        let causal = try Oracle.everyK(model: model, ids: ids, context: .causal)
+        let causal3 = try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(3), context: .causal)
+        XCTAssertEqual(causal[3].map(\.pattern), causal3.map(\.pattern))
+    }
+
+    func testBadConstraintsAreErrors() throws {
+        let model = try Fixtures.model("tiny-model")
+        XCTAssertThrowsError(try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(5), context: .causal)) {
+            XCTAssertTrue("\($0)".contains("outside 0...4"), "\($0)")
+        }
+        XCTAssertThrowsError(try Oracle.run(model: model, ids: ids, constraint: .budget(1.5), context: .causal))
+        XCTAssertThrowsError(try Oracle.run(model: model, ids: ids, constraint: .bigOrSkip(skips: -1), context: .causal))
+        let llama = try Fixtures.model("tiny-model-bf16-llama")
+        XCTAssertThrowsError(try Oracle.run(model: llama, ids: ids, constraint: .exactlyBig(1), context: .causal))
+        XCTAssertNoThrow(try Oracle.run(model: llama, ids: ids, constraint: .bigOrSkip(skips: 2), context: .causal))
+    }
+}
