@@ -46,6 +46,10 @@ struct BenchCommand: ParsableCommand {
         for policy in policies.prefix(2) {
             figures.append(try EngineBenchmark.decode(model: duo, tokens: n, policy: policy, minimumSeconds: seconds))
         }
+        if c.isDuo && c.numLayers <= 16 {
+            figures.append(try EngineBenchmark.oracleTree(model: duo, position: n / 2, minimumSeconds: seconds))
+            figures.append(try EngineBenchmark.oracleNaive(model: duo, position: n / 2, minimumSeconds: seconds))
+        }
         if trainBatch > 0 {
             figures.append(TrainingBenchmark.measure(config: c, batch: trainBatch, length: n, minimumSeconds: max(seconds, 3)))
         }

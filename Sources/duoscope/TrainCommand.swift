@@ -43,6 +43,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         Interrupt.install()
+        setvbuf(stdout, nil, _IOLBF, 0) // validation lines reach a log file as they happen
         let tokenizerURL = URL(fileURLWithPath: tokenizer)
         guard let tokenizerJSON = try? Data(contentsOf: tokenizerURL) else { throw DuoError(file: tokenizerURL, "file not found or unreadable") }
         let tok = try Tokenizer(jsonData: tokenizerJSON, source: tokenizerURL.path)

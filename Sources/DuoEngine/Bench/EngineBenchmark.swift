@@ -81,3 +81,44 @@ public enum EngineBenchmark {
                       gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
     }
 }
+
+extension EngineBenchmark {
+    /// The exhaustive big/small oracle (2^L patterns for one token) at position `position`,
+    /// as tokens/s and achieved GFLOP/s of the work it does.
+    public static func oracleTree(model: DuoModel, position: Int, minimumSeconds: Double = 1) throws -> Figure {
+        let ids = (0...position + 1).map { ($0 * 7919) % model.config.vocabSize }
+        let session = InferenceSession(model: model, capacity: ids.count)
+        _ = try session.forwardHidden(ids, policy: UniformPolicy(.big))
+        let tree = OracleTree(model: model)
+        let (seconds, runs) = time(minimumSeconds: minimumSeconds) {
+            _ = tree.search(token: ids[position], target: ids[position + 1], cache: session.cache, contextLength: position,
+                            constraint: .anyBigSmall)
+        }
+        let cost = model.cost
+        let attentionFLOPs = tree.rowsThroughAttention * (cost.attentionProjections + cost.attentionPerContextToken * (position + 1))
+        let ffnFLOPs = (tree.rowsThroughFFN[.big] ?? 0) * cost.bigFFN + (tree.rowsThroughFFN[.small] ?? 0) * cost.smallFFN
+        let flops = attentionFLOPs + ffnFLOPs + tree.leavesScored * cost.lmHead
+        return Figure(name: "oracle tree, \(tree.leavesScored) patterns at position \(position)", tokensPerSecond: 1 / seconds,
+                      gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
+    }
+
+    /// The naive oracle: each of the 2^L patterns run separately as a one-token decode step
+    /// after the shared context (timed on `sample` patterns and scaled to all of them).
+    public static func oracleNaive(model: DuoModel, position: Int, sample: Int = 256, minimumSeconds: Double = 1) throws -> Figure {
+        let ids = (0...position + 1).map { ($0 * 7919) % model.config.vocabSize }
+        let layers = model.config.numLayers
+        let patterns = (0..<sample).map { index in (0..<layers).map { (index >> $0) & 1 == 1 ? Route.big : .small } }
+        let session = InferenceSession(model: model, capacity: ids.count)
+        if position > 0 { _ = try session.forwardHidden(Array(ids[0..<position]), policy: UniformPolicy(.big)) }
+        let (seconds, runs) = try time(minimumSeconds: minimumSeconds) {
+            for pattern in patterns {
+                session.rewind(to: position)
+                _ = try session.forward([ids[position]], policy: PatternPolicy(pattern))
+            }
+        }
+        let flops = patterns.reduce(0) { $0 + model.cost.total(pattern: $1, position: position) }
+        let perPattern = seconds / Double(sample)
+        return Figure(name: "oracle naive, each pattern separately", tokensPerSecond: 1 / (perPattern * Double(1 << layers)),
+                      gflops: Double(flops) / seconds / 1e9, seconds: perPattern * Double(1 << layers), repetitions: runs)
+    }
+}

@@ -17,9 +17,13 @@ public final class InferenceSession: @unchecked Sendable {
 
     public var position: Int { cache.count }
 
-    public func reset() {
-        cache.reset()
-        routes.removeAll()
+    public func reset() { rewind(to: 0) }
+
+    /// Forgets every position from `position` on, so the sequence can continue differently.
+    public func rewind(to position: Int) {
+        precondition(position >= 0 && position <= cache.count, "rewind beyond the sequence")
+        cache.count = position
+        routes.removeLast(routes.count - position)
     }
 
     /// Runs `ids` at the next positions routed by `policy` and returns their logits [n, vocab].

@@ -96,3 +96,16 @@ public enum Oracle {
         return OracleChoice(position: position, target: target, pattern: winner.pattern, loss: winner.loss)
     }
 }
+
+extension SequenceEvaluation {
+    /// An oracle's choices as a scored sequence. The last token has no target and so no oracle;
+    /// it is shown with the pattern of the token before it.
+    public init(model: DuoModel, ids: [Int], oracle choices: [OracleChoice]) {
+        var rows = choices.map(\.pattern)
+        rows.append(rows.last ?? Array(repeating: .big, count: model.config.numLayers))
+        self.init(ids: ids, routes: RouteMatrix(rows: rows), losses: choices.map(\.loss),
+                  top: Array(repeating: [], count: ids.count),
+                  ffnFractions: rows.map { model.cost.ffnFraction(pattern: $0) },
+                  totalFLOPs: rows.enumerated().reduce(0) { $0 + model.cost.total(pattern: $1.1, position: $1.0) })
+    }
+}

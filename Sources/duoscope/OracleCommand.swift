@@ -1,0 +1,57 @@
+import ArgumentParser
+import DuoEngine
+import Foundation
+
+/// `duoscope oracle MODEL (--text S | --file F) (--k K | --skips S | --budget F)`: stage 2.
+struct OracleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oracle",
+        abstract: "Stage 2: per-token oracle routing (lowest loss on the true next token) under a compute constraint.",
+        discussion: """
+        Constraints: --k K (exactly K big layers, the rest small), --skips S (big or skip, exactly S skipped), \
+        --budget F (skip/small/big with FFN compute at most F of all-big; exhaustive, 3^L patterns per token). \
+        --context causal (default): earlier tokens keep their own oracle routes; --context big|small|POLICY: \
+        earlier tokens run under that policy.
+        """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
+
+    @Argument(help: "Model directory.")
+    var model: String
+    @OptionGroup var input: TextOptions
+    @Option(help: "Exactly K big layers per token.") var k: Int?
+    @Option(help: "Big or skip, with exactly S skipped layers.") var skips: Int?
+    @Option(help: "FFN compute budget as a fraction of all-big (ternary search).") var budget: Double?
+    @Option(help: "Context routing: causal, or a policy for the earlier tokens (e.g. big).") var context = "causal"
+    @Option(help: "Output format: table, json or csv.") var format: Format = .table
+
+    func validate() throws {
+        guard [k != nil, skips != nil, budget != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --k, --skips or --budget")
+        }
+    }
+
+    func run() throws {
+        let duo = try Loader.model(model)
+        let constraint: OracleConstraint = k.map { .exactlyBig($0) } ?? skips.map { .bigOrSkip(skips: $0) } ?? .budget(budget ?? 1)
+        try constraint.validate(config: duo.config)
+        let contextMode: OracleContext = context == "causal" ? .causal : .fixed(try PolicySpec.parse(context, config: duo.config))
+        let source = try input.source()
+        let ids = try source.tokenize(for: duo, truncate: input.truncate)
+        let line = ProgressLine()
+        let start = Date()
+        let choices = try Oracle.run(model: duo, ids: ids, constraint: constraint, context: contextMode) { done, total in
+            let elapsed = Date().timeIntervalSince(start)
+            line.update(String(format: "oracle token %d/%d  %.1f tokens/s  ETA %@", done, total, Double(done) / max(elapsed, 1e-9),
+                               ProgressLine.duration(elapsed / Double(done) * Double(total - done))))
+        }
+        line.clear()
+        let evaluation = SequenceEvaluation(model: duo, ids: ids, oracle: choices)
+        let report = RouteReport(model: duo, policy: "oracle(\(constraint), context \(contextMode.name))", text: source.text, evaluation: evaluation)
+        switch format {
+        case .table: print(report.table(), terminator: "")
+        case .json: print(try report.json(), terminator: "")
+        case .csv: print(report.csv(), terminator: "")
+        }
+    }
+}
