@@ -24,12 +24,12 @@ public final class Checkpoint: @unchecked Sendable {
     /// Opens a sharded checkpoint from its index.
     public convenience init(index: URL) throws {
         guard let data = try? Data(contentsOf: index) else { throw DuoError(file: index, "cannot read file") }
-        guard let map = JSONValue.parse(data)?["weight_map"]?.object else {
+        guard let map = ExactJSON.parseOrNil(data)?["weight_map"]?.object else {
             throw DuoError(file: index, "not a valid index (expected JSON with a weight_map object)")
         }
         var shardNames: [String] = []
         var nameOfShard: [String: String] = [:]
-        for (tensor, value) in map {
+        for (tensor, value) in map.members {
             guard let shard = value.string, !shard.isEmpty, !shard.contains("/"), shard != "..", shard != "." else {
                 throw DuoError(file: index, "weight_map entry for \(tensor) is not a file name in the model directory")
             }

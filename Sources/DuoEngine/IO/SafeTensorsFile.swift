@@ -48,17 +48,17 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     static func parseHeader(_ header: Data, dataSize: Int, url: URL) throws -> ([String: TensorEntry], [String: String]) {
-        guard let object = JSONValue.parse(header)?.object else {
+        guard let object = ExactJSON.parseOrNil(header)?.object else {
             throw DuoError(file: url, "header is not valid JSON (expected an object)")
         }
         var entries: [String: TensorEntry] = [:]
         var metadata: [String: String] = [:]
-        for (name, value) in object {
+        for (name, value) in object.members {
             if name == "__metadata__" {
                 guard let dict = value.object else {
                     throw DuoError(file: url, "__metadata__ is not an object of strings")
                 }
-                for (key, item) in dict {
+                for (key, item) in dict.members {
                     guard let text = item.string else {
                         throw DuoError(file: url, "__metadata__ value for \"\(key)\" is not a string")
                     }
@@ -66,13 +66,14 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 }
                 continue
             }
+            guard entries[name] == nil else { throw DuoError(file: url, "tensor \(name) appears twice in the header") }
             entries[name] = try parseEntry(name: name, value: value, dataSize: dataSize, url: url)
         }
         try checkNoOverlap(entries.values, url: url)
         return (entries, metadata)
     }
 
-    private static func parseEntry(name: String, value: JSONValue, dataSize: Int, url: URL) throws -> TensorEntry {
+    private static func parseEntry(name: String, value: ExactJSON, dataSize: Int, url: URL) throws -> TensorEntry {
         guard let fields = value.object else {
             throw DuoError(file: url, "tensor \(name): header entry is not an object")
         }
@@ -112,7 +113,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
-    private static func intArray(_ value: JSONValue?) -> [Int]? {
+    private static func intArray(_ value: ExactJSON?) -> [Int]? {
         guard let items = value?.array else { return nil }
         let result = items.compactMap(\.int)
         return result.count == items.count ? result : nil

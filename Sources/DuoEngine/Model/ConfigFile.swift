@@ -7,16 +7,16 @@ public enum ConfigFile {
         do { data = try Data(contentsOf: url) } catch {
             throw DuoError(file: url, FileManager.default.fileExists(atPath: url.path) ? "cannot read file" : "file not found")
         }
-        guard let object = JSONValue.parse(data)?.object else {
+        guard let object = ExactJSON.parseOrNil(data)?.object else {
             throw DuoError(file: url, "not valid JSON (expected an object)")
         }
         return try parse(object, source: url.path)
     }
 
-    public static func parse(_ object: [String: JSONValue], source: String) throws -> ModelConfig {
+    static func parse(_ object: ExactJSONObject, source: String) throws -> ModelConfig {
         func fail(_ problem: String) -> DuoError { DuoError(problem, file: source) }
-        func present(_ value: JSONValue?) -> JSONValue? { value == .null ? nil : value }
-        func int(_ key: String, in dict: [String: JSONValue], default fallback: Int? = nil, prefix: String = "") throws -> Int {
+        func present(_ value: ExactJSON?) -> ExactJSON? { value?.isNull == true ? nil : value }
+        func int(_ key: String, in dict: ExactJSONObject, default fallback: Int? = nil, prefix: String = "") throws -> Int {
             guard let value = present(dict[key]) else {
                 if let fallback { return fallback }
                 throw fail("missing key \(prefix)\(key)")
@@ -24,7 +24,7 @@ public enum ConfigFile {
             guard let number = value.int, abs(number) < 1 << 40 else { throw fail("\(prefix)\(key) is not an integer") }
             return number
         }
-        func double(_ key: String, in dict: [String: JSONValue], default fallback: Double, prefix: String = "") throws -> Double {
+        func double(_ key: String, in dict: ExactJSONObject, default fallback: Double, prefix: String = "") throws -> Double {
             guard let value = present(dict[key]) else { return fallback }
             guard let number = value.double else { throw fail("\(prefix)\(key) is not a number") }
             return number

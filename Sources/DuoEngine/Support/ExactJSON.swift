@@ -297,3 +297,26 @@ enum ExactJSONParser {
         @inline(__always) func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
     }
 }
+
+extension ExactJSON {
+    /// Parses `data`, or returns nil when it is not JSON.
+    static func parseOrNil(_ data: Data) -> ExactJSON? { try? ExactJSONParser.parse(data) }
+
+    /// The member `key` of an object, unless absent or null.
+    subscript(key: String) -> ExactJSON? {
+        if case .object(let members) = self, let value = members[key], !value.isNull { return value }
+        return nil
+    }
+
+    var object: ExactJSONObject? { if case .object(let v) = self { return v } else { return nil } }
+    var array: [ExactJSON]? { if case .array(let v) = self { return v } else { return nil } }
+    var string: String? { if case .string(let v) = self { return v } else { return nil } }
+    var bool: Bool? { if case .bool(let v) = self { return v } else { return nil } }
+    var double: Double? { if case .number(let v) = self { return v } else { return nil } }
+
+    /// The value as an exact integer (no fraction, within ±2^53).
+    var int: Int? {
+        guard case .number(let v) = self, v == v.rounded(), abs(v) <= 9_007_199_254_740_992 else { return nil }
+        return Int(v)
+    }
+}
