@@ -24,7 +24,8 @@ run: release
 	.build/release/duoscope route $(MODEL) --text "$(TEXT)" --policy random:6
 
 test: deps
-	swift test 2>&1
+	set -o pipefail; swift test --disable-swift-testing 2>&1 | tee .build-test.log
+	@scripts/test-summary.sh .build-test.log
 
 bench: release
 	.build/release/duoscope bench $(MODEL)
