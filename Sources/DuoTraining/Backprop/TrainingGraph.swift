@@ -80,7 +80,7 @@ public final class TrainingGraph {
         dQ = Tensor(shape: [n, c.qWidth])
         dK = Tensor(shape: [n, c.kvWidth])
         dV = Tensor(shape: [n, c.kvWidth])
-        dProbabilities = Tensor(shape: [length, length])
+        dProbabilities = Tensor(shape: [batch, length, length])
         dOut = Tensor(shape: [n, c.hiddenSize])
         dIn = Tensor(shape: [n, c.hiddenSize])
         dAct = Tensor(shape: [n, inner])
@@ -125,18 +125,21 @@ public final class TrainingGraph {
         let group = c.numHeads / c.numKVHeads
         let scale = 1 / Float(hd).squareRoot()
         let T = length
-        for b in 0..<batch {
-            for h in 0..<c.numHeads {
-                let g = h / group
-                let p = a.probabilities.data + (b * c.numHeads + h) * T * T
-                BLAS.gemmABt(m: T, n: T, k: hd, a: a.q.row(b * T) + h * hd, lda: c.qWidth,
-                             b: a.k.row(b * T) + g * hd, ldb: c.kvWidth, c: p, ldc: T, alpha: scale)
-                for i in 0..<T {
-                    Ops.softmax(p + i * T, count: i + 1)
-                    if i + 1 < T { (p + i * T + i + 1).update(repeating: 0, count: T - i - 1) }
+        // Attention per sequence: small GEMMs, one sequence per core.
+        Parallel.withSingleThreadedBLAS {
+            Parallel.forEach(batch) { b in
+                for h in 0..<c.numHeads {
+                    let g = h / group
+                    let p = a.probabilities.data + (b * c.numHeads + h) * T * T
+                    BLAS.gemmABt(m: T, n: T, k: hd, a: a.q.row(b * T) + h * hd, lda: c.qWidth,
+                                 b: a.k.row(b * T) + g * hd, ldb: c.kvWidth, c: p, ldc: T, alpha: scale)
+                    for i in 0..<T {
+                        Ops.softmax(p + i * T, count: i + 1)
+                        if i + 1 < T { (p + i * T + i + 1).update(repeating: 0, count: T - i - 1) }
+                    }
+                    BLAS.gemmAB(m: T, n: hd, k: T, a: p, lda: T, b: a.v.row(b * T) + g * hd, ldb: c.kvWidth,
+                                c: a.attended.row(b * T) + h * hd, ldc: c.qWidth)
                 }
-                BLAS.gemmAB(m: T, n: hd, k: T, a: p, lda: T, b: a.v.row(b * T) + g * hd, ldb: c.kvWidth,
-                            c: a.attended.row(b * T) + h * hd, ldc: c.qWidth)
             }
         }
         a.mid.data.update(from: a.input.data, count: n * d)
@@ -151,7 +154,10 @@ public final class TrainingGraph {
             for (i, r) in module.rows.enumerated() { module.input.row(i).update(from: a.normed2.row(r), count: d) }
             BLAS.linear(module.input.data, rows: m, weight: ffn.gate, into: module.gate.data)
             BLAS.linear(module.input.data, rows: m, weight: ffn.up, into: module.up.data)
-            BackwardOps.swiglu(gate: module.gate.data, up: module.up.data, into: module.act.data, count: m * ffn.inner)
+            let (gate, up, act) = (module.gate.data, module.up.data, module.act.data)
+            Parallel.forEachSlice(m * ffn.inner, minimum: 32768) { r in
+                BackwardOps.swiglu(gate: gate + r.lowerBound, up: up + r.lowerBound, into: act + r.lowerBound, count: r.count)
+            }
             BLAS.linear(module.act.data, rows: m, weight: ffn.down, into: dOut.data)
             for (i, r) in module.rows.enumerated() { Ops.add(dOut.row(i), into: output.row(r), count: d) }
         }
@@ -160,26 +166,30 @@ public final class TrainingGraph {
     /// Mean cross-entropy; leaves dLoss/dlogits in `logits` when `keepGradient`.
     private func crossEntropy(targets: [Int], keepGradient: Bool) -> Double {
         let v = config.vocabSize
-        var total = 0.0
         let inverseRows = 1 / Float(rows)
-        for t in 0..<rows {
-            let row = logits.row(t)
-            let target = row[targets[t]]
-            var maximum = row[0]
-            for j in 1..<v { maximum = max(maximum, row[j]) }
-            var sum: Float = 0
-            if keepGradient {
-                for j in 0..<v { row[j] = FastMath.exp(row[j] - maximum) }
-                for j in 0..<v { sum += row[j] }
-                let scale = inverseRows / sum
-                for j in 0..<v { row[j] *= scale }
-                row[targets[t]] -= inverseRows
-            } else {
-                for j in 0..<v { sum += FastMath.exp(row[j] - maximum) }
+        var rowLoss = [Double](repeating: 0, count: rows)
+        rowLoss.withUnsafeMutableBufferPointer { out in
+            Parallel.forEachSlice(rows, minimum: 64) { range in
+                for t in range {
+                    let row = logits.row(t)
+                    let target = row[targets[t]]
+                    var maximum = row[0]
+                    for j in 1..<v { maximum = max(maximum, row[j]) }
+                    var sum: Float = 0
+                    if keepGradient {
+                        for j in 0..<v { row[j] = FastMath.exp(row[j] - maximum) }
+                        for j in 0..<v { sum += row[j] }
+                        let scale = inverseRows / sum
+                        for j in 0..<v { row[j] *= scale }
+                        row[targets[t]] -= inverseRows
+                    } else {
+                        for j in 0..<v { sum += FastMath.exp(row[j] - maximum) }
+                    }
+                    out[t] = Double(maximum) + log(Double(sum)) - Double(target)
+                }
             }
-            total += Double(maximum) + log(Double(sum)) - Double(target)
         }
-        return total / Double(rows)
+        return rowLoss.reduce(0, +) / Double(rows)
     }
 
     // MARK: backward
@@ -213,7 +223,11 @@ public final class TrainingGraph {
             for (i, r) in module.rows.enumerated() { dOut.row(i).update(from: dx.row(r), count: d) }
             BLAS.gemmAB(m: m, n: inner, k: d, a: dOut.data, lda: d, b: ffn.down.data, ldb: inner, c: dAct.data, ldc: inner)
             BLAS.gemmAtB(m: d, n: inner, k: m, a: dOut.data, lda: d, b: module.act.data, ldb: inner, c: gffn.down.data, ldc: inner, beta: 1)
-            BackwardOps.swigluBackward(dact: dAct.data, gate: module.gate.data, up: module.up.data, du: dUp.data, count: m * inner)
+            let (dact, gate, up, du) = (dAct.data, module.gate.data, module.up.data, dUp.data)
+            Parallel.forEachSlice(m * inner, minimum: 32768) { r in
+                BackwardOps.swigluBackward(dact: dact + r.lowerBound, gate: gate + r.lowerBound, up: up + r.lowerBound,
+                                           du: du + r.lowerBound, count: r.count)
+            }
             BLAS.gemmAB(m: m, n: d, k: inner, a: dAct.data, lda: inner, b: ffn.gate.data, ldb: d, c: dIn.data, ldc: d)
             BLAS.gemmAB(m: m, n: d, k: inner, a: dUp.data, lda: inner, b: ffn.up.data, ldb: d, c: dIn.data, ldc: d, beta: 1)
             BLAS.gemmAtB(m: inner, n: d, k: m, a: dAct.data, lda: inner, b: module.input.data, ldb: d, c: gffn.gate.data, ldc: d, beta: 1)
@@ -231,25 +245,28 @@ public final class TrainingGraph {
         dV.zero()
         let group = c.numHeads / c.numKVHeads
         let scale = 1 / Float(hd).squareRoot()
-        let dp = dProbabilities.data
-        for b in 0..<batch {
-            for h in 0..<c.numHeads {
-                let kv = h / group
-                let p = a.probabilities.data + (b * c.numHeads + h) * T * T
-                let dO = dAttended.row(b * T) + h * hd
-                BLAS.gemmAtB(m: T, n: hd, k: T, a: p, lda: T, b: dO, ldb: c.qWidth, c: dV.row(b * T) + kv * hd, ldc: c.kvWidth, beta: 1)
-                BLAS.gemmABt(m: T, n: T, k: hd, a: dO, lda: c.qWidth, b: a.v.row(b * T) + kv * hd, ldb: c.kvWidth, c: dp, ldc: T)
-                for i in 0..<T {
-                    let pr = p + i * T, dr = dp + i * T
-                    var dot: Float = 0
-                    for j in 0...i { dot += pr[j] * dr[j] }
-                    for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
-                    if i + 1 < T { (dr + i + 1).update(repeating: 0, count: T - i - 1) }
+        // One sequence per core; each writes only its own rows of dQ, dK, dV.
+        Parallel.withSingleThreadedBLAS {
+            Parallel.forEach(batch) { b in
+                let dp = dProbabilities.data + b * T * T
+                for h in 0..<c.numHeads {
+                    let kv = h / group
+                    let p = a.probabilities.data + (b * c.numHeads + h) * T * T
+                    let dO = dAttended.row(b * T) + h * hd
+                    BLAS.gemmAtB(m: T, n: hd, k: T, a: p, lda: T, b: dO, ldb: c.qWidth, c: dV.row(b * T) + kv * hd, ldc: c.kvWidth, beta: 1)
+                    BLAS.gemmABt(m: T, n: T, k: hd, a: dO, lda: c.qWidth, b: a.v.row(b * T) + kv * hd, ldb: c.kvWidth, c: dp, ldc: T)
+                    for i in 0..<T {
+                        let pr = p + i * T, dr = dp + i * T
+                        var dot: Float = 0
+                        for j in 0...i { dot += pr[j] * dr[j] }
+                        for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
+                        if i + 1 < T { (dr + i + 1).update(repeating: 0, count: T - i - 1) }
+                    }
+                    BLAS.gemmAB(m: T, n: hd, k: T, a: dp, lda: T, b: a.k.row(b * T) + kv * hd, ldb: c.kvWidth,
+                                c: dQ.row(b * T) + h * hd, ldc: c.qWidth, alpha: scale)
+                    BLAS.gemmAtB(m: T, n: hd, k: T, a: dp, lda: T, b: a.q.row(b * T) + h * hd, ldb: c.qWidth,
+                                 c: dK.row(b * T) + kv * hd, ldc: c.kvWidth, alpha: scale, beta: 1)
                 }
-                BLAS.gemmAB(m: T, n: hd, k: T, a: dp, lda: T, b: a.k.row(b * T) + kv * hd, ldb: c.kvWidth,
-                            c: dQ.row(b * T) + h * hd, ldc: c.qWidth, alpha: scale)
-                BLAS.gemmAtB(m: T, n: hd, k: T, a: dp, lda: T, b: a.q.row(b * T) + h * hd, ldb: c.qWidth,
-                             c: dK.row(b * T) + kv * hd, ldc: c.kvWidth, alpha: scale, beta: 1)
             }
         }
         for t in 0..<n {

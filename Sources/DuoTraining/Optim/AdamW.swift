@@ -47,11 +47,13 @@ public final class AdamW {
         for (index, (_, p)) in parameters.enumerated() {
             let g = gradients[index].data, m = firstMoments[index].data, v = secondMoments[index].data, w = p.data
             let decay = (p.shape.count >= 2 || s.decayVectors) ? 1 - lr * s.weightDecay : 1
-            for i in 0..<p.count {
-                let gi = g[i]
-                m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
-                v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
-                w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() * inverseSqrtCorrection2 + s.epsilon)
+            Parallel.forEachSlice(p.count, minimum: 65536) { range in
+                for i in range {
+                    let gi = g[i]
+                    m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
+                    v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
+                    w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() * inverseSqrtCorrection2 + s.epsilon)
+                }
             }
         }
     }
@@ -62,9 +64,18 @@ public enum GradientClipping {
     public static func norm(_ gradients: [Tensor]) -> Double {
         var sum = 0.0
         for g in gradients {
-            var partial: Float = 0
-            for i in 0..<g.count { partial += g.data[i] * g.data[i] }
-            sum += Double(partial)
+            // Fixed slices summed in a fixed order: the result does not depend on timing.
+            let slices = 64
+            var partials = [Double](repeating: 0, count: slices)
+            partials.withUnsafeMutableBufferPointer { out in
+                Parallel.forEach(slices) { s in
+                    let lower = g.count * s / slices, upper = g.count * (s + 1) / slices
+                    var partial: Float = 0
+                    for i in lower..<upper { partial += g.data[i] * g.data[i] }
+                    out[s] = Double(partial)
+                }
+            }
+            sum += partials.reduce(0, +)
         }
         return sum.squareRoot()
     }
@@ -76,7 +87,9 @@ public enum GradientClipping {
         let coefficient = maxNorm / (total + 1e-6)
         if coefficient < 1 {
             let c = Float(coefficient)
-            for g in gradients { for i in 0..<g.count { g.data[i] *= c } }
+            for g in gradients {
+                Parallel.forEachSlice(g.count, minimum: 65536) { range in for i in range { g.data[i] *= c } }
+            }
         }
         return total
     }

@@ -1,0 +1,44 @@
+import Foundation
+#if canImport(Accelerate)
+import Accelerate
+#else
+import CBLAS
+#endif
+
+/// Splits independent work across the machine's cores.
+public enum Parallel {
+    public static let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Runs `body(i)` for i in 0..<count, spread over the cores; returns when all are done.
+    /// Each call must touch memory no other call writes.
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 1 || workers == 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
+
+    /// Runs `body(range)` over `workers` contiguous slices of 0..<count.
+    public static func forEachSlice(_ count: Int, minimum: Int = 4096, _ body: (Range<Int>) -> Void) {
+        let slices = min(workers, max(1, count / max(minimum, 1)))
+        let size = (count + slices - 1) / max(slices, 1)
+        forEach(slices) { s in
+            let lower = s * size, upper = min(count, lower + size)
+            if lower < upper { body(lower..<upper) }
+        }
+    }
+
+    /// Runs `body` with BLAS limited to one thread, so that several BLAS calls can run side by
+    /// side on different cores (small GEMMs do better that way than each split across cores).
+    public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
+        #if canImport(Accelerate)
+        return try body()
+        #else
+        let previous = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(previous) }
+        return try body()
+        #endif
+    }
+}
