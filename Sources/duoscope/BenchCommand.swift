@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure prefill and decode throughput beside the machine's sgemm peak.",
-        discussion: "Without MODEL, a randomly initialised model of the sample model's shape is used (12 layers, hidden 192, big FFN 768, small 48, vocab 4096, context 256).")
+        discussion: "Without MODEL, a randomly initialised model of the sample model's shape is used (12 layers, hidden 192, 6 heads, 2 key/value heads, big FFN 768, small 48, vocab 4096, context 256, tied LM head).")
 
     @Argument(help: "Model directory (optional).")
     var model: String?
@@ -23,7 +23,7 @@ struct BenchCommand: ParsableCommand {
     var trainBatch = 8
 
     static let sampleShape = ModelConfig(vocabSize: 4096, hiddenSize: 192, intermediateSize: 768, smallIntermediateSize: 48,
-                                         numLayers: 12, numHeads: 6, numKVHeads: 6, maxPositions: 256)
+                                         numLayers: 12, numHeads: 6, numKVHeads: 2, maxPositions: 256, tieWordEmbeddings: true)
 
     func run() throws {
         let duo: DuoModel

@@ -95,19 +95,27 @@ public final class InferenceSession: @unchecked Sendable {
         let scale = 1 / Float(hd).squareRoot()
         let allKeys = cache.keys[layer].data
         let allValues = cache.values[layer].data
-        for h in 0..<c.numHeads {
+        // Heads side by side on the cores; each writes its own score block and output columns.
+        func attendHead(_ h: Int) {
             let g = h / group
+            let scores = s.scores.data + h * n * context
             // scores[i, j] = q_i · k_j / sqrt(hd) for all cached positions j
             BLAS.gemmABt(m: n, n: context, k: hd, a: s.q.data + h * hd, lda: c.qWidth,
-                         b: allKeys + g * hd, ldb: c.kvWidth, c: s.scores.data, ldc: context, alpha: scale)
+                         b: allKeys + g * hd, ldb: c.kvWidth, c: scores, ldc: context, alpha: scale)
             for i in 0..<n {
-                let row = s.scores.data + i * context
+                let row = scores + i * context
                 let visible = start + i + 1
                 Ops.softmax(row, count: visible)
                 if visible < context { (row + visible).update(repeating: 0, count: context - visible) }
             }
-            BLAS.gemmAB(m: n, n: hd, k: context, a: s.scores.data, lda: context,
+            BLAS.gemmAB(m: n, n: hd, k: context, a: scores, lda: context,
                         b: allValues + g * hd, ldb: c.kvWidth, c: s.attended.data + h * hd, ldc: c.qWidth)
+        }
+        if n > 1 {
+            Parallel.withSingleThreadedBLAS { Parallel.forEach(c.numHeads, attendHead) }
+        } else {
+            // One token's attention is too little work to share out.
+            for h in 0..<c.numHeads { attendHead(h) }
         }
         BLAS.linear(s.attended.data, rows: n, weight: w.o, into: x.data, accumulate: true)
     }
@@ -165,7 +173,7 @@ final class LayerScratch {
         normed = Tensor(shape: [n, c.hiddenSize])
         q = Tensor(shape: [n, c.qWidth])
         attended = Tensor(shape: [n, c.qWidth])
-        scores = Tensor(shape: [n, context])
+        scores = Tensor(shape: [c.numHeads, n, context])
         gathered = Tensor(shape: [n, c.hiddenSize])
         gate = Tensor(shape: [n, inner])
         up = Tensor(shape: [n, inner])
