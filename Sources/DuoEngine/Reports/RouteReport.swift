@@ -30,6 +30,22 @@ public struct RouteReport: Sendable {
         let ffn_fraction: Double
         let flops: Int
         let top: [TopJSON]
+
+        enum CodingKeys: String, CodingKey { case position, id, text, next_id, loss, routes, ffn_fraction, flops, top }
+
+        /// Writes `next_id` and `loss` as null for the last token instead of leaving them out.
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(position, forKey: .position)
+            try c.encode(id, forKey: .id)
+            try c.encode(text, forKey: .text)
+            try c.encode(next_id, forKey: .next_id)
+            try c.encode(loss, forKey: .loss)
+            try c.encode(routes, forKey: .routes)
+            try c.encode(ffn_fraction, forKey: .ffn_fraction)
+            try c.encode(flops, forKey: .flops)
+            try c.encode(top, forKey: .top)
+        }
     }
     struct ModelJSON: Encodable {
         let name: String

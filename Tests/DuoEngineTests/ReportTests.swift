@@ -1,0 +1,83 @@
+import Foundation
+import XCTest
+@testable import DuoEngine
+
+/// The outputs of `duoscope route` and `info`, and text input handling.
+final class ReportTests: XCTestCase {
+    private func report(_ text: String, policy: String = "random:2,1") throws -> RouteReport {
+        let model = try Fixtures.model("tiny-model")
+        let ids = try TextSource(text: text).tokenize(for: model)
+        let routing = try PolicySpec.parse(policy, config: model.config)
+        let evaluation = try SequenceEvaluation.run(model: model, ids: ids, policy: routing, topK: 3)
+        return RouteReport(model: model, policy: routing.name, text: text, evaluation: evaluation)
+    }
+
+    func testJSONFollowsTheDocumentedSchema() throws {
+        let r = try report("In the beginning God created the heaven.")
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.json().utf8)) as? [String: Any])
+        XCTAssertEqual(object["schema"] as? String, "duoscope.route/1")
+        XCTAssertEqual(object["policy"] as? String, "random:k=2,seed=1")
+        let tokens = try XCTUnwrap(object["tokens"] as? [[String: Any]])
+        XCTAssertEqual(tokens.count, r.evaluation.ids.count)
+        for (t, token) in tokens.enumerated() {
+            XCTAssertEqual(token["position"] as? Int, t)
+            XCTAssertEqual(token["id"] as? Int, r.evaluation.ids[t])
+            XCTAssertEqual((token["routes"] as? String)?.count, 4)
+            XCTAssertEqual((token["routes"] as? String)?.filter { $0 == "B" }.count, 2)
+            XCTAssertEqual((token["top"] as? [Any])?.count, 3)
+            if t + 1 < tokens.count {
+                XCTAssertEqual(token["loss"] as? Double ?? -1, r.evaluation.losses[t], accuracy: 1e-12)
+                XCTAssertEqual(token["next_id"] as? Int, r.evaluation.ids[t + 1])
+            } else {
+                XCTAssertTrue(token["loss"] is NSNull)
+            }
+        }
+        let summary = try XCTUnwrap(object["summary"] as? [String: Any])
+        XCTAssertEqual(summary["perplexity"] as? Double ?? 0, r.evaluation.perplexity, accuracy: 1e-9)
+        XCTAssertEqual(summary["ffn_fraction"] as? Double ?? 0, 0.53125, accuracy: 1e-12, "2 of 4 big, 2 small at 1/16")
+    }
+
+    func testCSVQuotesFieldsAndHasOneRowPerToken() throws {
+        let r = try report("He said, \"yes\", then left.")
+        let lines = r.csv().split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        XCTAssertEqual(lines.first, "position,id,token,next_id,loss,routes,ffn_fraction")
+        XCTAssertEqual(lines.count, 1 + r.evaluation.ids.count)
+        XCTAssertEqual(RouteReport.csvField("a,b"), "\"a,b\"")
+        XCTAssertEqual(RouteReport.csvField("say \"hi\""), "\"say \"\"hi\"\"\"")
+        XCTAssertEqual(RouteReport.csvField("plain"), "plain")
+    }
+
+    func testUntrustedTextCannotReachTheTerminalRaw() throws {
+        let hostile = "ok \u{1B}[2J\u{1B}]0;owned\u{07} and \u{9B}31m \r\n end\u{202E}"
+        let table = try report(hostile, policy: "big").table()
+        XCTAssertFalse(table.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B || $0.value == 0x0D || $0.value == 0x202E })
+        XCTAssertTrue(table.contains("\\e"), table)
+        XCTAssertEqual(TerminalSafe.escape("a\u{1B}[0m\tb\\"), "a\\e[0m\\tb\\\\")
+        XCTAssertEqual(TerminalSafe.escape("\u{9B}\u{7F}\u{0}"), "\\u{9B}\\u{7F}\\u{0}")
+        XCTAssertTrue(TerminalSafe.isSafe("héllo wörld 日本 🙂"))
+    }
+
+    func testTextSourceValidation() throws {
+        XCTAssertThrowsError(try TextSource(data: Data([0x61, 0xE2, 0x82]), label: "f.txt")) {
+            XCTAssertEqual("\($0)", "f.txt: not valid UTF-8 (first bad byte at offset 1)")
+        }
+        XCTAssertThrowsError(try TextSource(data: Data([0xED, 0xA0, 0x80]), label: "surrogate.txt"), "UTF-8-encoded surrogates are invalid")
+        XCTAssertEqual(try TextSource(data: Data("\u{FEFF}héllo".utf8), label: "bom.txt").text, "\u{FEFF}héllo")
+        XCTAssertThrowsError(try TextSource(text: "")) { XCTAssertEqual("\($0)", "--text: empty text") }
+        let model = try Fixtures.model("tiny-model")
+        XCTAssertThrowsError(try TextSource(text: "a").tokenize(for: model)) { XCTAssertTrue("\($0)".contains("at least 2")) }
+        let long = try TextSource(text: String(repeating: "light and darkness ", count: 40))
+        XCTAssertThrowsError(try long.tokenize(for: model)) { XCTAssertTrue("\($0)".contains("longer than the model's context of 64")) }
+        XCTAssertEqual(try long.tokenize(for: model, truncate: true).count, 64)
+    }
+
+    func testInfoSummary() throws {
+        let model = try Fixtures.model("tiny-model")
+        let text = ModelSummary(model: model).text()
+        XCTAssertTrue(text.contains("parameters   307,776 total"), text)
+        XCTAssertTrue(text.contains("small FFN    inner 16 (16.0x narrower)"), text)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(ModelSummary(model: model).json().utf8)) as? [String: Any])
+        XCTAssertEqual(json["parameters_total"] as? Int, 307_776)
+        XCTAssertEqual((json["flops"] as? [String: Any])?["bigFFN"] as? Int, 6 * 64 * 256)
+    }
+}
