@@ -116,3 +116,40 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 }
+
+/// Router gradients under soft mixing (stage 3), model frozen, budget penalty included.
+final class RouterGradientTests: XCTestCase {
+    func testRouterGradientsMatchFiniteDifferences() throws {
+        for routes in [[Route.small, .big], [Route.skip, .small, .big]] {
+            let config = ModelConfig(vocabSize: 40, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
+                                     numLayers: 3, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5)
+            let weights = RandomInit.weights(config, seed: 8, std: 0.3)
+            var rng = SplitMix64(seed: 2)
+            let router = RouterWeights(routes: routes, layers: 3, hidden: 16)
+            for (_, t) in router.named { for i in 0..<t.count { t.data[i] = Float(rng.nextUnit() - 0.5) } }
+            let mixing = RouterMixing(router: router, config: config, temperature: 0.7, budget: 0.3, alpha: 5)
+            let (batch, length) = (2, 5)
+            let inputs = (0..<10).map { _ in Int(rng.next() % 40) }, targets = (0..<10).map { _ in Int(rng.next() % 40) }
+            let graph = TrainingGraph(config: config, batch: batch, length: length)
+            _ = graph.run(weights: weights, inputs: inputs, targets: targets, routing: .soft(mixing), gradients: nil)
+            XCTAssertGreaterThan(mixing.penalty, 0)
+            func loss() -> Double {
+                let probe = RouterMixing(router: router, config: config, temperature: 0.7, budget: 0.3, alpha: 5)
+                return graph.run(weights: weights, inputs: inputs, targets: targets, routing: .soft(probe), gradients: nil)
+            }
+            for ((name, parameter), (_, gradient)) in zip(router.named, mixing.gradients.named) {
+                for i in 0..<parameter.count {
+                    let saved = parameter.data[i]
+                    let eps: Float = 5e-3
+                    parameter.data[i] = saved + eps
+                    let plus = loss()
+                    parameter.data[i] = saved - eps
+                    let minus = loss()
+                    parameter.data[i] = saved
+                    let numeric = (plus - minus) / Double(2 * eps)
+                    XCTAssertEqual(Double(gradient.data[i]), numeric, accuracy: 2e-3 * max(1, abs(numeric)) + 2e-4, "\(routes) \(name)[\(i)]")
+                }
+            }
+        }
+    }
+}

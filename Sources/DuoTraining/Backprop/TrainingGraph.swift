@@ -45,6 +45,8 @@ public final class TrainingGraph {
         let route: Route
         var rows: [Int] = []
         let input, gate, up, act: Tensor
+        /// The module's output rows (kept for soft mixing, where dLoss/dP needs them).
+        let output: Tensor
 
         init(route: Route, inner: Int, rows n: Int, width: Int) {
             self.route = route
@@ -52,6 +54,7 @@ public final class TrainingGraph {
             gate = Tensor(shape: [n, inner])
             up = Tensor(shape: [n, inner])
             act = Tensor(shape: [n, inner])
+            output = Tensor(shape: [n, width])
         }
     }
 
@@ -60,6 +63,8 @@ public final class TrainingGraph {
     let logits: Tensor
     // Backward scratch.
     let dx, dMid, dNormed, dAttended, dQ, dK, dV, dProbabilities, dOut, dIn, dAct, dUp: Tensor
+    /// dLoss/d(route probabilities) of one layer under soft mixing, [rows, routes].
+    var dRouteProbabilities = Tensor(shape: [0])
 
     public init(config c: ModelConfig, batch: Int, length: Int) {
         config = c
@@ -91,25 +96,49 @@ public final class TrainingGraph {
     /// `gradients`, also accumulates dLoss/dParameter into them (zero them first).
     /// `inputs`, `targets`: `rows` token ids, sequence-major; `routes`: `rows * layers`, token-major.
     public func run(weights w: ModelWeights, inputs: [Int], targets: [Int], routes: [Route], gradients: ModelWeights?) -> Double {
+        precondition(routes.count == rows * config.numLayers, "TrainingGraph: routes shape")
+        return run(weights: w, inputs: inputs, targets: targets, routing: .hard(routes), gradients: gradients)
+    }
+
+    /// How the FFNs are chosen: fixed routes, or a router's soft mix (stage 3).
+    public enum Routing {
+        case hard([Route])
+        case soft(RouterMixing)
+    }
+
+    /// As above; with `.soft` the return value is the cross-entropy plus the router's budget
+    /// penalty, and router gradients are accumulated into the mixing's `gradients` (the model's
+    /// own `gradients` may then be nil: the LM is frozen).
+    public func run(weights w: ModelWeights, inputs: [Int], targets: [Int], routing: Routing, gradients: ModelWeights?) -> Double {
         let c = config
-        precondition(inputs.count == rows && targets.count == rows && routes.count == rows * c.numLayers, "TrainingGraph: batch shape")
+        precondition(inputs.count == rows && targets.count == rows, "TrainingGraph: batch shape")
         let d = c.hiddenSize
+        var mixing: RouterMixing?
+        if case .soft(let m) = routing {
+            m.prepare(rows: rows, layers: c.numLayers)
+            mixing = m
+            if dRouteProbabilities.shape != [rows, m.router.routes.count] {
+                dRouteProbabilities = Tensor(shape: [rows, m.router.routes.count])
+            }
+        }
         for (t, id) in inputs.enumerated() { layers[0].input.row(t).update(from: w.embedding.row(id), count: d) }
         for l in 0..<c.numLayers {
             let output = l + 1 < c.numLayers ? layers[l + 1].input : final
-            forwardLayer(l, weights: w.layers[l], routes: routes, output: output)
+            forwardLayer(l, weights: w.layers[l], routing: routing, output: output)
         }
         BackwardOps.rmsNorm(final.data, rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps,
                             into: finalNormed.data, inverseRMS: finalInverseRMS.data)
         BLAS.linear(finalNormed.data, rows: rows, weight: w.lmHead, into: logits.data)
-        let loss = crossEntropy(targets: targets, keepGradient: gradients != nil)
-        if let gradients { backward(weights: w, gradients: gradients, inputs: inputs) }
+        let train = gradients != nil || mixing != nil
+        var loss = crossEntropy(targets: targets, keepGradient: train)
+        if let mixing { loss += mixing.finishForward(rows: rows) }
+        if train { backward(weights: w, gradients: gradients, mixing: mixing, inputs: inputs) }
         return loss
     }
 
     // MARK: forward
 
-    private func forwardLayer(_ l: Int, weights w: LayerWeights, routes: [Route], output: Tensor) {
+    private func forwardLayer(_ l: Int, weights w: LayerWeights, routing: Routing, output: Tensor) {
         let c = config
         let a = layers[l]
         let n = rows, d = c.hiddenSize, hd = c.headDim
@@ -147,8 +176,16 @@ public final class TrainingGraph {
         BackwardOps.rmsNorm(a.mid.data, rows: n, width: d, weight: w.postNorm.data, eps: c.rmsNormEps,
                             into: a.normed2.data, inverseRMS: a.inverseRMS2.data)
         output.data.update(from: a.mid.data, count: n * d)
+        var mixing: RouterMixing?
+        if case .soft(let m) = routing {
+            m.forward(layer: l, input: a.normed2.data, rows: n)
+            mixing = m
+        }
         for module in a.modules {
-            module.rows = (0..<n).filter { routes[$0 * c.numLayers + l] == module.route }
+            switch routing {
+            case .hard(let routes): module.rows = (0..<n).filter { routes[$0 * c.numLayers + l] == module.route }
+            case .soft(let m): module.rows = m.router.routes.contains(module.route) ? Array(0..<n) : []
+            }
             let m = module.rows.count
             guard m > 0, let ffn = w.ffn(module.route) else { continue }
             for (i, r) in module.rows.enumerated() { module.input.row(i).update(from: a.normed2.row(r), count: d) }
@@ -158,8 +195,16 @@ public final class TrainingGraph {
             Parallel.forEachSlice(m * ffn.inner, minimum: 32768) { r in
                 BackwardOps.swiglu(gate: gate + r.lowerBound, up: up + r.lowerBound, into: act + r.lowerBound, count: r.count)
             }
-            BLAS.linear(module.act.data, rows: m, weight: ffn.down, into: dOut.data)
-            for (i, r) in module.rows.enumerated() { Ops.add(dOut.row(i), into: output.row(r), count: d) }
+            BLAS.linear(module.act.data, rows: m, weight: ffn.down, into: module.output.data)
+            if let mixing, let j = mixing.router.routes.firstIndex(of: module.route) {
+                let p = mixing.probabilities[l]
+                for t in 0..<n {
+                    let weight = p.row(t)[j], out = module.output.row(t), target = output.row(t)
+                    for i in 0..<d { target[i] += weight * out[i] }
+                }
+            } else {
+                for (i, r) in module.rows.enumerated() { Ops.add(module.output.row(i), into: output.row(r), count: d) }
+            }
         }
     }
 
@@ -194,35 +239,57 @@ public final class TrainingGraph {
 
     // MARK: backward
 
-    private func backward(weights w: ModelWeights, gradients g: ModelWeights, inputs: [Int]) {
+    /// `g` nil: the model is frozen, only activation gradients (and the router's) are formed.
+    private func backward(weights w: ModelWeights, gradients g: ModelWeights?, mixing: RouterMixing?, inputs: [Int]) {
         let c = config
         let n = rows, d = c.hiddenSize, v = c.vocabSize
         // LM head and final norm.
         BLAS.gemmAB(m: n, n: d, k: v, a: logits.data, lda: v, b: w.lmHead.data, ldb: d, c: dNormed.data, ldc: d)
-        BLAS.gemmAtB(m: v, n: d, k: n, a: logits.data, lda: v, b: finalNormed.data, ldb: d, c: g.lmHead.data, ldc: d, beta: 1)
+        if let g {
+            BLAS.gemmAtB(m: v, n: d, k: n, a: logits.data, lda: v, b: finalNormed.data, ldb: d, c: g.lmHead.data, ldc: d, beta: 1)
+        }
         dx.zero()
         BackwardOps.rmsNormBackward(dy: dNormed.data, x: final.data, inverseRMS: finalInverseRMS.data, weight: w.finalNorm.data,
-                                    rows: n, width: d, dx: dx.data, dw: g.finalNorm.data)
+                                    rows: n, width: d, dx: dx.data, dw: g?.finalNorm.data ?? discardedGain.data)
         for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
-            backwardLayer(l, weights: w.layers[l], gradients: g.layers[l])
+            backwardLayer(l, weights: w.layers[l], gradients: g?.layers[l], mixing: mixing)
         }
-        for (t, id) in inputs.enumerated() { Ops.add(dx.row(t), into: g.embedding.row(id), count: d) }
+        if let g { for (t, id) in inputs.enumerated() { Ops.add(dx.row(t), into: g.embedding.row(id), count: d) } }
     }
 
     /// On entry `dx` holds dLoss/d(layer output); on exit dLoss/d(layer input).
-    private func backwardLayer(_ l: Int, weights w: LayerWeights, gradients g: LayerWeights) {
+    /// Somewhere to put a norm gain's gradient that nobody wants (frozen model).
+    private lazy var discardedGain = Tensor(shape: [config.hiddenSize])
+
+    private func backwardLayer(_ l: Int, weights w: LayerWeights, gradients g: LayerWeights?, mixing: RouterMixing?) {
         let c = config
         let a = layers[l]
         let n = rows, d = c.hiddenSize, hd = c.headDim, T = length
         // FFN modules.
         dNormed.zero()
+        if mixing != nil { dRouteProbabilities.zero() }
         for module in a.modules {
             let m = module.rows.count
-            guard m > 0, let ffn = w.ffn(module.route), let gffn = g.ffn(module.route) else { continue }
+            guard m > 0, let ffn = w.ffn(module.route) else { continue }
             let inner = ffn.inner
-            for (i, r) in module.rows.enumerated() { dOut.row(i).update(from: dx.row(r), count: d) }
+            if let mixing, let j = mixing.router.routes.firstIndex(of: module.route) {
+                // Soft mix over all rows: dP = <dy, output>, and the module sees p * dy.
+                let p = mixing.probabilities[l]
+                for t in 0..<n {
+                    let dy = dx.row(t), out = module.output.row(t), target = dOut.row(t)
+                    var dot: Float = 0
+                    for i in 0..<d { dot += dy[i] * out[i] }
+                    dRouteProbabilities.row(t)[j] = dot
+                    let weight = p.row(t)[j]
+                    for i in 0..<d { target[i] = weight * dy[i] }
+                }
+            } else {
+                for (i, r) in module.rows.enumerated() { dOut.row(i).update(from: dx.row(r), count: d) }
+            }
             BLAS.gemmAB(m: m, n: inner, k: d, a: dOut.data, lda: d, b: ffn.down.data, ldb: inner, c: dAct.data, ldc: inner)
-            BLAS.gemmAtB(m: d, n: inner, k: m, a: dOut.data, lda: d, b: module.act.data, ldb: inner, c: gffn.down.data, ldc: inner, beta: 1)
+            if let gffn = g?.ffn(module.route) {
+                BLAS.gemmAtB(m: d, n: inner, k: m, a: dOut.data, lda: d, b: module.act.data, ldb: inner, c: gffn.down.data, ldc: inner, beta: 1)
+            }
             let (dact, gate, up, du) = (dAct.data, module.gate.data, module.up.data, dUp.data)
             Parallel.forEachSlice(m * inner, minimum: 32768) { r in
                 BackwardOps.swigluBackward(dact: dact + r.lowerBound, gate: gate + r.lowerBound, up: up + r.lowerBound,
@@ -230,16 +297,23 @@ public final class TrainingGraph {
             }
             BLAS.gemmAB(m: m, n: d, k: inner, a: dAct.data, lda: inner, b: ffn.gate.data, ldb: d, c: dIn.data, ldc: d)
             BLAS.gemmAB(m: m, n: d, k: inner, a: dUp.data, lda: inner, b: ffn.up.data, ldb: d, c: dIn.data, ldc: d, beta: 1)
-            BLAS.gemmAtB(m: inner, n: d, k: m, a: dAct.data, lda: inner, b: module.input.data, ldb: d, c: gffn.gate.data, ldc: d, beta: 1)
-            BLAS.gemmAtB(m: inner, n: d, k: m, a: dUp.data, lda: inner, b: module.input.data, ldb: d, c: gffn.up.data, ldc: d, beta: 1)
+            if let gffn = g?.ffn(module.route) {
+                BLAS.gemmAtB(m: inner, n: d, k: m, a: dAct.data, lda: inner, b: module.input.data, ldb: d, c: gffn.gate.data, ldc: d, beta: 1)
+                BLAS.gemmAtB(m: inner, n: d, k: m, a: dUp.data, lda: inner, b: module.input.data, ldb: d, c: gffn.up.data, ldc: d, beta: 1)
+            }
             for (i, r) in module.rows.enumerated() { Ops.add(dIn.row(i), into: dNormed.row(r), count: d) }
+        }
+        if let mixing {
+            mixing.backward(layer: l, dp: dRouteProbabilities, input: a.normed2.data, rows: n, dInput: dNormed.data)
         }
         dMid.data.update(from: dx.data, count: n * d)
         BackwardOps.rmsNormBackward(dy: dNormed.data, x: a.mid.data, inverseRMS: a.inverseRMS2.data, weight: w.postNorm.data,
-                                    rows: n, width: d, dx: dMid.data, dw: g.postNorm.data)
+                                    rows: n, width: d, dx: dMid.data, dw: g?.postNorm.data ?? discardedGain.data)
         // Attention output projection.
         BLAS.gemmAB(m: n, n: c.qWidth, k: d, a: dMid.data, lda: d, b: w.o.data, ldb: c.qWidth, c: dAttended.data, ldc: c.qWidth)
-        BLAS.gemmAtB(m: d, n: c.qWidth, k: n, a: dMid.data, lda: d, b: a.attended.data, ldb: c.qWidth, c: g.o.data, ldc: c.qWidth, beta: 1)
+        if let g {
+            BLAS.gemmAtB(m: d, n: c.qWidth, k: n, a: dMid.data, lda: d, b: a.attended.data, ldb: c.qWidth, c: g.o.data, ldc: c.qWidth, beta: 1)
+        }
         // Attention heads.
         dK.zero()
         dV.zero()
@@ -277,11 +351,13 @@ public final class TrainingGraph {
         BLAS.gemmAB(m: n, n: d, k: c.qWidth, a: dQ.data, lda: c.qWidth, b: w.q.data, ldb: d, c: dNormed.data, ldc: d)
         BLAS.gemmAB(m: n, n: d, k: c.kvWidth, a: dK.data, lda: c.kvWidth, b: w.k.data, ldb: d, c: dNormed.data, ldc: d, beta: 1)
         BLAS.gemmAB(m: n, n: d, k: c.kvWidth, a: dV.data, lda: c.kvWidth, b: w.v.data, ldb: d, c: dNormed.data, ldc: d, beta: 1)
-        BLAS.gemmAtB(m: c.qWidth, n: d, k: n, a: dQ.data, lda: c.qWidth, b: a.normed1.data, ldb: d, c: g.q.data, ldc: d, beta: 1)
-        BLAS.gemmAtB(m: c.kvWidth, n: d, k: n, a: dK.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.k.data, ldc: d, beta: 1)
-        BLAS.gemmAtB(m: c.kvWidth, n: d, k: n, a: dV.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.v.data, ldc: d, beta: 1)
+        if let g {
+            BLAS.gemmAtB(m: c.qWidth, n: d, k: n, a: dQ.data, lda: c.qWidth, b: a.normed1.data, ldb: d, c: g.q.data, ldc: d, beta: 1)
+            BLAS.gemmAtB(m: c.kvWidth, n: d, k: n, a: dK.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.k.data, ldc: d, beta: 1)
+            BLAS.gemmAtB(m: c.kvWidth, n: d, k: n, a: dV.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.v.data, ldc: d, beta: 1)
+        }
         dx.data.update(from: dMid.data, count: n * d)
         BackwardOps.rmsNormBackward(dy: dNormed.data, x: a.input.data, inverseRMS: a.inverseRMS1.data, weight: w.inputNorm.data,
-                                    rows: n, width: d, dx: dx.data, dw: g.inputNorm.data)
+                                    rows: n, width: d, dx: dx.data, dw: g?.inputNorm.data ?? discardedGain.data)
     }
 }
