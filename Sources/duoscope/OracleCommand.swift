@@ -35,7 +35,7 @@ struct OracleCommand: ParsableCommand {
         let duo = try Loader.model(model)
         let constraint: OracleConstraint = k.map { .exactlyBig($0) } ?? skips.map { .bigOrSkip(skips: $0) } ?? .budget(budget ?? 1)
         try constraint.validate(config: duo.config)
-        let contextMode: OracleContext = context == "causal" ? .causal : .fixed(try PolicySpec.parse(context, config: duo.config))
+        let contextMode: OracleContext = context == "causal" ? .causal : .fixed(try PolicySpec.parse(context, config: duo.config, modelDirectory: duo.directory))
         let source = try input.source()
         let ids = try source.tokenize(for: duo, truncate: input.truncate)
         let line = ProgressLine()

@@ -28,7 +28,7 @@ struct PerplexityCommand: ParsableCommand {
         guard let tokenizer = duo.tokenizer else { throw DuoError("model has no tokenizer.json", file: model) }
         let source = try TextSource(file: URL(fileURLWithPath: file))
         let specs = policy.isEmpty ? (duo.config.isDuo ? ["big", "small", "random"] : ["big", "random"]) : policy
-        let policies = try specs.map { try PolicySpec.parse($0, config: duo.config) }
+        let policies = try specs.map { try PolicySpec.parse($0, config: duo.config, modelDirectory: duo.directory) }
         let ids = CorpusPerplexity.documentTokens(source.text, tokenizer: tokenizer)
         let line = ProgressLine()
         let start = Date()

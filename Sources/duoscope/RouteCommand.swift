@@ -35,7 +35,7 @@ struct RouteCommand: ParsableCommand {
     func run() throws {
         let model = try Loader.model(model)
         let source = try input.source()
-        let routing = try PolicySpec.parse(policy, config: model.config)
+        let routing = try PolicySpec.parse(policy, config: model.config, modelDirectory: model.directory)
         let ids = try source.tokenize(for: model, truncate: input.truncate)
         let evaluation = try SequenceEvaluation.run(model: model, ids: ids, policy: routing, topK: topK)
         let report = RouteReport(model: model, policy: routing.name, text: source.text, evaluation: evaluation)

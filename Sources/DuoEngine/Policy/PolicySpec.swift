@@ -4,10 +4,11 @@ import Foundation
 /// `big`, `small`, `skip`, `pattern:BSK...` (one letter per layer: B big, S small, K skip),
 /// `random` (each layer big or small with p 0.5, seed 0), `random:K[,SEED]` (exactly K big),
 /// `random:P[,SEED]` (each layer big with probability P, else small), and
-/// `random:skip=A,small=B,big=C[,seed=S]`. On a plain Llama model "small" is unavailable and the
-/// cheap route of random policies is skip.
+/// `random:skip=A,small=B,big=C[,seed=S]`, and `router:FILE` (a trained router, argmax; a bare
+/// NAME is looked up as MODEL/routers/NAME.safetensors). On a plain Llama model "small" is
+/// unavailable and the cheap route of random policies is skip.
 public enum PolicySpec {
-    public static func parse(_ text: String, config: ModelConfig) throws -> RoutingPolicy {
+    public static func parse(_ text: String, config: ModelConfig, modelDirectory: URL? = nil) throws -> RoutingPolicy {
         func fail(_ problem: String) -> DuoError { DuoError("--policy \(text): \(problem)") }
         let low: Route = config.isDuo ? .small : .skip
         let spec = text.trimmingCharacters(in: .whitespaces)
@@ -33,8 +34,17 @@ public enum PolicySpec {
             return PatternPolicy(routes.map { $0! })
         case "random":
             return try parseRandom(argument, config: config, low: low, fail: fail)
+        case "router":
+            guard !argument.isEmpty else { throw fail("give a router file or name") }
+            var url = URL(fileURLWithPath: argument)
+            if !FileManager.default.fileExists(atPath: url.path), let modelDirectory {
+                let named = modelDirectory.appendingPathComponent("routers/\(argument).safetensors")
+                if FileManager.default.fileExists(atPath: named.path) { url = named }
+            }
+            let router = try RouterWeights.read(from: url, config: config)
+            return RouterPolicy(router: router, name: "router:" + url.deletingPathExtension().lastPathComponent)
         default:
-            throw fail("unknown policy (expected big, small, skip, random[:k|:p|:skip=,small=,big=][,seed], pattern:BSK...)")
+            throw fail("unknown policy (expected big, small, skip, random[:k|:p|:skip=,small=,big=][,seed], pattern:BSK..., router:FILE)")
         }
     }
 
