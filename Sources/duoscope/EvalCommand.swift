@@ -1,0 +1,69 @@
+import ArgumentParser
+import DuoEngine
+import Foundation
+
+/// `duoscope eval MODEL --file F`: perplexity vs number of big layers for every policy.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Perplexity against the number of big layers k for oracle, fixed, routers and random best-of-N, with per-layer shares and token difficulty.",
+        discussion: "Routers: every MODEL/routers/*.safetensors unless --router is given. With --out DIR writes eval.md, eval.csv, eval.json and eval.svg there.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case markdown, csv, json }
+
+    @Argument(help: "Model directory.") var model: String
+    @OptionGroup var input: TextOptions
+    @Option(help: "A router file; repeat for several.") var router: [String] = []
+    @Option(help: "Random routings per k for best-of-N and mean.") var trials = 100
+    @Option(help: "Oracle context: causal, or a policy for earlier tokens (e.g. big).") var context = "causal"
+    @Flag(name: .customLong("no-fixed"), help: "Skip the exhaustive best-fixed-pattern baseline (2^L runs of the text).") var noFixed = false
+    @Option(name: .customLong("share-k"), help: "k for per-layer shares and token difficulty (default L/2).") var shareK: Int?
+    @Option(help: "Seed of the random routings.") var seed: UInt64 = 0
+    @Option(help: "Printed format: markdown, csv or json.") var format: Format = .markdown
+    @Option(help: "Directory for eval.md, eval.csv, eval.json and eval.svg.") var out: String?
+
+    func run() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        let duo = try Loader.model(model)
+        guard let tokenizer = duo.tokenizer else { throw DuoError("model has no tokenizer.json", file: model) }
+        guard trials >= 1, trials <= 10_000 else { throw DuoError("--trials \(trials) must be in 1...10000") }
+        if let shareK, !(0...duo.config.numLayers).contains(shareK) {
+            throw DuoError("--share-k \(shareK) is outside 0...\(duo.config.numLayers)")
+        }
+        let source = try input.source()
+        let ids = CorpusPerplexity.documentTokens(source.text, tokenizer: tokenizer)
+        var options = BudgetSweep.Options()
+        options.context = context == "causal" ? .causal : .fixed(try PolicySpec.parse(context, config: duo.config, modelDirectory: duo.directory))
+        options.randomTrials = trials
+        options.seed = seed
+        options.includeFixed = !noFixed
+        options.shareK = shareK
+        var files = router.map { URL(fileURLWithPath: $0) }
+        if files.isEmpty, let directory = duo.directory {
+            let folder = directory.appendingPathComponent("routers")
+            files = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
+                .filter { $0.hasSuffix(".safetensors") }.sorted().map { folder.appendingPathComponent($0) }
+        }
+        options.routers = try files.map { try RouterWeights.read(from: $0, config: duo.config) }
+        let line = ProgressLine()
+        let start = Date()
+        let result = try BudgetSweep.run(model: duo, ids: ids, options: options) { stage, done, total in
+            line.update(String(format: "%@ %d/%d  elapsed %@", stage, done, total, ProgressLine.duration(Date().timeIntervalSince(start))))
+        }
+        line.clear()
+        let report = SweepReport(result: result, title: "\(duo.name): perplexity vs big layers (\(result.tokensScored) held-out tokens)")
+        if let out {
+            let directory = URL(fileURLWithPath: out)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try AtomicFile.write(Data(report.markdown().utf8), to: directory.appendingPathComponent("eval.md"))
+            try AtomicFile.write(Data(report.csv().utf8), to: directory.appendingPathComponent("eval.csv"))
+            try AtomicFile.write(Data(try report.json().utf8), to: directory.appendingPathComponent("eval.json"))
+            try AtomicFile.write(Data(report.svg().utf8), to: directory.appendingPathComponent("eval.svg"))
+        }
+        switch format {
+        case .markdown: print(report.markdown(), terminator: "")
+        case .csv: print(report.csv(), terminator: "")
+        case .json: print(try report.json(), terminator: "")
+        }
+    }
+}
