@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+
+/// `oracle`, `train-router`, `eval` and `perplexity` through the binary.
+final class StudyCommandTests: XCTestCase {
+    private let model = CLIRunner.fixtures.appendingPathComponent("tiny-model").path
+    private let text = "In the beginning God created the heaven and the earth."
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("duoscope-study-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let corpus = (0..<40).map { "And God said, Let there be light: and there was light, day \($0).\n" }.joined(separator: "\n")
+        try Data(corpus.utf8).write(to: scratch.appendingPathComponent("corpus.txt"))
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
+
+    private func fails(_ arguments: [String], _ phrase: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try CLIRunner.run(arguments)
+        XCTAssertNotEqual(result.status, 0, file: file, line: line)
+        // The first line says what is wrong (usage errors add the usage after it).
+        let first = result.stderr.split(separator: "\n").first.map(String.init) ?? ""
+        XCTAssertTrue(first.hasPrefix("Error: ") && first.contains(phrase), "\(phrase): \(result.stderr)", file: file, line: line)
+    }
+
+    func testOracleOutputsAndBadArguments() throws {
+        let json = try CLIRunner.run(["oracle", model, "--text", text, "--k", "1", "--format", "json"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let tokens = try XCTUnwrap(object["tokens"] as? [[String: Any]])
+        XCTAssertTrue(tokens.allSatisfy { ($0["routes"] as? String)?.filter { $0 == "B" }.count == 1 })
+        try fails(["oracle", model, "--text", text, "--k", "5"], "outside 0...4")
+        try fails(["oracle", model, "--text", text, "--budget", "1.5"], "outside 0...1")
+        try fails(["oracle", model, "--text", text, "--skips=-2"], "outside 0...4")
+        try fails(["oracle", model, "--text", text], "exactly one of --k, --skips or --budget")
+        try fails(["oracle", CLIRunner.fixtures.appendingPathComponent("tiny-model-bf16-llama").path, "--text", text, "--k", "1"], "small FFN")
+    }
+
+    func testRouterTrainingEvalAndRouterForAnotherModel() throws {
+        let corpus = scratch.appendingPathComponent("corpus.txt").path
+        let routerFile = scratch.appendingPathComponent("routers/k2.safetensors").path
+        let trained = try CLIRunner.run(["train-router", model, "--train", corpus, "--valid", corpus, "--budget", "0.5",
+                                         "--steps", "3", "--batch", "2", "--out", routerFile])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        XCTAssertTrue(trained.stdout.contains("compute share"), trained.stdout)
+        let routed = try CLIRunner.run(["route", model, "--text", text, "--policy", "router:" + routerFile])
+        XCTAssertEqual(routed.status, 0, routed.stderr)
+
+        let out = scratch.appendingPathComponent("eval").path
+        let eval = try CLIRunner.run(["eval", model, "--file", corpus, "--router", routerFile, "--trials", "3", "--no-fixed", "--out", out])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        XCTAssertTrue(eval.stdout.contains("| k | oracle | router | random best of 3 | random mean |"), eval.stdout)
+        for name in ["eval.md", "eval.csv", "eval.json", "eval.svg"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + name), name)
+        }
+        XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/eval.json"))))
+
+        // A router trained for one model is refused by another.
+        let sharded = CLIRunner.fixtures.appendingPathComponent("tiny-model-bf16-llama").path
+        try fails(["route", sharded, "--text", text, "--policy", "router:" + routerFile], "small FFN")
+        try fails(["train-router", model, "--train", corpus, "--valid", corpus, "--budget=-0.1"], "outside 0...1")
+        try fails(["eval", model, "--text", text, "--share-k", "9"], "outside 0...4")
+    }
+
+    func testPerplexityCommand() throws {
+        let result = try CLIRunner.run(["perplexity", model, "--file", scratch.appendingPathComponent("corpus.txt").path, "--format", "json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(rows.map { $0["policy"] as? String }, ["all-big", "all-small", "random:small=0.5,big=0.5,seed=0"])
+    }
+}
