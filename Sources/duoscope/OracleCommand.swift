@@ -24,6 +24,9 @@ struct OracleCommand: ParsableCommand {
     @Option(help: "FFN compute budget as a fraction of all-big (ternary search).") var budget: Double?
     @Option(help: "Context routing: causal, or a policy for the earlier tokens (e.g. big).") var context = "causal"
     @Option(help: "Output format: table, json or csv.") var format: Format = .table
+    @Option(help: "Beam width (default: exhaustive up to 3^8 patterns, 256 beyond); 0 forces exhaustive search.") var beam: Int?
+    @Option(name: .customLong("compare-beams"), help: "Instead of routing the text, measure beam search against exhaustive search for these widths (e.g. 16,64,256), context all-big.")
+    var compareBeams: String?
 
     func validate() throws {
         guard [k != nil, skips != nil, budget != nil].filter({ $0 }).count == 1 else {
@@ -40,14 +43,31 @@ struct OracleCommand: ParsableCommand {
         let ids = try source.tokenize(for: duo, truncate: input.truncate)
         let line = ProgressLine()
         let start = Date()
-        let choices = try Oracle.run(model: duo, ids: ids, constraint: constraint, context: contextMode) { done, total in
+        if let compareBeams {
+            let widths = compareBeams.split(separator: ",").compactMap { Int($0) }
+            guard !widths.isEmpty, widths.allSatisfy({ $0 > 0 }) else { throw DuoError("--compare-beams: give positive widths, e.g. 16,64,256") }
+            let rows = try BeamQuality.measure(model: duo, ids: ids, constraint: constraint, widths: widths) { done, total in
+                line.update("comparing beams: token \(done)/\(total)  \(ProgressLine.duration(Date().timeIntervalSince(start)))")
+            }
+            line.clear()
+            print("| search | tokens | optimum found | mean excess loss | max excess loss | s/token |")
+            print("|---|---:|---:|---:|---:|---:|")
+            for r in rows {
+                print(String(format: "| %@ | %d | %.1f%% | %.4f | %.4f | %.3f |", r.beamWidth.map { "beam \($0)" } ?? "exhaustive",
+                             r.tokens, 100 * r.foundOptimum, r.meanGap, r.maxGap, r.secondsPerToken))
+            }
+            return
+        }
+        let beamWidth = beam.map { $0 == 0 ? nil : $0 } ?? Oracle.defaultBeam(constraint: constraint, layers: duo.config.numLayers)
+        let choices = try Oracle.run(model: duo, ids: ids, constraint: constraint, context: contextMode, beamWidth: beamWidth) { done, total in
             let elapsed = Date().timeIntervalSince(start)
             line.update(String(format: "oracle token %d/%d  %.1f tokens/s  ETA %@", done, total, Double(done) / max(elapsed, 1e-9),
                                ProgressLine.duration(elapsed / Double(done) * Double(total - done))))
         }
         line.clear()
         let evaluation = SequenceEvaluation(model: duo, ids: ids, oracle: choices)
-        let report = RouteReport(model: duo, policy: "oracle(\(constraint), context \(contextMode.name))", text: source.text, evaluation: evaluation)
+        let search = beamWidth.map { ", beam \($0)" } ?? ""
+        let report = RouteReport(model: duo, policy: "oracle(\(constraint), context \(contextMode.name)\(search))", text: source.text, evaluation: evaluation)
         switch format {
         case .table: print(report.table(), terminator: "")
         case .json: print(try report.json(), terminator: "")

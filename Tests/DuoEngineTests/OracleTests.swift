@@ -96,6 +96,31 @@ final class OracleTests: XCTestCase {
         XCTAssertEqual(causal[3].map(\.pattern), causal3.map(\.pattern))
     }
 
+    func testBeamSearchIsBoundedByExhaustiveSearch() throws {
+        let model = try Fixtures.model("tiny-model")
+        let session = InferenceSession(model: model)
+        _ = try session.forwardHidden(ids, policy: UniformPolicy(.big))
+        let tree = OracleTree(model: model)
+        for t in [1, 5] {
+            let all = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .budget(0.5))
+            let best = all.map(\.loss).min()!
+            let wide = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .budget(0.5), beamWidth: 1000)
+            XCTAssertEqual(Set(wide.map(\.pattern)), Set(all.map(\.pattern)), "a beam wider than the tree is exhaustive")
+            for width in [1, 2, 5] {
+                let beam = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .budget(0.5), beamWidth: width)
+                XCTAssertLessThanOrEqual(beam.count, width * 3)
+                XCTAssertGreaterThanOrEqual(beam.map(\.loss).min()!, best - 1e-5)
+                XCTAssertTrue(beam.allSatisfy { model.cost.ffnFraction(pattern: $0.pattern) <= 0.5 + 1e-12 })
+                let byPattern = Dictionary(uniqueKeysWithValues: all.map { ($0.pattern, $0.loss) })
+                for leaf in beam { XCTAssertEqual(leaf.loss, byPattern[leaf.pattern]!, accuracy: 1e-5) }
+            }
+        }
+        let rows = try BeamQuality.measure(model: model, ids: Array(ids.prefix(5)), constraint: .budget(0.5), widths: [2, 1000])
+        XCTAssertEqual(rows.map(\.beamWidth), [nil, 2, 1000])
+        XCTAssertEqual(rows[2].foundOptimum, 1)
+        XCTAssertEqual(rows[2].maxGap, 0, accuracy: 1e-5)
+    }
+
     func testBadConstraintsAreErrors() throws {
         let model = try Fixtures.model("tiny-model")
         XCTAssertThrowsError(try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(5), context: .causal)) {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How the earlier tokens of a sequence are routed while one token's routes are searched.
 public enum OracleContext: Sendable {
     /// Left to right, each earlier token keeps the routes the oracle chose for it (as when
@@ -27,11 +29,20 @@ public struct OracleChoice: Sendable, Equatable {
 public enum Oracle {
     /// The best pattern under `constraint` for every position that has a next token.
     /// `progress(done, total)` counts positions.
+    /// `beamWidth` limits the search to a beam (see `OracleTree.search`); nil searches every pattern.
     public static func run(model: DuoModel, ids: [Int], constraint: OracleConstraint, context: OracleContext,
-                           progress: (Int, Int) -> Void = { _, _ in }) throws -> [OracleChoice] {
+                           beamWidth: Int? = nil, progress: (Int, Int) -> Void = { _, _ in }) throws -> [OracleChoice] {
         try constraint.validate(config: model.config)
         guard constraint != .anyBigSmall else { throw DuoError("choose a constraint: --k, --skips or --budget") }
-        return try search(model: model, ids: ids, context: context, constraints: [constraint], progress: progress)[0]
+        if let beamWidth, beamWidth < 1 { throw DuoError("--beam \(beamWidth) must be at least 1") }
+        return try search(model: model, ids: ids, context: context, constraints: [constraint], beamWidth: beamWidth, progress: progress)[0]
+    }
+
+    /// The beam width `duoscope oracle` uses by default: exhaustive while the full tree has at
+    /// most 3^8 leaves, a beam of 256 beyond (ternary search over 12 layers has 531441).
+    public static func defaultBeam(constraint: OracleConstraint, layers: Int) -> Int? {
+        let leaves = pow(Double(constraint.routes.count), Double(layers))
+        return leaves <= 6561 ? nil : 256
     }
 
     /// Big/small oracles for every k = 0...L. In a fixed context one tree per token serves every k;
@@ -45,7 +56,7 @@ public enum Oracle {
     }
 
     private static func search(model: DuoModel, ids: [Int], context: OracleContext, constraints: [OracleConstraint],
-                               progress: (Int, Int) -> Void) throws -> [[OracleChoice]] {
+                               beamWidth: Int? = nil, progress: (Int, Int) -> Void) throws -> [[OracleChoice]] {
         guard ids.count >= 2 else { throw DuoError("the oracle needs at least 2 tokens") }
         guard ids.count <= model.config.maxPositions else {
             throw DuoError("sequence of \(ids.count) tokens is longer than the context of \(model.config.maxPositions)")
@@ -67,7 +78,8 @@ public enum Oracle {
                     }
                 } else {
                     for (i, constraint) in constraints.enumerated() {
-                        let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: constraint)
+                        let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
+                                                 constraint: constraint, beamWidth: beamWidth)
                         results[i].append(best(leaves, position: t, target: ids[t + 1]))
                     }
                 }
@@ -78,7 +90,8 @@ public enum Oracle {
             for t in 0..<positions {
                 for (i, constraint) in constraints.enumerated() {
                     let session = sessions[i]
-                    let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: constraint)
+                    let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
+                                             constraint: constraint, beamWidth: beamWidth)
                     let choice = best(leaves, position: t, target: ids[t + 1])
                     results[i].append(choice)
                     _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern))

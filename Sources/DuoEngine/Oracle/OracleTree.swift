@@ -19,10 +19,13 @@ public final class OracleTree {
     public private(set) var rowsThroughFFN: [Route: Int] = [:]
     public private(set) var leavesScored = 0
 
-    /// Every admissible pattern for token `id` at position `context.length` (predicting `target`),
-    /// attending to positions `0..<context.length` of `context.cache`.
+    /// Every admissible pattern for token `id` at position `contextLength` (predicting `target`),
+    /// attending to positions `0..<contextLength` of `cache`. With `beamWidth`, after each layer
+    /// only the `beamWidth` prefixes whose hidden state already predicts the target best (the
+    /// logit-lens loss: final norm and LM head applied early) go on — a beam search for
+    /// constraints whose full tree is too large (ternary: 3^L leaves).
     public func search(token id: Int, target: Int, cache: KVCache, contextLength t: Int,
-                       constraint: OracleConstraint) -> [Leaf] {
+                       constraint: OracleConstraint, beamWidth: Int? = nil) -> [Leaf] {
         let c = model.config, w = model.weights, cost = model.cost
         let d = c.hiddenSize, hd = c.headDim, L = c.numLayers
         precondition(t <= cache.count && t < c.maxPositions, "OracleTree: context beyond the cache")
@@ -109,23 +112,37 @@ public final class OracleTree {
             patterns = zip(parents, childRoutes).map { patterns[$0] + [$1] }
             ffnCost = zip(parents, childRoutes).map { ffnCost[$0] + cost.ffn($1) }
             frontier = children
+            if let beamWidth, l + 1 < L, frontier.rows > beamWidth {
+                let lens = losses(of: frontier, target: target)
+                let keep = lens.indices.sorted { lens[$0] < lens[$1] }.prefix(beamWidth).sorted()
+                let kept = Tensor(shape: [keep.count, d])
+                for (j, i) in keep.enumerated() { kept.row(j).update(from: frontier.row(i), count: d) }
+                frontier = kept
+                patterns = keep.map { patterns[$0] }
+                ffnCost = keep.map { ffnCost[$0] }
+            }
         }
-        // Loss of every leaf on the target, the LM head in blocks of rows.
-        let n = frontier.rows
-        leavesScored = n
+        leavesScored = frontier.rows
+        return zip(patterns, losses(of: frontier, target: target)).map { Leaf(pattern: $0, loss: $1) }
+    }
+
+    /// Loss on `target` of each row of a residual stream: final norm and LM head, in blocks of rows.
+    func losses(of hidden: Tensor, target: Int) -> [Double] {
+        let c = model.config, w = model.weights, d = c.hiddenSize
+        let n = hidden.rows
         var losses = [Double](repeating: 0, count: n)
         let block = 512
         let normed = Tensor(shape: [min(block, max(n, 1)), d])
         let logits = Tensor(shape: [min(block, max(n, 1)), c.vocabSize])
         for start in stride(from: 0, to: n, by: block) {
             let rows = min(block, n - start)
-            Ops.rmsNorm(frontier.row(start), rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
+            Ops.rmsNorm(hidden.row(start), rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
             BLAS.linear(normed.data, rows: rows, weight: w.lmHead, into: logits.data)
             for r in 0..<rows {
                 let row = logits.row(r)
                 losses[start + r] = Ops.logSumExp(row, count: c.vocabSize) - Double(row[target])
             }
         }
-        return zip(patterns, losses).map { Leaf(pattern: $0, loss: $1) }
+        return losses
     }
 }
