@@ -84,7 +84,12 @@ public final class RouterTrainer {
         optimizer = AdamW(parameters: router.named, settings: AdamWSettings(weightDecay: 0))
         graph = TrainingGraph(config: c, batch: options.batch, length: options.length)
         sampler = BatchSampler(tokens: train.tokens, batch: options.batch, length: options.length, seed: options.seed)
-        validation = BatchSampler.windows(valid.tokens, length: options.length - 1, count: options.evalWindows).map { $0.inputs + [$0.targets.last!] }
+        let windows = BatchSampler.windows(valid.tokens, length: options.length - 1, count: options.evalWindows).map { $0.inputs + [$0.targets.last!] }
+        // A text shorter than one window is scored whole.
+        validation = windows.isEmpty ? [valid.tokens.map(Int.init)] : windows
+        guard validation[0].count >= 2 else {
+            throw DuoError(file: URL(fileURLWithPath: valid.source), "validation text has fewer than 2 tokens")
+        }
     }
 
     /// Trains for `options.steps`; `progress(step, loss, share)` after each step.
