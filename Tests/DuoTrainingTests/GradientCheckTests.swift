@@ -39,7 +39,7 @@ final class GradientCheckTests: XCTestCase {
         let x = randomTensor([rows, width]), w = randomTensor([width]), r = randomTensor([rows, width])
         let y = Tensor(shape: [rows, width]), inv = Tensor(shape: [rows])
         func loss() -> Double {
-            BackwardOps.rmsNorm(x.data, rows: rows, width: width, weight: w.data, eps: 1e-5, into: y.data, inverseRMS: inv.data)
+            Ops.rmsNorm(x.data, rows: rows, width: width, weight: w.data, eps: 1e-5, into: y.data, inverseRMS: inv.data)
             return dot(y, r)
         }
         _ = loss()
@@ -55,7 +55,7 @@ final class GradientCheckTests: XCTestCase {
         let g = randomTensor([n], scale: 3), u = randomTensor([n]), r = randomTensor([n])
         let act = Tensor(shape: [n])
         func loss() -> Double {
-            BackwardOps.swiglu(gate: g.data, up: u.data, into: act.data, count: n)
+            Ops.swiglu(gate: g.data, up: u.data, into: act.data, count: n)
             return dot(act, r)
         }
         let dg = Tensor(shape: [n], values: r.array), du = Tensor(shape: [n])

@@ -55,29 +55,27 @@ public enum EngineBenchmark {
 
     /// A full-context prefill under `policy`.
     public static func prefill(model: DuoModel, tokens n: Int, policy: RoutingPolicy, minimumSeconds: Double = 1) throws -> Figure {
-        let ids = (0..<n).map { ($0 * 7919) % model.config.vocabSize }
-        let session = InferenceSession(model: model, capacity: n)
-        var flops = 0
-        let (seconds, runs) = try time(minimumSeconds: minimumSeconds) {
-            session.reset()
-            _ = try session.forward(ids, policy: policy)
-            flops = (0..<n).reduce(0) { $0 + model.cost.total(pattern: session.routes[$1], position: $1) }
-        }
-        return Figure(name: "prefill \(n) tokens, \(policy.name)", tokensPerSecond: Double(n) / seconds,
-                      gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
+        try sequence(model: model, tokens: n, chunk: n, policy: policy, name: "prefill \(n) tokens", minimumSeconds: minimumSeconds)
     }
 
     /// Decoding `n` tokens one at a time with the KV cache.
     public static func decode(model: DuoModel, tokens n: Int, policy: RoutingPolicy, minimumSeconds: Double = 1) throws -> Figure {
+        try sequence(model: model, tokens: n, chunk: 1, policy: policy, name: "decode \(n) tokens", minimumSeconds: minimumSeconds)
+    }
+
+    /// `n` tokens run `chunk` at a time through one session.
+    static func sequence(model: DuoModel, tokens n: Int, chunk: Int, policy: RoutingPolicy, name: String,
+                         minimumSeconds: Double) throws -> Figure {
         let ids = (0..<n).map { ($0 * 7919) % model.config.vocabSize }
         let session = InferenceSession(model: model, capacity: n)
-        var flops = 0
         let (seconds, runs) = try time(minimumSeconds: minimumSeconds) {
             session.reset()
-            for id in ids { _ = try session.forward([id], policy: policy) }
-            flops = (0..<n).reduce(0) { $0 + model.cost.total(pattern: session.routes[$1], position: $1) }
+            for start in stride(from: 0, to: n, by: chunk) {
+                _ = try session.forward(Array(ids[start..<min(start + chunk, n)]), policy: policy)
+            }
         }
-        return Figure(name: "decode \(n) tokens, \(policy.name)", tokensPerSecond: Double(n) / seconds,
+        let flops = (0..<n).reduce(0) { $0 + model.cost.total(pattern: session.routes[$1], position: $1) }
+        return Figure(name: "\(name), \(policy.name)", tokensPerSecond: Double(n) / seconds,
                       gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
     }
 }

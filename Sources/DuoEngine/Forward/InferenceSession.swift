@@ -154,7 +154,7 @@ public final class InferenceSession: @unchecked Sendable {
         let inner = module.inner
         BLAS.linear(input, rows: m, weight: module.gate, into: s.gate.data)
         BLAS.linear(input, rows: m, weight: module.up, into: s.up.data)
-        Ops.swiglu(gate: s.gate.data, up: s.up.data, count: m * inner)
+        Ops.swiglu(gate: s.gate.data, up: s.up.data, into: s.gate.data, count: m * inner)
         if all {
             BLAS.linear(s.gate.data, rows: m, weight: module.down, into: x.data, accumulate: true)
         } else {

@@ -2,26 +2,28 @@ import Foundation
 
 /// Element-wise and row-wise kernels of the Llama block, on raw buffers.
 public enum Ops {
-    /// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for `rows` rows of width `width`.
+    /// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for `rows` rows of width `width`;
+    /// each row's inverse RMS goes to `inverseRMS` when given (the backward pass needs it).
     @inlinable @inline(__always)
     public static func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>,
-                               eps: Float, into y: UnsafeMutablePointer<Float>) {
+                               eps: Float, into y: UnsafeMutablePointer<Float>, inverseRMS: UnsafeMutablePointer<Float>? = nil) {
         for r in 0..<rows {
             let xr = x + r * width
             let yr = y + r * width
             var sum: Float = 0
             for i in 0..<width { sum += xr[i] * xr[i] }
             let scale = 1 / (sum / Float(width) + eps).squareRoot()
+            inverseRMS?[r] = scale
             for i in 0..<width { yr[i] = xr[i] * scale * weight[i] }
         }
     }
 
-    /// g = silu(g) * u, element-wise, in place in `gate`.
+    /// act = silu(gate) * up, element-wise (`act` may be `gate` itself).
     @inlinable @inline(__always)
-    public static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+    public static func swiglu(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into act: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count {
             let g = gate[i]
-            gate[i] = g * FastMath.sigmoid(g) * up[i]
+            act[i] = g * FastMath.sigmoid(g) * up[i]
         }
     }
 

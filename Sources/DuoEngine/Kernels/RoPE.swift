@@ -31,27 +31,17 @@ public struct RoPETable: Sendable {
     /// Rotates `heads` consecutive head vectors (each `headDim` wide) at `vector` for `position`.
     @inline(__always)
     public func apply(_ vector: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
-        let half = headDim / 2
-        cos.withUnsafeBufferPointer { cp in
-            sin.withUnsafeBufferPointer { sp in
-                let c = cp.baseAddress! + position * half
-                let s = sp.baseAddress! + position * half
-                for h in 0..<heads {
-                    let v = vector + h * headDim
-                    for i in 0..<half {
-                        let a = v[i]
-                        let b = v[i + half]
-                        v[i] = a * c[i] - b * s[i]
-                        v[i + half] = b * c[i] + a * s[i]
-                    }
-                }
-            }
-        }
+        rotate(vector, heads: heads, position: position, direction: 1)
     }
 
     /// The transpose of `apply` (rotation by the negative angle): the backward pass of RoPE.
     @inline(__always)
     public func applyInverse(_ vector: UnsafeMutablePointer<Float>, heads: Int, position: Int) {
+        rotate(vector, heads: heads, position: position, direction: -1)
+    }
+
+    @inline(__always)
+    private func rotate(_ vector: UnsafeMutablePointer<Float>, heads: Int, position: Int, direction: Float) {
         let half = headDim / 2
         cos.withUnsafeBufferPointer { cp in
             sin.withUnsafeBufferPointer { sp in
@@ -60,10 +50,9 @@ public struct RoPETable: Sendable {
                 for h in 0..<heads {
                     let v = vector + h * headDim
                     for i in 0..<half {
-                        let a = v[i]
-                        let b = v[i + half]
-                        v[i] = a * c[i] + b * s[i]
-                        v[i + half] = b * c[i] - a * s[i]
+                        let a = v[i], b = v[i + half], si = direction * s[i]
+                        v[i] = a * c[i] - b * si
+                        v[i + half] = b * c[i] + a * si
                     }
                 }
             }

@@ -104,7 +104,7 @@ public final class OracleTree {
                 let gate = Tensor(shape: [rows.count, module.inner]), up = Tensor(shape: [rows.count, module.inner])
                 BLAS.linear(input.data, rows: rows.count, weight: module.gate, into: gate.data)
                 BLAS.linear(input.data, rows: rows.count, weight: module.up, into: up.data)
-                Ops.swiglu(gate: gate.data, up: up.data, count: rows.count * module.inner)
+                Ops.swiglu(gate: gate.data, up: up.data, into: gate.data, count: rows.count * module.inner)
                 let out = Tensor(shape: [rows.count, d])
                 BLAS.linear(gate.data, rows: rows.count, weight: module.down, into: out.data)
                 for (j, r) in rows.enumerated() { Ops.add(out.row(j), into: children.row(r), count: d) }

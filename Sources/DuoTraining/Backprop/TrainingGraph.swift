@@ -126,7 +126,7 @@ public final class TrainingGraph {
             let output = l + 1 < c.numLayers ? layers[l + 1].input : final
             forwardLayer(l, weights: w.layers[l], routing: routing, output: output)
         }
-        BackwardOps.rmsNorm(final.data, rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps,
+        Ops.rmsNorm(final.data, rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps,
                             into: finalNormed.data, inverseRMS: finalInverseRMS.data)
         BLAS.linear(finalNormed.data, rows: rows, weight: w.lmHead, into: logits.data)
         let train = gradients != nil || mixing != nil
@@ -142,7 +142,7 @@ public final class TrainingGraph {
         let c = config
         let a = layers[l]
         let n = rows, d = c.hiddenSize, hd = c.headDim
-        BackwardOps.rmsNorm(a.input.data, rows: n, width: d, weight: w.inputNorm.data, eps: c.rmsNormEps,
+        Ops.rmsNorm(a.input.data, rows: n, width: d, weight: w.inputNorm.data, eps: c.rmsNormEps,
                             into: a.normed1.data, inverseRMS: a.inverseRMS1.data)
         BLAS.linear(a.normed1.data, rows: n, weight: w.q, into: a.q.data)
         BLAS.linear(a.normed1.data, rows: n, weight: w.k, into: a.k.data)
@@ -173,7 +173,7 @@ public final class TrainingGraph {
         }
         a.mid.data.update(from: a.input.data, count: n * d)
         BLAS.linear(a.attended.data, rows: n, weight: w.o, into: a.mid.data, accumulate: true)
-        BackwardOps.rmsNorm(a.mid.data, rows: n, width: d, weight: w.postNorm.data, eps: c.rmsNormEps,
+        Ops.rmsNorm(a.mid.data, rows: n, width: d, weight: w.postNorm.data, eps: c.rmsNormEps,
                             into: a.normed2.data, inverseRMS: a.inverseRMS2.data)
         output.data.update(from: a.mid.data, count: n * d)
         var mixing: RouterMixing?
@@ -193,7 +193,7 @@ public final class TrainingGraph {
             BLAS.linear(module.input.data, rows: m, weight: ffn.up, into: module.up.data)
             let (gate, up, act) = (module.gate.data, module.up.data, module.act.data)
             Parallel.forEachSlice(m * ffn.inner, minimum: 32768) { r in
-                BackwardOps.swiglu(gate: gate + r.lowerBound, up: up + r.lowerBound, into: act + r.lowerBound, count: r.count)
+                Ops.swiglu(gate: gate + r.lowerBound, up: up + r.lowerBound, into: act + r.lowerBound, count: r.count)
             }
             BLAS.linear(module.act.data, rows: m, weight: ffn.down, into: module.output.data)
             if let mixing, let j = mixing.router.routes.firstIndex(of: module.route) {
