@@ -43,6 +43,35 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(again.stdout.contains("resuming at step 4"), again.stdout)
     }
 
+    /// Ctrl-C: the run checkpoints, says so, exits 130; `--resume` carries on from there.
+    func testInterruptCheckpointsAndResumes() throws {
+        let out = scratch.appendingPathComponent("interrupted").path
+        var arguments = trainArguments(out: out, steps: 400)
+        for flag in ["--checkpoint-every", "--eval-every"] { arguments[arguments.firstIndex(of: flag)! + 1] = "1000" }
+        let process = Process()
+        process.executableURL = CLIRunner.binary
+        process.arguments = arguments
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = Pipe()
+        try process.run()
+        let log = out + "/valid.tokens"
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: log), Date() < deadline { usleep(20_000) }
+        usleep(200_000)
+        process.interrupt()
+        let printed = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, printed)
+        XCTAssertTrue(printed.contains("interrupted at step"), printed)
+        let checkpoint = try XCTUnwrap(try? Data(contentsOf: URL(fileURLWithPath: out + "/checkpoint.safetensors")))
+        XCTAssertGreaterThan(checkpoint.count, 1000)
+        let resumed = try CLIRunner.run(arguments + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming at step"), resumed.stdout)
+        XCTAssertTrue(resumed.stdout.contains("finished"), resumed.stdout)
+    }
+
     func testBadCorporaAndConfigs() throws {
         let out = scratch.appendingPathComponent("bad").path
         let missing = scratch.appendingPathComponent("missing.txt").path
