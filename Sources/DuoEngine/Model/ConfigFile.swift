@@ -87,7 +87,8 @@ public enum ConfigFile {
             "intermediate_size": config.intermediateSize, "num_hidden_layers": config.numLayers,
             "num_attention_heads": config.numHeads, "num_key_value_heads": config.numKVHeads,
             "head_dim": config.headDim, "max_position_embeddings": config.maxPositions,
-            "rms_norm_eps": Double(config.rmsNormEps), "rope_theta": Double(config.ropeTheta),
+            // Through the shortest decimal form, so 1e-5 is written as 1e-05, not 9.99999974e-06.
+            "rms_norm_eps": Double("\(config.rmsNormEps)")!, "rope_theta": Double("\(config.ropeTheta)")!,
             "tie_word_embeddings": config.tieWordEmbeddings, "hidden_act": "silu",
             "attention_bias": false, "mlp_bias": false,
             "torch_dtype": dtype == .f32 ? "float32" : (dtype == .f16 ? "float16" : "bfloat16"),
