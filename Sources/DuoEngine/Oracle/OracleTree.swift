@@ -53,31 +53,38 @@ public final class OracleTree {
                 model.rope.apply(k.row(i), heads: c.numKVHeads, position: t)
             }
             let attended = Tensor(shape: [m, c.qWidth])
-            let scores = Tensor(shape: [m, t + 1])
+            let scores = Tensor(shape: [c.numHeads, m, t + 1])
             let keys = cache.keys[l].data, values = cache.values[l].data
-            for h in 0..<c.numHeads {
+            // Heads side by side on the cores, each with its own score block and output columns.
+            func attendHead(_ h: Int) {
                 let g = h / group
+                let block = scores.data + h * m * (t + 1)
                 if t > 0 {
                     BLAS.gemmABt(m: m, n: t, k: hd, a: q.data + h * hd, lda: c.qWidth, b: keys + g * hd, ldb: c.kvWidth,
-                                 c: scores.data, ldc: t + 1, alpha: scale)
+                                 c: block, ldc: t + 1, alpha: scale)
                 }
                 for i in 0..<m {
                     let qi = q.row(i) + h * hd, ki = k.row(i) + g * hd
                     var own: Float = 0
                     for j in 0..<hd { own += qi[j] * ki[j] }
-                    let row = scores.row(i)
+                    let row = block + i * (t + 1)
                     row[t] = own * scale
                     Ops.softmax(row, count: t + 1)
                 }
                 if t > 0 {
-                    BLAS.gemmAB(m: m, n: hd, k: t, a: scores.data, lda: t + 1, b: values + g * hd, ldb: c.kvWidth,
+                    BLAS.gemmAB(m: m, n: hd, k: t, a: block, lda: t + 1, b: values + g * hd, ldb: c.kvWidth,
                                 c: attended.data + h * hd, ldc: c.qWidth)
                 }
                 for i in 0..<m {
-                    let p = scores.row(i)[t]
+                    let p = block[i * (t + 1) + t]
                     let out = attended.row(i) + h * hd, vi = v.row(i) + g * hd
                     for j in 0..<hd { out[j] += p * vi[j] }
                 }
+            }
+            if m > 1 {
+                Parallel.withSingleThreadedBLAS { Parallel.forEach(c.numHeads, attendHead) }
+            } else {
+                for h in 0..<c.numHeads { attendHead(h) }
             }
             BLAS.linear(attended.data, rows: m, weight: lw.o, into: frontier.data, accumulate: true)
             // FFN: fork every prefix into its admissible children.
