@@ -1,13 +1,14 @@
 # duoscope — setup, build, run, test.
-#   make run    installs what is missing, builds, and opens duoscope on the bundled model
+#   make run    installs what is missing, builds, and runs duoscope on the bundled model
 #   make test   installs what is missing, builds, and runs the whole test suite
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libncursesw5-dev tmux pkg-config
-MODEL ?= Tests/Fixtures/tiny-model
-TEXT ?= In the beginning God created the heaven and the earth.
+MODEL ?= sample-models/duo-12L
+TEXT ?= sample-models/texts/quotes.txt
+POLICY ?= router:k4
 
-.PHONY: deps build release run test bench clean
+.PHONY: deps build release run test bench sample-model study clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -21,14 +22,20 @@ release: deps
 	swift build -c release
 
 run: release
-	.build/release/duoscope route $(MODEL) --text "$(TEXT)" --policy random:6
+	.build/release/duoscope route $(MODEL) --file $(TEXT) --policy $(POLICY)
 
 test: deps
 	set -o pipefail; swift test --disable-swift-testing 2>&1 | tee .build-test.log
 	@scripts/test-summary.sh .build-test.log
 
 bench: release
-	.build/release/duoscope bench $(MODEL)
+	.build/release/duoscope bench $(MODEL) --seconds 2
+
+sample-model: deps
+	scripts/train-sample-model.sh
+
+study: release
+	scripts/study-sample-model.sh
 
 clean:
 	rm -rf .build
