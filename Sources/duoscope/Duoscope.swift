@@ -25,11 +25,9 @@ struct TextOptions: ParsableArguments {
     @Flag(name: .long, help: "Keep the first context-length tokens of a longer text instead of failing.")
     var truncate = false
 
-    func validate() throws {
-        if (text == nil) == (file == nil) { throw ValidationError("give exactly one of --text or --file") }
-    }
-
+    /// The text, read and validated (commands that can do without one simply never ask).
     func source() throws -> TextSource {
+        if (text == nil) == (file == nil) { throw DuoError("give exactly one of --text or --file") }
         if let file { return try TextSource(file: URL(fileURLWithPath: file)) }
         return try TextSource(text: text ?? "")
     }

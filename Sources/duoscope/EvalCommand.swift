@@ -21,10 +21,24 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Seed of the random routings.") var seed: UInt64 = 0
     @Option(help: "Printed format: markdown, csv or json.") var format: Format = .markdown
     @Option(help: "Directory for eval.md, eval.csv, eval.json and eval.svg.") var out: String?
+    @Option(name: .customLong("from-json"), help: "Render the reports from a saved eval.json instead of computing (no text needed).")
+    var fromJSON: String?
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)
         let duo = try Loader.model(model)
+        let result = try fromJSON.map { path -> BudgetSweep.Result in
+            let url = URL(fileURLWithPath: path)
+            guard let data = try? Data(contentsOf: url) else { throw DuoError(file: url, "file not found or unreadable") }
+            guard let saved = try? JSONDecoder().decode(BudgetSweep.Result.self, from: data) else {
+                throw DuoError(file: url, "not an eval.json written by duoscope eval")
+            }
+            return saved
+        } ?? compute(duo)
+        try emit(result, model: duo)
+    }
+
+    private func compute(_ duo: DuoModel) throws -> BudgetSweep.Result {
         guard let tokenizer = duo.tokenizer else { throw DuoError("model has no tokenizer.json", file: model) }
         guard trials >= 1, trials <= 10_000 else { throw DuoError("--trials \(trials) must be in 1...10000") }
         if let shareK, !(0...duo.config.numLayers).contains(shareK) {
@@ -51,6 +65,10 @@ struct EvalCommand: ParsableCommand {
             line.update(String(format: "%@ %d/%d  elapsed %@", stage, done, total, ProgressLine.duration(Date().timeIntervalSince(start))))
         }
         line.clear()
+        return result
+    }
+
+    private func emit(_ result: BudgetSweep.Result, model duo: DuoModel) throws {
         let report = SweepReport(result: result, title: "\(duo.name): perplexity vs big layers (\(result.tokensScored) held-out tokens)")
         if let out {
             let directory = URL(fileURLWithPath: out)

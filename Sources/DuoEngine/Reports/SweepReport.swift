@@ -64,7 +64,7 @@ public struct SweepReport: Sendable {
     /// all-small as dashed references.
     public func svg() -> String {
         let r = result
-        let width = 720.0, height = 440.0, left = 70.0, right = 200.0, top = 40.0, bottom = 50.0
+        let width = 760.0, height = 460.0, left = 70.0, right = 130.0, top = 62.0, bottom = 50.0
         let plotW = width - left - right, plotH = height - top - bottom
         let curves = self.curves
         let values = curves.flatMap(\.1) + [exp(r.allBig), exp(r.allSmall)]
@@ -95,14 +95,17 @@ public struct SweepReport: Sendable {
             s += "<line x1=\"\(left)\" y1=\"\(y(value))\" x2=\"\(left + plotW)\" y2=\"\(y(value))\" stroke=\"black\" stroke-dasharray=\"\(dash)\"/>\n"
             s += "<text x=\"\(left + plotW + 6)\" y=\"\(y(value) + 4)\">\(name) \(String(format: "%.1f", value))</text>\n"
         }
+        var legendX = left
         for (i, (name, values)) in curves.enumerated() {
             let color = colors[i % colors.count]
             let points = values.enumerated().map { "\(x($0.offset)),\(y($0.element))" }.joined(separator: " ")
             s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points)\"/>\n"
             for (k, v) in values.enumerated() { s += "<circle cx=\"\(x(k))\" cy=\"\(y(v))\" r=\"2.5\" fill=\"\(color)\"/>\n" }
-            let ly = top + 40 + Double(i) * 18
-            s += "<line x1=\"\(left + plotW + 10)\" y1=\"\(ly + 90)\" x2=\"\(left + plotW + 30)\" y2=\"\(ly + 90)\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
-            s += "<text x=\"\(left + plotW + 36)\" y=\"\(ly + 94)\">\(esc(name))</text>\n"
+            // Legend: one row under the title.
+            let lx = legendX
+            legendX += 36 + 7 * Double(name.count)
+            s += "<line x1=\"\(lx)\" y1=\"40\" x2=\"\(lx + 18)\" y2=\"40\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+            s += "<text x=\"\(lx + 23)\" y=\"44\">\(esc(name))</text>\n"
         }
         s += "</svg>\n"
         return s
