@@ -46,7 +46,7 @@ final class TrainCommandTests: XCTestCase {
     /// Ctrl-C: the run checkpoints, says so, exits 130; `--resume` carries on from there.
     func testInterruptCheckpointsAndResumes() throws {
         let out = scratch.appendingPathComponent("interrupted").path
-        var arguments = trainArguments(out: out, steps: 400)
+        var arguments = trainArguments(out: out, steps: 4000)
         for flag in ["--checkpoint-every", "--eval-every"] { arguments[arguments.firstIndex(of: flag)! + 1] = "1000" }
         let process = Process()
         process.executableURL = CLIRunner.binary
@@ -58,7 +58,7 @@ final class TrainCommandTests: XCTestCase {
         let log = out + "/valid.tokens"
         let deadline = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: log), Date() < deadline { usleep(20_000) }
-        usleep(200_000)
+        usleep(50_000)
         process.interrupt()
         let printed = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()

@@ -26,6 +26,29 @@ public final class OracleTree {
     /// constraints whose full tree is too large (ternary: 3^L leaves).
     public func search(token id: Int, target: Int, cache: KVCache, contextLength t: Int,
                        constraint: OracleConstraint, beamWidth: Int? = nil) -> [Leaf] {
+        // One BLAS thread per core, the work split by rows (or heads, or LM-head blocks) across
+        // the cores: no fork/join inside each small GEMM and no BLAS threads spinning idle while
+        // the element-wise work runs.
+        Parallel.withSingleThreadedBLAS {
+            searchOnCores(token: id, target: target, cache: cache, contextLength: t, constraint: constraint, beamWidth: beamWidth)
+        }
+    }
+
+    /// `y = x W^T` with the rows split across the cores.
+    private func linear(_ x: UnsafePointer<Float>, rows m: Int, weight: Tensor, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        guard m >= 32 else {
+            BLAS.linear(x, rows: m, weight: weight, into: y, accumulate: accumulate)
+            return
+        }
+        let parts = Parallel.workers
+        Parallel.forEach(parts) { part in
+            let lower = m * part / parts, upper = m * (part + 1) / parts
+            BLAS.linear(x + lower * weight.columns, rows: upper - lower, weight: weight, into: y + lower * weight.rows, accumulate: accumulate)
+        }
+    }
+
+    private func searchOnCores(token id: Int, target: Int, cache: KVCache, contextLength t: Int,
+                               constraint: OracleConstraint, beamWidth: Int?) -> [Leaf] {
         let c = model.config, w = model.weights, cost = model.cost
         let d = c.hiddenSize, hd = c.headDim, L = c.numLayers
         precondition(t <= cache.count && t < c.maxPositions, "OracleTree: context beyond the cache")
@@ -33,8 +56,8 @@ public final class OracleTree {
         rowsThroughFFN = [:]
         var frontier = Tensor(shape: [1, d])
         frontier.row(0).update(from: w.embedding.row(id), count: d)
-        var patterns: [[Route]] = [[]]
-        var ffnCost = [0]
+        // Per prefix: its routes packed two bits a layer, its counts and its FFN FLOPs.
+        var codes: [UInt64] = [0], bigs = [0], skips = [0], ffnCost = [0]
         let group = c.numHeads / c.numKVHeads
         let scale = 1 / Float(hd).squareRoot()
         for l in 0..<L {
@@ -45,9 +68,9 @@ public final class OracleTree {
             let normed = Tensor(shape: [m, d])
             Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.inputNorm.data, eps: c.rmsNormEps, into: normed.data)
             let q = Tensor(shape: [m, c.qWidth]), k = Tensor(shape: [m, c.kvWidth]), v = Tensor(shape: [m, c.kvWidth])
-            BLAS.linear(normed.data, rows: m, weight: lw.q, into: q.data)
-            BLAS.linear(normed.data, rows: m, weight: lw.k, into: k.data)
-            BLAS.linear(normed.data, rows: m, weight: lw.v, into: v.data)
+            linear(normed.data, rows: m, weight: lw.q, into: q.data)
+            linear(normed.data, rows: m, weight: lw.k, into: k.data)
+            linear(normed.data, rows: m, weight: lw.v, into: v.data)
             for i in 0..<m {
                 model.rope.apply(q.row(i), heads: c.numHeads, position: t)
                 model.rope.apply(k.row(i), heads: c.numKVHeads, position: t)
@@ -82,19 +105,18 @@ public final class OracleTree {
                 }
             }
             if m > 1 {
-                Parallel.withSingleThreadedBLAS { Parallel.forEach(c.numHeads, attendHead) }
+                Parallel.forEach(c.numHeads, attendHead)
             } else {
                 for h in 0..<c.numHeads { attendHead(h) }
             }
-            BLAS.linear(attended.data, rows: m, weight: lw.o, into: frontier.data, accumulate: true)
+            linear(attended.data, rows: m, weight: lw.o, into: frontier.data, accumulate: true)
             // FFN: fork every prefix into its admissible children.
             let normed2 = Tensor(shape: [m, d])
             Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.postNorm.data, eps: c.rmsNormEps, into: normed2.data)
             var parents: [Int] = [], childRoutes: [Route] = []
             for i in 0..<m {
                 for route in constraint.routes {
-                    let pattern = patterns[i] + [route]
-                    let big = pattern.filter { $0 == .big }.count, skip = pattern.filter { $0 == .skip }.count
+                    let big = bigs[i] + (route == .big ? 1 : 0), skip = skips[i] + (route == .skip ? 1 : 0)
                     guard constraint.admits(big: big, skip: skip, ffnFLOPs: ffnCost[i] + cost.ffn(route), remaining: L - l - 1, cost: cost) else { continue }
                     parents.append(i)
                     childRoutes.append(route)
@@ -109,14 +131,16 @@ public final class OracleTree {
                 let input = Tensor(shape: [rows.count, d])
                 for (j, r) in rows.enumerated() { input.row(j).update(from: normed2.row(parents[r]), count: d) }
                 let gate = Tensor(shape: [rows.count, module.inner]), up = Tensor(shape: [rows.count, module.inner])
-                BLAS.linear(input.data, rows: rows.count, weight: module.gate, into: gate.data)
-                BLAS.linear(input.data, rows: rows.count, weight: module.up, into: up.data)
+                linear(input.data, rows: rows.count, weight: module.gate, into: gate.data)
+                linear(input.data, rows: rows.count, weight: module.up, into: up.data)
                 Ops.swiglu(gate: gate.data, up: up.data, into: gate.data, count: rows.count * module.inner)
                 let out = Tensor(shape: [rows.count, d])
-                BLAS.linear(gate.data, rows: rows.count, weight: module.down, into: out.data)
+                linear(gate.data, rows: rows.count, weight: module.down, into: out.data)
                 for (j, r) in rows.enumerated() { Ops.add(out.row(j), into: children.row(r), count: d) }
             }
-            patterns = zip(parents, childRoutes).map { patterns[$0] + [$1] }
+            codes = zip(parents, childRoutes).map { codes[$0] | UInt64($1.rawValue) << (2 * UInt64(l)) }
+            bigs = zip(parents, childRoutes).map { bigs[$0] + ($1 == .big ? 1 : 0) }
+            skips = zip(parents, childRoutes).map { skips[$0] + ($1 == .skip ? 1 : 0) }
             ffnCost = zip(parents, childRoutes).map { ffnCost[$0] + cost.ffn($1) }
             frontier = children
             if let beamWidth, l + 1 < L, frontier.rows > beamWidth {
@@ -125,12 +149,16 @@ public final class OracleTree {
                 let kept = Tensor(shape: [keep.count, d])
                 for (j, i) in keep.enumerated() { kept.row(j).update(from: frontier.row(i), count: d) }
                 frontier = kept
-                patterns = keep.map { patterns[$0] }
+                codes = keep.map { codes[$0] }
+                bigs = keep.map { bigs[$0] }
+                skips = keep.map { skips[$0] }
                 ffnCost = keep.map { ffnCost[$0] }
             }
         }
         leavesScored = frontier.rows
-        return zip(patterns, losses(of: frontier, target: target)).map { Leaf(pattern: $0, loss: $1) }
+        return zip(codes, losses(of: frontier, target: target)).map { code, loss in
+            Leaf(pattern: (0..<L).map { Route(rawValue: UInt8((code >> (2 * UInt64($0))) & 3))! }, loss: loss)
+        }
     }
 
     /// Loss on `target` of each row of a residual stream: final norm and LM head, in blocks of rows.
@@ -138,16 +166,17 @@ public final class OracleTree {
         let c = model.config, w = model.weights, d = c.hiddenSize
         let n = hidden.rows
         var losses = [Double](repeating: 0, count: n)
-        let block = 512
-        let normed = Tensor(shape: [min(block, max(n, 1)), d])
-        let logits = Tensor(shape: [min(block, max(n, 1)), c.vocabSize])
-        for start in stride(from: 0, to: n, by: block) {
-            let rows = min(block, n - start)
-            Ops.rmsNorm(hidden.row(start), rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
-            BLAS.linear(normed.data, rows: rows, weight: w.lmHead, into: logits.data)
-            for r in 0..<rows {
-                let row = logits.row(r)
-                losses[start + r] = Ops.logSumExp(row, count: c.vocabSize) - Double(row[target])
+        let block = 256
+        losses.withUnsafeMutableBufferPointer { out in
+            Parallel.forEach((n + block - 1) / block) { b in
+                let start = b * block, rows = min(block, n - start)
+                let normed = Tensor(shape: [rows, d]), logits = Tensor(shape: [rows, c.vocabSize])
+                Ops.rmsNorm(hidden.row(start), rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
+                BLAS.linear(normed.data, rows: rows, weight: w.lmHead, into: logits.data)
+                for r in 0..<rows {
+                    let row = logits.row(r)
+                    out[start + r] = Ops.logSumExp(row, count: c.vocabSize) - Double(row[target])
+                }
             }
         }
         return losses
