@@ -24,7 +24,7 @@ struct OracleCommand: ParsableCommand {
     @Option(help: "FFN compute budget as a fraction of all-big (ternary search).") var budget: Double?
     @Option(help: "Context routing: causal, or a policy for the earlier tokens (e.g. big).") var context = "causal"
     @Option(help: "Output format: table, json or csv.") var format: Format = .table
-    @Option(help: "Beam width (default: exhaustive up to 3^8 patterns, 256 beyond); 0 forces exhaustive search.") var beam: Int?
+    @Option(help: "Search only a beam of this width (default: every admissible pattern; see --compare-beams for what a beam loses).") var beam: Int?
     @Option(name: .customLong("compare-beams"), help: "Instead of routing the text, measure beam search against exhaustive search for these widths (e.g. 16,64,256), context all-big.")
     var compareBeams: String?
 
@@ -58,7 +58,7 @@ struct OracleCommand: ParsableCommand {
             }
             return
         }
-        let beamWidth = beam.map { $0 == 0 ? nil : $0 } ?? Oracle.defaultBeam(constraint: constraint, layers: duo.config.numLayers)
+        let beamWidth = beam
         let choices = try Oracle.run(model: duo, ids: ids, constraint: constraint, context: contextMode, beamWidth: beamWidth) { done, total in
             let elapsed = Date().timeIntervalSince(start)
             line.update(String(format: "oracle token %d/%d  %.1f tokens/s  ETA %@", done, total, Double(done) / max(elapsed, 1e-9),

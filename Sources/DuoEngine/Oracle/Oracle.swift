@@ -38,13 +38,6 @@ public enum Oracle {
         return try search(model: model, ids: ids, context: context, constraints: [constraint], beamWidth: beamWidth, progress: progress)[0]
     }
 
-    /// The beam width `duoscope oracle` uses by default: exhaustive while the full tree has at
-    /// most 3^8 leaves, a beam of 256 beyond (ternary search over 12 layers has 531441).
-    public static func defaultBeam(constraint: OracleConstraint, layers: Int) -> Int? {
-        let leaves = pow(Double(constraint.routes.count), Double(layers))
-        return leaves <= 6561 ? nil : 256
-    }
-
     /// Big/small oracles for every k = 0...L. In a fixed context one tree per token serves every k;
     /// in the causal context each k has its own context, so each k runs its own (pruned) tree.
     public static func everyK(model: DuoModel, ids: [Int], context: OracleContext,
