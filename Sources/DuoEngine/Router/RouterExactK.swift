@@ -21,27 +21,25 @@ public enum RouterExactK {
     }
 }
 
-/// The router's argmax policy, keeping log P(big) - log P(best other) per layer and token.
+/// The router's argmax policy, keeping log P(big) per layer and token.
 final class ProbabilityRecorder: RoutingPolicy, @unchecked Sendable {
-    let inner: RouterPolicy
+    let router: RouterWeights
     let big: Int
     var bigMargin: [[Float]] = []
     init(router: RouterWeights, big: Int) {
-        inner = RouterPolicy(router: router)
+        self.router = router
         self.big = big
     }
-    var name: String { inner.name }
+    var name: String { "router" }
     func routes(layer: Int, positions: Range<Int>, ffnInput: UnsafePointer<Float>, width: Int) -> [Route] {
-        let r = inner.router.routes.count
-        var logits = [Float](repeating: 0, count: positions.count * r)
-        logits.withUnsafeMutableBufferPointer { inner.router.logits(layer: layer, input: ffnInput, rows: positions.count, into: $0.baseAddress!) }
-        // Softmax is monotone in each logit, so the logit of big against the log-sum-exp of all ranks P(big).
+        let r = router.routes.count
+        let logits = router.logits(layer: layer, input: ffnInput, rows: positions.count)
+        // log P(big) = logit(big) - logsumexp(logits): it ranks P(big) at any temperature ordering.
         bigMargin.append((0..<positions.count).map { i in
-            let row = Array(logits[(i * r)..<((i + 1) * r)])
+            let row = logits[(i * r)..<((i + 1) * r)]
             let m = row.max()!
-            let lse = m + log(row.reduce(0) { $0 + exp($1 - m) })
-            return row[big] - lse
+            return row[i * r + big] - (m + log(row.reduce(0) { $0 + exp($1 - m) }))
         })
-        return inner.routes(layer: layer, positions: positions, ffnInput: ffnInput, width: width)
+        return (0..<positions.count).map { router.argmax(logits, row: $0) }
     }
 }

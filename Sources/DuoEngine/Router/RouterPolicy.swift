@@ -11,13 +11,7 @@ public struct RouterPolicy: RoutingPolicy {
     }
 
     public func routes(layer: Int, positions: Range<Int>, ffnInput: UnsafePointer<Float>, width: Int) -> [Route] {
-        let r = router.routes.count
-        var logits = [Float](repeating: 0, count: positions.count * r)
-        logits.withUnsafeMutableBufferPointer { router.logits(layer: layer, input: ffnInput, rows: positions.count, into: $0.baseAddress!) }
-        return (0..<positions.count).map { i in
-            var best = 0
-            for j in 1..<r where logits[i * r + j] > logits[i * r + best] { best = j }
-            return router.routes[best]
-        }
+        let logits = router.logits(layer: layer, input: ffnInput, rows: positions.count)
+        return (0..<positions.count).map { router.argmax(logits, row: $0) }
     }
 }

@@ -39,6 +39,21 @@ public final class RouterWeights: @unchecked Sendable {
         BLAS.linear(input, rows: rows, weight: weights[layer], into: out, accumulate: true)
     }
 
+    /// Logits of `rows` FFN inputs at `layer`, one row of R per input.
+    public func logits(layer: Int, input: UnsafePointer<Float>, rows: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * routes.count)
+        out.withUnsafeMutableBufferPointer { logits(layer: layer, input: input, rows: rows, into: $0.baseAddress!) }
+        return out
+    }
+
+    /// The route with the highest logit in row `row` of `logits` (ties: the earlier route).
+    public func argmax(_ logits: [Float], row: Int) -> Route {
+        let r = routes.count
+        var best = 0
+        for j in 1..<r where logits[row * r + j] > logits[row * r + best] { best = j }
+        return routes[best]
+    }
+
     // MARK: file
 
     public func write(to url: URL) throws {
