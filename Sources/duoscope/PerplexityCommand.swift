@@ -40,11 +40,9 @@ struct PerplexityCommand: ParsableCommand {
         line.clear()
         switch format {
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             struct Row: Encodable { let policy: String; let tokens: Int; let mean_loss: Double; let perplexity: Double; let ffn_fraction: Double }
             let rows = results.map { Row(policy: $0.policy, tokens: $0.tokens, mean_loss: $0.meanLoss, perplexity: $0.perplexity, ffn_fraction: $0.ffnFraction) }
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            print(try JSONOutput.string(rows), terminator: "")
         case .markdown:
             print("| policy | tokens scored | mean loss (nats) | perplexity | FFN compute |")
             print("|---|---:|---:|---:|---:|")

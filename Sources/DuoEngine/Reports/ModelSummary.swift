@@ -78,11 +78,9 @@ public struct ModelSummary: Sendable {
     }
 
     public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let info = InfoJSON(path: model.directory?.path, config: model.config, dtype: model.storedDType?.rawValue,
                             parameters: model.parameterCounts, parameters_total: model.parameterCounts.total,
                             flops: model.cost, tokenizer: model.tokenizer?.summary)
-        return String(decoding: try encoder.encode(info), as: UTF8.self) + "\n"
+        return try JSONOutput.string(info)
     }
 }

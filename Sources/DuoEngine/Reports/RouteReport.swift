@@ -90,9 +90,7 @@ public struct RouteReport: Sendable {
         let report = ReportJSON(model: ModelJSON(name: model.name, path: model.directory?.path, layers: c.numLayers,
                                                  routes: c.availableRoutes.map(\.name), context: c.maxPositions),
                                 policy: policy, text: text, tokens: tokens, summary: summary)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(report), as: UTF8.self) + "\n"
+        return try JSONOutput.string(report)
     }
 
     // MARK: CSV

@@ -55,9 +55,7 @@ public struct SweepReport: Sendable {
     }
 
     public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(result), as: UTF8.self) + "\n"
+        return try JSONOutput.string(result)
     }
 
     /// A line chart: perplexity (log scale) against k, one line per policy, all-big and
