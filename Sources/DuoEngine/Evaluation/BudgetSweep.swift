@@ -157,7 +157,7 @@ public enum BudgetSweep {
                     routes += patterns.dropLast()
                 }
                 values.append(mean(all))
-                names.append(chosen.modelName.isEmpty ? "budget \(chosen.budget)" : "budget \(chosen.budget)")
+                names.append("budget \(chosen.budget)")
                 if k == shareK { share("router", routes) }
                 progress("routers", k + 1, L + 1)
             }
