@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "DuoEngine", targets: ["DuoEngine"]),
         .library(name: "DuoTraining", targets: ["DuoTraining"]),
+        .library(name: "DuoExplorer", targets: ["DuoExplorer"]),
         .executable(name: "duoscope", targets: ["duoscope"]),
     ],
     dependencies: [
@@ -32,11 +33,23 @@ let package = Package(
             dependencies: ["DuoEngine"],
             swiftSettings: optimize
         ),
+        .target(
+            name: "CNcursesw",
+            path: "Sources/CNcursesw",
+            cSettings: [.define("_XOPEN_SOURCE_EXTENDED"), .define("NCURSES_WIDECHAR", to: "1"), .define("_DEFAULT_SOURCE")],
+            linkerSettings: [.linkedLibrary("ncursesw"), .linkedLibrary("tinfo", .when(platforms: [.linux]))]
+        ),
+        .target(
+            name: "DuoExplorer",
+            dependencies: ["DuoEngine", "CNcursesw"],
+            swiftSettings: optimize
+        ),
         .executableTarget(
             name: "duoscope",
             dependencies: [
                 "DuoEngine",
                 "DuoTraining",
+                "DuoExplorer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
@@ -48,6 +61,10 @@ let package = Package(
         .testTarget(
             name: "DuoTrainingTests",
             dependencies: ["DuoTraining", "DuoEngine"]
+        ),
+        .testTarget(
+            name: "DuoExplorerTests",
+            dependencies: ["DuoExplorer", "DuoEngine"]
         ),
         .testTarget(
             name: "duoscopeCLITests",

@@ -4,6 +4,10 @@ import Foundation
 public struct TokenProbability: Sendable, Equatable, Codable {
     public var id: Int
     public var probability: Double
+    public init(id: Int, probability: Double) {
+        self.id = id
+        self.probability = probability
+    }
 }
 
 /// The result of running one sequence under one policy: routes taken, per-token loss of the

@@ -25,17 +25,24 @@ public struct OracleChoice: Sendable, Equatable {
     public var loss: Double
 }
 
+/// Thrown when an `onChoice` callback asks the oracle to stop.
+public struct OracleStopped: Error { public init() {} }
+
 /// Stage 2 of Duo-LLM: per-token oracle routings over a sequence.
 public enum Oracle {
     /// The best pattern under `constraint` for every position that has a next token.
     /// `progress(done, total)` counts positions.
     /// `beamWidth` limits the search to a beam (see `OracleTree.search`); nil searches every pattern.
+    /// `onChoice` sees each position's choice as soon as it is found; returning false stops the
+    /// search with `OracleStopped` (a viewer cancelling work it no longer needs).
     public static func run(model: DuoModel, ids: [Int], constraint: OracleConstraint, context: OracleContext,
-                           beamWidth: Int? = nil, progress: (Int, Int) -> Void = { _, _ in }) throws -> [OracleChoice] {
+                           beamWidth: Int? = nil, progress: (Int, Int) -> Void = { _, _ in },
+                           onChoice: ((OracleChoice) -> Bool)? = nil) throws -> [OracleChoice] {
         try constraint.validate(config: model.config)
         guard constraint != .anyBigSmall else { throw DuoError("choose a constraint: --k, --skips or --budget") }
         if let beamWidth, beamWidth < 1 { throw DuoError("--beam \(beamWidth) must be at least 1") }
-        return try search(model: model, ids: ids, context: context, constraints: [constraint], beamWidth: beamWidth, progress: progress)[0]
+        return try search(model: model, ids: ids, context: context, constraints: [constraint], beamWidth: beamWidth,
+                          progress: progress, onChoice: onChoice)[0]
     }
 
     /// Big/small oracles for every k = 0...L. In a fixed context one tree per token serves every k;
@@ -49,7 +56,8 @@ public enum Oracle {
     }
 
     private static func search(model: DuoModel, ids: [Int], context: OracleContext, constraints: [OracleConstraint],
-                               beamWidth: Int? = nil, progress: (Int, Int) -> Void) throws -> [[OracleChoice]] {
+                               beamWidth: Int? = nil, progress: (Int, Int) -> Void,
+                               onChoice: ((OracleChoice) -> Bool)? = nil) throws -> [[OracleChoice]] {
         guard ids.count >= 2 else { throw DuoError("the oracle needs at least 2 tokens") }
         guard ids.count <= model.config.maxPositions else {
             throw DuoError("sequence of \(ids.count) tokens is longer than the context of \(model.config.maxPositions)")
@@ -76,6 +84,7 @@ public enum Oracle {
                         results[i].append(best(leaves, position: t, target: ids[t + 1]))
                     }
                 }
+                if let onChoice, let last = results[0].last, !onChoice(last) { throw OracleStopped() }
                 progress(t + 1, positions)
             }
         case .causal:
@@ -89,6 +98,7 @@ public enum Oracle {
                     results[i].append(choice)
                     _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern))
                 }
+                if let onChoice, let last = results[0].last, !onChoice(last) { throw OracleStopped() }
                 progress(t + 1, positions)
             }
         }

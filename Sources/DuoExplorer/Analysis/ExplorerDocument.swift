@@ -1,0 +1,37 @@
+import DuoEngine
+import Foundation
+
+/// The text being explored: its tokens and what each token looks like on screen.
+public struct ExplorerDocument: Sendable {
+    /// Where the text came from ("quotes.txt", "typed text", ...).
+    public let label: String
+    public let ids: [Int]
+    /// Each token's text, made safe for a terminal (`TerminalSafe.escape`).
+    public let tokenTexts: [String]
+    /// Bumped on every change so results computed for older text are never shown.
+    public let revision: Int
+
+    public init(label: String, ids: [Int], tokenTexts: [String], revision: Int) {
+        self.label = label
+        self.ids = ids
+        self.tokenTexts = tokenTexts
+        self.revision = revision
+    }
+
+    /// Tokenizes `text` with the model's tokenizer. Throws a one-line error naming `label`
+    /// for an empty text, a single token or a text longer than the model's context.
+    public init(text: String, label: String, model: DuoModel, revision: Int = 0) throws {
+        let source = try TextSource(text: text, label: label)
+        let ids = try source.tokenize(for: model)
+        self.init(ids: ids, label: label, model: model, revision: revision)
+    }
+
+    public init(ids: [Int], label: String, model: DuoModel, revision: Int) {
+        let tokenizer = model.tokenizer
+        self.init(label: label, ids: ids,
+                  tokenTexts: ids.map { TerminalSafe.escape(tokenizer?.tokenText($0) ?? "#\($0)") },
+                  revision: revision)
+    }
+
+    public var count: Int { ids.count }
+}
