@@ -8,13 +8,16 @@ public struct ExplorerDocument: Sendable {
     public let ids: [Int]
     /// Each token's text, made safe for a terminal (`TerminalSafe.escape`).
     public let tokenTexts: [String]
+    /// Each token's text as decoded (may hold control characters: never print it raw).
+    public let rawTokenTexts: [String]
     /// Bumped on every change so results computed for older text are never shown.
     public let revision: Int
 
-    public init(label: String, ids: [Int], tokenTexts: [String], revision: Int) {
+    public init(label: String, ids: [Int], rawTokenTexts: [String], revision: Int) {
         self.label = label
         self.ids = ids
-        self.tokenTexts = tokenTexts
+        self.rawTokenTexts = rawTokenTexts
+        tokenTexts = rawTokenTexts.map(TerminalSafe.escape)
         self.revision = revision
     }
 
@@ -28,10 +31,10 @@ public struct ExplorerDocument: Sendable {
 
     public init(ids: [Int], label: String, model: DuoModel, revision: Int) {
         let tokenizer = model.tokenizer
-        self.init(label: label, ids: ids,
-                  tokenTexts: ids.map { TerminalSafe.escape(tokenizer?.tokenText($0) ?? "#\($0)") },
-                  revision: revision)
+        self.init(label: label, ids: ids, rawTokenTexts: ids.map { tokenizer?.tokenText($0) ?? "#\($0)" }, revision: revision)
     }
 
     public var count: Int { ids.count }
+    /// The whole text as decoded.
+    public var text: String { rawTokenTexts.joined() }
 }
