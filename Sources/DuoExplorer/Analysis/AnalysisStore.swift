@@ -12,6 +12,8 @@ public struct AnalysisSnapshot: Sendable {
     public var failures: [String: String] = [:]
     /// The job running now, if any.
     public var progress: JobProgress?
+    /// Decodes a token id (for predictions that are not in the text).
+    public var vocabulary: (@Sendable (Int) -> String)?
 
     public init(document: ExplorerDocument, modelName: String, layers: Int) {
         self.document = document
@@ -67,8 +69,9 @@ public final class AnalysisStore: @unchecked Sendable {
     /// Bumped on every change, so the UI knows when to redraw.
     private var changeCount = 0
 
-    public init(document: ExplorerDocument, modelName: String, layers: Int) {
+    public init(document: ExplorerDocument, modelName: String, layers: Int, vocabulary: (@Sendable (Int) -> String)? = nil) {
         state = AnalysisSnapshot(document: document, modelName: modelName, layers: layers)
+        state.vocabulary = vocabulary
     }
 
     private func locked<T>(_ body: () -> T) -> T {
@@ -84,8 +87,9 @@ public final class AnalysisStore: @unchecked Sendable {
     /// Starts over with a new text.
     public func reset(document: ExplorerDocument) {
         locked {
-            let model = state.modelName, layers = state.layers
-            state = AnalysisSnapshot(document: document, modelName: model, layers: layers)
+            let vocabulary = state.vocabulary
+            state = AnalysisSnapshot(document: document, modelName: state.modelName, layers: state.layers)
+            state.vocabulary = vocabulary
             changeCount += 1
         }
     }

@@ -153,9 +153,10 @@ public final class Analyzer: @unchecked Sendable {
     }
 
     /// Greedy continuation of `ids` by up to `count` tokens under `policy`; `onToken` sees the
-    /// new id, its routes and the probability it was chosen with, and returns false to stop.
+    /// new id, the routes of every token so far and the probability the new token was chosen
+    /// with, and returns false to stop.
     public func generate(ids: [Int], count: Int, policy: RoutingPolicy,
-                         onToken: (_ id: Int, _ routes: [Route], _ probability: Double) -> Bool) throws {
+                         onToken: (_ id: Int, _ routes: [[Route]], _ probability: Double) -> Bool) throws {
         let capacity = model.config.maxPositions
         guard ids.count < capacity else { throw DuoError("the text already fills the model's context of \(capacity) tokens") }
         let session = InferenceSession(model: model, capacity: capacity)
@@ -170,7 +171,7 @@ public final class Analyzer: @unchecked Sendable {
             guard session.position < capacity else { return }
             logits = try session.forward([best], policy: policy)
             row = 0
-            guard onToken(best, session.routes.last ?? [], probability) else { return }
+            guard onToken(best, session.routes, probability) else { return }
         }
     }
 

@@ -52,6 +52,10 @@ public struct ExplorerState: Sendable {
     /// The text picker (sample texts, files, typed text) is open.
     public var showPicker = false
     public var pickerIndex = 0
+    /// What the picker offers: sample texts, files from the command line, then "type a text".
+    public var pickerChoices: [String] = []
+    /// A continuation is being generated (under this policy label).
+    public var generating: String?
     public var input: InputLine?
     public var lastFind = ""
     /// A one-line message for the status bar (errors, where a snapshot went).

@@ -1,0 +1,110 @@
+import DuoEngine
+import Foundation
+
+/// Runs the explorer's long work (oracles, best-of-N, fixed-pattern search) on one background
+/// thread so the UI never waits. The UI says, every frame, which jobs it wants in priority
+/// order; the worker takes the first one not yet settled, and a running job that is no longer
+/// wanted is asked to stop.
+public final class BackgroundWorker: @unchecked Sendable {
+    /// A job's body: it checks `shouldContinue` and reports `progress(done, total)`.
+    public typealias Body = (_ shouldContinue: @escaping () -> Bool, _ progress: @escaping (Int, Int) -> Void) throws -> Void
+
+    public struct Request {
+        public var job: ExplorerJob
+        public var revision: Int
+        public var body: Body
+        public init(job: ExplorerJob, revision: Int, body: @escaping Body) {
+            self.job = job
+            self.revision = revision
+            self.body = body
+        }
+    }
+
+    private let condition = NSCondition()
+    private var wanted: [Request] = []
+    private var running: (job: ExplorerJob, revision: Int)?
+    private var cancelRunning = false
+    private var stopped = false
+    private var thread: Thread?
+    private let store: AnalysisStore
+
+    public init(store: AnalysisStore) { self.store = store }
+
+    public func start() {
+        let thread = Thread { [weak self] in self?.loop() }
+        thread.stackSize = 8 << 20
+        thread.name = "duoscope-worker"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Replaces the wish list. Jobs already settled in the store are skipped by the worker.
+    public func want(_ requests: [Request]) {
+        condition.lock()
+        wanted = requests
+        if let running, !requests.contains(where: { $0.job == running.job && $0.revision == running.revision }) {
+            cancelRunning = true
+        }
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// True while a job runs or wanted jobs remain.
+    public var isBusy: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return running != nil || wanted.contains { !store.isSettled($0.job) }
+    }
+
+    public func stop() {
+        condition.lock()
+        stopped = true
+        cancelRunning = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            var next: Request?
+            while next == nil {
+                if stopped { condition.unlock(); return }
+                next = wanted.first { $0.revision == store.revision && !store.isSettled($0.job) }
+                if next == nil { condition.wait() }
+            }
+            let request = next!
+            running = (request.job, request.revision)
+            cancelRunning = false
+            condition.unlock()
+
+            let started = Date()
+            let name = request.job.id
+            store.setProgress(JobProgress(name: name, done: 0, total: 1, started: started))
+            let shouldContinue: () -> Bool = { [unowned self] in
+                condition.lock()
+                defer { condition.unlock() }
+                return !cancelRunning
+            }
+            var lastReport = Date.distantPast
+            let progress: (Int, Int) -> Void = { [store] done, total in
+                let now = Date()
+                guard now.timeIntervalSince(lastReport) > 0.05 || done == total else { return }
+                lastReport = now
+                store.setProgress(JobProgress(name: name, done: done, total: total, started: started))
+            }
+            do {
+                try request.body(shouldContinue, progress)
+            } catch is OracleStopped {
+            } catch {
+                if shouldContinue() {
+                    store.fail(request.job.id, message: "\(error)", revision: request.revision)
+                }
+            }
+            store.setProgress(nil)
+            condition.lock()
+            running = nil
+            condition.unlock()
+        }
+    }
+}

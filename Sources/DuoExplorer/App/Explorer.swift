@@ -1,0 +1,373 @@
+import DuoEngine
+import Foundation
+
+/// The explorer's controller: owns the model, the text, the user's choices and the background
+/// work; turns key presses into state changes and asks the worker for the results the current
+/// screen needs. Free of terminal I/O: the front end feeds it keys and draws its frames.
+public final class Explorer: @unchecked Sendable {
+    public let model: DuoModel
+    public let analyzer: Analyzer
+    public let store: AnalysisStore
+    public let worker: BackgroundWorker
+    public private(set) var state: ExplorerState
+    public private(set) var document: ExplorerDocument
+    public var choices: [TextChoice]
+    public var snapshotFolder: URL
+    /// The last frame drawn, for mouse hit-testing.
+    private var lastFrame: CellGrid?
+    private let generation = GenerationBuffer()
+
+    public init(model: DuoModel, analyzer: Analyzer, document: ExplorerDocument, state: ExplorerState = ExplorerState(),
+                choices: [TextChoice] = [], snapshotFolder: URL = URL(fileURLWithPath: "duoscope-snapshots")) {
+        self.model = model
+        self.analyzer = analyzer
+        self.document = document
+        self.choices = choices
+        self.snapshotFolder = snapshotFolder
+        var state = state
+        state.k = min(max(state.k, 0), model.config.numLayers)
+        state.pickerChoices = choices.map(\.label)
+        self.state = state
+        let tokenizer = model.tokenizer
+        store = AnalysisStore(document: document, modelName: model.name, layers: model.config.numLayers,
+                              vocabulary: { id in tokenizer?.tokenText(id) ?? "#\(id)" })
+        worker = BackgroundWorker(store: store)
+    }
+
+    /// Starts the background worker and asks for the first results.
+    public func start() {
+        worker.start()
+        requestWork()
+    }
+
+    public func stop() {
+        generation.cancel()
+        worker.stop()
+    }
+
+    public var layers: Int { model.config.numLayers }
+
+    // MARK: Frames
+
+    public func context(color: Bool) -> ViewContext {
+        ViewContext(state: state, analysis: store.snapshot(), theme: Theme(color: color))
+    }
+
+    /// Draws the current screen.
+    public func frame(width: Int, height: Int, color: Bool) -> CellGrid {
+        let grid = ExplorerRenderer.render(context(color: color), width: width, height: height)
+        lastFrame = grid
+        return grid
+    }
+
+    // MARK: Work
+
+    /// The jobs the current screen needs, most urgent first.
+    public func wantedJobs() -> [ExplorerJob] {
+        guard state.generating == nil else { return [] }
+        var keys = [state.primaryKey, state.partnerKey, state.key(.allSmall), state.key(.oracle), state.key(.allBig)]
+        var jobs: [ExplorerJob] = []
+        if state.view == .layers, store.snapshot().runs[state.primaryKey]?.isComplete == true {
+            jobs.append(.flips(FlipKey(policy: state.primaryKey, token: state.token)))
+        }
+        keys += [state.key(.router), state.key(.fixed), state.key(.random)]
+        if state.view == .summary {
+            for kind in SummaryView.kinds { keys.append(state.key(kind)) }
+            for k in 0...layers { for kind in SummaryView.kinds { keys.append(PolicyKey(kind, k: k, context: state.context)) } }
+        }
+        var seen = Set<ExplorerJob>()
+        let ordered = Array(keys.prefix(2).map { ExplorerJob.run($0) }) + jobs + keys.dropFirst(2).map { ExplorerJob.run($0) }
+        return ordered.filter { seen.insert($0).inserted }
+    }
+
+    /// The body that computes a job for the current document.
+    public func request(_ job: ExplorerJob) -> BackgroundWorker.Request {
+        let doc = document, analyzer = analyzer, store = store
+        return BackgroundWorker.Request(job: job, revision: doc.revision) { shouldContinue, progress in
+            switch job {
+            case .run(let key):
+                let run = try analyzer.run(key, ids: doc.ids, shouldContinue: shouldContinue, progress: progress) { partial in
+                    store.store(partial, revision: doc.revision)
+                }
+                store.store(run, revision: doc.revision)
+            case .flips(let key):
+                guard let run = store.snapshot().runs[key.policy], run.isComplete else { return }
+                let losses = try analyzer.flipLosses(run, ids: doc.ids, token: key.token)
+                store.store(flips: losses, for: key, revision: doc.revision)
+            }
+        }
+    }
+
+    func requestWork() { worker.want(wantedJobs().map(request)) }
+
+    /// Computes everything the current screen needs, on this thread (headless snapshots).
+    public func computeSynchronously(progress: @escaping (String, Int, Int) -> Void = { _, _, _ in }) {
+        var attempts = 0
+        while attempts < 3 {
+            let pending = wantedJobs().filter { !store.isSettled($0) }
+            if pending.isEmpty { return }
+            for job in pending {
+                let r = request(job)
+                do {
+                    try r.body({ true }, { progress(job.id, $0, $1) })
+                } catch {
+                    store.fail(job.id, message: "\(error)", revision: document.revision)
+                }
+            }
+            attempts += 1  // flips become wanted once the primary run exists
+        }
+    }
+
+    /// Picks up generated tokens; returns true when the screen changed.
+    public func poll() -> Bool {
+        guard let update = generation.take() else { return false }
+        let next = ExplorerDocument(ids: update.ids, label: document.label, model: model, revision: document.revision + 1)
+        setDocument(next)
+        if update.finished {
+            state.generating = nil
+            state.message = update.error.map { "error: \($0)" } ?? "generated \(update.generated) tokens"
+            requestWork()
+        } else {
+            let L = layers
+            let rows = update.routes + Array(repeating: Array(repeating: Route.small, count: L), count: update.ids.count - update.routes.count)
+            store.store(PolicyRun(key: state.primaryKey, routes: RouteMatrix(rows: rows), completed: update.routes.count, losses: [],
+                                  top: [], lens: [], ffnFractions: rows.map { model.cost.ffnFraction(pattern: $0) },
+                                  note: "live preview while generating under \(state.generating ?? "")"), revision: next.revision)
+        }
+        return true
+    }
+
+    private func setDocument(_ doc: ExplorerDocument) {
+        document = doc
+        store.reset(document: doc)
+        state.token = min(state.token, doc.count - 1)
+    }
+
+    // MARK: Keys
+
+    /// Applies a key; returns false when the user quits.
+    public func handle(_ key: KeyPress) -> Bool {
+        state.message = nil
+        if state.input != nil { handleInput(key); requestWork(); return true }
+        if state.showHelp { state.showHelp = false; return true }
+        if state.showPicker { handlePicker(key); requestWork(); return true }
+        switch key {
+        case .interrupt, .character("q"): return false
+        case .escape:
+            if state.generating != nil { generation.cancel() }
+        case .left, .character("h"): moveToken(-1)
+        case .right, .character("l"): moveToken(1)
+        case .up, .character("k"): state.layer = max(state.layer - 1, 0)
+        case .down, .character("j"): state.layer = min(state.layer + 1, layers - 1)
+        case .pageUp: moveToken(-pageSize)
+        case .pageDown: moveToken(pageSize)
+        case .home: state.token = 0
+        case .end: state.token = document.count - 1
+        case .tab: state.view = ViewKind(rawValue: (state.view.rawValue + 1) % ViewKind.allCases.count)!
+        case .backTab: state.view = ViewKind(rawValue: (state.view.rawValue + ViewKind.allCases.count - 1) % ViewKind.allCases.count)!
+        case .character(let c) where ("1"..."5").contains(c): state.view = ViewKind(rawValue: Int(String(c))! - 1)!
+        case .character(let c) where PolicyKind(key: c) != nil: state.primary = PolicyKind(key: c)!
+        case .character(let c) where c.isUppercase && PolicyKind(key: Character(c.lowercased())) != nil:
+            state.partner = PolicyKind(key: Character(c.lowercased()))!
+        case .character(" "): swap(&state.primary, &state.partner)
+        case .character("+"), .character("="): state.k = min(state.k + 1, layers)
+        case .character("-"), .character("_"): state.k = max(state.k - 1, 0)
+        case .character("c"): state.context = state.context.toggled
+        case .character("d"): state.metric = state.metric == .potential ? .rawLoss : .potential
+        case .character("t"): state.transposed.toggle()
+        case .character("?"): state.showHelp = true
+        case .character("/"): state.input = InputLine(purpose: .find)
+        case .character("n"): find(state.lastFind)
+        case .character("i"): state.input = InputLine(purpose: .text)
+        case .character("p"): state.showPicker = true; state.pickerIndex = 0
+        case .character("g"): startGeneration()
+        case .character("e"): exportSnapshot()
+        case .mouse(let x, let y): click(x: x, y: y)
+        default: break
+        }
+        requestWork()
+        return true
+    }
+
+    private var pageSize: Int { max(document.count / 8, 10) }
+
+    private func moveToken(_ delta: Int) {
+        state.token = min(max(state.token + delta, 0), document.count - 1)
+    }
+
+    private func click(x: Int, y: Int) {
+        switch lastFrame?.target(x: x, y: y) {
+        case .token(let t): state.token = t
+        case .cell(let t, let l): state.token = t; state.layer = l
+        case .layer(let l): state.layer = l
+        case .view(let v): state.view = v
+        case nil: break
+        }
+    }
+
+    private func handleInput(_ key: KeyPress) {
+        guard var input = state.input else { return }
+        switch key {
+        case .escape, .interrupt: state.input = nil; return
+        case .backspace: if !input.buffer.isEmpty { input.buffer.removeLast() }
+        case .enter:
+            state.input = nil
+            if input.purpose == .find { find(input.buffer) } else { open(text: input.buffer, label: "typed text") }
+            return
+        case .character(let c): input.buffer.append(c)
+        case .tab: input.buffer.append(" ")
+        default: break
+        }
+        state.input = input
+    }
+
+    private func handlePicker(_ key: KeyPress) {
+        switch key {
+        case .up, .character("k"): state.pickerIndex = max(state.pickerIndex - 1, 0)
+        case .down, .character("j"): state.pickerIndex = min(state.pickerIndex + 1, choices.count - 1)
+        case .enter:
+            state.showPicker = false
+            guard choices.indices.contains(state.pickerIndex) else { return }
+            switch choices[state.pickerIndex] {
+            case .typed: state.input = InputLine(purpose: .text)
+            case .file(let url):
+                do {
+                    open(text: try TextSource(file: url).text, label: url.lastPathComponent)
+                } catch {
+                    state.message = "error: \(error)"
+                }
+            }
+        case .escape, .interrupt, .character("q"), .character("p"): state.showPicker = false
+        default: break
+        }
+    }
+
+    /// Moves to the next token (after the cursor, wrapping) whose text contains `query`.
+    func find(_ query: String) {
+        guard !query.isEmpty else { return }
+        state.lastFind = query
+        let n = document.count
+        for step in 1...n {
+            let t = (state.token + step) % n
+            if document.rawTokenTexts[t].range(of: query, options: .caseInsensitive) != nil {
+                state.token = t
+                state.message = "found \(TerminalSafe.escape(query)) at token \(t + 1)"
+                return
+            }
+        }
+        state.message = "not found: \(TerminalSafe.escape(query))"
+    }
+
+    /// Replaces the text; errors (empty, too long) go to the status line.
+    public func open(text: String, label: String) {
+        do {
+            let doc = try ExplorerDocument(text: text, label: label, model: model, revision: document.revision + 1)
+            setDocument(doc)
+            state.token = 0
+            state.message = "opened \(TerminalSafe.escape(label)): \(doc.count) tokens"
+        } catch {
+            state.message = "error: \(error)"
+        }
+    }
+
+    // MARK: Generation
+
+    private func startGeneration() {
+        guard state.generating == nil else { return }
+        let room = model.config.maxPositions - document.count
+        guard room > 0 else { state.message = "error: the text already fills the context of \(model.config.maxPositions) tokens"; return }
+        let fixed = store.snapshot().runs[state.key(.fixed)].map { Array($0.routes.row(0)) }
+        let (policy, label) = analyzer.generationPolicy(for: state.primaryKey, fixedPattern: fixed)
+        state.generating = label
+        let start = document.ids
+        let buffer = generation, analyzer = analyzer
+        buffer.begin(ids: start)
+        let thread = Thread {
+            do {
+                try analyzer.generate(ids: start, count: min(32, room), policy: policy) { id, routes, _ in
+                    buffer.append(id: id, routes: routes)
+                }
+                buffer.finish(error: nil)
+            } catch {
+                buffer.finish(error: "\(error)")
+            }
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        worker.want([])
+    }
+
+    // MARK: Snapshots
+
+    /// The current view as snapshot content (rendered in color and without).
+    public func snapshotContent(width: Int, height: Int) -> SnapshotContent {
+        let analysis = store.snapshot()
+        let color = ExplorerRenderer.render(ViewContext(state: state, analysis: analysis, theme: Theme(color: true)), width: width, height: height)
+        let plain = ExplorerRenderer.render(ViewContext(state: state, analysis: analysis, theme: Theme(color: false)), width: width, height: height)
+        return SnapshotContent(view: state.view, state: state, analysis: analysis, colorGrid: color, plainGrid: plain)
+    }
+
+    private func exportSnapshot() {
+        let size = (lastFrame?.width ?? 120, lastFrame?.height ?? 40)
+        do {
+            let urls = try SnapshotWriter.write(snapshotContent(width: size.0, height: size.1), to: snapshotFolder)
+            let stem = urls.first?.deletingPathExtension().path ?? ""
+            state.message = "snapshot: \(TerminalSafe.escape(stem)).{\(urls.map(\.pathExtension).joined(separator: ","))}"
+        } catch {
+            state.message = "error: \(error)"
+        }
+    }
+}
+
+/// Tokens produced by the generation thread, handed to the UI thread.
+final class GenerationBuffer: @unchecked Sendable {
+    struct Update {
+        var ids: [Int]
+        var routes: [[Route]]
+        var generated: Int
+        var finished: Bool
+        var error: String?
+    }
+
+    private let lock = NSLock()
+    private var current: Update?
+    private var changed = false
+    private var cancelled = false
+
+    func begin(ids: [Int]) {
+        lock.lock(); defer { lock.unlock() }
+        current = Update(ids: ids, routes: [], generated: 0, finished: false)
+        cancelled = false
+        changed = false
+    }
+
+    /// Returns false once cancelled, so the generator stops.
+    func append(id: Int, routes: [[Route]]) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        current?.ids.append(id)
+        current?.routes = routes
+        current?.generated += 1
+        changed = true
+        return !cancelled
+    }
+
+    func finish(error: String?) {
+        lock.lock(); defer { lock.unlock() }
+        current?.finished = true
+        current?.error = error
+        changed = true
+    }
+
+    func cancel() {
+        lock.lock(); defer { lock.unlock() }
+        cancelled = true
+    }
+
+    func take() -> Update? {
+        lock.lock(); defer { lock.unlock() }
+        guard changed, let update = current else { return nil }
+        changed = false
+        if update.finished { current = nil }
+        return update
+    }
+}

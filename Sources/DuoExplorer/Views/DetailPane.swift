@@ -1,0 +1,58 @@
+import DuoEngine
+import Foundation
+
+/// The current token in detail: its text and next token, its loss under every policy, its
+/// difficulty, its routes under the primary and partner policies, the compute used and the
+/// top-5 predictions.
+enum DetailPane {
+    static func draw(into grid: inout CellGrid, area: Rect, context c: ViewContext) {
+        let theme = c.theme
+        let t = c.state.token
+        let doc = c.document
+        let next = t + 1 < doc.count ? Format.quoted(doc.tokenTexts[t + 1]) : "(end of text)"
+        let heading = "─ token \(t + 1)/\(doc.count) \(Format.quoted(doc.tokenTexts[t], limit: 24)) → \(next) · layer \(c.state.layer) "
+        grid.fill(x: area.x, y: area.y, width: area.width, height: 1, character: "─", style: theme.rule)
+        grid.put(heading, x: area.x, y: area.y, style: theme.emphasis)
+
+        var x = grid.put("loss ", x: area.x, y: area.y + 1, style: theme.label)
+        for kind in [PolicyKind.allSmall, .allBig, .oracle, .router, .fixed, .random] {
+            let key = c.state.key(kind)
+            let value = c.analysis.runs[key]?.loss(t)
+            x = grid.put("\(key) ", x: x, y: area.y + 1, style: kind == c.state.primary ? theme.emphasis : theme.label)
+            x = grid.put(Format.number(value) + "  ", x: x, y: area.y + 1)
+        }
+        x = grid.put("difficulty ", x: x, y: area.y + 1, style: theme.label)
+        grid.put(Format.number(c.potential(t)), x: x, y: area.y + 1, style: theme.emphasis)
+
+        x = area.x
+        for key in [c.state.primaryKey, c.state.partnerKey] {
+            x = grid.put("\(key) ", x: x, y: area.y + 2, style: theme.label)
+            for l in 0..<c.layers {
+                let (ch, style) = theme.routeCell(c.analysis.runs[key]?.route(token: t, layer: l))
+                grid.put(String(ch), x: x, y: area.y + 2, style: style)
+                x += 1
+            }
+            x += 2
+        }
+        if let run = c.primary, t < run.completed {
+            let bigs = run.routes.row(t).filter { $0 == .big }.count
+            grid.put("compute \(Format.percent(run.ffnFractions[t])) of all-big FFN (\(bigs)/\(c.layers) big)", x: x, y: area.y + 2, style: theme.label)
+        }
+
+        x = grid.put("top-5 \(c.state.primaryKey): ", x: area.x, y: area.y + 3, style: theme.label)
+        if let top = c.primary?.top[safe: t], !top.isEmpty {
+            for p in top {
+                let text = TerminalSafe.escape(c.analysis.vocabulary?(p.id) ?? "#\(p.id)")
+                let hit = t + 1 < doc.count && p.id == doc.ids[t + 1]
+                x = grid.put("\(Format.quoted(text)) \(Format.percent(p.probability))  ", x: x, y: area.y + 3, style: hit ? theme.emphasis : .plain)
+            }
+        } else {
+            grid.put("…", x: x, y: area.y + 3, style: theme.label)
+        }
+        if let note = c.primary?.note, !note.isEmpty {
+            grid.put(note, x: area.x, y: area.y + 4, style: theme.label)
+        } else if let failure = c.analysis.failures[c.state.primaryKey.description] {
+            grid.put("error: " + failure, x: area.x, y: area.y + 4, style: theme.warning)
+        }
+    }
+}

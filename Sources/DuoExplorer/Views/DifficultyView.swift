@@ -1,0 +1,96 @@
+import Foundation
+
+/// The text itself, each token colored blue (low) to red (high) by raw loss or by potential
+/// loss reduction, with a bar row under each line so the reading survives without color; then
+/// the tokens ranked by each metric side by side, to show that high loss is not the same as
+/// benefit from compute.
+enum DifficultyView {
+    static func draw(into grid: inout CellGrid, area: Rect, context c: ViewContext) {
+        let theme = c.theme
+        let n = c.document.count
+        let metricName = c.state.metric == .potential
+            ? "potential loss reduction = loss all-small − loss oracle@\(c.state.k)"
+            : "raw loss under \(c.state.primaryKey)"
+        let other = c.state.metric == .potential ? "raw loss" : "potential loss reduction"
+        grid.put("colored by \(metricName)   [d] \(other)", x: area.x, y: area.y, style: theme.emphasis)
+        let values = (0..<n).map { c.metric($0) }
+        let scale = ViewContext.scale(values.compactMap { $0 }, diverging: c.state.metric == .potential)
+        var x = grid.put("low ", x: area.x, y: area.y + 1, style: theme.label)
+        for i in 0..<16 {
+            let t = Double(i) / 15
+            if theme.color { grid.put(" ", x: x, y: area.y + 1, style: theme.heatStyle(t)) } else { grid.put(String(Theme.bar(t)), x: x, y: area.y + 1) }
+            x += 1
+        }
+        let known = values.compactMap { $0 }
+        x = grid.put(" high", x: x, y: area.y + 1, style: theme.label)
+        if let lo = known.min(), let hi = known.max() {
+            grid.put("   range \(Format.number(lo)) … \(Format.number(hi)) nats", x: x, y: area.y + 1, style: theme.label)
+        } else {
+            grid.put("   waiting for results…", x: x, y: area.y + 1, style: theme.label)
+        }
+
+        let rankingHeight = min(7, max(area.height - 8, 0))
+        let textArea = Rect(x: area.x, y: area.y + 3, width: area.width, height: area.height - 3 - rankingHeight)
+        let bands = TokenBands(texts: c.document.tokenTexts, width: textArea.width, breakAfterNewline: true)
+        let visible = max(textArea.height / 2, 1)
+        var y = textArea.y
+        for bandIndex in bands.page(showing: c.state.token, visible: visible) {
+            for cell in bands.bands[bandIndex] {
+                let value = values[cell.token]
+                var style = value.map { theme.heatStyle(scale($0)) } ?? CellStyle()
+                if cell.token == c.state.token { style = theme.cursor.with(underline: true) }
+                grid.put(c.document.tokenTexts[cell.token], x: textArea.x + cell.x, y: y, style: style, limit: cell.width,
+                         target: .token(cell.token))
+                let bar: Character = value.map { Theme.bar(scale($0)) } ?? " "
+                grid.fill(x: textArea.x + cell.x, y: y + 1, width: cell.width, height: 1, character: bar,
+                          style: theme.color ? CellStyle(foreground: value.map { Theme.heat(scale($0)) }) : CellStyle(),
+                          target: .token(cell.token))
+            }
+            y += 2
+        }
+        if rankingHeight >= 3 { drawRankings(into: &grid, area: Rect(x: area.x, y: area.y + area.height - rankingHeight, width: area.width, height: rankingHeight), context: c) }
+    }
+
+    /// The tokens with the highest raw loss next to those with the highest potential, and
+    /// how many the two lists share.
+    private static func drawRankings(into grid: inout CellGrid, area: Rect, context c: ViewContext) {
+        let theme = c.theme
+        let n = c.document.count
+        let raw = (0..<n).compactMap { t in c.primary?.loss(t).map { (t, $0) } }.sorted { $0.1 > $1.1 }
+        let potential = (0..<n).compactMap { t in c.potential(t).map { (t, $0) } }.sorted { $0.1 > $1.1 }
+        let count = area.height - 2
+        let shared = Set(raw.prefix(10).map(\.0)).intersection(potential.prefix(10).map(\.0)).count
+        var summary = "top 10 by raw loss and top 10 by potential share \(shared) tokens"
+        if let r = correlation(raw, potential) { summary += String(format: "; correlation r = %.2f", r) }
+        grid.put(summary, x: area.x, y: area.y, style: theme.emphasis)
+        let half = area.width / 2
+        grid.put("highest raw loss (\(c.state.primaryKey))", x: area.x, y: area.y + 1, style: theme.label)
+        grid.put("highest potential (small − oracle@\(c.state.k))", x: area.x + half, y: area.y + 1, style: theme.label)
+        for i in 0..<count {
+            if i < raw.count {
+                let (t, v) = raw[i]
+                grid.put("\(Format.number(v)) \(Format.quoted(c.document.tokenTexts[t])) #\(t)", x: area.x, y: area.y + 2 + i,
+                         limit: half - 1, target: .token(t))
+            }
+            if i < potential.count {
+                let (t, v) = potential[i]
+                grid.put("\(Format.number(v)) \(Format.quoted(c.document.tokenTexts[t])) #\(t)", x: area.x + half, y: area.y + 2 + i,
+                         limit: half - 1, target: .token(t))
+            }
+        }
+    }
+
+    static func correlation(_ a: [(Int, Double)], _ b: [(Int, Double)]) -> Double? {
+        let bByToken = Dictionary(b.map { ($0.0, $0.1) }, uniquingKeysWith: { x, _ in x })
+        let pairs = a.compactMap { p in bByToken[p.0].map { (p.1, $0) } }
+        guard pairs.count > 2 else { return nil }
+        let mx = pairs.map(\.0).reduce(0, +) / Double(pairs.count), my = pairs.map(\.1).reduce(0, +) / Double(pairs.count)
+        var sxy = 0.0, sxx = 0.0, syy = 0.0
+        for (x, y) in pairs {
+            sxy += (x - mx) * (y - my)
+            sxx += (x - mx) * (x - mx)
+            syy += (y - my) * (y - my)
+        }
+        return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : nil
+    }
+}

@@ -1,0 +1,85 @@
+import DuoEngine
+import Foundation
+
+/// A rectangle of the grid a view draws into.
+public struct Rect: Equatable, Sendable {
+    public var x: Int, y: Int, width: Int, height: Int
+    public init(x: Int, y: Int, width: Int, height: Int) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+    }
+}
+
+/// Everything a view reads: the user's choices, the results so far and the theme.
+public struct ViewContext: Sendable {
+    public var state: ExplorerState
+    public var analysis: AnalysisSnapshot
+    public var theme: Theme
+
+    public init(state: ExplorerState, analysis: AnalysisSnapshot, theme: Theme) {
+        self.state = state
+        self.analysis = analysis
+        self.theme = theme
+    }
+
+    public var document: ExplorerDocument { analysis.document }
+    public var layers: Int { analysis.layers }
+    public var primary: PolicyRun? { analysis.runs[state.primaryKey] }
+    public var partner: PolicyRun? { analysis.runs[state.partnerKey] }
+    public func run(_ kind: PolicyKind) -> PolicyRun? { analysis.runs[state.key(kind)] }
+
+    /// The paper's token difficulty: loss all-small minus loss oracle@k.
+    public func potential(_ t: Int) -> Double? {
+        guard let small = run(.allSmall)?.loss(t), let oracle = run(.oracle)?.loss(t) else { return nil }
+        return small - oracle
+    }
+
+    /// The difficulty view's metric for token t.
+    public func metric(_ t: Int) -> Double? {
+        state.metric == .potential ? potential(t) : primary?.loss(t)
+    }
+
+    /// Maps values to 0...1 for coloring: losses from 0 to their maximum; differences
+    /// symmetrically around 0.5.
+    public static func scale(_ values: [Double], diverging: Bool) -> (Double) -> Double {
+        let finite = values.filter(\.isFinite)
+        if diverging {
+            let m = max(finite.map(abs).max() ?? 1, 1e-9)
+            return { 0.5 + 0.5 * $0 / m }
+        }
+        let top = max(finite.max() ?? 1, 1e-9)
+        return { $0 / top }
+    }
+
+    /// "oracle@4" with its perplexity if known.
+    public func describe(_ key: PolicyKey) -> String {
+        guard let run = analysis.runs[key] else { return key.description }
+        return run.isComplete ? "\(key) ppl \(String(format: "%.1f", run.perplexity))" : "\(key) \(run.completed)/\(run.routes.tokens)"
+    }
+}
+
+/// Formats used across views.
+enum Format {
+    static func number(_ v: Double?, digits: Int = 2) -> String {
+        guard let v, v.isFinite else { return "…" }
+        return String(format: "%.\(digits)f", v)
+    }
+
+    static func signed(_ v: Double?, digits: Int = 2) -> String {
+        guard let v, v.isFinite else { return "…" }
+        return String(format: "%+.\(digits)f", v)
+    }
+
+    static func percent(_ v: Double?) -> String {
+        guard let v, v.isFinite else { return "…" }
+        return "\(Int((v * 100).rounded()))%"
+    }
+
+    /// A token's text in quotes, clipped.
+    static func quoted(_ text: String, limit: Int = 16) -> String {
+        let clipped = text.count > limit ? String(text.prefix(limit - 1)) + "…" : text
+        return "'" + clipped + "'"
+    }
+}
