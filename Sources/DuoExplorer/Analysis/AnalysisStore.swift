@@ -10,8 +10,8 @@ public struct AnalysisSnapshot: Sendable {
     public var flips: [FlipKey: [Double]] = [:]
     /// Work that failed, by job, with its one-line error.
     public var failures: [String: String] = [:]
-    /// The job running now, if any.
-    public var progress: JobProgress?
+    /// The jobs running now, by worker lane.
+    public var progress: [String: JobProgress] = [:]
     /// Decodes a token id (for predictions that are not in the text).
     public var vocabulary: (@Sendable (Int) -> String)?
 
@@ -118,9 +118,9 @@ public final class AnalysisStore: @unchecked Sendable {
         }
     }
 
-    public func setProgress(_ progress: JobProgress?) {
+    public func setProgress(_ progress: JobProgress?, lane: String) {
         locked {
-            state.progress = progress
+            state.progress[lane] = progress
             changeCount += 1
         }
     }
@@ -141,6 +141,12 @@ public final class AnalysisStore: @unchecked Sendable {
 public enum ExplorerJob: Hashable, Sendable {
     case run(PolicyKey)
     case flips(FlipKey)
+
+    /// Oracle, fixed-pattern and random best-of-N runs take seconds to minutes.
+    public var isSearch: Bool {
+        guard case .run(let key) = self else { return false }
+        return key.kind == .oracle || key.kind == .fixed || key.kind == .random
+    }
 
     public var id: String {
         switch self {

@@ -1,10 +1,11 @@
 import DuoEngine
 import Foundation
 
-/// Runs the explorer's long work (oracles, best-of-N, fixed-pattern search) on one background
-/// thread so the UI never waits. The UI says, every frame, which jobs it wants in priority
-/// order; the worker takes the first one not yet settled, and a running job that is no longer
-/// wanted is asked to stop.
+/// Runs the explorer's work on a background thread so the UI never waits. The UI says, after
+/// every key, which jobs it wants in priority order; the worker takes the first one not yet
+/// settled, and a running job that is no longer wanted is asked to stop. The explorer keeps
+/// two: one lane for long searches (oracle, fixed, random) and one for quick passes, so a
+/// flip or a router pass never waits behind a minute-long search.
 public final class BackgroundWorker: @unchecked Sendable {
     /// A job's body: it checks `shouldContinue` and reports `progress(done, total)`.
     public typealias Body = (_ shouldContinue: @escaping () -> Bool, _ progress: @escaping (Int, Int) -> Void) throws -> Void
@@ -27,13 +28,18 @@ public final class BackgroundWorker: @unchecked Sendable {
     private var stopped = false
     private var thread: Thread?
     private let store: AnalysisStore
+    /// Names this worker's entry in the store's progress.
+    public let lane: String
 
-    public init(store: AnalysisStore) { self.store = store }
+    public init(store: AnalysisStore, lane: String) {
+        self.store = store
+        self.lane = lane
+    }
 
     public func start() {
         let thread = Thread { [weak self] in self?.loop() }
         thread.stackSize = 8 << 20
-        thread.name = "duoscope-worker"
+        thread.name = "duoscope-\(lane)"
         self.thread = thread
         thread.start()
     }
@@ -80,18 +86,18 @@ public final class BackgroundWorker: @unchecked Sendable {
 
             let started = Date()
             let name = request.job.id
-            store.setProgress(JobProgress(name: name, done: 0, total: 1, started: started))
+            store.setProgress(JobProgress(name: name, done: 0, total: 1, started: started), lane: lane)
             let shouldContinue: () -> Bool = { [unowned self] in
                 condition.lock()
                 defer { condition.unlock() }
                 return !cancelRunning
             }
             var lastReport = Date.distantPast
-            let progress: (Int, Int) -> Void = { [store] done, total in
+            let progress: (Int, Int) -> Void = { [store, lane] done, total in
                 let now = Date()
                 guard now.timeIntervalSince(lastReport) > 0.05 || done == total else { return }
                 lastReport = now
-                store.setProgress(JobProgress(name: name, done: done, total: total, started: started))
+                store.setProgress(JobProgress(name: name, done: done, total: total, started: started), lane: lane)
             }
             do {
                 try request.body(shouldContinue, progress)
@@ -101,7 +107,7 @@ public final class BackgroundWorker: @unchecked Sendable {
                     store.fail(request.job.id, message: "\(error)", revision: request.revision)
                 }
             }
-            store.setProgress(nil)
+            store.setProgress(nil, lane: lane)
             condition.lock()
             running = nil
             condition.unlock()

@@ -8,7 +8,9 @@ public final class Explorer: @unchecked Sendable {
     public let model: DuoModel
     public let analyzer: Analyzer
     public let store: AnalysisStore
-    public let worker: BackgroundWorker
+    /// Long searches (oracle, fixed, random best-of-N) and quick passes run in separate lanes.
+    public let searchWorker: BackgroundWorker
+    public let quickWorker: BackgroundWorker
     public private(set) var state: ExplorerState
     public private(set) var document: ExplorerDocument
     public var choices: [TextChoice]
@@ -31,18 +33,21 @@ public final class Explorer: @unchecked Sendable {
         let tokenizer = model.tokenizer
         store = AnalysisStore(document: document, modelName: model.name, layers: model.config.numLayers,
                               vocabulary: { id in tokenizer?.tokenText(id) ?? "#\(id)" })
-        worker = BackgroundWorker(store: store)
+        searchWorker = BackgroundWorker(store: store, lane: "search")
+        quickWorker = BackgroundWorker(store: store, lane: "quick")
     }
 
     /// Starts the background worker and asks for the first results.
     public func start() {
-        worker.start()
+        searchWorker.start()
+        quickWorker.start()
         requestWork()
     }
 
     public func stop() {
         generation.cancel()
-        worker.stop()
+        searchWorker.stop()
+        quickWorker.stop()
     }
 
     public var layers: Int { model.config.numLayers }
@@ -98,7 +103,11 @@ public final class Explorer: @unchecked Sendable {
         }
     }
 
-    func requestWork() { worker.want(wantedJobs().map(request)) }
+    func requestWork() {
+        let jobs = wantedJobs()
+        searchWorker.want(jobs.filter(\.isSearch).map(request))
+        quickWorker.want(jobs.filter { !$0.isSearch }.map(request))
+    }
 
     /// Computes everything the current screen needs, on this thread (headless snapshots).
     public func computeSynchronously(progress: @escaping (String, Int, Int) -> Void = { _, _, _ in }) {
@@ -294,7 +303,8 @@ public final class Explorer: @unchecked Sendable {
         }
         thread.stackSize = 8 << 20
         thread.start()
-        worker.want([])
+        searchWorker.want([])
+        quickWorker.want([])
     }
 
     // MARK: Snapshots

@@ -14,11 +14,11 @@ enum DetailPane {
         grid.fill(x: area.x, y: area.y, width: area.width, height: 1, character: "─", style: theme.rule)
         grid.put(heading, x: area.x, y: area.y, style: theme.emphasis)
 
-        var x = grid.put("loss ", x: area.x, y: area.y + 1, style: theme.label)
+        var x = grid.put("loss@\(c.state.k) ", x: area.x, y: area.y + 1, style: theme.label)
         for kind in [PolicyKind.allSmall, .allBig, .oracle, .router, .fixed, .random] {
-            let key = c.state.key(kind)
-            let value = c.analysis.runs[key]?.loss(t)
-            x = grid.put("\(key) ", x: x, y: area.y + 1, style: kind == c.state.primary ? theme.emphasis : theme.label)
+            let value = c.analysis.runs[c.state.key(kind)]?.loss(t)
+            let name = kind == .allSmall ? "small" : kind == .allBig ? "big" : kind.rawValue
+            x = grid.put(name + " ", x: x, y: area.y + 1, style: kind == c.state.primary ? theme.emphasis : theme.label)
             x = grid.put(Format.number(value) + "  ", x: x, y: area.y + 1)
         }
         x = grid.put("difficulty ", x: x, y: area.y + 1, style: theme.label)

@@ -73,12 +73,35 @@ public enum ExplorerRenderer {
         }
         var left = ""
         if let generating = c.state.generating { left = "generating under \(generating)… (Esc stops)  " }
-        if let progress = c.analysis.progress { left += "⟳ " + progress.line() }
+        for lane in ["search", "quick"] {
+            if let progress = c.analysis.progress[lane] { left += "⟳ " + progress.line() + "  " }
+        }
         if let message = c.state.message { left = left.isEmpty ? message : left + "  │ " + message }
         let hints = "1-5 views  o/r/f/x/b/s policy  O/R… partner  e export  q quit"
         let hintX = grid.width - hints.count - 1
         let leftEnd = grid.put(left, x: 1, y: y, style: c.state.message?.hasPrefix("error") == true ? theme.warning : .plain,
                                limit: max(grid.width - 2, 0))
         if leftEnd < hintX - 1 { grid.put(hints, x: hintX, y: y, style: theme.label) }
+    }
+}
+
+extension ExplorerRenderer {
+    /// Rows that show the whole view at this width (for headless snapshots).
+    public static func preferredHeight(_ c: ViewContext, width: Int) -> Int {
+        let chrome = 3 + detailHeight
+        let body: Int
+        switch c.state.view {
+        case .routes, .compare:
+            if c.state.transposed {
+                body = c.document.count + 1
+            } else {
+                let bands = TokenBands(texts: c.document.tokenTexts, width: width - 2 - 9).bands.count
+                body = bands * (c.layers + 4)
+            }
+        case .difficulty: body = 3 + 2 * TokenBands(texts: c.document.tokenTexts, width: width - 2, breakAfterNewline: true).bands.count + 8
+        case .layers: body = c.layers + 5
+        case .summary: body = max(c.layers + 3, 18)
+        }
+        return max(body + chrome, minimumHeight(layers: c.layers))
     }
 }

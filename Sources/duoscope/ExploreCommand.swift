@@ -1,0 +1,121 @@
+import ArgumentParser
+import DuoEngine
+import DuoExplorer
+import Foundation
+
+/// Options shared by `explore` and `snapshot`: what to show and under which policies.
+struct ExplorerOptions: ParsableArguments {
+    @Option(name: .long, help: "Primary policy: oracle, router, fixed, random, all-big, all-small.")
+    var policy: String = "oracle"
+
+    @Option(name: .long, help: "Partner policy for the Compare view.")
+    var compare: String = "router"
+
+    @Option(name: .long, help: "Budget: big layers per token.")
+    var k: Int = 4
+
+    @Option(name: .long, help: "Oracle context: causal or fixed (all-big).")
+    var context: String = "causal"
+
+    @Option(name: .long, help: "View: routes, compare, difficulty, layers, summary.")
+    var view: String = "routes"
+
+    @Option(name: .long, help: "Trials behind the random best-of-N baseline.")
+    var trials: Int = 100
+
+    func state(layers: Int) throws -> ExplorerState {
+        var s = ExplorerState()
+        s.primary = try Self.kind(policy, option: "--policy")
+        s.partner = try Self.kind(compare, option: "--compare")
+        guard (0...layers).contains(k) else { throw DuoError("--k \(k) is outside 0...\(layers)") }
+        s.k = k
+        guard let mode = ContextMode(rawValue: context) else { throw DuoError("--context \(context): expected causal or fixed") }
+        s.context = mode
+        guard let v = ViewKind(name: view) else { throw DuoError("--view \(view): expected routes, compare, difficulty, layers or summary") }
+        s.view = v
+        return s
+    }
+
+    static func kind(_ name: String, option: String) throws -> PolicyKind {
+        guard let kind = PolicyKind(rawValue: name) else {
+            throw DuoError("\(option) \(name): expected oracle, router, fixed, random, all-big or all-small")
+        }
+        return kind
+    }
+}
+
+/// `duoscope explore`: the interactive explorer (also what bare `duoscope` runs).
+struct ExploreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explore",
+        abstract: "Explore routing patterns, token difficulty and oracle vs router in the terminal.",
+        discussion: "With no MODEL, opens the bundled sample model and a sample text. Press ? inside for every key."
+    )
+
+    @Argument(help: "Model directory (default: the bundled sample model).")
+    var model: String?
+
+    @Argument(help: "Text files to explore (the first one opens; all are offered by p).")
+    var texts: [String] = []
+
+    @OptionGroup var options: ExplorerOptions
+
+    @Flag(name: .long, help: "Glyphs and attributes instead of color (also when NO_COLOR is set).")
+    var noColor = false
+
+    @Option(name: .long, help: "Force a color depth: truecolor, 256, 16 or 8.")
+    var colors: String?
+
+    @Option(name: .long, help: "Folder for snapshots (key e).")
+    var snapshots: String = "duoscope-snapshots"
+
+    func run() throws {
+        guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else {
+            throw DuoError("the explorer needs a terminal; use `duoscope snapshot` to render views to files")
+        }
+        let explorer = try ExplorerSetup.make(modelPath: model, texts: texts, options: options, snapshots: snapshots)
+        var depth: ColorDepth?
+        if let colors {
+            guard let d = ColorDepth(rawValue: colors), d != .none else { throw DuoError("--colors \(colors): expected truecolor, 256, 16 or 8") }
+            depth = d
+        }
+        if noColor || !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty { depth = ColorDepth.none }
+        try ExplorerApp.run(explorer, depth: depth)
+    }
+}
+
+/// Finds the model and texts and builds an explorer, for `explore` and `snapshot`.
+enum ExplorerSetup {
+    static let sampleModel = "sample-models/duo-12L"
+
+    /// The bundled sample model: ./sample-models/duo-12L, or next to the executable's checkout.
+    static func defaultModelPath() throws -> String {
+        var candidates = [FileManager.default.currentDirectoryPath]
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            candidates.append(dir.path)
+            dir = dir.deletingLastPathComponent()
+        }
+        for base in candidates {
+            let path = URL(fileURLWithPath: base).appendingPathComponent(sampleModel).path
+            if FileManager.default.fileExists(atPath: path + "/config.json") { return path }
+        }
+        throw DuoError("no model given and the sample model \(sampleModel) was not found (run from the duoscope checkout)")
+    }
+
+    static func make(modelPath: String?, texts: [String], options: ExplorerOptions, snapshots: String) throws -> Explorer {
+        let model = try Loader.model(modelPath ?? defaultModelPath())
+        guard model.config.isDuo else { throw DuoError("the explorer needs a Duo model with a small FFN", file: model.directory?.path) }
+        let files = texts.map { URL(fileURLWithPath: $0) }
+        let samples = TextChoice.samples(near: model)
+        guard let first = files.first ?? samples.first(where: { $0.lastPathComponent == "quotes.txt" }) ?? samples.first else {
+            throw DuoError("no text given and no sample texts next to the model", file: model.directory?.path)
+        }
+        let source = try TextSource(file: first)
+        let document = try ExplorerDocument(text: source.text, label: first.lastPathComponent, model: model)
+        let analyzer = Analyzer(model: model, routers: Analyzer.loadRouters(for: model), randomTrials: options.trials)
+        let choices = (files + samples.filter { !files.contains($0) }).map(TextChoice.file) + [.typed]
+        return Explorer(model: model, analyzer: analyzer, document: document, state: try options.state(layers: model.config.numLayers),
+                        choices: choices, snapshotFolder: URL(fileURLWithPath: snapshots))
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import DuoEngine
+import DuoExplorer
+import Foundation
+
+/// `duoscope snapshot`: renders one explorer view to a file without a terminal.
+struct SnapshotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Render an explorer view headless as text, ANSI, SVG or JSON (the explorer's own renderer)."
+    )
+
+    @Argument(help: "Model directory.")
+    var model: String
+
+    @Argument(help: "Text file to render.")
+    var text: String
+
+    @OptionGroup var options: ExplorerOptions
+
+    @Option(name: .long, help: "txt, ansi, svg or json.")
+    var format: String = "txt"
+
+    @Option(name: .long, help: "Width in columns.")
+    var width: Int = 120
+
+    @Option(name: .long, help: "Height in rows (default: enough for the whole view).")
+    var height: Int?
+
+    @Option(name: .long, help: "Output file (never overwritten); standard output when absent.")
+    var out: String?
+
+    func run() throws {
+        guard let format = SnapshotFormat(rawValue: format) else { throw DuoError("--format \(format): expected txt, ansi, svg or json") }
+        guard (ExplorerRenderer.minimumWidth...1000).contains(width) else {
+            throw DuoError("--width \(width) must be between \(ExplorerRenderer.minimumWidth) and 1000")
+        }
+        let explorer = try ExplorerSetup.make(modelPath: model, texts: [text], options: options, snapshots: ".")
+        let progress = ProgressLine()
+        let started = Date()
+        explorer.computeSynchronously { job, done, total in
+            let rate = Double(done) / max(Date().timeIntervalSince(started), 1e-9)
+            progress.update("\(job): \(done)/\(total)  \(String(format: "%.1f", rate))/s")
+        }
+        progress.clear()
+        let rows = height ?? ExplorerRenderer.preferredHeight(explorer.context(color: false), width: width)
+        let minHeight = ExplorerRenderer.minimumHeight(layers: explorer.layers)
+        guard rows >= minHeight, rows <= 2000 else { throw DuoError("--height \(rows) must be between \(minHeight) and 2000") }
+        let rendered = SnapshotWriter.render(format, explorer.snapshotContent(width: width, height: rows))
+        if let out {
+            try SnapshotWriter.writeSingle(rendered, to: URL(fileURLWithPath: out))
+        } else {
+            FileHandle.standardOutput.write(Data(rendered.utf8))
+        }
+    }
+}
