@@ -11,6 +11,7 @@
 static struct termios saved_termios;
 static int have_saved_termios = 0;
 static volatile sig_atomic_t started = 0;
+static SCREEN *screen = NULL;
 
 // Leaves the alternate screen, shows the cursor, resets colors and mouse reporting.
 static const char restore_sequence[] = "\033[0m\033[?1000l\033[?1002l\033[?1006l\033[?25h\033[?1049l";
@@ -41,12 +42,24 @@ void duo_install_restore_handlers(void) {
 
 int duo_start(int want_color, int want_mouse) {
     setlocale(LC_ALL, "");
-    if (initscr() == NULL) return -1;
+    // newterm rather than initscr: initscr exits the process when TERM is unknown.
+    screen = newterm(NULL, stdout, stdin);
+    if (screen == NULL) return -1;
     started = 1;
     raw();
     noecho();
     nonl();
     keypad(stdscr, TRUE);
+    // Home/End as tmux, screen and rxvt send them, for when TERM names a terminal that sends
+    // others; unknown sequences would otherwise arrive as Escape plus characters.
+    define_key("\033[1~", KEY_HOME);
+    define_key("\033[4~", KEY_END);
+    define_key("\033[7~", KEY_HOME);
+    define_key("\033[8~", KEY_END);
+    define_key("\033[H", KEY_HOME);
+    define_key("\033[F", KEY_END);
+    define_key("\033OH", KEY_HOME);
+    define_key("\033OF", KEY_END);
     curs_set(0);
     set_escdelay(25);
     if (want_color && has_colors()) {
@@ -65,6 +78,8 @@ void duo_stop(void) {
     endwin();
     restore_terminal_raw();
     started = 0;
+    delscreen(screen);
+    screen = NULL;
 }
 
 int duo_lines(void) { return LINES; }

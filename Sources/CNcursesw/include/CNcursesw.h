@@ -18,7 +18,7 @@ enum {
 /// SIGINT/SIGTERM/SIGHUP, before ncurses takes the terminal.
 void duo_install_restore_handlers(void);
 
-/// setlocale + initscr + raw keys, no echo, keypad, hidden cursor, colors, optional mouse.
+/// setlocale + newterm on stdout/stdin + raw keys, no echo, keypad, hidden cursor, colors, optional mouse.
 /// Returns 0 on success, -1 if the terminal could not be initialised.
 int duo_start(int want_color, int want_mouse);
 /// endwin and the restore sequence; safe to call more than once.

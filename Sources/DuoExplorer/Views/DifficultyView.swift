@@ -14,7 +14,7 @@ enum DifficultyView {
         let other = c.state.metric == .potential ? "raw loss" : "potential loss reduction"
         grid.put("colored by \(metricName)   [d] \(other)", x: area.x, y: area.y, style: theme.emphasis)
         let values = (0..<n).map { c.metric($0) }
-        let scale = ViewContext.scale(values.compactMap { $0 }, diverging: c.state.metric == .potential)
+        let scale = ViewContext.scale(values.compactMap { $0 }, .range)
         var x = grid.put("low ", x: area.x, y: area.y + 1, style: theme.label)
         for i in 0..<16 {
             let t = Double(i) / 15

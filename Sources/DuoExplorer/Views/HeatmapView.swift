@@ -7,6 +7,8 @@ import Foundation
 enum HeatmapView {
     /// How one cell of the grid is drawn.
     typealias CellPainter = (_ token: Int, _ layer: Int) -> (Character, CellStyle)
+    /// A row of per-token values under the grid.
+    typealias ValueRow = (label: String, values: [Double?], scale: ViewContext.Scale)
 
     static func draw(into grid: inout CellGrid, area: Rect, context c: ViewContext, compare: Bool) {
         let theme = c.theme
@@ -21,10 +23,10 @@ enum HeatmapView {
         }
         let n = c.document.count
         // Row under the grid 1: loss (Routes) or loss difference A − B (Compare); row 2: difficulty.
-        let firstRow: (label: String, values: [Double?], diverging: Bool) = compare
-            ? ("Δloss", (0..<n).map { t in a?.loss(t).flatMap { x in b?.loss(t).map { x - $0 } } }, true)
-            : ("loss", (0..<n).map { a?.loss($0) }, false)
-        let secondRow: (label: String, values: [Double?], diverging: Bool) = ("diff", (0..<n).map { c.potential($0) }, true)
+        let firstRow: ValueRow = compare
+            ? ("Δloss", (0..<n).map { t in a?.loss(t).flatMap { x in b?.loss(t).map { x - $0 } } }, .diverging)
+            : ("loss", (0..<n).map { a?.loss($0) }, .fromZero)
+        let secondRow: ValueRow = ("diff", (0..<n).map { c.potential($0) }, .range)
         let labels = (0..<c.layers).map { l -> String in
             guard compare, let a, let b else { return "L\(l)" }
             let known = min(a.completed, b.completed, n - 1)
@@ -41,13 +43,13 @@ enum HeatmapView {
     }
 
     private static func drawBands(into grid: inout CellGrid, area: Rect, context c: ViewContext, painter: CellPainter,
-                                  labels: [String], rows: [(label: String, values: [Double?], diverging: Bool)]) {
+                                  labels: [String], rows: [ValueRow]) {
         let theme = c.theme
         let labelWidth = (labels.map(\.count).max() ?? 3) + 1
         let bands = TokenBands(texts: c.document.tokenTexts, width: area.width - labelWidth)
         let bandHeight = 1 + c.layers + rows.count
         let visible = max((area.height + 1) / (bandHeight + 1), 1)
-        let scales = rows.map { row in ViewContext.scale(row.values.compactMap { $0 }, diverging: row.diverging) }
+        let scales = rows.map { row in ViewContext.scale(row.values.compactMap { $0 }, row.scale) }
         var y = area.y
         for bandIndex in bands.page(showing: c.state.token, visible: visible) {
             let band = bands.bands[bandIndex]
@@ -105,27 +107,27 @@ enum HeatmapView {
     }
 
     private static func drawTransposed(into grid: inout CellGrid, area: Rect, context c: ViewContext, painter: CellPainter,
-                                       rows: [(label: String, values: [Double?], diverging: Bool)]) {
+                                       rows: [ValueRow]) {
         let theme = c.theme
         let textWidth = 14
         let cellsX = area.x + textWidth + 1
         var header = ""
-        for l in 0..<c.layers { header += String(l).padding(toLength: 2, withPad: " ", startingAt: 0) }
+        for l in 0..<c.layers { header += String(repeating: " ", count: max(3 - String(l).count, 0)) + String(l) }
         grid.put("token", x: area.x, y: area.y, style: theme.label)
         grid.put(header, x: cellsX, y: area.y, style: theme.label)
-        let valuesX = cellsX + 2 * c.layers + 1
+        let valuesX = cellsX + 3 * c.layers + 1
         for (i, info) in rows.enumerated() { grid.put(info.label, x: valuesX + i * 7, y: area.y, style: theme.label) }
         let visible = max(area.height - 1, 1)
         let first = c.state.token / visible * visible
-        let scales = rows.map { row in ViewContext.scale(row.values.compactMap { $0 }, diverging: row.diverging) }
+        let scales = rows.map { row in ViewContext.scale(row.values.compactMap { $0 }, row.scale) }
         for t in first..<min(first + visible, c.document.count) {
             let y = area.y + 1 + t - first
             grid.put(c.document.tokenTexts[t], x: area.x, y: y, style: t == c.state.token ? theme.cursor : theme.emphasis,
                      limit: textWidth, target: .token(t))
             for l in 0..<c.layers {
                 let (ch, style) = painter(t, l)
-                grid.fill(x: cellsX + 2 * l, y: y, width: 2, height: 1, character: ch, style: style, target: .cell(token: t, layer: l))
-                if t == c.state.token, l == c.state.layer { grid.put("◆", x: cellsX + 2 * l, y: y, style: theme.cursor) }
+                grid.fill(x: cellsX + 3 * l + 1, y: y, width: 2, height: 1, character: ch, style: style, target: .cell(token: t, layer: l))
+                if t == c.state.token, l == c.state.layer { grid.put("◆", x: cellsX + 3 * l + 1, y: y, style: theme.cursor) }
             }
             for (i, info) in rows.enumerated() {
                 drawValue(into: &grid, x: valuesX + i * 7, y: y, width: 6, value: info.values[t], scale: scales[i], theme: theme,

@@ -12,7 +12,7 @@ enum LayersView {
         let t = c.state.token
         let doc = c.document
         let next = t + 1 < doc.count ? Format.quoted(doc.tokenTexts[t + 1]) : "(end of text)"
-        var header = "token \(t) \(Format.quoted(doc.tokenTexts[t])) → \(next)   primary \(c.state.primaryKey)"
+        var header = "token \(t + 1)/\(doc.count) \(Format.quoted(doc.tokenTexts[t])) → \(next)   primary \(c.state.primaryKey)"
         if let loss = c.primary?.loss(t) { header += " loss \(Format.number(loss))" }
         grid.put(header, x: area.x, y: area.y, style: theme.emphasis)
 
@@ -22,41 +22,40 @@ enum LayersView {
         // Columns: layer, one per policy, router P(big), flip Δloss, logit lens.
         var x = area.x
         let labelX = x; x += 6
-        let policyX = x; x += kinds.count * 7 + 1
-        let routerX = x; x += 14
-        let flipX = x; x += 11
+        let policyX = x; x += kinds.count * 6 + 1
+        let routerX = x; x += 13
+        let flipX = x; x += 8
         let lensX = x
         let y0 = area.y + 2
         grid.put("layer", x: labelX, y: y0, style: theme.label)
         for (i, kind) in kinds.enumerated() {
-            let name = kind == .allBig ? "big" : kind == .allSmall ? "small" : kind.rawValue
-            grid.put(name, x: policyX + i * 7, y: y0, style: kind == c.state.primary ? theme.emphasis : theme.label, limit: 6)
+            grid.put(" " + shortName(kind), x: policyX + i * 6, y: y0, style: kind == c.state.primary ? theme.emphasis : theme.label)
         }
-        grid.put("P(big) router", x: routerX, y: y0, style: theme.label)
-        grid.put("flip Δloss", x: flipX, y: y0, style: theme.label)
+        grid.put("P(big)", x: routerX, y: y0, style: theme.label)
+        grid.put("flip Δ", x: flipX, y: y0, style: theme.label)
         grid.put("logit lens (\(c.state.primaryKey))", x: lensX, y: y0, style: theme.label)
 
         let visible = max(area.height - 4, 1)
         let first = c.state.layer / visible * visible
         let flipDeltas = flips.map { f in f.map { v in baseline.map { v - $0 } } } ?? []
-        let flipScale = ViewContext.scale(flipDeltas.compactMap { $0 }, diverging: true)
+        let flipScale = ViewContext.scale(flipDeltas.compactMap { $0 }, .diverging)
         for l in first..<min(first + visible, c.layers) {
             let y = y0 + 1 + l - first
             let selected = l == c.state.layer
             grid.put("L\(l)", x: labelX, y: y, style: selected ? theme.cursor : theme.label, target: .layer(l))
             for (i, kind) in kinds.enumerated() {
                 let (ch, style) = theme.routeCell(c.run(kind)?.route(token: t, layer: l))
-                grid.fill(x: policyX + i * 7 + 1, y: y, width: 3, height: 1, character: ch, style: style, target: .layer(l))
+                grid.fill(x: policyX + i * 6 + 1, y: y, width: 3, height: 1, character: ch, style: style, target: .layer(l))
             }
             if let p = router?.routerProbabilities?[safe: t]?[safe: l], let routes = router?.routerRoutes,
                let bigIndex = routes.firstIndex(of: .big) {
                 let pBig = Double(p[bigIndex])
-                let filled = Int((pBig * 8).rounded())
-                grid.fill(x: routerX, y: y, width: 8, height: 1, character: theme.color ? " " : "·",
+                let filled = Int((pBig * 6).rounded())
+                grid.fill(x: routerX, y: y, width: 6, height: 1, character: theme.color ? " " : "·",
                           style: theme.color ? CellStyle(background: Theme.small) : CellStyle())
                 grid.fill(x: routerX, y: y, width: filled, height: 1, character: theme.color ? " " : "█",
                           style: theme.color ? CellStyle(background: Theme.big) : CellStyle())
-                grid.put(String(format: "%.2f", pBig), x: routerX + 9, y: y)
+                grid.put(String(format: "%.2f", pBig), x: routerX + 7, y: y)
             } else {
                 grid.put(router == nil ? "…" : "—", x: routerX, y: y, style: theme.label)
             }
@@ -75,8 +74,22 @@ enum LayersView {
         }
         let noteY = y0 + 1 + min(visible, c.layers) + 1
         if noteY < area.y + area.height {
-            grid.put("flip: big↔small at one layer for this token, earlier tokens unchanged; ✓ = lens predicts the true next token",
+            grid.put("ora/rou/fix/rnd/big/sml: oracle, router, fixed, random, all-big, all-small @k; P(big): router; "
+                     + "flip Δ: loss change if this one layer's route were flipped (big↔small); ✓: the lens predicts the true next token",
                      x: area.x, y: noteY, style: theme.label)
+        }
+    }
+}
+
+extension LayersView {
+    static func shortName(_ kind: PolicyKind) -> String {
+        switch kind {
+        case .oracle: return "ora"
+        case .router: return "rou"
+        case .fixed: return "fix"
+        case .random: return "rnd"
+        case .allBig: return "big"
+        case .allSmall: return "sml"
         }
     }
 }

@@ -8,24 +8,33 @@ enum SummaryView {
     static let marks: [PolicyKind: Character] = [.oracle: "O", .router: "R", .fixed: "F", .random: "N"]
 
     static func draw(into grid: inout CellGrid, area: Rect, context c: ViewContext) {
-        let sharesWidth = 5 + kinds.count * 10
-        drawShares(into: &grid, area: Rect(x: area.x, y: area.y, width: sharesWidth, height: area.height), context: c)
+        // Narrow terminals get the shares as numbers only, leaving the chart room.
+        let compact = area.width < 110
+        let column = compact ? 4 : 10
+        let sharesWidth = 5 + kinds.count * column
+        drawShares(into: &grid, area: Rect(x: area.x, y: area.y, width: sharesWidth, height: area.height), context: c,
+                   column: column, compact: compact)
         drawChart(into: &grid, area: Rect(x: area.x + sharesWidth + 2, y: area.y, width: area.width - sharesWidth - 2, height: area.height), context: c)
     }
 
-    private static func drawShares(into grid: inout CellGrid, area: Rect, context c: ViewContext) {
+    private static func drawShares(into grid: inout CellGrid, area: Rect, context c: ViewContext, column: Int, compact: Bool) {
         let theme = c.theme
-        grid.put("layer shares at k=\(c.state.k) (█ big ▒ small · skip)", x: area.x, y: area.y, style: theme.emphasis, limit: area.width)
+        let title = compact ? "big % at k=\(c.state.k)" : "layer shares at k=\(c.state.k) (█ big ▒ small · skip)"
+        grid.put(title, x: area.x, y: area.y, style: theme.emphasis, limit: area.width)
         for (i, kind) in kinds.enumerated() {
-            grid.put(kind.rawValue, x: area.x + 5 + i * 10, y: area.y + 1, style: theme.label)
+            grid.put(compact ? String(kind.rawValue.prefix(3)) : kind.rawValue, x: area.x + 5 + i * column, y: area.y + 1, style: theme.label)
         }
         let shares = kinds.map { c.run($0).flatMap { $0.isComplete ? $0.layerShares() : nil } }
         for l in 0..<min(c.layers, area.height - 2) {
             let y = area.y + 2 + l
             grid.put("L\(l)", x: area.x, y: y, style: l == c.state.layer ? theme.cursor : theme.label, target: .layer(l))
             for (i, share) in shares.enumerated() {
-                let x = area.x + 5 + i * 10
+                let x = area.x + 5 + i * column
                 guard let s = share?[l] else { grid.put("…", x: x, y: y, style: theme.label); continue }
+                if compact {
+                    grid.put(String(format: "%3d", Int((s[0] * 100).rounded())), x: x, y: y, style: theme.heatStyle(s[0]))
+                    continue
+                }
                 let big = Int((s[0] * 5).rounded()), small = min(Int((s[1] * 5).rounded()), 5 - big)
                 for j in 0..<5 {
                     let route: Route = j < big ? .big : j < big + small ? .small : .skip
@@ -70,11 +79,11 @@ enum SummaryView {
             if i % 3 == 0 || i == plotHeight - 1 { grid.put(String(format: "%6.1f", ppl), x: area.x, y: area.y + 1 + i, style: theme.label) }
             grid.put("┤", x: area.x + axisWidth - 1, y: area.y + 1 + i, style: theme.rule)
         }
-        for (value, name) in [(big, "all-big"), (small, "all-small")] {
+        for (value, name) in [(big, "   big"), (small, " small")] {
             guard let value else { continue }
             let y = row(value)
             grid.fill(x: area.x + axisWidth, y: y, width: plotWidth, height: 1, character: "╌", style: theme.rule)
-            grid.put(name, x: area.x + axisWidth + plotWidth - name.count, y: y, style: theme.label)
+            grid.put(name, x: area.x, y: y, style: theme.emphasis)
         }
         let colors: [PolicyKind: RGB] = [.oracle: Theme.accent, .router: RGB(80, 200, 120), .fixed: RGB(180, 120, 255), .random: Theme.muted]
         for s in series {
@@ -85,11 +94,11 @@ enum SummaryView {
         }
         let axisY = area.y + 1 + plotHeight
         grid.fill(x: area.x + axisWidth, y: axisY, width: plotWidth, height: 1, character: "─", style: theme.rule)
-        for k in 0...L {
-            let label = String(k)
-            grid.put(label, x: column(k), y: axisY + 1, style: k == c.state.k ? theme.cursor : theme.label)
+        let every = Double(plotWidth) / Double(L) < 3 ? 2 : 1
+        for k in 0...L where k % every == 0 || k == c.state.k {
+            grid.put(String(k), x: column(k), y: axisY + 1, style: k == c.state.k ? theme.cursor : theme.label)
         }
-        let done = series.map { "\(marks[$0.kind]!) \($0.kind.rawValue) \($0.points.count)/\(L + 1)" }.joined(separator: "  ")
-        grid.put(done + "   (N = random best-of-N)", x: area.x, y: axisY + 2, style: theme.label, limit: area.width)
+        let legend = series.map { "\(marks[$0.kind]!) \($0.kind == .random ? "random best-of-N" : $0.kind.rawValue) \($0.points.count)/\(L + 1)" }
+        grid.put(legend.joined(separator: "  "), x: area.x, y: axisY + 2, style: theme.label, limit: area.width)
     }
 }

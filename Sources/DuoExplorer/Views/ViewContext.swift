@@ -41,16 +41,29 @@ public struct ViewContext: Sendable {
         state.metric == .potential ? potential(t) : primary?.loss(t)
     }
 
-    /// Maps values to 0...1 for coloring: losses from 0 to their maximum; differences
-    /// symmetrically around 0.5.
-    public static func scale(_ values: [Double], diverging: Bool) -> (Double) -> Double {
+    /// How values map to 0...1 for coloring.
+    public enum Scale: Sendable {
+        /// 0 to the maximum (losses).
+        case fromZero
+        /// Minimum to maximum (difficulty: spreads the colors over what the text holds).
+        case range
+        /// Symmetric around 0 at 0.5 (differences between policies).
+        case diverging
+    }
+
+    public static func scale(_ values: [Double], _ kind: Scale) -> (Double) -> Double {
         let finite = values.filter(\.isFinite)
-        if diverging {
+        switch kind {
+        case .diverging:
             let m = max(finite.map(abs).max() ?? 1, 1e-9)
             return { 0.5 + 0.5 * $0 / m }
+        case .fromZero:
+            let top = max(finite.max() ?? 1, 1e-9)
+            return { $0 / top }
+        case .range:
+            let lo = finite.min() ?? 0, span = max((finite.max() ?? 1) - lo, 1e-9)
+            return { ($0 - lo) / span }
         }
-        let top = max(finite.max() ?? 1, 1e-9)
-        return { $0 / top }
     }
 
     /// "oracle@4" with its perplexity if known.
