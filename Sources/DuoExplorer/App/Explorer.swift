@@ -178,7 +178,7 @@ public final class Explorer: @unchecked Sendable {
         case .character(let c) where PolicyKind(key: c) != nil: state.primary = PolicyKind(key: c)!
         case .character(let c) where c.isUppercase && PolicyKind(key: Character(c.lowercased())) != nil:
             state.partner = PolicyKind(key: Character(c.lowercased()))!
-        case .character(" "): swap(&state.primary, &state.partner)
+        case .character(" "): (state.primary, state.partner) = (state.partner, state.primary)
         case .character("+"), .character("="): state.k = min(state.k + 1, layers)
         case .character("-"), .character("_"): state.k = max(state.k - 1, 0)
         case .character("c"): state.context = state.context.toggled

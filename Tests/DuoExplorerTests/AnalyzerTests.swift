@@ -1,0 +1,124 @@
+import DuoEngine
+import Foundation
+import XCTest
+@testable import DuoExplorer
+
+/// The explorer's computations against the engine, on the tiny fixture model (4 layers).
+final class AnalyzerTests: XCTestCase {
+    static let modelURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/tiny-model")
+    let ids = [1, 17, 42, 99, 5, 230, 64, 7, 300, 12, 150, 77]
+
+    func model() throws -> DuoModel { try DuoModel.load(directory: Self.modelURL) }
+
+    /// A router with fixed pseudo-random weights over small and big.
+    func router(for model: DuoModel) -> RouterWeights {
+        let r = RouterWeights(routes: [.small, .big], layers: model.config.numLayers, hidden: model.config.hiddenSize, budget: 0.5)
+        var rng = SplitMix64(seed: 7)
+        for w in r.weights { for i in 0..<(w.rows * w.columns) { w.data[i] = Float(rng.nextUnit() - 0.5) } }
+        return r
+    }
+
+    func testUniformRunsEqualTheForwardPass() throws {
+        let model = try model()
+        let analyzer = Analyzer(model: model, routers: [])
+        for route in [Route.big, .small] {
+            let run = try analyzer.run(PolicyKey(route == .big ? .allBig : .allSmall, k: 0), ids: ids)
+            let reference = try SequenceEvaluation.run(model: model, ids: ids, policy: UniformPolicy(route), topK: 5)
+            XCTAssertEqual(run.losses.count, ids.count - 1)
+            for (a, b) in zip(run.losses, reference.losses) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+            XCTAssertEqual(run.top.map { $0.map(\.id) }, reference.top.map { $0.map(\.id) })
+            // The logit lens after the last layer is the model's own prediction.
+            for t in 0..<ids.count { XCTAssertEqual(run.lens[t].last?.id, reference.top[t].first?.id) }
+            XCTAssertEqual(run.lens[0].count, model.config.numLayers)
+        }
+    }
+
+    func testOracleRunMatchesTheEngineAndStreamsPartialResults() throws {
+        let model = try model()
+        let analyzer = Analyzer(model: model, routers: [])
+        for context in [ContextMode.causal, .fixed] {
+            var partials: [Int] = []
+            let run = try analyzer.run(PolicyKey(.oracle, k: 2, context: context), ids: ids) { partials.append($0.completed) }
+            let engineContext: OracleContext = context == .causal ? .causal : .fixed(UniformPolicy(.big))
+            let choices = try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(2), context: engineContext)
+            XCTAssertEqual(partials, Array(1...(ids.count - 1)))
+            XCTAssertEqual((0..<(ids.count - 1)).map { Array(run.routes.row($0)) }, choices.map(\.pattern))
+            for (a, b) in zip(run.losses, choices.map(\.loss)) { XCTAssertEqual(a, b, accuracy: 1e-9) }
+            XCTAssertTrue(run.isComplete)
+            for t in 0..<ids.count { XCTAssertEqual(run.routes.row(t).filter { $0 == .big }.count, 2) }
+        }
+    }
+
+    func testFixedIsTheBestSinglePatternAndRandomTheBestTrial() throws {
+        let model = try model()
+        let analyzer = Analyzer(model: model, routers: [], randomTrials: 5)
+        let fixed = try analyzer.run(PolicyKey(.fixed, k: 2), ids: ids)
+        let patterns = Analyzer.patterns(layers: 4, big: 2)
+        XCTAssertEqual(patterns.count, 6)
+        for p in patterns {
+            let loss = try SequenceEvaluation.run(model: model, ids: ids, policy: PatternPolicy(p), topK: 0).meanLoss
+            XCTAssertLessThanOrEqual(fixed.meanLoss, loss + 1e-9)
+        }
+        let random = try analyzer.run(PolicyKey(.random, k: 2), ids: ids)
+        for seed in 0..<5 {
+            let policy = RandomPolicy(mode: .exactly(2), seed: UInt64(seed), layers: 4)
+            let loss = try SequenceEvaluation.run(model: model, ids: ids, policy: policy, topK: 0).meanLoss
+            XCTAssertLessThanOrEqual(random.meanLoss, loss + 1e-9)
+        }
+    }
+
+    func testRouterRunUsesExactKAndKeepsProbabilities() throws {
+        let model = try model()
+        let router = router(for: model)
+        let analyzer = Analyzer(model: model, routers: [("test", router)])
+        let run = try analyzer.run(PolicyKey(.router, k: 1), ids: ids)
+        let reference = try RouterExactK.patterns(model: model, router: router, ids: ids, k: 1)
+        XCTAssertEqual((0..<ids.count).map { Array(run.routes.row($0)) }, reference)
+        let probabilities = try XCTUnwrap(run.routerProbabilities)
+        XCTAssertEqual(probabilities.count, ids.count)
+        for token in probabilities {
+            XCTAssertEqual(token.count, 4)
+            for p in token { XCTAssertEqual(Double(p.reduce(0, +)), 1, accuracy: 1e-5) }
+        }
+        XCTAssertThrowsError(try Analyzer(model: model, routers: []).run(PolicyKey(.router, k: 1), ids: ids))
+    }
+
+    /// A flip loss equals scoring the sequence with that one cell changed.
+    func testFlipLossesEqualDirectEvaluation() throws {
+        let model = try model()
+        let analyzer = Analyzer(model: model, routers: [])
+        let run = try analyzer.run(PolicyKey(.random, k: 2), ids: ids)
+        let t = 5
+        let flips = try analyzer.flipLosses(run, ids: ids, token: t)
+        XCTAssertEqual(flips.count, 4)
+        for layer in 0..<4 {
+            var rows = (0..<ids.count).map { Array(run.routes.row($0)) }
+            rows[t][layer] = rows[t][layer] == .big ? .small : .big
+            let direct = try SequenceEvaluation.run(model: model, ids: ids, policy: MatrixPolicy(RouteMatrix(rows: rows)), topK: 0)
+            XCTAssertEqual(flips[layer], direct.losses[t], accuracy: 1e-4)
+        }
+        XCTAssertEqual(try analyzer.flipLosses(run, ids: ids, token: ids.count - 1), [])
+    }
+
+    func testStoppingAndGeneration() throws {
+        let model = try model()
+        let analyzer = Analyzer(model: model, routers: [])
+        XCTAssertThrowsError(try analyzer.run(PolicyKey(.oracle, k: 2), ids: ids, shouldContinue: { false })) { XCTAssertTrue($0 is OracleStopped) }
+        XCTAssertThrowsError(try analyzer.run(PolicyKey(.fixed, k: 2), ids: ids, shouldContinue: { false })) { XCTAssertTrue($0 is OracleStopped) }
+
+        var generated: [Int] = []
+        try analyzer.generate(ids: ids, count: 3, policy: UniformPolicy(.big)) { id, routes, p in
+            generated.append(id)
+            XCTAssertEqual(routes.count, ids.count + generated.count)
+            XCTAssertGreaterThan(p, 0)
+            return true
+        }
+        XCTAssertEqual(generated.count, 3)
+        // Greedy: the first new token is all-big's top prediction after the text.
+        let reference = try SequenceEvaluation.run(model: model, ids: ids, policy: UniformPolicy(.big), topK: 1)
+        XCTAssertEqual(generated.first, reference.top.last?.first?.id)
+        let full = Array(repeating: 1, count: model.config.maxPositions)
+        XCTAssertThrowsError(try analyzer.generate(ids: full, count: 1, policy: UniformPolicy(.big)) { _, _, _ in true })
+    }
+}
