@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuoEngine
+import DuoExplorer
 import DuoTraining
 import Foundation
 
@@ -22,15 +23,19 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("train-batch"), help: "Sequences per step when timing full training steps.")
     var trainBatch = 8
 
-    enum Part: String, CaseIterable, ExpressibleByArgument { case prefill, decode, oracle, train }
+    enum Part: String, CaseIterable, ExpressibleByArgument { case prefill, decode, oracle, train, explorer }
 
-    @Option(help: "Measure only these parts (repeatable): prefill, decode, oracle, train. The sgemm peak is always measured.")
+    @Option(help: "Measure only these parts (repeatable): prefill, decode, oracle, train, explorer. The sgemm peak is always measured (except for explorer alone).")
     var only: [Part] = []
+
+    @Option(help: "Text for the explorer latency measurement (default: the model's sample quotes.txt).")
+    var text: String?
 
     static let sampleShape = ModelConfig(vocabSize: 4096, hiddenSize: 192, intermediateSize: 768, smallIntermediateSize: 48,
                                          numLayers: 12, numHeads: 6, numKVHeads: 2, maxPositions: 256, tieWordEmbeddings: true)
 
     func run() throws {
+        if only == [.explorer] { return try explorerLatency() }
         let duo: DuoModel
         if let model {
             duo = try Loader.model(model)
@@ -63,6 +68,7 @@ struct BenchCommand: ParsableCommand {
             print(try JSONOutput.string(figures), terminator: "")
             return
         }
+        defer { if parts.contains(.explorer), model != nil { print(""); try? explorerLatency() } }
         print("model: \(model ?? "random weights, sample-model shape")  layers \(c.numLayers)  hidden \(c.hiddenSize)  context \(n)")
         print("BLAS threads: \(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "default")  cores: \(ProcessInfo.processInfo.activeProcessorCount)")
         print("")
@@ -71,6 +77,25 @@ struct BenchCommand: ParsableCommand {
         for f in figures {
             let rate = f.tokensPerSecond.map { String(format: $0 < 100 ? "%.2f" : "%.0f", $0) } ?? "-"
             print(pad(f.name, 56) + pad(rate, 12) + pad(String(format: "%.1f", f.gflops), 10) + String(format: "%.0f%%", 100 * f.gflops / peak))
+        }
+    }
+
+    /// First-frame time and key-to-redraw latency of the explorer on a model and text.
+    func explorerLatency() throws {
+        guard let model else { throw DuoError("the explorer benchmark needs a MODEL with a tokenizer") }
+        let modelURL = URL(fileURLWithPath: model)
+        let textURL = text.map { URL(fileURLWithPath: $0) } ?? modelURL.deletingLastPathComponent().appendingPathComponent("texts/quotes.txt")
+        let r = try ExplorerBenchmark.run(model: modelURL, text: textURL)
+        if json {
+            print(try JSONOutput.string(r), terminator: "")
+            return
+        }
+        print("explorer: \(textURL.lastPathComponent), \(r.tokens) tokens, \(r.width)x\(r.height) cells")
+        print(String(format: "first frame (load model, tokenize, draw): %.3f s", r.firstFrameSeconds))
+        print(String(format: "all results for the first screen, computed in the background: %.1f s", r.computeSeconds))
+        print("key to finished redraw (handle key, draw grid, encode for the terminal):")
+        for k in r.keys {
+            print("  " + k.name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(format: "mean %6.2f ms   p99 %6.2f ms", k.meanMilliseconds, k.p99Milliseconds))
         }
     }
 }

@@ -70,6 +70,7 @@ struct ExploreCommand: ParsableCommand {
     var snapshots: String = "duoscope-snapshots"
 
     func run() throws {
+        let started = Date()
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else {
             throw DuoError("the explorer needs a terminal; use `duoscope snapshot` to render views to files")
         }
@@ -80,7 +81,8 @@ struct ExploreCommand: ParsableCommand {
             depth = d
         }
         if noColor || !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty { depth = ColorDepth.none }
-        try ExplorerApp.run(explorer, depth: depth)
+        let log = ProcessInfo.processInfo.environment["DUOSCOPE_TIMING_LOG"].map { URL(fileURLWithPath: $0) }
+        try ExplorerApp.run(explorer, depth: depth, started: started, timingLog: log)
     }
 }
 

@@ -2,8 +2,15 @@ import Foundation
 
 /// The interactive loop: draws the explorer's frames on the terminal and feeds it keys.
 /// Redraws after every key, when results arrive, and a few times a second while work runs.
+/// With `timingLog`, appends "first-frame MS" (since `started`) and "key MS" (key read to
+/// frame on the terminal) lines to that file, for the latency benchmark.
 public enum ExplorerApp {
-    public static func run(_ explorer: Explorer, depth: ColorDepth?) throws {
+    public static func run(_ explorer: Explorer, depth: ColorDepth?, started: Date = Date(), timingLog: URL? = nil) throws {
+        let log = timingLog.flatMap { url -> FileHandle? in
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+            return try? FileHandle(forWritingTo: url)
+        }
+        func record(_ line: String) { log?.write(Data((line + "\n").utf8)) }
         let screen = try TerminalScreen.start(depth: depth, mouse: true)
         defer {
             explorer.stop()
@@ -14,6 +21,8 @@ public enum ExplorerApp {
         var drawnVersion = -1
         var drawnAt = Date.distantPast
         var dirty = true
+        var keyAt: Date? = nil
+        var firstFrame = true
         while true {
             if explorer.poll() { dirty = true }
             let version = explorer.store.version
@@ -21,11 +30,16 @@ public enum ExplorerApp {
             if dirty || version != drawnVersion || ticking {
                 let size = screen.size
                 screen.draw(explorer.frame(width: size.width, height: size.height, color: color))
+                if firstFrame { record(String(format: "first-frame %.2f", Date().timeIntervalSince(started) * 1000)) }
+                if let keyAt { record(String(format: "key %.3f", Date().timeIntervalSince(keyAt) * 1000)) }
+                firstFrame = false
+                keyAt = nil
                 drawnVersion = version
                 drawnAt = Date()
                 dirty = false
             }
             guard let key = screen.readKey(timeoutMilliseconds: 40) else { continue }
+            keyAt = Date()
             if key == .resize { screen.invalidate() }
             guard explorer.handle(key) else { return }
             dirty = true
