@@ -1,12 +1,11 @@
 # duoscope — setup, build, run, test.
-#   make run    installs what is missing, builds, and runs duoscope on the bundled model
+#   make run    installs what is missing, builds, and opens the explorer on the bundled model
 #   make test   installs what is missing, builds, and runs the whole test suite
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libncursesw5-dev tmux pkg-config
 MODEL ?= sample-models/duo-12L
 TEXT ?= sample-models/texts/quotes.txt
-POLICY ?= router:k4
 
 .PHONY: deps build release run test bench sample-model study clean
 
@@ -22,7 +21,7 @@ release: deps
 	swift build -c release
 
 run: release
-	.build/release/duoscope route $(MODEL) --file $(TEXT) --policy $(POLICY)
+	.build/release/duoscope explore $(MODEL) $(TEXT)
 
 test: deps
 	set -o pipefail; swift test --disable-swift-testing 2>&1 | tee .build-test.log

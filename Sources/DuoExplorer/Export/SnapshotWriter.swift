@@ -60,6 +60,7 @@ public enum SnapshotWriter {
 
     /// Writes `text` to `url` atomically; an existing file is never replaced.
     public static func writeSingle(_ text: String, to url: URL) throws {
+        try createFolder(url.deletingLastPathComponent())
         let temporary = try writeTemporary(Data(text.utf8), in: url.deletingLastPathComponent(), suffix: url.pathExtension)
         defer { unlink(temporary.path) }
         guard systemLink(temporary.path, url.path) == 0 else {
