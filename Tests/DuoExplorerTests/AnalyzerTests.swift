@@ -39,7 +39,7 @@ final class AnalyzerTests: XCTestCase {
         let analyzer = Analyzer(model: model, routers: [])
         for context in [ContextMode.causal, .fixed] {
             var partials: [Int] = []
-            let run = try analyzer.run(PolicyKey(.oracle, k: 2, context: context), ids: ids) { partials.append($0.completed) }
+            let run = try analyzer.run(PolicyKey(.oracle, k: 2, context: context), ids: ids, partial: { partials.append($0.completed) })
             let engineContext: OracleContext = context == .causal ? .causal : .fixed(UniformPolicy(.big))
             let choices = try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(2), context: engineContext)
             XCTAssertEqual(partials, Array(1...(ids.count - 1)))

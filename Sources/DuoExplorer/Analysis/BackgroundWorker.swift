@@ -26,6 +26,7 @@ public final class BackgroundWorker: @unchecked Sendable {
     private var running: (job: ExplorerJob, revision: Int)?
     private var cancelRunning = false
     private var stopped = false
+    private var exited = false
     private var thread: Thread?
     private let store: AnalysisStore
     /// Names this worker's entry in the store's progress.
@@ -62,11 +63,14 @@ public final class BackgroundWorker: @unchecked Sendable {
         return running != nil || wanted.contains { !store.isSettled($0.job) }
     }
 
+    /// Stops the worker and waits for its thread to leave (a running job is asked to stop
+    /// first), so no BLAS call is still in flight when the process exits.
     public func stop() {
         condition.lock()
         stopped = true
         cancelRunning = true
-        condition.signal()
+        condition.broadcast()
+        while thread != nil && !exited { condition.wait() }
         condition.unlock()
     }
 
@@ -75,7 +79,12 @@ public final class BackgroundWorker: @unchecked Sendable {
             condition.lock()
             var next: Request?
             while next == nil {
-                if stopped { condition.unlock(); return }
+                if stopped {
+                    exited = true
+                    condition.broadcast()
+                    condition.unlock()
+                    return
+                }
                 next = wanted.first { $0.revision == store.revision && !store.isSettled($0.job) }
                 if next == nil { condition.wait() }
             }

@@ -46,6 +46,7 @@ public final class Explorer: @unchecked Sendable {
 
     public func stop() {
         generation.cancel()
+        generation.waitUntilFinished()
         searchWorker.stop()
         quickWorker.stop()
     }
@@ -339,16 +340,24 @@ final class GenerationBuffer: @unchecked Sendable {
         var error: String?
     }
 
-    private let lock = NSLock()
+    private let lock = NSCondition()
     private var current: Update?
     private var changed = false
     private var cancelled = false
+    private var running = false
 
     func begin(ids: [Int]) {
         lock.lock(); defer { lock.unlock() }
         current = Update(ids: ids, routes: [], generated: 0, finished: false)
         cancelled = false
         changed = false
+        running = true
+    }
+
+    /// Blocks until the generating thread has finished (after `cancel`, within one token).
+    func waitUntilFinished() {
+        lock.lock(); defer { lock.unlock() }
+        while running { lock.wait() }
     }
 
     /// Returns false once cancelled, so the generator stops.
@@ -366,6 +375,8 @@ final class GenerationBuffer: @unchecked Sendable {
         current?.finished = true
         current?.error = error
         changed = true
+        running = false
+        lock.broadcast()
     }
 
     func cancel() {

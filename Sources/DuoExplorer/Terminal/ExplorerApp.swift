@@ -7,7 +7,7 @@ import Foundation
 public enum ExplorerApp {
     public static func run(_ explorer: Explorer, depth: ColorDepth?, started: Date = Date(), timingLog: URL? = nil) throws {
         let log = timingLog.flatMap { url -> FileHandle? in
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+            guard FileManager.default.createFile(atPath: url.path, contents: nil) else { return nil }
             return try? FileHandle(forWritingTo: url)
         }
         func record(_ line: String) { log?.write(Data((line + "\n").utf8)) }
