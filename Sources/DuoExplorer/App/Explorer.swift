@@ -18,6 +18,8 @@ public final class Explorer: @unchecked Sendable {
     /// The last frame drawn, for mouse hit-testing.
     private var lastFrame: CellGrid?
     private let generation = GenerationBuffer()
+    /// The label of the text a continuation is being generated from.
+    private var generationBase = ""
 
     public init(model: DuoModel, analyzer: Analyzer, document: ExplorerDocument, state: ExplorerState = ExplorerState(),
                 choices: [TextChoice] = [], snapshotFolder: URL = URL(fileURLWithPath: "duoscope-snapshots")) {
@@ -131,8 +133,10 @@ public final class Explorer: @unchecked Sendable {
     /// Picks up generated tokens; returns true when the screen changed.
     public func poll() -> Bool {
         guard let update = generation.take() else { return false }
-        let next = ExplorerDocument(ids: update.ids, label: document.label, model: model, revision: document.revision + 1)
+        let label = generationBase + (update.generated > 0 ? " + \(update.generated) generated" : "")
+        let next = ExplorerDocument(ids: update.ids, label: label, model: model, revision: document.revision + 1)
         setDocument(next)
+        state.token = next.count - 1
         if update.finished {
             state.generating = nil
             state.message = update.error.map { "error: \($0)" } ?? "generated \(update.generated) tokens"
@@ -289,6 +293,7 @@ public final class Explorer: @unchecked Sendable {
         let fixed = store.snapshot().runs[state.key(.fixed)].map { Array($0.routes.row(0)) }
         let (policy, label) = analyzer.generationPolicy(for: state.primaryKey, fixedPattern: fixed)
         state.generating = label
+        generationBase = document.label
         let start = document.ids
         let buffer = generation, analyzer = analyzer
         buffer.begin(ids: start)

@@ -38,9 +38,15 @@ public enum ExplorerApp {
                 drawnAt = Date()
                 dirty = false
             }
-            guard let key = screen.readKey(timeoutMilliseconds: 40) else { continue }
+            guard var key = screen.readKey(timeoutMilliseconds: 40) else { continue }
             keyAt = Date()
             if key == .resize { screen.invalidate() }
+            // A newline inside pasted text arrives as Enter followed at once by more keys:
+            // keep it in the typed text instead of submitting half a paste.
+            while key == .enter, explorer.state.input?.purpose == .text, let more = screen.readKey(timeoutMilliseconds: 5) {
+                _ = explorer.handle(.character("\n"))
+                key = more
+            }
             guard explorer.handle(key) else { return }
             dirty = true
         }

@@ -24,9 +24,20 @@ enum DetailPane {
         x = grid.put("difficulty ", x: x, y: area.y + 1, style: theme.label)
         grid.put(Format.number(c.potential(t)), x: x, y: area.y + 1, style: theme.emphasis)
 
+        // Routes of this token under the primary, the partner, then every other policy that fits.
         x = area.x
-        for key in [c.state.primaryKey, c.state.partnerKey] {
-            x = grid.put("\(key) ", x: x, y: area.y + 2, style: theme.label)
+        var keys = [c.state.primaryKey, c.state.partnerKey]
+        for kind in PolicyKind.allCases where !keys.contains(c.state.key(kind)) { keys.append(c.state.key(kind)) }
+        var computeNote = ""
+        if let run = c.primary, t < run.completed {
+            let bigs = run.routes.row(t).filter { $0 == .big }.count
+            computeNote = "FFN \(Format.percent(run.ffnFractions[t])) (\(bigs)/\(c.layers) big)"
+        }
+        let end = area.x + area.width - computeNote.count - 2
+        for key in keys {
+            let name = "\(key) "
+            guard x + name.count + c.layers <= end else { break }
+            x = grid.put(name, x: x, y: area.y + 2, style: theme.label)
             for l in 0..<c.layers {
                 let (ch, style) = theme.routeCell(c.analysis.runs[key]?.route(token: t, layer: l))
                 grid.put(String(ch), x: x, y: area.y + 2, style: style)
@@ -34,10 +45,7 @@ enum DetailPane {
             }
             x += 2
         }
-        if let run = c.primary, t < run.completed {
-            let bigs = run.routes.row(t).filter { $0 == .big }.count
-            grid.put("compute \(Format.percent(run.ffnFractions[t])) of all-big FFN (\(bigs)/\(c.layers) big)", x: x, y: area.y + 2, style: theme.label)
-        }
+        grid.put(computeNote, x: max(x, end), y: area.y + 2, style: theme.label)
 
         x = grid.put("top-5 \(c.state.primaryKey): ", x: area.x, y: area.y + 3, style: theme.label)
         if let top = c.primary?.top[safe: t], !top.isEmpty {
