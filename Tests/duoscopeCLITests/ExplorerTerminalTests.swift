@@ -133,6 +133,16 @@ final class ExplorerTerminalTests: XCTestCase {
         try expectCleanExit(status: 128 + SIGTERM)
     }
 
+    /// A crash (here a SIGSEGV, as a bad memory access would raise) still gives the terminal
+    /// back before the process dies with the signal's status.
+    func testCrashRestoresTheTerminal() throws {
+        try launch(text: try write("crash.txt", Self.sampleText), snapshots: scratch.appendingPathComponent("snaps"))
+        try waitFor("the first frame") { self.title($0).contains("duoscope │") }
+        let pid = try XCTUnwrap(explorerPID(), "no pid recorded")
+        XCTAssertEqual(kill(pid, SIGSEGV), 0)
+        try expectCleanExit(status: 128 + SIGSEGV)
+    }
+
     /// NO_COLOR: routes become glyphs and no color reaches the terminal.
     func testNoColorDrawsGlyphs() throws {
         try launch(text: try write("plain.txt", Self.sampleText), snapshots: scratch.appendingPathComponent("snaps"),
