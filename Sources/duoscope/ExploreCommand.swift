@@ -23,11 +23,15 @@ struct ExplorerOptions: ParsableArguments {
     @Option(name: .long, help: "Trials behind the random best-of-N baseline.")
     var trials: Int = 100
 
+    @Flag(name: .long, help: "Keep the first context-length tokens of a longer text instead of failing.")
+    var truncate = false
+
     func state(layers: Int) throws -> ExplorerState {
         var s = ExplorerState()
         s.primary = try Self.kind(policy, option: "--policy")
         s.partner = try Self.kind(compare, option: "--compare")
         guard (0...layers).contains(k) else { throw DuoError("--k \(k) is outside 0...\(layers)") }
+        guard trials >= 1 else { throw DuoError("--trials \(trials) must be at least 1") }
         s.k = k
         guard let mode = ContextMode(rawValue: context) else { throw DuoError("--context \(context): expected causal or fixed") }
         s.context = mode
@@ -113,8 +117,8 @@ enum ExplorerSetup {
         guard let first = files.first ?? samples.first(where: { $0.lastPathComponent == "quotes.txt" }) ?? samples.first else {
             throw DuoError("no text given and no sample texts next to the model", file: model.directory?.path)
         }
-        let source = try TextSource(file: first)
-        let document = try ExplorerDocument(text: source.text, label: first.lastPathComponent, model: model)
+        let ids = try TextSource(file: first).tokenize(for: model, truncate: options.truncate)
+        let document = ExplorerDocument(ids: ids, label: first.lastPathComponent, model: model, revision: 0)
         let analyzer = Analyzer(model: model, routers: Analyzer.loadRouters(for: model), randomTrials: options.trials)
         let choices = (files + samples.filter { !files.contains($0) }).map(TextChoice.file) + [.typed]
         return Explorer(model: model, analyzer: analyzer, document: document, state: try options.state(layers: model.config.numLayers),

@@ -22,10 +22,9 @@ public struct ExplorerDocument: Sendable {
     }
 
     /// Tokenizes `text` with the model's tokenizer. Throws a one-line error naming `label`
-    /// for an empty text, a single token or a text longer than the model's context.
-    public init(text: String, label: String, model: DuoModel, revision: Int = 0) throws {
-        let source = try TextSource(text: text, label: label)
-        let ids = try source.tokenize(for: model)
+    /// for an empty text, a single token or (unless `truncate`) a text longer than the context.
+    public init(text: String, label: String, model: DuoModel, revision: Int = 0, truncate: Bool = false) throws {
+        let ids = try TextSource(text: text, label: label).tokenize(for: model, truncate: truncate)
         self.init(ids: ids, label: label, model: model, revision: revision)
     }
 

@@ -272,13 +272,15 @@ public final class Explorer: @unchecked Sendable {
         state.message = "not found: \(TerminalSafe.escape(query))"
     }
 
-    /// Replaces the text; errors (empty, too long) go to the status line.
+    /// Replaces the text (a text longer than the context keeps its first tokens); errors
+    /// (empty, invalid) go to the status line.
     public func open(text: String, label: String) {
         do {
-            let doc = try ExplorerDocument(text: text, label: label, model: model, revision: document.revision + 1)
+            let doc = try ExplorerDocument(text: text, label: label, model: model, revision: document.revision + 1, truncate: true)
             setDocument(doc)
             state.token = 0
-            state.message = "opened \(TerminalSafe.escape(label)): \(doc.count) tokens"
+            let total = model.tokenizer?.encode(text).count ?? doc.count
+            state.message = "opened \(TerminalSafe.escape(label)): \(doc.count) tokens" + (total > doc.count ? " (the first \(doc.count) of \(total))" : "")
         } catch {
             state.message = "error: \(error)"
         }
