@@ -125,22 +125,18 @@ final class ExplorerTerminalTests: XCTestCase {
     }
 
     /// SIGTERM ends the explorer (status 143) but gives the terminal back first.
-    func testSIGTERMRestoresTheTerminal() throws {
-        try launch(text: try write("term.txt", Self.sampleText), snapshots: scratch.appendingPathComponent("snaps"))
-        try waitFor("the first frame") { self.title($0).contains("duoscope │") }
-        let pid = try XCTUnwrap(explorerPID(), "no pid recorded")
-        XCTAssertEqual(kill(pid, SIGTERM), 0)
-        try expectCleanExit(status: 128 + SIGTERM)
-    }
+    func testSIGTERMRestoresTheTerminal() throws { try expectSignalRestoresTheTerminal(SIGTERM) }
 
     /// A crash (here a SIGSEGV, as a bad memory access would raise) still gives the terminal
     /// back before the process dies with the signal's status.
-    func testCrashRestoresTheTerminal() throws {
-        try launch(text: try write("crash.txt", Self.sampleText), snapshots: scratch.appendingPathComponent("snaps"))
+    func testCrashRestoresTheTerminal() throws { try expectSignalRestoresTheTerminal(SIGSEGV) }
+
+    private func expectSignalRestoresTheTerminal(_ signal: Int32) throws {
+        try launch(text: try write("signal-\(signal).txt", Self.sampleText), snapshots: scratch.appendingPathComponent("snaps"))
         try waitFor("the first frame") { self.title($0).contains("duoscope │") }
         let pid = try XCTUnwrap(explorerPID(), "no pid recorded")
-        XCTAssertEqual(kill(pid, SIGSEGV), 0)
-        try expectCleanExit(status: 128 + SIGSEGV)
+        XCTAssertEqual(kill(pid, signal), 0)
+        try expectCleanExit(status: 128 + signal)
     }
 
     /// NO_COLOR: routes become glyphs and no color reaches the terminal.

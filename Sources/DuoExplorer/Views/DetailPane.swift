@@ -9,8 +9,7 @@ enum DetailPane {
         let theme = c.theme
         let t = c.state.token
         let doc = c.document
-        let next = t + 1 < doc.count ? Format.quoted(doc.tokenTexts[t + 1]) : "(end of text)"
-        let heading = "─ token \(t + 1)/\(doc.count) \(Format.quoted(doc.tokenTexts[t], limit: 24)) → \(next) · layer \(c.state.layer) "
+        let heading = "─ \(c.currentTokenHeading) · layer \(c.state.layer) "
         grid.fill(x: area.x, y: area.y, width: area.width, height: 1, character: "─", style: theme.rule)
         grid.put(heading, x: area.x, y: area.y, style: theme.emphasis)
 
@@ -50,7 +49,7 @@ enum DetailPane {
         x = grid.put("top-5 \(c.state.primaryKey): ", x: area.x, y: area.y + 3, style: theme.label)
         if let top = c.primary?.top[safe: t], !top.isEmpty {
             for p in top {
-                let text = TerminalSafe.escape(c.analysis.vocabulary?(p.id) ?? "#\(p.id)")
+                let text = c.tokenText(id: p.id)
                 let hit = t + 1 < doc.count && p.id == doc.ids[t + 1]
                 x = grid.put("\(Format.quoted(text)) \(Format.percent(p.probability))  ", x: x, y: area.y + 3, style: hit ? theme.emphasis : .plain)
             }

@@ -11,8 +11,7 @@ enum LayersView {
         let theme = c.theme
         let t = c.state.token
         let doc = c.document
-        let next = t + 1 < doc.count ? Format.quoted(doc.tokenTexts[t + 1]) : "(end of text)"
-        var header = "token \(t + 1)/\(doc.count) \(Format.quoted(doc.tokenTexts[t])) → \(next)   primary \(c.state.primaryKey)"
+        var header = "\(c.currentTokenHeading)   primary \(c.state.primaryKey)"
         if let loss = c.primary?.loss(t) { header += " loss \(Format.number(loss))" }
         grid.put(header, x: area.x, y: area.y, style: theme.emphasis)
 
@@ -65,7 +64,7 @@ enum LayersView {
                 grid.put(t + 1 < doc.count ? "…" : "—", x: flipX, y: y, style: theme.label)
             }
             if let lens = c.primary?.lens[safe: t]?[safe: l] {
-                let text = doc.ids.isEmpty ? "" : TerminalSafe.escape(c.analysis.vocabulary?(lens.id) ?? "#\(lens.id)")
+                let text = c.tokenText(id: lens.id)
                 let hit = t + 1 < doc.count && lens.id == doc.ids[t + 1]
                 grid.put("\(Format.quoted(text)) \(Format.percent(lens.probability))\(hit ? " ✓" : "")", x: lensX, y: y,
                          style: hit ? theme.emphasis : .plain)

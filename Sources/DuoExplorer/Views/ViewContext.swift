@@ -66,6 +66,18 @@ public struct ViewContext: Sendable {
         }
     }
 
+    /// "token 4/30 ' fox' → ' jumps'" for the current token.
+    public var currentTokenHeading: String {
+        let t = state.token, doc = document
+        let next = t + 1 < doc.count ? Format.quoted(doc.tokenTexts[t + 1]) : "(end of text)"
+        return "token \(t + 1)/\(doc.count) \(Format.quoted(doc.tokenTexts[t], limit: 24)) → \(next)"
+    }
+
+    /// A predicted token's text, terminal-safe.
+    public func tokenText(id: Int) -> String {
+        TerminalSafe.escape(analysis.vocabulary?(id) ?? "#\(id)")
+    }
+
     /// "oracle@4" with its perplexity if known.
     public func describe(_ key: PolicyKey) -> String {
         guard let run = analysis.runs[key] else { return key.description }
