@@ -160,6 +160,28 @@ final class ExplorerTerminalTests: XCTestCase {
         try expectCleanExit(status: 0)
     }
 
+    /// `--colors 8`: only the eight basic colors reach the terminal (30-37, 40-47).
+    func testEightColorFallback() throws {
+        try launch(text: try write("eight.txt", Self.sampleText), snapshots: scratch.appendingPathComponent("snaps"), arguments: ["--colors", "8"])
+        try waitFor("the first frame") { self.title($0).contains("duoscope │") }
+        let colored = try XCTUnwrap(pollEscapes { Self.sgrParameters($0).contains { (41...44).contains($0) } }, "no basic background colors")
+        for code in ["38;5;", "48;5;", "38;2;", "48;2;"] { XCTAssertFalse(colored.contains(code), "\(code) with --colors 8:\n\(colored)") }
+        XCTAssertTrue(Self.sgrParameters(colored).allSatisfy { !(90...107).contains($0) }, "bright colors with --colors 8:\n\(colored)")
+        tmux.keys("q", literal: true)
+        try expectCleanExit(status: 0)
+    }
+
+    /// The first escape-carrying capture for which `predicate` holds, within 20 s.
+    private func pollEscapes(_ predicate: (String) -> Bool) -> String? {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let screen = tmux.capture(escapes: true)
+            if predicate(screen) { return screen }
+            usleep(50_000)
+        }
+        return nil
+    }
+
     // MARK: Steps
 
     private func write(_ name: String, _ text: String) throws -> URL {
@@ -170,7 +192,7 @@ final class ExplorerTerminalTests: XCTestCase {
 
     /// Starts the explorer in a new 110×36 session. A script records its pid, then becomes the
     /// explorer; the pane's shell then prints the exit status and the terminal modes and waits.
-    private func launch(text: URL, snapshots: URL, environment: [String: String] = [:]) throws {
+    private func launch(text: URL, snapshots: URL, environment: [String: String] = [:], arguments: [String] = []) throws {
         let binary = CLIRunner.binary.path
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary), "no duoscope binary at \(binary)")
         let env = (["TERM": "xterm-256color"].merging(environment) { $1 }).sorted { $0.key < $1.key }
@@ -178,7 +200,7 @@ final class ExplorerTerminalTests: XCTestCase {
         let script = """
             echo $$ > \(Self.quote(scratch.appendingPathComponent("pid").path))
             exec env -u NO_COLOR \(env) \(Self.quote(binary)) explore \(Self.quote(Self.model)) \(Self.quote(text.path)) \
-            --trials 3 --snapshots \(Self.quote(snapshots.path))
+            --trials 3 --snapshots \(Self.quote(snapshots.path)) \(arguments.map(Self.quote).joined(separator: " "))
 
             """
         let scriptURL = try write("run.sh", script)
