@@ -69,7 +69,6 @@ enum LayersView {
                 grid.put("\(Format.quoted(text)) \(Format.percent(lens.probability))\(hit ? " ✓" : "")", x: lensX, y: y,
                          style: hit ? theme.emphasis : .plain)
             }
-            if selected { grid.restyle(x: labelX + 3, y: y, width: 2) { $0 = theme.cursor } }
         }
         let noteY = y0 + 1 + min(visible, c.layers) + 1
         if noteY < area.y + area.height {
