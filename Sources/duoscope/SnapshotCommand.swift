@@ -37,10 +37,12 @@ struct SnapshotCommand: ParsableCommand {
         }
         let explorer = try ExplorerSetup.make(modelPath: model, texts: [text], options: options, snapshots: ".")
         let progress = ProgressLine()
-        let started = Date()
+        var current = ("", Date())
         explorer.computeSynchronously { job, done, total in
-            let rate = Double(done) / max(Date().timeIntervalSince(started), 1e-9)
-            progress.update("\(job): \(done)/\(total)  \(String(format: "%.1f", rate))/s")
+            if current.0 != job { current = (job, Date()) }
+            let rate = Double(done) / max(Date().timeIntervalSince(current.1), 1e-9)
+            let eta = rate > 0 ? ProgressLine.duration(Double(total - done) / rate) : "?"
+            progress.update("\(job): \(done)/\(total)  \(String(format: "%.1f", rate))/s  ETA \(eta)")
         }
         progress.clear()
         let rows = height ?? ExplorerRenderer.preferredHeight(explorer.context(color: false), width: width)
