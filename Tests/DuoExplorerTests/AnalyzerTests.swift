@@ -54,7 +54,7 @@ final class AnalyzerTests: XCTestCase {
         let model = try model()
         let analyzer = Analyzer(model: model, routers: [], randomTrials: 5)
         let fixed = try analyzer.run(PolicyKey(.fixed, k: 2), ids: ids)
-        let patterns = Analyzer.patterns(layers: 4, big: 2)
+        let patterns = (0..<16).filter { $0.nonzeroBitCount == 2 }.map { FixedPatternSearch.pattern(index: $0, layers: 4) }
         XCTAssertEqual(patterns.count, 6)
         for p in patterns {
             let loss = try SequenceEvaluation.run(model: model, ids: ids, policy: PatternPolicy(p), topK: 0).meanLoss

@@ -121,18 +121,22 @@ public enum BudgetSweep {
             progress("random", k + 1, L + 1)
         }
 
-        // Fixed: the best single pattern per k, over all 2^L patterns.
+        // Fixed: the best single pattern per k, over all 2^L patterns (a layer-prefix tree per window).
         var fixed: [Double]?, fixedPatterns: [String]?
         if options.includeFixed {
+            var sums = Array(repeating: 0.0, count: 1 << L)
+            var done = 0
+            for w in windows {
+                for (index, sum) in try FixedPatternSearch.losses(model: model, ids: w, bigCounts: 0...L) { sums[index] += sum }
+                done += w.count - 1
+                progress("fixed patterns", done, scored)
+            }
             var best = Array(repeating: Double.infinity, count: L + 1)
             var bestPattern = Array(repeating: "", count: L + 1)
-            let total = 1 << L
-            for index in 0..<total {
-                let pattern = (0..<L).map { (index >> (L - 1 - $0)) & 1 == 1 ? Route.big : .small }
-                let k = pattern.filter { $0 == .big }.count
-                let m = mean(try losses(PatternPolicy(pattern)).losses)
-                if m < best[k] { best[k] = m; bestPattern[k] = String(pattern.map(\.letter)) }
-                if index % 16 == 15 || index == total - 1 { progress("fixed patterns", index + 1, total) }
+            for index in 0..<(1 << L) {
+                let k = index.nonzeroBitCount
+                let m = sums[index] / Double(scored)
+                if m < best[k] { best[k] = m; bestPattern[k] = String(FixedPatternSearch.pattern(index: index, layers: L).map(\.letter)) }
             }
             fixed = best
             fixedPatterns = bestPattern

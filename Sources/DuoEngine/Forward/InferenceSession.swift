@@ -41,14 +41,7 @@ public final class InferenceSession: @unchecked Sendable {
         guard start + n <= cache.capacity else {
             throw DuoError("sequence of \(start + n) tokens is longer than the context of \(cache.capacity)")
         }
-        if let bad = ids.first(where: { $0 < 0 || $0 >= c.vocabSize }) {
-            throw DuoError("token id \(bad) is outside the vocabulary of \(c.vocabSize)")
-        }
-        let d = c.hiddenSize
-        let x = Tensor(shape: [n, d])
-        for (i, id) in ids.enumerated() {
-            x.row(i).update(from: model.weights.embedding.row(id), count: d)
-        }
+        let x = try embed(ids)
         let scratch = LayerScratch(config: c, rows: n, context: start + n)
         var taken = Array(repeating: [Route](), count: n)
         for layer in 0..<c.numLayers {
@@ -60,6 +53,39 @@ public final class InferenceSession: @unchecked Sendable {
         cache.count = start + n
         routes += taken
         return x
+    }
+
+    /// The token embeddings of `ids` [n, hidden]: the residual stream before layer 0.
+    public func embed(_ ids: [Int]) throws -> Tensor {
+        let c = model.config
+        if let bad = ids.first(where: { $0 < 0 || $0 >= c.vocabSize }) {
+            throw DuoError("token id \(bad) is outside the vocabulary of \(c.vocabSize)")
+        }
+        let x = Tensor(shape: [ids.count, c.hiddenSize])
+        for (i, id) in ids.enumerated() { x.row(i).update(from: model.weights.embedding.row(id), count: c.hiddenSize) }
+        return x
+    }
+
+    /// Runs one layer in place over a whole sequence `x` [n, hidden] from position 0, every token
+    /// taking `route`. Searches over layer prefixes (the best fixed pattern) call it once per tree
+    /// node instead of running a whole forward pass per pattern; layer `l`'s cache entries are
+    /// overwritten by each call at that layer, so the session must be empty and stays so.
+    public func prefillLayer(_ layer: Int, x: Tensor, route: Route) throws {
+        guard cache.count == 0 else { throw DuoError("prefillLayer needs an empty session") }
+        guard x.rows <= cache.capacity else {
+            throw DuoError("sequence of \(x.rows) tokens is longer than the context of \(cache.capacity)")
+        }
+        let scratch = layerScratch(rows: x.rows)
+        attention(layer: layer, x: x, start: 0, scratch: scratch)
+        _ = try ffn(layer: layer, x: x, positions: 0..<x.rows, policy: UniformPolicy(route), scratch: scratch)
+    }
+
+    private var cachedScratch: LayerScratch?
+    private func layerScratch(rows: Int) -> LayerScratch {
+        if let s = cachedScratch, s.normed.rows == rows { return s }
+        let s = LayerScratch(config: model.config, rows: rows, context: rows)
+        cachedScratch = s
+        return s
     }
 
     /// Final norm and LM head over rows of the residual stream.

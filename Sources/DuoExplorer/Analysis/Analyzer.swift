@@ -53,17 +53,13 @@ public final class Analyzer: @unchecked Sendable {
             run.routerRoutes = router.weights.routes
             return run
         case .fixed:
-            let candidates = Self.patterns(layers: L, big: key.k)
-            var best: (loss: Double, pattern: [Route])?
-            for (i, pattern) in candidates.enumerated() {
-                guard shouldContinue() else { throw OracleStopped() }
-                let loss = try SequenceEvaluation.run(model: model, ids: ids, policy: PatternPolicy(pattern), topK: 0).meanLoss
-                if best == nil || loss < best!.loss { best = (loss, pattern) }
-                progress(i + 1, candidates.count)
-            }
-            let pattern = best!.pattern
+            let losses = try FixedPatternSearch.losses(model: model, ids: ids, bigCounts: key.k...key.k,
+                                                       shouldContinue: shouldContinue, progress: progress)
+            // The lowest loss; ties go to the lowest pattern index.
+            let best = losses.min { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }!.key
+            let pattern = FixedPatternSearch.pattern(index: best, layers: L)
             return try score(key, ids: ids, routes: RouteMatrix(rows: Array(repeating: pattern, count: ids.count)),
-                             note: "best of \(candidates.count) fixed patterns: \(String(pattern.map(\.letter)))")
+                             note: "best of \(losses.count) fixed patterns: \(String(pattern.map(\.letter)))")
         case .random:
             let trials = (key.k == 0 || key.k == L) ? 1 : randomTrials
             var best: (loss: Double, seed: UInt64)?
@@ -172,13 +168,6 @@ public final class Analyzer: @unchecked Sendable {
             logits = try session.forward([best], policy: policy)
             row = 0
             guard onToken(best, session.routes, probability) else { return }
-        }
-    }
-
-    /// Every pattern over `layers` layers with exactly `big` big layers, in lexicographic order.
-    static func patterns(layers: Int, big: Int) -> [[Route]] {
-        (0..<(1 << layers)).filter { $0.nonzeroBitCount == big }.map { index in
-            (0..<layers).map { (index >> (layers - 1 - $0)) & 1 == 1 ? Route.big : .small }
         }
     }
 }
