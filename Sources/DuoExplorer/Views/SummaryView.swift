@@ -41,7 +41,7 @@ enum SummaryView {
                     let (ch, style) = theme.routeCell(route)
                     grid.put(String(ch), x: x + j, y: y, style: style)
                 }
-                grid.put(String(format: "%3d", Int((s[0] * 100).rounded())), x: x + 5, y: y, style: theme.label)
+                grid.put(String(format: "%3d", Int((s[0] * 100).rounded())), x: x + 6, y: y, style: theme.label)
             }
         }
     }
