@@ -1,5 +1,6 @@
 #include "CNcursesw.h"
 
+#include <langinfo.h>
 #include <locale.h>
 #include <signal.h>
 #include <string.h>
@@ -42,6 +43,9 @@ void duo_install_restore_handlers(void) {
 
 int duo_start(int want_color, int want_mouse) {
     setlocale(LC_ALL, "");
+    // The views draw box and block characters; without a UTF-8 locale (LANG unset) ncursesw
+    // would print them as escapes. Fall back to C.UTF-8 for character handling.
+    if (strcmp(nl_langinfo(CODESET), "UTF-8") != 0) setlocale(LC_CTYPE, "C.UTF-8");
     // newterm rather than initscr: initscr exits the process when TERM is unknown.
     screen = newterm(NULL, stdout, stdin);
     if (screen == NULL) return -1;

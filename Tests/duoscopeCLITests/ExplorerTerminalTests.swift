@@ -355,7 +355,9 @@ private struct Tmux {
         var environment = ProcessInfo.processInfo.environment
         environment["TERM"] = "xterm-256color"
         environment["TMUX"] = nil
-        let argv = [executable, "-L", socket, "-f", "/dev/null"] + arguments
+        // The screens hold box and block characters: make tmux use UTF-8 whatever the locale.
+        environment["LC_ALL"] = "C.UTF-8"
+        let argv = [executable, "-u", "-L", socket, "-f", "/dev/null"] + arguments
         let envp = environment.map { "\($0.key)=\($0.value)" }
 
         #if canImport(Darwin)
