@@ -33,11 +33,7 @@ public struct SnapshotContent: Sendable {
     /// Per token: loss all-small minus loss oracle@k (the paper's difficulty), nil where either
     /// run has no loss for the token (including the last token, which has no target).
     func difficulty() -> [Double?] {
-        let small = analysis.run(PolicyKey(.allSmall, k: state.k))
-        let oracle = analysis.run(state.key(.oracle))
-        return (0..<analysis.document.count).map { t in
-            guard let s = small?.loss(t), let o = oracle?.loss(t) else { return nil }
-            return s - o
-        }
+        let context = ViewContext(state: state, analysis: analysis, theme: Theme(color: false))
+        return (0..<analysis.document.count).map(context.potential)
     }
 }
