@@ -76,6 +76,19 @@ final class ExplorerControllerTests: XCTestCase {
         _ = e.handle(.home)
         _ = e.handle(.character("n"))
         XCTAssertEqual(e.state.token, first)
+        // A phrase spanning several tokens is found at the token where it starts.
+        _ = e.handle(.home)
+        _ = e.handle(.character("/"))
+        for c in "DOG RAN" { _ = e.handle(.character(c)) }
+        _ = e.handle(.enter)
+        let rest = e.document.rawTokenTexts[e.state.token...].joined()
+        XCTAssertTrue(rest.lowercased().contains("dog ran"), rest)
+        XCTAssertFalse(e.document.rawTokenTexts[(e.state.token + 1)...].joined().contains("dog ran"))
+        XCTAssertTrue(e.state.message?.hasPrefix("found") == true)
+        _ = e.handle(.character("/"))
+        for c in "zebra" { _ = e.handle(.character(c)) }
+        _ = e.handle(.enter)
+        XCTAssertEqual(e.state.message, "not found: zebra")
 
         let revision = e.document.revision
         _ = e.handle(.character("i"))

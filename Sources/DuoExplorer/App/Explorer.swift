@@ -256,20 +256,35 @@ public final class Explorer: @unchecked Sendable {
         }
     }
 
-    /// Moves to the next token (after the cursor, wrapping) whose text contains `query`.
+    /// Moves to the next token (after the cursor, wrapping) where `query` starts, matching
+    /// across token boundaries and ignoring case.
     func find(_ query: String) {
         guard !query.isEmpty else { return }
         state.lastFind = query
         let n = document.count
         for step in 1...n {
             let t = (state.token + step) % n
-            if document.rawTokenTexts[t].range(of: query, options: .caseInsensitive) != nil {
+            if matchStarts(in: t, query) {
                 state.token = t
                 state.message = "found \(TerminalSafe.escape(query)) at token \(t + 1)"
                 return
             }
         }
         state.message = "not found: \(TerminalSafe.escape(query))"
+    }
+
+    /// Whether an occurrence of `query` begins inside token `t`'s text.
+    private func matchStarts(in t: Int, _ query: String) -> Bool {
+        let texts = document.rawTokenTexts
+        let first = texts[t]
+        var window = first
+        var next = t + 1
+        while window.count < first.count + query.count, next < texts.count {
+            window += texts[next]
+            next += 1
+        }
+        guard let match = window.range(of: query, options: .caseInsensitive) else { return false }
+        return window.distance(from: window.startIndex, to: match.lowerBound) < first.count
     }
 
     /// Replaces the text (a text longer than the context keeps its first tokens); errors
