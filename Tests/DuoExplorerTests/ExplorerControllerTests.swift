@@ -142,6 +142,7 @@ final class ExplorerControllerTests: XCTestCase {
         XCTAssertEqual(a.flips[FlipKey(policy: e.state.primaryKey, token: 0)]?.count, 4, "the layers view asks for flips")
         let text = e.frame(width: 100, height: 30, color: false).text
         XCTAssertTrue(text.contains("logit lens"), text)
+        XCTAssertTrue(text.contains("error: router@2: no router"), "the partner's failure is on the status line:\n\(text)")
 
         _ = e.handle(.character("e"))
         XCTAssertTrue(e.state.message?.hasPrefix("snapshot:") == true, e.state.message ?? "")

@@ -76,10 +76,14 @@ public enum ExplorerRenderer {
         for lane in ["search", "quick"] {
             if let progress = c.analysis.progress[lane] { left += "⟳ " + progress.line() + "  " }
         }
-        if let message = c.state.message { left = left.isEmpty ? message : left + "  │ " + message }
+        var message = c.state.message
+        if message == nil, let failed = [c.state.primaryKey, c.state.partnerKey].first(where: { c.analysis.failures[$0.description] != nil }) {
+            message = "error: \(failed): \(c.analysis.failures[failed.description]!)"
+        }
+        if let message { left = left.isEmpty ? message : left + "  │ " + message }
         let hints = "1-5 views  o/r/f/x/b/s policy  O/R… partner  e export  q quit"
         let hintX = grid.width - hints.count - 1
-        let leftEnd = grid.put(left, x: 1, y: y, style: c.state.message?.hasPrefix("error") == true ? theme.warning : .plain,
+        let leftEnd = grid.put(left, x: 1, y: y, style: message?.hasPrefix("error") == true ? theme.warning : .plain,
                                limit: max(grid.width - 2, 0))
         if leftEnd < hintX - 1 { grid.put(hints, x: hintX, y: y, style: theme.label) }
     }
