@@ -29,9 +29,12 @@ enum DifficultyView {
             grid.put("   waiting for results…", x: x, y: area.y + 1, style: theme.label)
         }
 
-        let rankingHeight = min(7, max(area.height - 8, 0))
-        let textArea = Rect(x: area.x, y: area.y + 3, width: area.width, height: area.height - 3 - rankingHeight)
-        let bands = TokenBands(texts: c.document.tokenTexts, width: textArea.width, breakAfterNewline: true)
+        // The text takes what it needs (two rows per line) up to all but 7 rows; the rankings
+        // (and the scatter) get the rest.
+        let bands = TokenBands(texts: c.document.tokenTexts, width: area.width, breakAfterNewline: true)
+        let textHeight = min(2 * bands.bands.count + 1, max(area.height - 3 - 7, 2))
+        let rankingHeight = max(area.height - 3 - textHeight, 0)
+        let textArea = Rect(x: area.x, y: area.y + 3, width: area.width, height: textHeight)
         let visible = max(textArea.height / 2, 1)
         var y = textArea.y
         for bandIndex in bands.page(showing: c.state.token, visible: visible) {
@@ -63,20 +66,52 @@ enum DifficultyView {
         var summary = "top 10 by raw loss and top 10 by potential share \(shared) tokens"
         if let r = correlation(raw, potential) { summary += String(format: "; correlation r = %.2f", r) }
         grid.put(summary, x: area.x, y: area.y, style: theme.emphasis)
-        let half = area.width / 2
-        grid.put("highest raw loss (\(c.state.primaryKey))", x: area.x, y: area.y + 1, style: theme.label)
-        grid.put("highest potential (small − oracle@\(c.state.k))", x: area.x + half, y: area.y + 1, style: theme.label)
+        // Two ranked lists, and on wide screens a scatter of one metric against the other.
+        let scatterWidth = area.width >= 120 ? area.width / 3 : 0
+        let half = (area.width - scatterWidth) / 2
+        grid.put("highest raw loss (\(c.state.primaryKey))", x: area.x, y: area.y + 1, style: theme.label, limit: half - 1)
+        grid.put("highest potential (small − oracle@\(c.state.k))", x: area.x + half, y: area.y + 1, style: theme.label, limit: half - 1)
         for i in 0..<count {
-            if i < raw.count {
-                let (t, v) = raw[i]
-                grid.put("\(Format.number(v)) \(Format.quoted(c.document.tokenTexts[t])) #\(t)", x: area.x, y: area.y + 2 + i,
-                         limit: half - 1, target: .token(t))
+            for (column, list) in [raw, potential].enumerated() where i < list.count {
+                let (t, v) = list[i]
+                grid.put("\(Format.number(v)) \(Format.quoted(c.document.tokenTexts[t])) #\(t + 1)", x: area.x + column * half,
+                         y: area.y + 2 + i, limit: half - 1, target: .token(t))
             }
-            if i < potential.count {
-                let (t, v) = potential[i]
-                grid.put("\(Format.number(v)) \(Format.quoted(c.document.tokenTexts[t])) #\(t)", x: area.x + half, y: area.y + 2 + i,
-                         limit: half - 1, target: .token(t))
-            }
+        }
+        if scatterWidth > 0 {
+            drawScatter(into: &grid, area: Rect(x: area.x + 2 * half, y: area.y + 1, width: scatterWidth, height: area.height - 1),
+                        raw: raw, potential: potential, context: c)
+        }
+    }
+
+    /// Raw loss (x) against potential loss reduction (y), one mark per token, the current
+    /// token highlighted: tokens far right but low show loss that compute cannot remove.
+    private static func drawScatter(into grid: inout CellGrid, area: Rect, raw: [(Int, Double)], potential: [(Int, Double)],
+                                    context c: ViewContext) {
+        let theme = c.theme
+        let yByToken = Dictionary(potential.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+        let points = raw.compactMap { p in yByToken[p.0].map { (token: p.0, x: p.1, y: $0) } }
+        let plot = Rect(x: area.x + 2, y: area.y, width: area.width - 3, height: area.height - 1)
+        guard plot.width > 4, plot.height > 2, let x0 = points.map(\.x).min(), let x1 = points.map(\.x).max(),
+              let y0 = points.map(\.y).min(), let y1 = points.map(\.y).max() else { return }
+        grid.put("↑", x: area.x, y: plot.y, style: theme.label)
+        grid.put("potential", x: area.x, y: plot.y + plot.height, style: theme.label)
+        grid.put("raw loss →", x: plot.x + plot.width - 10, y: plot.y + plot.height, style: theme.label)
+        func cell(_ p: (token: Int, x: Double, y: Double)) -> (Int, Int) {
+            let cx = plot.x + Int(((p.x - x0) / max(x1 - x0, 1e-9) * Double(plot.width - 1)).rounded())
+            let cy = plot.y + plot.height - 1 - Int(((p.y - y0) / max(y1 - y0, 1e-9) * Double(plot.height - 1)).rounded())
+            return (cx, cy)
+        }
+        var counts: [Int: Int] = [:]
+        for p in points { let (x, y) = cell(p); counts[y * grid.width + x, default: 0] += 1 }
+        for p in points {
+            let (x, y) = cell(p)
+            let n = counts[y * grid.width + x] ?? 1
+            grid.put(n > 2 ? "●" : n > 1 ? "•" : "·", x: x, y: y, style: theme.label, target: .token(p.token))
+        }
+        if let current = points.first(where: { $0.token == c.state.token }) {
+            let (x, y) = cell(current)
+            grid.put("◆", x: x, y: y, style: theme.cursor, target: .token(current.token))
         }
     }
 
