@@ -164,7 +164,6 @@ public final class Analyzer: @unchecked Sendable {
             var best = 0
             for i in 1..<vocab where values[i] > values[best] { best = i }
             let probability = Foundation.exp(Double(values[best]) - Ops.logSumExp(values, count: vocab))
-            guard session.position < capacity else { return }
             logits = try session.forward([best], policy: policy)
             row = 0
             guard onToken(best, session.routes, probability) else { return }

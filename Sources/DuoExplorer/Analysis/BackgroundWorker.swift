@@ -56,13 +56,6 @@ public final class BackgroundWorker: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// True while a job runs or wanted jobs remain.
-    public var isBusy: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return running != nil || wanted.contains { !store.isSettled($0.job) }
-    }
-
     /// Stops the worker and waits for its thread to leave (a running job is asked to stop
     /// first), so no BLAS call is still in flight when the process exits.
     public func stop() {

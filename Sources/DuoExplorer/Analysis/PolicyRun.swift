@@ -1,4 +1,5 @@
 import DuoEngine
+import Foundation
 
 /// A policy's routes and their consequences on the current text.
 public struct PolicyRun: Sendable {
@@ -48,5 +49,3 @@ public struct PolicyRun: Sendable {
         }
     }
 }
-
-import Foundation

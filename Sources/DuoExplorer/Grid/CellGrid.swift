@@ -74,12 +74,6 @@ public struct CellGrid: Sendable {
         }
     }
 
-    /// Changes the style of cells already drawn (e.g. to highlight a cursor).
-    public mutating func restyle(x: Int, y: Int, width w: Int, _ change: (inout CellStyle) -> Void) {
-        guard y >= 0, y < height else { return }
-        for column in max(x, 0)..<min(x + w, width) { change(&cells[y * width + column].style) }
-    }
-
     /// The grid as plain text, one line per row, trailing spaces trimmed.
     public var text: String {
         (0..<height).map { y in
