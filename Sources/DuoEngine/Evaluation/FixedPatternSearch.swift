@@ -32,8 +32,7 @@ public enum FixedPatternSearch {
                 let logits = session.logits(of: streams[L])
                 var sum = 0.0
                 for t in 0..<(n - 1) {
-                    let row = logits.row(t)
-                    sum += Ops.logSumExp(row, count: c.vocabSize) - Double(row[ids[t + 1]])
+                    sum += Ops.targetLoss(logits.row(t), count: c.vocabSize, target: ids[t + 1])
                 }
                 results[index] = sum
                 progress(results.count, total)

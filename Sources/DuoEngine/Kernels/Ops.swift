@@ -40,6 +40,11 @@ public enum Ops {
         for i in 0..<count { x[i] *= inverse }
     }
 
+    /// Cross-entropy of one prediction: -log softmax(logits)[target], in nats.
+    public static func targetLoss(_ logits: UnsafePointer<Float>, count: Int, target: Int) -> Double {
+        logSumExp(logits, count: count) - Double(logits[target])
+    }
+
     /// log-sum-exp of `count` values: vectorised exps summed in eight float lanes (relative
     /// error around 1e-7 per term, far below the 1e-4 the golden tests demand).
     public static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Double {

@@ -175,7 +175,7 @@ public final class OracleTree {
                 BLAS.linear(normed.data, rows: rows, weight: w.lmHead, into: logits.data)
                 for r in 0..<rows {
                     let row = logits.row(r)
-                    out[start + r] = Ops.logSumExp(row, count: c.vocabSize) - Double(row[target])
+                    out[start + r] = Ops.targetLoss(row, count: c.vocabSize, target: target)
                 }
             }
         }

@@ -128,7 +128,7 @@ public final class Analyzer: @unchecked Sendable {
             flipped[layer] = pattern[layer] == .big ? .small : .big
             let logits = try session.forward([ids[t]], policy: PatternPolicy(flipped))
             session.rewind(to: t)
-            return Ops.logSumExp(logits.row(0), count: model.config.vocabSize) - Double(logits.row(0)[ids[t + 1]])
+            return Ops.targetLoss(logits.row(0), count: model.config.vocabSize, target: ids[t + 1])
         }
     }
 
@@ -163,7 +163,7 @@ public final class Analyzer: @unchecked Sendable {
             let values = logits.row(row)
             var best = 0
             for i in 1..<vocab where values[i] > values[best] { best = i }
-            let probability = Foundation.exp(Double(values[best]) - Ops.logSumExp(values, count: vocab))
+            let probability = Foundation.exp(-Ops.targetLoss(values, count: vocab, target: best))
             logits = try session.forward([best], policy: policy)
             row = 0
             guard onToken(best, session.routes, probability) else { return }
