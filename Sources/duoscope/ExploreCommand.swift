@@ -110,18 +110,9 @@ enum ExplorerSetup {
     }
 
     static func make(modelPath: String?, texts: [String], options: ExplorerOptions, snapshots: String) throws -> Explorer {
-        let model = try Loader.model(modelPath ?? defaultModelPath())
-        guard model.config.isDuo else { throw DuoError("the explorer needs a Duo model with a small FFN", file: model.directory?.path) }
-        let files = texts.map { URL(fileURLWithPath: $0) }
-        let samples = TextChoice.samples(near: model)
-        guard let first = files.first ?? samples.first(where: { $0.lastPathComponent == "quotes.txt" }) ?? samples.first else {
-            throw DuoError("no text given and no sample texts next to the model", file: model.directory?.path)
+        try Explorer.open(modelDirectory: URL(fileURLWithPath: modelPath ?? defaultModelPath()), textFiles: texts.map { URL(fileURLWithPath: $0) },
+                          randomTrials: options.trials, truncate: options.truncate, snapshotFolder: URL(fileURLWithPath: snapshots)) {
+            try options.state(layers: $0.numLayers)
         }
-        let ids = try TextSource(file: first).tokenize(for: model, truncate: options.truncate)
-        let document = ExplorerDocument(ids: ids, label: first.lastPathComponent, model: model, revision: 0)
-        let analyzer = Analyzer(model: model, routers: Analyzer.loadRouters(for: model), randomTrials: options.trials)
-        let choices = (files + samples.filter { !files.contains($0) }).map(TextChoice.file) + [.typed]
-        return Explorer(model: model, analyzer: analyzer, document: document, state: try options.state(layers: model.config.numLayers),
-                        choices: choices, snapshotFolder: URL(fileURLWithPath: snapshots))
     }
 }

@@ -27,11 +27,7 @@ public enum ExplorerBenchmark {
     public static func run(model modelURL: URL, text textURL: URL, width: Int = 160, height: Int = 48, repetitions: Int = 200,
                            randomTrials: Int = 100) throws -> Result {
         let start = Date()
-        let model = try DuoModel.load(directory: modelURL)
-        let source = try TextSource(file: textURL)
-        let document = try ExplorerDocument(text: source.text, label: textURL.lastPathComponent, model: model)
-        let explorer = Explorer(model: model, analyzer: Analyzer(model: model, routers: Analyzer.loadRouters(for: model), randomTrials: randomTrials),
-                                document: document)
+        let explorer = try Explorer.open(modelDirectory: modelURL, textFiles: [textURL], randomTrials: randomTrials)
         _ = ANSIRenderer.render(explorer.frame(width: width, height: height, color: true), depth: .palette256)
         let firstFrame = Date().timeIntervalSince(start)
 
@@ -65,6 +61,6 @@ public enum ExplorerBenchmark {
                                 p99Milliseconds: samples[min(samples.count - 1, Int(Double(samples.count) * 0.99))], samples: samples.count))
         }
         explorer.stop()
-        return Result(firstFrameSeconds: firstFrame, computeSeconds: compute, width: width, height: height, tokens: document.count, keys: keys)
+        return Result(firstFrameSeconds: firstFrame, computeSeconds: compute, width: width, height: height, tokens: explorer.document.count, keys: keys)
     }
 }
