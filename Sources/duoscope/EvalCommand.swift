@@ -62,7 +62,7 @@ struct EvalCommand: ParsableCommand {
         let line = ProgressLine()
         let start = Date()
         let result = try BudgetSweep.run(model: duo, ids: ids, options: options) { stage, done, total in
-            line.update(String(format: "%@ %d/%d  elapsed %@", stage, done, total, ProgressLine.duration(Date().timeIntervalSince(start))))
+            line.update(String(format: "%@ %d/%d  elapsed %@", stage, done, total, DurationText.short(Date().timeIntervalSince(start))))
         }
         line.clear()
         return result

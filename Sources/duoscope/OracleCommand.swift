@@ -47,7 +47,7 @@ struct OracleCommand: ParsableCommand {
             let widths = compareBeams.split(separator: ",").compactMap { Int($0) }
             guard !widths.isEmpty, widths.allSatisfy({ $0 > 0 }) else { throw DuoError("--compare-beams: give positive widths, e.g. 16,64,256") }
             let rows = try BeamQuality.measure(model: duo, ids: ids, constraint: constraint, widths: widths) { done, total in
-                line.update("comparing beams: token \(done)/\(total)  \(ProgressLine.duration(Date().timeIntervalSince(start)))")
+                line.update("comparing beams: token \(done)/\(total)  \(DurationText.short(Date().timeIntervalSince(start)))")
             }
             line.clear()
             print("| search | tokens | optimum found | mean excess loss | max excess loss | s/token |")
@@ -62,7 +62,7 @@ struct OracleCommand: ParsableCommand {
         let choices = try Oracle.run(model: duo, ids: ids, constraint: constraint, context: contextMode, beamWidth: beamWidth) { done, total in
             let elapsed = Date().timeIntervalSince(start)
             line.update(String(format: "oracle token %d/%d  %.1f tokens/s  ETA %@", done, total, Double(done) / max(elapsed, 1e-9),
-                               ProgressLine.duration(elapsed / Double(done) * Double(total - done))))
+                               DurationText.short(elapsed / Double(done) * Double(total - done))))
         }
         line.clear()
         let evaluation = SequenceEvaluation(model: duo, ids: ids, oracle: choices)

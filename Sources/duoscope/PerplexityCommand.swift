@@ -35,7 +35,7 @@ struct PerplexityCommand: ParsableCommand {
         let results = try CorpusPerplexity.run(model: duo, ids: ids, policies: policies) { done, total in
             let elapsed = Date().timeIntervalSince(start)
             line.update(String(format: "scoring window %d/%d  %.1f windows/s  ETA %@", done, total, Double(done) / max(elapsed, 1e-9),
-                               ProgressLine.duration(elapsed / Double(done) * Double(total - done))))
+                               DurationText.short(elapsed / Double(done) * Double(total - done))))
         }
         line.clear()
         switch format {

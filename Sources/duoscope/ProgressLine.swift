@@ -19,14 +19,6 @@ final class ProgressLine {
         guard enabled else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
-
-    static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite, seconds >= 0 else { return "?" }
-        let s = Int(seconds.rounded())
-        if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" }
-        if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
-        return "\(s)s"
-    }
 }
 
 /// Ctrl-C as a request to stop cleanly: the first press sets a flag that long jobs poll

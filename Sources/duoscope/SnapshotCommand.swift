@@ -37,12 +37,12 @@ struct SnapshotCommand: ParsableCommand {
         }
         let explorer = try ExplorerSetup.make(modelPath: model, texts: [text], options: options, snapshots: ".")
         let progress = ProgressLine()
-        var current = ("", Date())
+        var current = JobProgress(name: "", done: 0, total: 0, started: Date())
         explorer.computeSynchronously { job, done, total in
-            if current.0 != job { current = (job, Date()) }
-            let rate = Double(done) / max(Date().timeIntervalSince(current.1), 1e-9)
-            let eta = rate > 0 ? ProgressLine.duration(Double(total - done) / rate) : "?"
-            progress.update("\(job): \(done)/\(total)  \(String(format: "%.1f", rate))/s  ETA \(eta)")
+            if current.name != job { current = JobProgress(name: job, done: 0, total: total, started: Date()) }
+            current.done = done
+            current.total = total
+            progress.update(current.line())
         }
         progress.clear()
         let rows = height ?? ExplorerRenderer.preferredHeight(explorer.context(color: false), width: width)

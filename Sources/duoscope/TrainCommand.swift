@@ -77,7 +77,7 @@ struct TrainCommand: ParsableCommand {
               + "\(steps) steps of \(batch)x\(context) tokens\(resume ? ", resuming at step \(trainer.step)" : "")")
         let outcome = try trainer.run(progress: { p in
             line.update(String(format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %@", p.step, p.steps, p.loss,
-                               p.learningRate, p.tokensPerSecond, ProgressLine.duration(p.secondsLeft)))
+                               p.learningRate, p.tokensPerSecond, DurationText.short(p.secondsLeft)))
             if let v = p.record.validation {
                 line.clear()
                 print(String(format: "step %d  train %.4f  valid all-big %.4f  all-small %.4f  random %.4f", p.step, p.loss,

@@ -49,7 +49,7 @@ struct TrainRouterCommand: ParsableCommand {
         trainer.run(progress: { step, loss, share in
             let elapsed = Date().timeIntervalSince(start)
             line.update(String(format: "router step %d/%d  loss %.4f  share %.3f  %.1f steps/s  ETA %@", step, steps, loss, share,
-                               Double(step) / max(elapsed, 1e-9), ProgressLine.duration(elapsed / Double(step) * Double(steps - step))))
+                               Double(step) / max(elapsed, 1e-9), DurationText.short(elapsed / Double(step) * Double(steps - step))))
         }, shouldStop: { Interrupt.isRequested })
         line.clear()
         try trainer.router.write(to: output)

@@ -1,3 +1,4 @@
+import DuoEngine
 import Foundation
 
 /// Progress of the job running in the background.
@@ -6,6 +7,13 @@ public struct JobProgress: Sendable, Equatable {
     public var done: Int
     public var total: Int
     public var started: Date
+
+    public init(name: String, done: Int, total: Int, started: Date) {
+        self.name = name
+        self.done = done
+        self.total = total
+        self.started = started
+    }
 
     /// "oracle@4 45% 12.0/s ETA 8s".
     public func line(now: Date = Date()) -> String {
@@ -16,13 +24,8 @@ public struct JobProgress: Sendable, Equatable {
             let rate = Double(done) / elapsed
             text += String(format: " %.1f/s", rate)
             let left = Double(total - done) / rate
-            if left.isFinite { text += " ETA " + JobProgress.duration(left) }
+            if left.isFinite { text += " ETA " + DurationText.short(left) }
         }
         return text
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
 }
