@@ -51,10 +51,11 @@ enum HeatmapView {
         let visible = max((area.height + 1) / (bandHeight + 1), 1)
         let scales = rows.map { row in ViewContext.scale(row.values.compactMap { $0 }, row.scale) }
         var y = area.y
-        for bandIndex in bands.page(showing: c.state.token, visible: visible) {
+        let page = bands.page(showing: c.state.token, visible: visible)
+        for bandIndex in page {
             let band = bands.bands[bandIndex]
             let left = area.x + labelWidth
-            if bandIndex == bands.page(showing: c.state.token, visible: visible).lowerBound, bands.bands.count > visible {
+            if bandIndex == page.lowerBound, bands.bands.count > visible {
                 grid.put("\(bandIndex / visible + 1)/\((bands.bands.count + visible - 1) / visible)", x: area.x, y: y, style: theme.label)
             }
             for cell in band {
