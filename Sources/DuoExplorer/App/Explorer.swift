@@ -73,19 +73,16 @@ public final class Explorer: @unchecked Sendable {
     /// The jobs the current screen needs, most urgent first.
     public func wantedJobs() -> [ExplorerJob] {
         guard state.generating == nil else { return [] }
-        var keys = [state.primaryKey, state.partnerKey, state.key(.allSmall), state.key(.oracle), state.key(.allBig)]
-        var jobs: [ExplorerJob] = []
+        var jobs = [state.primaryKey, state.partnerKey].map(ExplorerJob.run)
         if state.view == .layers, store.snapshot().runs[state.primaryKey]?.isComplete == true {
             jobs.append(.flips(FlipKey(policy: state.primaryKey, token: state.token)))
         }
-        keys += [state.key(.router), state.key(.fixed), state.key(.random)]
+        var keys = [PolicyKind.allSmall, .oracle, .allBig, .router, .fixed, .random].map(state.key)
         if state.view == .summary {
-            for kind in SummaryView.kinds { keys.append(state.key(kind)) }
             for k in 0...layers { for kind in SummaryView.kinds { keys.append(PolicyKey(kind, k: k, context: state.context)) } }
         }
         var seen = Set<ExplorerJob>()
-        let ordered = Array(keys.prefix(2).map { ExplorerJob.run($0) }) + jobs + keys.dropFirst(2).map { ExplorerJob.run($0) }
-        return ordered.filter { seen.insert($0).inserted }
+        return (jobs + keys.map(ExplorerJob.run)).filter { seen.insert($0).inserted }
     }
 
     /// The body that computes a job for the current document.
