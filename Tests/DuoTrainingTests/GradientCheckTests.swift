@@ -65,7 +65,7 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testRoPEInverseIsTheAdjoint() {
-        let table = RoPETable(headDim: 8, positions: 20, theta: 10000)
+        let table = RoPETable(headDim: 8, positions: 20, inverseFrequencies: RoPEScaling.none.inverseFrequencies(headDim: 8, theta: 10000))
         for position in [0, 1, 7, 19] {
             let x = randomTensor([3 * 8]), r = randomTensor([3 * 8])
             let rx = Tensor(shape: [24], values: x.array)

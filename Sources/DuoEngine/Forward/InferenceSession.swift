@@ -99,7 +99,8 @@ public final class InferenceSession: @unchecked Sendable {
         return out
     }
 
-    /// `x += Attn(RMSNorm(x))` for the new rows, appending their keys and values to the cache.
+    /// `x += Attn(RMSNorm(x))` for the new rows, appending their keys and values to the cache. Each
+    /// row attends to the cached positions up to its own (within the layer's sliding window, if any).
     private func attention(layer: Int, x: Tensor, start: Int, scratch s: LayerScratch) {
         let c = model.config
         let w = model.weights.layers[layer]
@@ -112,6 +113,11 @@ public final class InferenceSession: @unchecked Sendable {
         BLAS.linear(s.normed.data, rows: n, weight: w.q, into: s.q.data)
         BLAS.linear(s.normed.data, rows: n, weight: w.k, into: keys)
         BLAS.linear(s.normed.data, rows: n, weight: w.v, into: values)
+        if let bias = w.qkvBias {
+            Ops.addBias(bias.q.data, rows: n, width: c.qWidth, into: s.q.data)
+            Ops.addBias(bias.k.data, rows: n, width: c.kvWidth, into: keys)
+            Ops.addBias(bias.v.data, rows: n, width: c.kvWidth, into: values)
+        }
         for i in 0..<n {
             model.rope.apply(s.q.row(i), heads: c.numHeads, position: start + i)
             model.rope.apply(keys + i * c.kvWidth, heads: c.numKVHeads, position: start + i)
@@ -119,6 +125,7 @@ public final class InferenceSession: @unchecked Sendable {
         let context = start + n
         let group = c.numHeads / c.numKVHeads
         let scale = 1 / Float(hd).squareRoot()
+        let window = c.attentionWindow(layer: layer)
         let allKeys = cache.keys[layer].data
         let allValues = cache.values[layer].data
         // Heads side by side on the cores; each writes its own score block and output columns.
@@ -129,10 +136,7 @@ public final class InferenceSession: @unchecked Sendable {
             BLAS.gemmABt(m: n, n: context, k: hd, a: s.q.data + h * hd, lda: c.qWidth,
                          b: allKeys + g * hd, ldb: c.kvWidth, c: scores, ldc: context, alpha: scale)
             for i in 0..<n {
-                let row = scores + i * context
-                let visible = start + i + 1
-                Ops.softmax(row, count: visible)
-                if visible < context { (row + visible).update(repeating: 0, count: context - visible) }
+                Ops.maskedSoftmax(scores + i * context, count: context, position: start + i, window: window)
             }
             BLAS.gemmAB(m: n, n: hd, k: context, a: scores, lda: context,
                         b: allValues + g * hd, ldb: c.kvWidth, c: s.attended.data + h * hd, ldc: c.qWidth)

@@ -69,6 +69,11 @@ public final class Checkpoint: @unchecked Sendable {
         return files[i].entries[name]
     }
 
+    /// The file holding tensor `name` (a shard of a sharded checkpoint).
+    public func file(of name: String) -> URL? {
+        location[name].map { files[$0].url }
+    }
+
     public func tensor(_ name: String) throws -> Tensor {
         guard let i = location[name] else { throw DuoError(file: url, "missing tensor \(name)") }
         return try files[i].tensor(name)

@@ -40,6 +40,24 @@ public enum Ops {
         for i in 0..<count { x[i] *= inverse }
     }
 
+    /// The causal attention weights of the query at `position` over a row of `count` scores
+    /// (keys 0 ..< count): softmax over the keys it may see, `position - window + 1 ... position`
+    /// (all from 0 without a window), and 0 for every other key, as transformers' masks give.
+    @inlinable @inline(__always)
+    public static func maskedSoftmax(_ row: UnsafeMutablePointer<Float>, count: Int, position: Int, window: Int?) {
+        let end = min(position + 1, count)
+        let first = window.map { max(0, position - $0 + 1) } ?? 0
+        if first > 0 { row.update(repeating: 0, count: first) }
+        softmax(row + first, count: end - first)
+        if end < count { (row + end).update(repeating: 0, count: count - end) }
+    }
+
+    /// Adds `bias` [width] to each of `rows` rows of `x`.
+    @inlinable @inline(__always)
+    public static func addBias(_ bias: UnsafePointer<Float>, rows: Int, width: Int, into x: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows { add(bias, into: x + r * width, count: width) }
+    }
+
     /// Cross-entropy of one prediction: -log softmax(logits)[target], in nats.
     public static func targetLoss(_ logits: UnsafePointer<Float>, count: Int, target: Int) -> Double {
         logSumExp(logits, count: count) - Double(logits[target])

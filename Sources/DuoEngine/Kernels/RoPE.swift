@@ -1,23 +1,28 @@
 import Foundation
 
-/// Rotary position embedding in the Hugging Face Llama convention (rotate-half):
-/// `inv_freq[i] = theta^(-2i/d)` for i < d/2, and each head vector `q` becomes
-/// `q * cos + rotate_half(q) * sin` with `rotate_half(q) = [-q[d/2:], q[:d/2]]`.
+/// Rotary position embedding in the Hugging Face Llama convention (rotate-half): with the
+/// inverse frequencies of the config (`RoPEScaling`), each head vector `q` at position p becomes
+/// `q * cos(p inv_freq) + rotate_half(q) * sin(p inv_freq)` with `rotate_half(q) = [-q[d/2:], q[:d/2]]`.
 public struct RoPETable: Sendable {
     public let headDim: Int
     public let positions: Int
     private let cos: [Float]
     private let sin: [Float]
 
-    public init(headDim: Int, positions: Int, theta: Float) {
+    /// The table for a model's config, `positions` long.
+    public init(config: ModelConfig, positions: Int) {
+        self.init(headDim: config.headDim, positions: positions, inverseFrequencies: config.ropeInverseFrequencies)
+    }
+
+    public init(headDim: Int, positions: Int, inverseFrequencies: [Float]) {
+        precondition(inverseFrequencies.count == headDim / 2, "RoPETable: one inverse frequency per pair")
         self.headDim = headDim
         self.positions = positions
         let half = headDim / 2
         var c = [Float](repeating: 0, count: positions * half)
         var s = c
-        for i in 0..<half {
-            // As HF computes it: inv_freq in float32, then angle = position * inv_freq in float32.
-            let invFreq = 1 / powf(theta, Float(2 * i) / Float(headDim))
+        for (i, invFreq) in inverseFrequencies.enumerated() {
+            // As HF computes it: angle = position * inv_freq in float32.
             for p in 0..<positions {
                 let angle = Float(p) * invFreq
                 c[p * half + i] = cosf(angle)

@@ -18,7 +18,7 @@ public final class DuoModel: @unchecked Sendable {
         self.tokenizer = tokenizer
         self.directory = directory
         self.storedDType = storedDType
-        rope = RoPETable(headDim: config.headDim, positions: config.maxPositions, theta: config.ropeTheta)
+        rope = RoPETable(config: config, positions: config.maxPositions)
         cost = ComputeCost(config)
     }
 
@@ -70,7 +70,7 @@ public struct ParameterCounts: Sendable, Codable, Equatable {
         let d = c.hiddenSize
         embedding = c.vocabSize * d
         lmHead = c.tieWordEmbeddings ? 0 : c.vocabSize * d
-        attention = c.numLayers * (d * c.qWidth * 2 + d * c.kvWidth * 2)
+        attention = c.numLayers * (d * c.qWidth * 2 + d * c.kvWidth * 2 + (c.family.hasQKVBias ? c.qWidth + 2 * c.kvWidth : 0))
         norms = c.numLayers * 2 * d + d
         bigFFN = c.numLayers * 3 * d * c.intermediateSize
         smallFFN = c.numLayers * 3 * d * (c.smallIntermediateSize ?? 0)

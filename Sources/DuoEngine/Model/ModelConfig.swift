@@ -1,7 +1,9 @@
 import Foundation
 
-/// The architecture of a Duo (or plain Llama) model, read from `config.json`.
+/// The architecture of a Duo (or plain Llama, Mistral or Qwen2) model, read from `config.json`.
 public struct ModelConfig: Sendable, Equatable, Codable {
+    /// The architecture family (`model_type`).
+    public var family: ModelFamily
     public var vocabSize: Int
     public var hiddenSize: Int
     /// Inner width of the big FFN.
@@ -15,14 +17,24 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var maxPositions: Int
     public var rmsNormEps: Float
     public var ropeTheta: Float
+    /// How RoPE's frequencies are scaled (`rope_parameters.rope_type`).
+    public var ropeScaling: RoPEScaling
+    /// Sliding-window attention: a token attends to itself and the `slidingWindow - 1` positions
+    /// before it (on the layers `slidingWindowLayers` lists, or every layer when that is nil);
+    /// nil: full causal attention.
+    public var slidingWindow: Int?
+    /// The layers with sliding-window attention, when not all (Qwen2's `layer_types`).
+    public var slidingWindowLayers: [Int]?
     public var tieWordEmbeddings: Bool
     /// Route probabilities the model was trained with (skip, small, big), when the config records them.
     public var trainRouteProbabilities: RouteProbabilities?
 
     public init(vocabSize: Int, hiddenSize: Int, intermediateSize: Int, smallIntermediateSize: Int?,
                 numLayers: Int, numHeads: Int, numKVHeads: Int, headDim: Int? = nil, maxPositions: Int,
-                rmsNormEps: Float = 1e-5, ropeTheta: Float = 10000, tieWordEmbeddings: Bool = false,
-                trainRouteProbabilities: RouteProbabilities? = nil) {
+                rmsNormEps: Float = 1e-5, ropeTheta: Float = 10000, ropeScaling: RoPEScaling = .none,
+                tieWordEmbeddings: Bool = false, trainRouteProbabilities: RouteProbabilities? = nil,
+                family: ModelFamily = .llama, slidingWindow: Int? = nil, slidingWindowLayers: [Int]? = nil) {
+        self.family = family
         self.vocabSize = vocabSize
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -34,9 +46,44 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         self.maxPositions = maxPositions
         self.rmsNormEps = rmsNormEps
         self.ropeTheta = ropeTheta
+        self.ropeScaling = ropeScaling
+        self.slidingWindow = slidingWindow
+        self.slidingWindowLayers = slidingWindowLayers
         self.tieWordEmbeddings = tieWordEmbeddings
         self.trainRouteProbabilities = trainRouteProbabilities
     }
+
+    /// Decodes configs recorded before the family, RoPE scaling and window existed as Llama ones.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        family = try c.decodeIfPresent(ModelFamily.self, forKey: .family) ?? .llama
+        vocabSize = try c.decode(Int.self, forKey: .vocabSize)
+        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+        intermediateSize = try c.decode(Int.self, forKey: .intermediateSize)
+        smallIntermediateSize = try c.decodeIfPresent(Int.self, forKey: .smallIntermediateSize)
+        numLayers = try c.decode(Int.self, forKey: .numLayers)
+        numHeads = try c.decode(Int.self, forKey: .numHeads)
+        numKVHeads = try c.decode(Int.self, forKey: .numKVHeads)
+        headDim = try c.decode(Int.self, forKey: .headDim)
+        maxPositions = try c.decode(Int.self, forKey: .maxPositions)
+        rmsNormEps = try c.decode(Float.self, forKey: .rmsNormEps)
+        ropeTheta = try c.decode(Float.self, forKey: .ropeTheta)
+        ropeScaling = try c.decodeIfPresent(RoPEScaling.self, forKey: .ropeScaling) ?? .none
+        slidingWindow = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
+        slidingWindowLayers = try c.decodeIfPresent([Int].self, forKey: .slidingWindowLayers)
+        tieWordEmbeddings = try c.decode(Bool.self, forKey: .tieWordEmbeddings)
+        trainRouteProbabilities = try c.decodeIfPresent(RouteProbabilities.self, forKey: .trainRouteProbabilities)
+    }
+
+    /// The attention window of `layer`: how many positions (itself included) a token sees; nil: all before it.
+    public func attentionWindow(layer: Int) -> Int? {
+        guard let window = slidingWindow else { return nil }
+        if let layers = slidingWindowLayers, !layers.contains(layer) { return nil }
+        return window
+    }
+
+    /// RoPE's inverse frequencies for this config.
+    public var ropeInverseFrequencies: [Float] { ropeScaling.inverseFrequencies(headDim: headDim, theta: ropeTheta) }
 
     public var isDuo: Bool { smallIntermediateSize != nil }
     /// Routes this model can take at each layer.
@@ -59,6 +106,17 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         guard headDim > 0, headDim % 2 == 0 else { throw fail("head dimension \(headDim) must be positive and even for RoPE") }
         guard rmsNormEps > 0, rmsNormEps.isFinite else { throw fail("rms_norm_eps must be positive") }
         guard ropeTheta > 0, ropeTheta.isFinite else { throw fail("rope_theta must be positive") }
+        if let window = slidingWindow, window <= 0 { throw fail("sliding_window must be positive, got \(window)") }
+        switch ropeScaling {
+        case .none: break
+        case .linear(let factor):
+            guard factor > 0, factor.isFinite else { throw fail("rope_parameters.factor must be positive, got \(factor)") }
+        case .llama3(let factor, let low, let high, let original):
+            guard factor > 0, factor.isFinite, low > 0, high > low, high.isFinite, original > 0 else {
+                throw fail("rope_parameters for llama3 need factor > 0, 0 < low_freq_factor < high_freq_factor "
+                    + "and original_max_position_embeddings > 0")
+            }
+        }
         let limit = 1 << 26
         for (name, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
                               ("max_position_embeddings", maxPositions)] where value > limit {

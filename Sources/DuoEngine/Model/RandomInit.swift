@@ -1,4 +1,4 @@
-/// Random weights for a config: normal(0, std) matrices and unit norm gains. Used for
+/// Random weights for a config: normal(0, std) matrices and biases, and unit norm gains. Used for
 /// benchmarks on a model of any size and as the trainer's initialisation.
 public enum RandomInit {
     /// `residualScale` multiplies the std of the projections that write into the residual stream
@@ -8,6 +8,11 @@ public enum RandomInit {
         func matrix(_ rows: Int, _ columns: Int, scale: Float = 1) -> Tensor {
             let t = Tensor(shape: [rows, columns])
             for i in 0..<t.count { t.data[i] = std * scale * gaussian(&rng) }
+            return t
+        }
+        func vector(_ n: Int) -> Tensor {
+            let t = Tensor(shape: [n])
+            for i in 0..<n { t.data[i] = std * gaussian(&rng) }
             return t
         }
         func ones(_ n: Int) -> Tensor {
@@ -21,7 +26,9 @@ public enum RandomInit {
         let embedding = matrix(c.vocabSize, c.hiddenSize)
         let layers = (0..<c.numLayers).map { _ in
             LayerWeights(inputNorm: ones(c.hiddenSize), q: matrix(c.qWidth, c.hiddenSize), k: matrix(c.kvWidth, c.hiddenSize),
-                         v: matrix(c.kvWidth, c.hiddenSize), o: matrix(c.hiddenSize, c.qWidth, scale: residualScale), postNorm: ones(c.hiddenSize),
+                         v: matrix(c.kvWidth, c.hiddenSize), o: matrix(c.hiddenSize, c.qWidth, scale: residualScale),
+                         qkvBias: c.family.hasQKVBias ? QKVBias(q: vector(c.qWidth), k: vector(c.kvWidth), v: vector(c.kvWidth)) : nil,
+                         postNorm: ones(c.hiddenSize),
                          big: ffn(c.intermediateSize), small: c.smallIntermediateSize.map(ffn))
         }
         return ModelWeights(embedding: embedding, layers: layers, finalNorm: ones(c.hiddenSize),

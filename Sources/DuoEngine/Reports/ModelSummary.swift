@@ -22,7 +22,8 @@ public struct ModelSummary: Sendable {
         }
         var lines: [String] = []
         lines.append("model        \(model.directory?.path ?? model.name)")
-        lines.append("kind         \(c.isDuo ? "Duo (big + small FFN per layer; routes skip/small/big)" : "plain Llama (routes big/skip)")")
+        let family = c.family.architecture
+        lines.append("kind         \(c.isDuo ? "Duo \(family) (big + small FFN per layer; routes skip/small/big)" : "plain \(family) (routes big/skip)")")
         lines.append("dtype        \(model.storedDType?.rawValue ?? "F32") on disk, Float32 in memory")
         lines.append("layers       \(c.numLayers)")
         lines.append("hidden       \(c.hiddenSize)")
@@ -32,7 +33,19 @@ public struct ModelSummary: Sendable {
             lines.append("small FFN    inner \(s) (\(String(format: "%.1f", Double(c.intermediateSize) / Double(s)))x narrower)")
         }
         lines.append("vocab        \(c.vocabSize)")
-        lines.append("context      \(c.maxPositions) positions, RoPE theta \(c.ropeTheta)")
+        var rope = "RoPE theta \(c.ropeTheta)"
+        switch c.ropeScaling {
+        case .none: break
+        case .linear(let factor): rope += ", linear scaling x\(factor)"
+        case .llama3(let factor, let low, let high, let original):
+            rope += ", llama3 scaling x\(factor) (low/high freq factor \(low)/\(high), original context \(original))"
+        }
+        lines.append("context      \(c.maxPositions) positions, \(rope)")
+        if let window = c.slidingWindow {
+            let layers = c.slidingWindowLayers.map { "layers " + $0.map(String.init).joined(separator: ",") } ?? "every layer"
+            lines.append("attention    sliding window of \(window) positions on \(layers)")
+        }
+        if c.family.hasQKVBias { lines.append("biases       q, k, v projections") }
         lines.append("lm head      \(c.tieWordEmbeddings ? "tied to the embedding" : "separate")")
         if let t = c.trainRouteProbabilities {
             lines.append("trained with routes skip \(t.skip), small \(t.small), big \(t.big)")

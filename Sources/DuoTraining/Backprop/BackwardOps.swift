@@ -22,6 +22,11 @@ enum BackwardOps {
         }
     }
 
+    /// Backward of a bias added to every row: adds the column sums of `dy` [rows, width] into `dBias`.
+    static func addColumnSums(_ dy: UnsafePointer<Float>, rows: Int, width: Int, into dBias: UnsafeMutablePointer<Float>) {
+        for row in 0..<rows { Ops.add(dy + row * width, into: dBias, count: width) }
+    }
+
     /// Backward of act = silu(g) * u: writes dg into `dact`'s storage and du into `du`.
     static func swigluBackward(dact: UnsafeMutablePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>,
                                du: UnsafeMutablePointer<Float>, count: Int) {

@@ -70,7 +70,7 @@ public final class TrainingGraph {
         config = c
         self.batch = batch
         self.length = length
-        rope = RoPETable(headDim: c.headDim, positions: max(length, 1), theta: c.ropeTheta)
+        rope = RoPETable(config: c, positions: max(length, 1))
         let n = batch * length
         layers = (0..<c.numLayers).map { _ in LayerActivations(c, rows: n, batch: batch, length: length) }
         final = Tensor(shape: [n, c.hiddenSize])
@@ -147,6 +147,11 @@ public final class TrainingGraph {
         BLAS.linear(a.normed1.data, rows: n, weight: w.q, into: a.q.data)
         BLAS.linear(a.normed1.data, rows: n, weight: w.k, into: a.k.data)
         BLAS.linear(a.normed1.data, rows: n, weight: w.v, into: a.v.data)
+        if let bias = w.qkvBias {
+            Ops.addBias(bias.q.data, rows: n, width: c.qWidth, into: a.q.data)
+            Ops.addBias(bias.k.data, rows: n, width: c.kvWidth, into: a.k.data)
+            Ops.addBias(bias.v.data, rows: n, width: c.kvWidth, into: a.v.data)
+        }
         for t in 0..<n {
             rope.apply(a.q.row(t), heads: c.numHeads, position: t % length)
             rope.apply(a.k.row(t), heads: c.numKVHeads, position: t % length)
@@ -154,6 +159,7 @@ public final class TrainingGraph {
         let group = c.numHeads / c.numKVHeads
         let scale = 1 / Float(hd).squareRoot()
         let T = length
+        let window = c.attentionWindow(layer: l)
         // Attention per sequence: small GEMMs, one sequence per core.
         Parallel.withSingleThreadedBLAS {
             Parallel.forEach(batch) { b in
@@ -162,10 +168,7 @@ public final class TrainingGraph {
                     let p = a.probabilities.data + (b * c.numHeads + h) * T * T
                     BLAS.gemmABt(m: T, n: T, k: hd, a: a.q.row(b * T) + h * hd, lda: c.qWidth,
                                  b: a.k.row(b * T) + g * hd, ldb: c.kvWidth, c: p, ldc: T, alpha: scale)
-                    for i in 0..<T {
-                        Ops.softmax(p + i * T, count: i + 1)
-                        if i + 1 < T { (p + i * T + i + 1).update(repeating: 0, count: T - i - 1) }
-                    }
+                    for i in 0..<T { Ops.maskedSoftmax(p + i * T, count: T, position: i, window: window) }
                     BLAS.gemmAB(m: T, n: hd, k: T, a: p, lda: T, b: a.v.row(b * T) + g * hd, ldb: c.kvWidth,
                                 c: a.attended.row(b * T) + h * hd, ldc: c.qWidth)
                 }
@@ -355,6 +358,11 @@ public final class TrainingGraph {
             BLAS.gemmAtB(m: c.qWidth, n: d, k: n, a: dQ.data, lda: c.qWidth, b: a.normed1.data, ldb: d, c: g.q.data, ldc: d, beta: 1)
             BLAS.gemmAtB(m: c.kvWidth, n: d, k: n, a: dK.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.k.data, ldc: d, beta: 1)
             BLAS.gemmAtB(m: c.kvWidth, n: d, k: n, a: dV.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.v.data, ldc: d, beta: 1)
+            if let bias = g.qkvBias {
+                BackwardOps.addColumnSums(dQ.data, rows: n, width: c.qWidth, into: bias.q.data)
+                BackwardOps.addColumnSums(dK.data, rows: n, width: c.kvWidth, into: bias.k.data)
+                BackwardOps.addColumnSums(dV.data, rows: n, width: c.kvWidth, into: bias.v.data)
+            }
         }
         dx.data.update(from: dMid.data, count: n * d)
         BackwardOps.rmsNormBackward(dy: dNormed.data, x: a.input.data, inverseRMS: a.inverseRMS1.data, weight: w.inputNorm.data,
