@@ -81,14 +81,28 @@ final class GradientCheckTests: XCTestCase {
     /// The whole model: for every parameter tensor, the directional derivative along the
     /// gradient and along a random sign vector equals the finite difference of the loss.
     func testWholeModelGradientsMatchFiniteDifferences() throws {
-        let config = ModelConfig(vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
-                                 numLayers: 3, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5)
+        try checkWholeModel(ModelConfig(vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
+                                        numLayers: 3, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5))
+    }
+
+    /// The same with Qwen2's q/k/v biases and a sliding window (3 of 6 positions) on layers 1 and 2,
+    /// and with Mistral's window on every layer.
+    func testGradientsWithBiasesAndSlidingWindows() throws {
+        try checkWholeModel(ModelConfig(vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
+                                        numLayers: 3, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5,
+                                        family: .qwen2, slidingWindow: 3, slidingWindowLayers: [1, 2]))
+        try checkWholeModel(ModelConfig(vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
+                                        numLayers: 2, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5,
+                                        family: .mistral, slidingWindow: 2))
+    }
+
+    private func checkWholeModel(_ config: ModelConfig) throws {
         let weights = RandomInit.weights(config, seed: 5, std: 0.3)
         let (batch, length) = (2, 6)
         let inputs = (0..<(batch * length)).map { _ in Int(rng.next() % 50) }
         let targets = (0..<(batch * length)).map { _ in Int(rng.next() % 50) }
         let routeChoices: [Route] = [.skip, .small, .big]
-        var routes = (0..<(batch * length * 3)).map { _ in routeChoices[Int(rng.next() % 3)] }
+        var routes = (0..<(batch * length * config.numLayers)).map { _ in routeChoices[Int(rng.next() % 3)] }
         routes[0] = .skip; routes[1] = .small; routes[2] = .big
         let graph = TrainingGraph(config: config, batch: batch, length: length)
         let gradients = weights.zerosLike(config)
