@@ -136,3 +136,27 @@ final class HFCheckpointTests: XCTestCase {
         XCTAssertTrue(zip(got, base).contains { Double($0) < $1 * 0.99 && Double($0) > $1 / 8 * 1.01 })
     }
 }
+
+/// What duoscope writes reads back as the same model: config.json (both RoPE layouts, the
+/// family's keys) and the tensors, for every supported family and RoPE type. With
+/// DUOSCOPE_KEEP_WRITTEN=DIR the written directories are kept there, for
+/// scripts/check_duoscope_models_in_hf.py to load them in transformers.
+final class ModelWriterRoundTripTests: XCTestCase {
+    func testWrittenModelsReadBackIdentically() throws {
+        let keep = ProcessInfo.processInfo.environment["DUOSCOPE_KEEP_WRITTEN"].map { URL(fileURLWithPath: $0) }
+        let scratch = try keep ?? Fixtures.temporaryDirectory(self)
+        let source = HFCheckpointTests.directory
+        let ids = Array(0..<20)
+        for name in ["llama-v5", "llama-head-dim", "llama-rope-llama3", "llama-rope-linear", "mistral-window", "qwen2"] {
+            let model = try DuoModel.load(directory: source.appendingPathComponent(name))
+            let tokenizer = try Data(contentsOf: source.appendingPathComponent(name).appendingPathComponent("tokenizer.json"))
+            let target = scratch.appendingPathComponent(name)
+            try ModelWriter.write(config: model.config, weights: model.weights, tokenizerJSON: tokenizer, to: target)
+            let again = try DuoModel.load(directory: target)
+            XCTAssertEqual(again.config, model.config, name)
+            let a = try SequenceEvaluation.run(model: model, ids: ids, policy: UniformPolicy(.big)).losses
+            let b = try SequenceEvaluation.run(model: again, ids: ids, policy: UniformPolicy(.big)).losses
+            XCTAssertEqual(a, b, name)
+        }
+    }
+}

@@ -83,9 +83,11 @@ public enum ConfigFile {
         case .qwen2:
             object["use_sliding_window"] = config.slidingWindow != nil
             object["sliding_window"] = config.slidingWindow ?? NSNull()
-            object["layer_types"] = (0..<config.numLayers).map {
-                config.attentionWindow(layer: $0) == nil ? "full_attention" : "sliding_attention"
-            }
+            let windowed = (0..<config.numLayers).map { config.attentionWindow(layer: $0) != nil }
+            object["layer_types"] = windowed.map { $0 ? "sliding_attention" : "full_attention" }
+            // transformers 4 knows only max_window_layers: the window on every layer from it on.
+            let first = windowed.firstIndex(of: true) ?? config.numLayers
+            if windowed[first...].allSatisfy({ $0 }) { object["max_window_layers"] = first }
         }
         if let small = config.smallIntermediateSize {
             var duo: [String: Any] = ["small_intermediate_size": small, "routes": ["skip", "small", "big"]]
