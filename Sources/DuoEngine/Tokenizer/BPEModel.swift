@@ -2,7 +2,9 @@ import Foundation
 
 /// A byte-pair-encoding model (tokenizer.json `model` of type BPE): turns one pre-tokenized word
 /// into ids by repeatedly merging the adjacent pair with the lowest merge rank, leftmost first,
-/// exactly as Hugging Face `tokenizers` does. Results are cached per word.
+/// exactly as Hugging Face `tokenizers` does. With `byte_fallback`, a character missing from the
+/// vocab becomes the `<0xAB>` tokens of its UTF-8 bytes (when all of them exist; else unk).
+/// Results are cached per word.
 final class BPEModel: @unchecked Sendable {  // mutable state (the cache) is guarded by `lock`
     /// Token (exact UTF-8 bytes) -> id.
     let vocab: [[UInt8]: Int]
@@ -16,6 +18,8 @@ final class BPEModel: @unchecked Sendable {  // mutable state (the cache) is gua
     let continuingSubwordPrefix: [UInt8]?
     let endOfWordSuffix: [UInt8]?
     let ignoreMerges: Bool
+    /// With byte_fallback: the id of the token `<0xAB>` for each byte 0xAB (-1: not in the vocab).
+    let byteIds: [Int32]?
     /// Ids of single-character tokens (used when there is no prefix/suffix to add).
     private let charIds: [Unicode.Scalar: Int32]
 
@@ -31,6 +35,13 @@ final class BPEModel: @unchecked Sendable {  // mutable state (the cache) is gua
         var continuingSubwordPrefix: [UInt8]?
         var endOfWordSuffix: [UInt8]?
         var ignoreMerges = false
+        var byteFallback = false
+    }
+
+    /// The vocab entry Hugging Face's byte fallback looks up for `byte`, e.g. "<0x0A>".
+    static func byteToken(_ byte: UInt8) -> [UInt8] {
+        let hex = Array("0123456789ABCDEF".utf8)
+        return Array("<0x".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 15)], UInt8(ascii: ">")]
     }
 
     /// Problems found while building the model; the caller adds the file name.
@@ -88,6 +99,11 @@ final class BPEModel: @unchecked Sendable {  // mutable state (the cache) is gua
         self.continuingSubwordPrefix = config.continuingSubwordPrefix
         self.endOfWordSuffix = config.endOfWordSuffix
         self.ignoreMerges = config.ignoreMerges
+        if config.byteFallback {
+            self.byteIds = (0...255).map { b in vocab[BPEModel.byteToken(UInt8(b))].map { Int32(truncatingIfNeeded: $0) } ?? -1 }
+        } else {
+            self.byteIds = nil
+        }
         self.charIds = charIds
     }
 
@@ -124,10 +140,10 @@ final class BPEModel: @unchecked Sendable {  // mutable state (the cache) is gua
         let plain = continuingSubwordPrefix == nil && endOfWordSuffix == nil
         for (k, ch) in word.enumerated() {
             var id: Int32?
+            var key: [UInt8] = []
             if plain {
                 id = charIds[ch]
             } else {
-                var key: [UInt8] = []
                 if k > 0, let p = continuingSubwordPrefix { key += p }
                 UTF8Bytes.append(CollectionOfOne(ch), to: &key)
                 if k == word.count - 1, let s = endOfWordSuffix { key += s }
@@ -136,7 +152,18 @@ final class BPEModel: @unchecked Sendable {  // mutable state (the cache) is gua
             if let id {
                 if let u = pendingUnk { symbols.append(u); pendingUnk = nil }
                 symbols.append(id)
-            } else if let unkId {
+                continue
+            }
+            if let byteIds {
+                // The bytes of the symbol as looked up (with prefix/suffix). As in Hugging Face, a
+                // pending unk is not flushed first: it follows these byte tokens.
+                if plain { UTF8Bytes.append(CollectionOfOne(ch), to: &key) }
+                if key.allSatisfy({ byteIds[Int($0)] >= 0 }) {
+                    for b in key { symbols.append(byteIds[Int(b)]) }
+                    continue
+                }
+            }
+            if let unkId {
                 if pendingUnk != nil && !fuseUnk { symbols.append(pendingUnk!) }
                 pendingUnk = Int32(unkId)
             }

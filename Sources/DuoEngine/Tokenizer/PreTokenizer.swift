@@ -59,9 +59,12 @@ enum PreTokenizerStep {
     /// `regex` is the GPT-2 pattern when `use_regex` is true.
     case byteLevel(addPrefixSpace: Bool, regex: SplitPattern?)
     case split(SplitPattern, SplitBehavior, invert: Bool)
+    case metaspace(Metaspace)
 
     var description: String {
         switch self {
+        case .metaspace(let m):
+            return m.description
         case .byteLevel(let prefix, let regex):
             var parts: [String] = []
             if regex != nil { parts.append("gpt2 regex") }
@@ -95,7 +98,7 @@ struct PreTokenizer {
     /// The words of `text` as strings (Hugging Face's `pre_tokenize_str`, without offsets).
     func pieces(_ text: String) -> [String] {
         var out: [String] = []
-        forEachWord(Array(text.unicodeScalars)) { word in
+        forEachWord(Array(text.unicodeScalars), atStart: true) { word in
             var s = String()
             s.unicodeScalars.append(contentsOf: word)
             out.append(s)
@@ -103,13 +106,14 @@ struct PreTokenizer {
         return out
     }
 
-    /// Calls `body` with each word of `piece`, in order.
-    func forEachWord(_ piece: [Unicode.Scalar], _ body: ([Unicode.Scalar]) -> Void) {
+    /// Calls `body` with each word of `piece`, in order. `atStart`: whether `piece` begins at the
+    /// start of the input text (Metaspace's `prepend_scheme: "first"` prepends only there).
+    func forEachWord(_ piece: [Unicode.Scalar], atStart: Bool, _ body: ([Unicode.Scalar]) -> Void) {
         if piece.isEmpty { return }
-        run(piece, step: 0, body)
+        run(piece, step: 0, atStart: atStart, body)
     }
 
-    private func run(_ piece: [Unicode.Scalar], step: Int, _ body: ([Unicode.Scalar]) -> Void) {
+    private func run(_ piece: [Unicode.Scalar], step: Int, atStart: Bool, _ body: ([Unicode.Scalar]) -> Void) {
         guard step < steps.count else {
             body(piece)
             return
@@ -125,19 +129,23 @@ struct PreTokenizer {
                 for r in ranges {
                     mapped.removeAll(keepingCapacity: true)
                     ByteLevel.appendMapped(text[r], to: &mapped)
-                    run(mapped, step: step + 1, body)
+                    run(mapped, step: step + 1, atStart: atStart && r.lowerBound == 0, body)
                 }
             } else {
                 ByteLevel.appendMapped(text, to: &mapped)
-                run(mapped, step: step + 1, body)
+                run(mapped, step: step + 1, atStart: atStart, body)
             }
         case .split(let pattern, let behavior, let invert):
             let ranges = PreTokenizer.splitRanges(count: piece.count, matches: pattern.matches(in: piece),
                                                   behavior: behavior, invert: invert)
             if ranges.count == 1 && ranges[0].count == piece.count {
-                run(piece, step: step + 1, body)
+                run(piece, step: step + 1, atStart: atStart, body)
             } else {
-                for r in ranges { run(Array(piece[r]), step: step + 1, body) }
+                for r in ranges { run(Array(piece[r]), step: step + 1, atStart: atStart && r.lowerBound == 0, body) }
+            }
+        case .metaspace(let m):
+            for (word, wordAtStart) in m.pieces(piece, atStart: atStart) where !word.isEmpty {
+                run(word, step: step + 1, atStart: wordAtStart, body)
             }
         }
     }

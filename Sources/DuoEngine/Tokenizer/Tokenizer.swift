@@ -1,8 +1,9 @@
 import Foundation
 
-/// A byte-level BPE tokenizer read from a Hugging Face `tokenizer.json`, giving the same ids as
-/// the `tokenizers` library (added tokens, normalizer, pre-tokenizer, BPE model, post-processor
-/// template, ByteLevel decoder). Safe to use from several threads at once.
+/// A BPE tokenizer read from a Hugging Face `tokenizer.json` (byte-level like GPT-2 / Llama 3, or
+/// SentencePiece-style with byte fallback like Llama 2 / Mistral), giving the same ids and
+/// decoded text as the `tokenizers` library (added tokens, normalizer, pre-tokenizer, BPE model,
+/// post-processor template, decoder). Safe to use from several threads at once.
 public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPEModel's locked cache
     /// The path or label given when loading, used in messages.
     public let source: String
@@ -16,9 +17,14 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer
     let postProcessor: PostProcessor
-    let byteLevelDecoding: Bool
-    /// The bytes each id decodes to, as Hugging Face's decoder produces them.
-    private let decodeBytes: [Int: [UInt8]]
+    let decoder: TokenDecoder
+    /// The string Hugging Face's decoder gets for each id (an added token: its normalized form
+    /// when it is `normalized`), as characters.
+    private let decodeTokens: [Int: [Unicode.Scalar]]
+    /// With a decoder that starts with ByteLevel: each id's bytes under it.
+    private let byteLevelBytes: [Int: [UInt8]]
+    /// `tokenBytes` of each model token.
+    private let displayBytes: [Int: [UInt8]]
 
     /// Loads `tokenizer.json` from `url`; problems are reported as DuoError naming the file.
     public static func load(from url: URL) throws -> Tokenizer {
@@ -48,26 +54,35 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
         self.normalizer = def.normalizer
         self.preTokenizer = def.preTokenizer
         self.postProcessor = def.postProcessor
-        self.byteLevelDecoding = def.byteLevelDecoding
+        self.decoder = def.decoder
         let added = AddedVocabulary(tokens: def.addedTokens, modelId: { model.vocab[$0] },
                                     modelVocabCount: model.vocab.count, normalizer: def.normalizer)
         self.added = added
 
-        var decodeBytes: [Int: [UInt8]] = [:]
-        decodeBytes.reserveCapacity(model.tokenById.count + added.tokenById.count)
-        let byteLevel = def.byteLevelDecoding
-        func bytes(of token: [UInt8]) -> [UInt8] {
-            guard byteLevel else { return token }
-            return ByteLevel.decode(String(decoding: token, as: UTF8.self).unicodeScalars) ?? token
+        var decodeTokens: [Int: [Unicode.Scalar]] = [:]
+        decodeTokens.reserveCapacity(model.tokenById.count + added.tokenById.count)
+        var displayBytes: [Int: [UInt8]] = [:]
+        displayBytes.reserveCapacity(model.tokenById.count)
+        let byteLevelWithoutDecoder = def.preTokenizer.usesByteLevel
+        for (id, token) in model.tokenById {
+            let scalars = Array(String(decoding: token, as: UTF8.self).unicodeScalars)
+            decodeTokens[id] = scalars
+            displayBytes[id] = def.decoder.displayBytes(scalars, byteLevelWithoutDecoder: byteLevelWithoutDecoder)
         }
-        for (id, token) in model.tokenById { decodeBytes[id] = bytes(of: token) }
         for (id, token) in added.tokenById {
             // Hugging Face decodes a `normalized` added token as its normalized form.
             var content = Array(token.content.unicodeScalars)
             if token.normalized, let normalizer = def.normalizer { content = normalizer.apply(content) }
-            decodeBytes[id] = bytes(of: UTF8Bytes.of(content))
+            decodeTokens[id] = content
         }
-        self.decodeBytes = decodeBytes
+        self.decodeTokens = decodeTokens
+        self.displayBytes = displayBytes
+        var byteLevelBytes: [Int: [UInt8]] = [:]
+        if def.decoder.startsWithByteLevel {
+            byteLevelBytes.reserveCapacity(decodeTokens.count)
+            for (id, token) in decodeTokens { byteLevelBytes[id] = TokenDecoder.byteLevelBytes(token) }
+        }
+        self.byteLevelBytes = byteLevelBytes
 
         let maxModel = model.tokenById.keys.max() ?? -1
         let maxAdded = added.tokenById.keys.max() ?? -1
@@ -101,15 +116,17 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
                 ids.append(id)
             case .text(let range):
                 var piece = range.count == scalars.count ? scalars : Array(scalars[range])
-                if let normalizer { piece = normalizer.apply(piece) }
+                // Whether the piece still begins where the text does (Metaspace "first").
+                var startMoved = range.lowerBound > 0
+                if let normalizer { piece = normalizer.apply(piece, startMoved: &startMoved) }
                 if added.normalizedMatcher.isEmpty {
-                    encodePiece(piece, into: &ids)
+                    encodePiece(piece, atStart: !startMoved, into: &ids)
                     continue
                 }
                 for inner in added.split(piece, with: added.normalizedMatcher) {
                     switch inner {
                     case .token(let id): ids.append(id)
-                    case .text(let r): encodePiece(Array(piece[r]), into: &ids)
+                    case .text(let r): encodePiece(Array(piece[r]), atStart: !startMoved && r.lowerBound == 0, into: &ids)
                     }
                 }
             }
@@ -117,28 +134,40 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
         return addSpecialTokens ? postProcessor.apply(ids) : ids
     }
 
-    private func encodePiece(_ piece: [Unicode.Scalar], into ids: inout [Int]) {
+    private func encodePiece(_ piece: [Unicode.Scalar], atStart: Bool, into ids: inout [Int]) {
         let model = self.model
-        preTokenizer.forEachWord(piece) { word in
+        preTokenizer.forEachWord(piece, atStart: atStart) { word in
             model.encode(word: word, into: &ids)
         }
     }
 
-    /// The text of `ids`, like Hugging Face `decode(ids, skip_special_tokens=False)`: token bytes
-    /// concatenated, invalid UTF-8 replaced by U+FFFD; unknown ids are skipped.
+    /// The text of `ids`, like Hugging Face `decode(ids, skip_special_tokens=False)`: the token
+    /// strings run through the decoder (ByteLevel, ByteFallback, Replace, Strip, Metaspace, Fuse;
+    /// invalid UTF-8 becomes U+FFFD as Hugging Face does it) and are concatenated; without a
+    /// decoder they are joined with spaces. Unknown ids are skipped.
     public func decode(_ ids: [Int]) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(ids.count * 4)
-        for id in ids {
-            if let b = decodeBytes[id] { bytes.append(contentsOf: b) }
+        let known = ids.filter { decodeTokens[$0] != nil }
+        if decoder.startsWithByteLevel {
+            return decoder.decode([]) {
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(known.count * 4)
+                for id in known { bytes += self.byteLevelBytes[id] ?? [] }
+                return bytes
+            }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return decoder.decode(known.map { decodeTokens[$0] ?? [] })
     }
 
-    /// The raw bytes token `id` stands for (an added token: its UTF-8 content); [] for an unknown id.
+    /// The bytes token `id` stands for on its own, for display; [] for an unknown id.
+    /// An added token: its UTF-8 content. A model token: as it reads inside a decoded text, i.e.
+    /// through the decoder's per-token steps: a byte-level token's bytes ("Ġthe" → " the"), a
+    /// byte-fallback token's byte (`<0x0A>` → 0x0A, possibly a lone byte of a longer character),
+    /// "▁" as a space (Replace or Metaspace decoder: "▁the" → " the"), without the steps that act
+    /// on the whole text (Strip, dropping the first token's Metaspace prefix). Without a decoder:
+    /// the token's bytes under ByteLevel when the pre-tokenizer is byte-level, else its UTF-8.
     public func tokenBytes(_ id: Int) -> [UInt8] {
         if let token = added.tokenById[id] { return Array(token.content.utf8) }
-        return decodeBytes[id] ?? []
+        return displayBytes[id] ?? []
     }
 
     /// `tokenBytes(id)` as text, invalid UTF-8 replaced by U+FFFD (for display).
@@ -146,7 +175,7 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
         String(decoding: tokenBytes(id), as: UTF8.self)
     }
 
-    /// The id of a vocabulary entry written as in the file (byte-level form, e.g. "Ġthe") or of
+    /// The id of a vocabulary entry written as in the file (e.g. "Ġthe", "▁the", "<0x0A>") or of
     /// an added token's content.
     public func id(forToken token: String) -> Int? {
         let key = Array(token.utf8)

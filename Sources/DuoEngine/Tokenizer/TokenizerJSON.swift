@@ -7,9 +7,7 @@ struct TokenizerDefinition {
     var normalizer: Normalizer?
     var preTokenizer: PreTokenizer
     var postProcessor: PostProcessor
-    /// Whether decoding maps byte-level characters back to bytes (ByteLevel decoder, or no
-    /// decoder with a ByteLevel pre-tokenizer); otherwise token text is used as UTF-8.
-    var byteLevelDecoding: Bool
+    var decoder: TokenDecoder
 }
 
 /// Reads tokenizer.json (the Hugging Face `tokenizers` serialization, version 1.0). Anything it
@@ -43,14 +41,15 @@ struct TokenizerJSONReader {
         let preSteps = try readPreTokenizer(top["pre_tokenizer"] ?? .null, path: "pre_tokenizer")
         let preTokenizer = PreTokenizer(steps: preSteps)
         let postProcessor = try readPostProcessor(top["post_processor"] ?? .null, path: "post_processor")
-        let byteLevelDecoder = try readDecoder(top["decoder"] ?? .null, path: "decoder")
+        let decoderValue = top["decoder"] ?? .null
+        let decoder = TokenDecoder(steps: decoderValue.isNull ? nil : try readDecoder(decoderValue, path: "decoder"))
         return TokenizerDefinition(
             model: model,
             addedTokens: addedTokens,
             normalizer: normalizer.steps.isEmpty ? nil : normalizer,
             preTokenizer: preTokenizer,
             postProcessor: postProcessor,
-            byteLevelDecoding: byteLevelDecoder ?? preTokenizer.usesByteLevel
+            decoder: decoder
         )
     }
 
@@ -82,6 +81,48 @@ struct TokenizerJSONReader {
         return b
     }
 
+    /// A string of exactly one character (Rust's `char`).
+    private func character(_ o: ExactJSONObject, _ key: String, _ path: String) throws -> Unicode.Scalar {
+        guard let v = o[key] else { throw fail("\(path) has no \"\(key)\"") }
+        let s = try string(v, "\(path).\(key)")
+        guard s.unicodeScalars.count == 1, let c = s.unicodeScalars.first else {
+            throw fail("\(path).\(key) \(Normalizer.quoted(Array(s.unicodeScalars))) is not a single character")
+        }
+        return c
+    }
+
+    /// A required non-negative integer (a count); values past Int32.max count as Int32.max.
+    private func count(_ o: ExactJSONObject, _ key: String, _ path: String) throws -> Int {
+        guard let v = o[key] else { throw fail("\(path) has no \"\(key)\"") }
+        guard case .number(let d) = v, d == d.rounded(), d >= 0 else {
+            throw fail("\(path).\(key) is not a non-negative integer")
+        }
+        return d >= Double(Int32.max) ? Int(Int32.max) : Int(d)
+    }
+
+    private func requiredBool(_ o: ExactJSONObject, _ key: String, _ path: String) throws -> Bool {
+        guard let v = o[key], !v.isNull else { throw fail("\(path) has no \"\(key)\"") }
+        return try bool(o, key, path, default: false)
+    }
+
+    /// The `{"String": ...}` pattern and the content of a Replace normalizer or decoder.
+    private func replacePair(_ o: ExactJSONObject, _ path: String) throws -> ([Unicode.Scalar], [Unicode.Scalar]) {
+        guard let patternValue = o["pattern"] else { throw fail("\(path) Replace has no \"pattern\"") }
+        let p = try object(patternValue, "\(path).pattern")
+        let pattern: String
+        if let str = p["String"] {
+            pattern = try string(str, "\(path).pattern.String")
+        } else if p["Regex"] != nil {
+            throw fail("unsupported \(path).pattern Regex (Replace supports only {\"String\": ...} patterns)")
+        } else {
+            throw fail("\(path).pattern is neither {\"Regex\": ...} nor {\"String\": ...}")
+        }
+        if pattern.isEmpty { throw fail("unsupported \(path).pattern String \"\" (an empty Replace pattern)") }
+        guard let contentValue = o["content"] else { throw fail("\(path) Replace has no \"content\"") }
+        let content = try string(contentValue, "\(path).content")
+        return (Array(pattern.unicodeScalars), Array(content.unicodeScalars))
+    }
+
     private func tokenId(_ v: ExactJSON, _ path: String) throws -> Int {
         guard case .number(let d) = v, d == d.rounded(), d >= 0, d <= Double(Int32.max) else {
             throw fail("\(path) is not a token id (an integer from 0 to \(Int32.max))")
@@ -110,9 +151,6 @@ struct TokenizerJSONReader {
         if let d = m["dropout"], !d.isNull {
             guard case .number(let p) = d else { throw fail("model.dropout is \(d.kindName), expected a number or null") }
             if p != 0 { throw fail("unsupported model.dropout \(p) (BPE dropout is not supported)") }
-        }
-        if try bool(m, "byte_fallback", "model", default: false) {
-            throw fail("unsupported model.byte_fallback true")
         }
         guard let vocabValue = m["vocab"] else { throw fail("model has no \"vocab\"") }
         let vocabObject = try object(vocabValue, "model.vocab")
@@ -149,6 +187,7 @@ struct TokenizerJSONReader {
         config.continuingSubwordPrefix = try optionalString(m, "continuing_subword_prefix", "model").map { Array($0.utf8) }
         config.endOfWordSuffix = try optionalString(m, "end_of_word_suffix", "model").map { Array($0.utf8) }
         config.ignoreMerges = try bool(m, "ignore_merges", "model", default: false)
+        config.byteFallback = try bool(m, "byte_fallback", "model", default: false)
         do {
             return try BPEModel(config)
         } catch let e as BPEModel.BuildError {
@@ -191,9 +230,19 @@ struct TokenizerJSONReader {
                 steps += try readNormalizer(item, path: "\(path).normalizers[\(k)]").steps
             }
             return Normalizer(steps: steps)
+        case "Prepend":
+            guard let p = o["prepend"] else { throw fail("\(path) Prepend has no \"prepend\"") }
+            return Normalizer(steps: [.prepend(Array(try string(p, "\(path).prepend").unicodeScalars))])
+        case "Replace":
+            let (pattern, content) = try replacePair(o, path)
+            return Normalizer(steps: [.replace(pattern: pattern, content: content)])
+        case "Strip":
+            let left = try requiredBool(o, "strip_left", path)
+            let right = try requiredBool(o, "strip_right", path)
+            return Normalizer(steps: [.strip(left: left, right: right)])
         default:
-            guard let step = NormalizerStep(rawValue: t) else {
-                throw fail("unsupported normalizer type \(t) (supported: NFC, NFD, NFKC, NFKD, Lowercase, Sequence)")
+            guard let step = NormalizerStep.simple[t] else {
+                throw fail("unsupported normalizer type \(t) (supported: NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, Strip, Sequence)")
             }
             return Normalizer(steps: [step])
         }
@@ -248,9 +297,32 @@ struct TokenizerJSONReader {
         case "Digits":
             let individual = try bool(o, "individual_digits", path, default: false)
             return [.split(.numericCharacter, individual ? .isolated : .contiguous, invert: false)]
+        case "Metaspace":
+            return [.metaspace(try readMetaspace(o, path))]
         default:
-            throw fail("unsupported pre_tokenizer type \(t) (supported: ByteLevel, Split, Digits, Sequence)")
+            throw fail("unsupported pre_tokenizer type \(t) (supported: ByteLevel, Split, Digits, Metaspace, Sequence)")
         }
+    }
+
+    /// A Metaspace pre-tokenizer or decoder, with Hugging Face's defaults and legacy
+    /// `add_prefix_space` (false means prepend_scheme "never").
+    private func readMetaspace(_ o: ExactJSONObject, _ path: String) throws -> Metaspace {
+        let replacement = try character(o, "replacement", path)
+        var scheme = PrependScheme.always
+        if let name = try optionalString(o, "prepend_scheme", path) {
+            guard let s = PrependScheme(rawValue: name) else {
+                throw fail("unsupported \(path).prepend_scheme \(name) (supported: always, first, never)")
+            }
+            scheme = s
+        }
+        if let v = o["add_prefix_space"], !v.isNull, try !bool(o, "add_prefix_space", path, default: true) {
+            guard scheme == .never else {  // as in Hugging Face, also when prepend_scheme is left out
+                throw fail("\(path): add_prefix_space false does not match prepend_scheme \(scheme.rawValue)")
+            }
+            scheme = .never
+        }
+        let split = try bool(o, "split", path, default: true)
+        return Metaspace(replacement: replacement, prependScheme: scheme, split: split)
     }
 
     // MARK: - Post-processor
@@ -321,22 +393,33 @@ struct TokenizerJSONReader {
 
     // MARK: - Decoder
 
-    /// true: ByteLevel; nil: no decoder.
-    private func readDecoder(_ v: ExactJSON, path: String) throws -> Bool? {
-        if v.isNull { return nil }
+    private func readDecoder(_ v: ExactJSON, path: String) throws -> [DecoderStep] {
         let o = try object(v, path)
         let t = try type(o, path)
         switch t {
         case "ByteLevel":
-            return true
+            return [.byteLevel]
         case "Sequence":
             guard let list = o["decoders"] else { throw fail("\(path) Sequence has no \"decoders\"") }
+            var steps: [DecoderStep] = []
             for (k, item) in try array(list, "\(path).decoders").enumerated() {
-                _ = try readDecoder(item, path: "\(path).decoders[\(k)]")
+                steps += try readDecoder(item, path: "\(path).decoders[\(k)]")
             }
-            return true
+            return steps
+        case "ByteFallback":
+            return [.byteFallback]
+        case "Fuse":
+            return [.fuse]
+        case "Replace":
+            let (pattern, content) = try replacePair(o, path)
+            return [.replace(pattern: pattern, content: content)]
+        case "Strip":
+            let content = try character(o, "content", path)
+            return [.strip(content: content, start: try count(o, "start", path), stop: try count(o, "stop", path))]
+        case "Metaspace":
+            return [.metaspace(try readMetaspace(o, path))]
         default:
-            throw fail("unsupported decoder type \(t) (supported: ByteLevel)")
+            throw fail("unsupported decoder type \(t) (supported: ByteLevel, ByteFallback, Fuse, Replace, Strip, Metaspace, Sequence)")
         }
     }
 }
