@@ -110,6 +110,30 @@ final class HFCheckpointTests: XCTestCase {
         XCTAssertEqual(a, b)
     }
 
+    /// The oracle's tree (its own batched attention at one position) against separate forward
+    /// passes, at positions inside and beyond the sliding window, with Qwen2's biases.
+    func testOracleTreeMatchesForwardPassesWithWindowsAndBiases() throws {
+        let ids = try golden().ids
+        for name in ["mistral-window", "qwen2", "llama-rope-llama3"] {
+            let model = try DuoModel.load(directory: Self.directory.appendingPathComponent(name))
+            let session = InferenceSession(model: model)
+            _ = try session.forwardHidden(ids, policy: UniformPolicy(.big))
+            let tree = OracleTree(model: model)
+            for t in [1, 4, 9, 20] {
+                let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
+                                         constraint: .bigOrSkip(skips: 1))
+                XCTAssertEqual(leaves.count, model.config.numLayers, name)
+                for leaf in leaves {
+                    let single = InferenceSession(model: model)
+                    _ = try single.forwardHidden(Array(ids[0..<t]), policy: UniformPolicy(.big))
+                    let logits = try single.forward([ids[t]], policy: PatternPolicy(leaf.pattern))
+                    let want = Ops.targetLoss(logits.data, count: model.config.vocabSize, target: ids[t + 1])
+                    XCTAssertEqual(leaf.loss, want, accuracy: 1e-4, "\(name) \(leaf.pattern) at \(t)")
+                }
+            }
+        }
+    }
+
     /// The RoPE inverse frequencies of each scaling type, against transformers' formulas written
     /// out in double precision (head_dim 16, theta 10000, llama3 with an original context of 64).
     func testRoPEInverseFrequencies() {

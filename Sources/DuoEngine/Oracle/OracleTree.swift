@@ -71,6 +71,11 @@ public final class OracleTree {
             linear(normed.data, rows: m, weight: lw.q, into: q.data)
             linear(normed.data, rows: m, weight: lw.k, into: k.data)
             linear(normed.data, rows: m, weight: lw.v, into: v.data)
+            if let bias = lw.qkvBias {
+                Ops.addBias(bias.q.data, rows: m, width: c.qWidth, into: q.data)
+                Ops.addBias(bias.k.data, rows: m, width: c.kvWidth, into: k.data)
+                Ops.addBias(bias.v.data, rows: m, width: c.kvWidth, into: v.data)
+            }
             for i in 0..<m {
                 model.rope.apply(q.row(i), heads: c.numHeads, position: t)
                 model.rope.apply(k.row(i), heads: c.numKVHeads, position: t)
@@ -78,6 +83,7 @@ public final class OracleTree {
             let attended = Tensor(shape: [m, c.qWidth])
             let scores = Tensor(shape: [c.numHeads, m, t + 1])
             let keys = cache.keys[l].data, values = cache.values[l].data
+            let window = c.attentionWindow(layer: l)
             // Heads side by side on the cores, each with its own score block and output columns.
             func attendHead(_ h: Int) {
                 let g = h / group
@@ -92,7 +98,7 @@ public final class OracleTree {
                     for j in 0..<hd { own += qi[j] * ki[j] }
                     let row = block + i * (t + 1)
                     row[t] = own * scale
-                    Ops.softmax(row, count: t + 1)
+                    Ops.maskedSoftmax(row, count: t + 1, position: t, window: window)
                 }
                 if t > 0 {
                     BLAS.gemmAB(m: m, n: hd, k: t, a: block, lda: t + 1, b: values + g * hd, ldb: c.kvWidth,
