@@ -288,13 +288,15 @@ final class LlamaTokenizerTests: XCTestCase {
         assertRefused(#","normalizer":{"type":"Precompiled","precompiled_charsmap":"AA=="}"#, "unsupported normalizer type Precompiled")
         assertRefused(#","pre_tokenizer":{"type":"Metaspace","replacement":"▁","prepend_scheme":"sometimes"}"#,
                       "unsupported pre_tokenizer.prepend_scheme sometimes")
-        assertRefused(#","pre_tokenizer":{"type":"Metaspace","replacement":""}"#, "pre_tokenizer.replacement \"\" is not a single character")
+        assertRefused(#","pre_tokenizer":{"type":"Metaspace","replacement":""}"#,
+                      "pre_tokenizer.replacement \"\" is not a single character")
         assertRefused(#","pre_tokenizer":{"type":"Metaspace","prepend_scheme":"always"}"#, "has no \"replacement\"")
         assertRefused(#","pre_tokenizer":{"type":"Metaspace","replacement":"▁","add_prefix_space":false}"#,
                       "add_prefix_space false does not match prepend_scheme always")
         assertRefused(#","pre_tokenizer":{"type":"Metaspace","replacement":"▁","split":"yes"}"#, "expected true or false")
         assertRefused(#","pre_tokenizer":{"type":"Whitespace"}"#, "unsupported pre_tokenizer type Whitespace")
-        assertRefused("", "model.byte_fallback is a number, expected true or false", model: #"{"type":"BPE","vocab":{"a":0},"merges":[],"byte_fallback":1}"#)
+        assertRefused("", "model.byte_fallback is a number, expected true or false",
+                      model: #"{"type":"BPE","vocab":{"a":0},"merges":[],"byte_fallback":1}"#)
     }
 
     /// Odd but loadable files: nothing traps, results follow Hugging Face's rules.
@@ -302,7 +304,8 @@ final class LlamaTokenizerTests: XCTestCase {
         // A "<0xZZ>" token is an ordinary token; "<0x+A>" is byte 0x0A by Rust's from_str_radix.
         let vocab = #"{"<0xZZ>":0,"<0x+A>":1,"<0x41>":2,"<0xC3>":3,"▁":4,"<unk>":5}"#
         let model = #"{"type":"BPE","vocab":"# + vocab + #","merges":[],"byte_fallback":true,"unk_token":"<unk>"}"#
-        let decoder = #","decoder":{"type":"Sequence","decoders":[{"type":"ByteFallback"},{"type":"Strip","content":"▁","start":1e300,"stop":4294967296}]}"#
+        let strip = #"{"type":"Strip","content":"▁","start":1e300,"stop":4294967296}"#
+        let decoder = #","decoder":{"type":"Sequence","decoders":[{"type":"ByteFallback"},"# + strip + "]}"
         let tok = try Tokenizer(jsonData: Data((#"{"model":"# + model + decoder + "}").utf8), source: "hostile")
         XCTAssertEqual(tok.decode([0, 1, 2]), "<0xZZ>\nA")
         XCTAssertEqual(tok.decode([3]), "\u{FFFD}")

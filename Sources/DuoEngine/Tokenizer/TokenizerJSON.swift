@@ -242,7 +242,8 @@ struct TokenizerJSONReader {
             return Normalizer(steps: [.strip(left: left, right: right)])
         default:
             guard let step = NormalizerStep.simple[t] else {
-                throw fail("unsupported normalizer type \(t) (supported: NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, Strip, Sequence)")
+                let supported = "NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, Strip, Sequence"
+                throw fail("unsupported normalizer type \(t) (supported: \(supported))")
             }
             return Normalizer(steps: [step])
         }
