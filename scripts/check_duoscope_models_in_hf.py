@@ -5,11 +5,12 @@ For each model directory (written by `duoscope train`, with or without routers f
 `duoscope train-router`), this loads it with the installed transformers (AutoModelForCausalLM,
 float32, eager attention), checks that every tensor transformers expects was loaded from the file
 (the only unexpected tensors being the small FFNs of a Duo model, which transformers ignores),
-and compares transformers' per-token losses with `duoscope route --policy big --format json` on
-the same text (ids taken from duoscope's output, so the tokenizer is out of the comparison).
+checks that HF `tokenizers` gives the ids duoscope gives, and compares transformers' per-token
+losses with `duoscope route --policy big --format json --truncate` on the same text (its first
+context-length tokens).
 
 Usage: python3 scripts/check_duoscope_models_in_hf.py [--duoscope .build/release/duoscope]
-           [--text "..."] [--tolerance 1e-4] MODEL_DIR [MODEL_DIR ...]
+           [--text "..." | --file TEXT_FILE] [--tolerance 1e-4] MODEL_DIR [MODEL_DIR ...]
 Exit status 1 if any model differs.
 """
 
@@ -18,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -25,14 +27,16 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
 from transformers import AutoModelForCausalLM  # noqa: E402
 
 DEFAULT_TEXT = ("It was the best of times, it was the worst of times, it was the age of wisdom, "
                 "it was the age of foolishness.")
 
 
-def duoscope_losses(binary, model_dir, text):
-    out = subprocess.run([binary, "route", model_dir, "--text", text, "--policy", "big", "--format", "json"],
+def duoscope_losses(binary, model_dir, text_file):
+    out = subprocess.run([binary, "route", model_dir, "--file", text_file, "--policy", "big", "--format", "json",
+                          "--truncate"],
                          check=True, capture_output=True, text=True).stdout
     report = json.loads(out)
     ids = [t["id"] for t in report["tokens"]]
@@ -58,14 +62,25 @@ def main():
     ap.add_argument("models", nargs="+")
     ap.add_argument("--duoscope", default=".build/release/duoscope")
     ap.add_argument("--text", default=DEFAULT_TEXT)
+    ap.add_argument("--file", help="a UTF-8 text file to score instead of --text")
     ap.add_argument("--tolerance", type=float, default=1e-4)
     args = ap.parse_args()
     transformers.logging.set_verbosity_error()
     failed = False
     print(f"transformers {transformers.__version__}, torch {torch.__version__}")
+    text_file = args.file
+    if text_file is None:
+        text_file = os.path.join(tempfile.mkdtemp(), "text.txt")
+        with open(text_file, "w", encoding="utf-8") as f:
+            f.write(args.text)
+    with open(text_file, encoding="utf-8") as f:
+        text = f.read()
     for model_dir in args.models:
-        ids, ours = duoscope_losses(args.duoscope, model_dir, args.text)
+        ids, ours = duoscope_losses(args.duoscope, model_dir, text_file)
         theirs, problems, cls = hf_losses(model_dir, ids)
+        hf_ids = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json")).encode(text, add_special_tokens=False).ids
+        if hf_ids[:len(ids)] != ids:  # duoscope keeps the first context-length tokens
+            problems.append("token ids differ from HF tokenizers")
         worst = max(abs(a - b) for a, b in zip(ours, theirs))
         ok = worst <= args.tolerance and not problems and len(ours) == len(theirs)
         failed |= not ok
