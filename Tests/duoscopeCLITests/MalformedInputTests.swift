@@ -161,6 +161,26 @@ final class MalformedInputTests: XCTestCase {
         try expectFailure(route(model), naming: config.path, "num_hidden_layers must be positive")
     }
 
+    /// The refusals of scripts/make_hf_checkpoints.py through the real binary: checkpoints that
+    /// transformers wrote and duoscope does not implement.
+    func testUnsupportedCheckpointsAreRefused() throws {
+        let checkpoints = CLIRunner.fixtures.appendingPathComponent("hf-checkpoints")
+        func model(_ name: String) -> URL { checkpoints.appendingPathComponent(name) }
+        for type in ["dynamic", "yarn", "longrope"] {
+            let dir = model("refuse-rope-\(type)")
+            try expectFailure(route(dir), naming: dir.appendingPathComponent("config.json").path,
+                              "rope_parameters.rope_type \"\(type)\" is not supported")
+        }
+        try expectFailure(route(model("refuse-model-type")), naming: model("refuse-model-type").appendingPathComponent("config.json").path,
+                          "model_type \"gpt_neox\" is not supported")
+        try expectFailure(route(model("refuse-extra-tensor")),
+                          naming: model("refuse-extra-tensor").appendingPathComponent("model.safetensors").path,
+                          "unexpected tensor model.layers.0.self_attn.k_proj.bias")
+        try expectFailure(route(model("refuse-attention-bias")),
+                          naming: model("refuse-attention-bias").appendingPathComponent("config.json").path,
+                          "attention_bias = true is not supported")
+    }
+
     func testShardMissingFromIndex() throws {
         let model = try modelCopy("tiny-model-f16-sharded")
         let shard = model.appendingPathComponent("model-00002-of-00002.safetensors")
