@@ -29,7 +29,7 @@ struct EvalCommand: ParsableCommand {
         let duo = try Loader.model(model)
         let result = try fromJSON.map { path -> BudgetSweep.Result in
             let url = URL(fileURLWithPath: path)
-            guard let data = try? Data(contentsOf: url) else { throw DuoError(file: url, "file not found or unreadable") }
+            let data = try InputFile.contents(url, what: "an eval.json file")
             guard let saved = try? JSONDecoder().decode(BudgetSweep.Result.self, from: data) else {
                 throw DuoError(file: url, "not an eval.json written by duoscope eval")
             }
@@ -45,7 +45,7 @@ struct EvalCommand: ParsableCommand {
             throw DuoError("--share-k \(shareK) is outside 0...\(duo.config.numLayers)")
         }
         let source = try input.source()
-        let ids = CorpusPerplexity.documentTokens(source.text, tokenizer: tokenizer)
+        let ids = try CorpusPerplexity.documentTokens(source.text, tokenizer: tokenizer)
         var options = BudgetSweep.Options()
         options.context = context == "causal" ? .causal : .fixed(try PolicySpec.parse(context, config: duo.config, modelDirectory: duo.directory))
         options.randomTrials = trials

@@ -29,7 +29,7 @@ struct PerplexityCommand: ParsableCommand {
         let source = try TextSource(file: URL(fileURLWithPath: file))
         let specs = policy.isEmpty ? (duo.config.isDuo ? ["big", "small", "random"] : ["big", "random"]) : policy
         let policies = try specs.map { try PolicySpec.parse($0, config: duo.config, modelDirectory: duo.directory) }
-        let ids = CorpusPerplexity.documentTokens(source.text, tokenizer: tokenizer)
+        let ids = try CorpusPerplexity.documentTokens(source.text, tokenizer: tokenizer)
         let line = ProgressLine()
         let start = Date()
         let results = try CorpusPerplexity.run(model: duo, ids: ids, policies: policies) { done, total in

@@ -45,7 +45,7 @@ struct TrainCommand: ParsableCommand {
         Interrupt.install()
         setvbuf(stdout, nil, _IOLBF, 0) // validation lines reach a log file as they happen
         let tokenizerURL = URL(fileURLWithPath: tokenizer)
-        guard let tokenizerJSON = try? Data(contentsOf: tokenizerURL) else { throw DuoError(file: tokenizerURL, "file not found or unreadable") }
+        let tokenizerJSON = try InputFile.contents(tokenizerURL, what: "a tokenizer file")
         let tok = try Tokenizer(jsonData: tokenizerJSON, source: tokenizerURL.path)
         let inner = intermediate ?? 4 * hidden
         let config = ModelConfig(vocabSize: tok.vocabSize, hiddenSize: hidden, intermediateSize: inner,

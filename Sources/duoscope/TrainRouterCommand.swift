@@ -30,7 +30,7 @@ struct TrainRouterCommand: ParsableCommand {
         setvbuf(stdout, nil, _IOLBF, 0)
         let duo = try Loader.model(model)
         guard let tokenizer = duo.tokenizer, let directory = duo.directory else { throw DuoError("model has no tokenizer.json", file: model) }
-        let tokenizerJSON = try Data(contentsOf: directory.appendingPathComponent("tokenizer.json"))
+        let tokenizerJSON = try InputFile.contents(directory.appendingPathComponent("tokenizer.json"), what: "a tokenizer file")
         let parsed = routes.split(separator: ",").map { name in Route.allCases.first { $0.name == name.trimmingCharacters(in: .whitespaces) } }
         guard !parsed.contains(nil) else { throw DuoError("--routes \(routes): expected names from skip, small, big") }
         let options = RouterTrainingOptions(routes: parsed.map { $0! }, budget: budget, alpha: alpha, batch: batch,

@@ -154,6 +154,19 @@ final class HFCheckpointTests: XCTestCase {
         let got = RoPEScaling.llama3(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 64)
             .inverseFrequencies(headDim: 16, theta: 10000)
         close(got, llama3, "llama3")
+        // Positions past the precomputed table are rotated exactly as tabulated ones would be.
+        let inv = RoPEScaling.none.inverseFrequencies(headDim: 16, theta: 10000)
+        let long = RoPETable(headDim: 16, positions: 1 << 20, inverseFrequencies: inv)
+        XCTAssertEqual(long.positions, RoPETable.tabulatedPositions)
+        for position in [RoPETable.tabulatedPositions - 1, RoPETable.tabulatedPositions, 100_000] {
+            var v = (0..<16).map { Float($0) - 7.5 }
+            v.withUnsafeMutableBufferPointer { long.apply($0.baseAddress!, heads: 1, position: position) }
+            for i in 0..<8 {
+                let angle = Float(position) * inv[i], a = Float(i) - 7.5, b = Float(i + 8) - 7.5
+                XCTAssertEqual(v[i], a * cosf(angle) - b * sinf(angle), accuracy: 1e-5)
+                XCTAssertEqual(v[i + 8], b * cosf(angle) + a * sinf(angle), accuracy: 1e-5)
+            }
+        }
         // Every branch is taken: kept, divided, and blended.
         XCTAssertTrue(zip(got, base).contains { Double($0) == Double(Float($1)) })
         XCTAssertTrue(zip(got, base).contains { abs(Double($0) - $1 / 8) < 1e-9 })

@@ -57,7 +57,7 @@ final class PolicyTests: XCTestCase {
         for spec in ["random:13", "random:-1", "random:1.5", "pattern:BBB", "pattern:BBBBBBBBBBBX", "fast",
                      "random:skip=0.5,small=0.2", "random:0.5,seed=x", "random:tiny=1"] {
             XCTAssertThrowsError(try PolicySpec.parse(spec, config: duo), spec) { error in
-                XCTAssertTrue("\(error)".hasPrefix("--policy \(spec):"), "\(error)")
+                XCTAssertTrue("\(error)".hasPrefix("policy \"\(spec)\":"), "\(error)")
             }
         }
         XCTAssertThrowsError(try PolicySpec.parse("small", config: llama))

@@ -22,9 +22,10 @@ final class MalformedInputTests: XCTestCase {
         return target
     }
 
-    private func expectFailure(_ arguments: [String], naming file: String, _ phrase: String,
+    private func expectFailure(_ arguments: [String], naming file: String, _ phrase: String, within seconds: TimeInterval = 120,
                                file source: StaticString = #filePath, line: UInt = #line) throws {
-        let result = try CLIRunner.run(arguments)
+        let result = try CLIRunner.run(arguments, timeout: seconds)
+        XCTAssertFalse(result.timedOut, "still running after \(seconds) s", file: source, line: line)
         XCTAssertNotEqual(result.status, 0, "exit status", file: source, line: line)
         let message = result.stderr.trimmingCharacters(in: .newlines)
         XCTAssertFalse(message.contains("\n"), "one line: \(message)", file: source, line: line)
@@ -161,6 +162,135 @@ final class MalformedInputTests: XCTestCase {
         try expectFailure(route(model), naming: config.path, "num_hidden_layers must be positive")
     }
 
+    // MARK: hostile input (the eight findings of the reliability audit, each through the real binary)
+
+    /// A safetensors file holding just `header` (padded with spaces to `length` bytes when given).
+    private func writeSafetensors(_ header: String, padTo length: Int? = nil, to url: URL) throws {
+        var json = Data(header.utf8)
+        if let length { json.append(Data(repeating: UInt8(ascii: " "), count: max(0, length - json.count))) }
+        var out = Data()
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(json)
+        try out.write(to: url)
+    }
+
+    private func editConfig(_ model: URL, _ edit: (inout [String: Any]) -> Void) throws -> URL {
+        let url = model.appendingPathComponent("config.json")
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        edit(&object)
+        try JSONSerialization.data(withJSONObject: object).write(to: url)
+        return url
+    }
+
+    private func makeFIFO(_ url: URL) throws {
+        try? FileManager.default.removeItem(at: url)
+        XCTAssertEqual(mkfifo(url.path, 0o644), 0, "mkfifo")
+    }
+
+    /// Finding 1: an empty policy trapped (SIGILL) reading the first part of an empty split.
+    func testEmptyPoliciesAreErrors() throws {
+        let model = CLIRunner.fixtures.appendingPathComponent("tiny-model")
+        for policy in ["", ":", "  ", ":big"] {
+            try expectFailure(route(model) + ["--policy", policy], naming: "policy", "empty policy")
+        }
+    }
+
+    /// Finding 2: a shape whose byte size overflows trapped while building the error message;
+    /// reachable through model.safetensors, --policy router:FILE, and any file in routers/.
+    func testSafetensorsByteSizeOverflowIsAnError() throws {
+        let header = #"{"a":{"dtype":"F32","shape":[2147483648,2147483648],"data_offsets":[0,0]}}"#
+        let model = try modelCopy()
+        let weights = model.appendingPathComponent("model.safetensors")
+        try writeSafetensors(header, padTo: 72, to: weights)
+        try expectFailure(route(model), naming: weights.path, "needs more than")
+        let clean = try modelCopy("tiny-model-bf16-llama")
+        let router = scratch.appendingPathComponent("overflow.safetensors")
+        try writeSafetensors(header, padTo: 72, to: router)
+        try expectFailure(route(clean) + ["--policy", "router:" + router.path], naming: router.path, "needs more than")
+        let duo = CLIRunner.fixtures.appendingPathComponent("tiny-model")
+        let withRouters = scratch.appendingPathComponent("with-routers")
+        try FileManager.default.copyItem(at: duo, to: withRouters)
+        let routers = withRouters.appendingPathComponent("routers")
+        try FileManager.default.createDirectory(at: routers, withIntermediateDirectories: true)
+        try writeSafetensors(header, padTo: 72, to: routers.appendingPathComponent("bad.safetensors"))
+        let text = scratch.appendingPathComponent("text.txt")
+        try Data("In the beginning God created the heaven and the earth.".utf8).write(to: text)
+        try expectFailure(["snapshot", withRouters.path, text.path, "--view", "routes", "--format", "txt", "--width", "80"],
+                          naming: routers.appendingPathComponent("bad.safetensors").path, "needs more than")
+    }
+
+    /// Finding 3: heads x head_dim overflowed while computing the expected shapes.
+    func testHugeHeadsAreRefused() throws {
+        let model = try modelCopy()
+        let config = try editConfig(model) { object in
+            object["num_attention_heads"] = 549_755_813_888
+            object["num_key_value_heads"] = 1
+            object["head_dim"] = 549_755_813_888
+        }
+        try expectFailure(route(model), naming: config.path, "implausibly large")
+    }
+
+    /// Finding 4: 10^9 layers built every expected tensor name before checking one (memory blow-up).
+    func testHugeLayerCountIsRefusedAtOnce() throws {
+        let model = try modelCopy()
+        let config = try editConfig(model) { $0["num_hidden_layers"] = 1_000_000_000 }
+        try expectFailure(route(model), naming: config.path, "num_hidden_layers 1000000000 is implausibly large", within: 20)
+    }
+
+    /// Finding 5: a FIFO where a weights file belongs blocked in open(); and finding 8: a FIFO or a
+    /// device as tokenizer.json was reported as a permission problem.
+    func testFIFOsAndDevicesAreRefusedWithoutWaiting() throws {
+        let model = try modelCopy()
+        let weights = model.appendingPathComponent("model.safetensors")
+        try makeFIFO(weights)
+        try expectFailure(route(model), naming: weights.path, "a FIFO, not a file", within: 20)
+
+        let clean = CLIRunner.fixtures.appendingPathComponent("tiny-model")
+        let fifoRouter = scratch.appendingPathComponent("router.safetensors")
+        try makeFIFO(fifoRouter)
+        try expectFailure(route(clean) + ["--policy", "router:" + fifoRouter.path], naming: fifoRouter.path, "a FIFO", within: 20)
+
+        let withRouters = try modelCopy("tiny-model-f16-sharded")
+        let routers = withRouters.appendingPathComponent("routers")
+        try FileManager.default.createDirectory(at: routers, withIntermediateDirectories: true)
+        try makeFIFO(routers.appendingPathComponent("k1.safetensors"))
+        let text = scratch.appendingPathComponent("text.txt")
+        try Data("In the beginning God created the heaven and the earth.".utf8).write(to: text)
+        try expectFailure(["snapshot", withRouters.path, text.path, "--view", "routes", "--format", "txt", "--width", "80"],
+                          naming: routers.appendingPathComponent("k1.safetensors").path, "a FIFO", within: 20)
+
+        let tokenizerModel = try modelCopy("tiny-model-bf16-llama")
+        let tokenizer = tokenizerModel.appendingPathComponent("tokenizer.json")
+        try makeFIFO(tokenizer)
+        try expectFailure(route(tokenizerModel), naming: tokenizer.path, "a FIFO, not a tokenizer file", within: 20)
+        try FileManager.default.removeItem(at: tokenizer)
+        try FileManager.default.createSymbolicLink(atPath: tokenizer.path, withDestinationPath: "/dev/zero")
+        try expectFailure(route(tokenizerModel), naming: tokenizer.path, "a character device, not a tokenizer file", within: 20)
+        let fifoText = scratch.appendingPathComponent("text-fifo")
+        try makeFIFO(fifoText)
+        try expectFailure(["route", clean.path, "--file", fifoText.path], naming: fifoText.path, "a FIFO, not a text file", within: 20)
+    }
+
+    /// Finding 6: a Split regex with catastrophic backtracking ran unbounded (25 s at 36 "a"s,
+    /// doubling per character); now it gives up within its budget with a clear error.
+    func testCatastrophicTokenizerRegexGivesUp() throws {
+        let model = try modelCopy()
+        let url = model.appendingPathComponent("tokenizer.json")
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        object["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
+            ["type": "Split", "pattern": ["Regex": "(a+)+$"], "behavior": "Isolated", "invert": false],
+            ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false],
+        ]]
+        try JSONSerialization.data(withJSONObject: object).write(to: url)
+        let text = String(repeating: "a", count: 40) + "b"
+        let start = Date()
+        try expectFailure(route(model, text: text), naming: url.path, "catastrophic backtracking", within: 60)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 30)
+        // An ordinary text through the same pattern still works.
+        let ok = try CLIRunner.run(route(model, text: "In the beginning"), timeout: 60)
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+    }
+
     /// The refusals of scripts/make_hf_checkpoints.py through the real binary: checkpoints that
     /// transformers wrote and duoscope does not implement.
     func testUnsupportedCheckpointsAreRefused() throws {
@@ -240,7 +370,7 @@ final class MalformedInputTests: XCTestCase {
 
     func testBadPolicyAndDirectoryAsFile() throws {
         let model = CLIRunner.fixtures.appendingPathComponent("tiny-model").path
-        try expectFailure(["route", model, "--text", "hello there", "--policy", "random:9"], naming: "--policy", "outside 0...4")
-        try expectFailure(["route", model, "--file", scratch.path], naming: scratch.path, "is a directory")
+        try expectFailure(["route", model, "--text", "hello there", "--policy", "random:9"], naming: "policy \"random:9\"", "outside 0...4")
+        try expectFailure(["route", model, "--file", scratch.path], naming: scratch.path, "a directory, not a text file")
     }
 }

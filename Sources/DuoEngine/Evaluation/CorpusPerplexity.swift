@@ -14,11 +14,11 @@ public enum CorpusPerplexity {
 
     /// Token ids of a text: documents separated by blank lines, joined by `<|endoftext|>` when
     /// the tokenizer has it (the same stream the trainer sees).
-    public static func documentTokens(_ text: String, tokenizer: Tokenizer) -> [Int] {
+    public static func documentTokens(_ text: String, tokenizer: Tokenizer) throws -> [Int] {
         let separator = tokenizer.id(forToken: "<|endoftext|>")
         var ids: [Int] = []
         for document in text.components(separatedBy: "\n\n") where !document.isEmpty {
-            ids += tokenizer.encode(document)
+            ids += try tokenizer.encode(document)
             if let separator { ids.append(separator) }
         }
         return ids

@@ -23,7 +23,7 @@ public final class Checkpoint: @unchecked Sendable {
 
     /// Opens a sharded checkpoint from its index.
     public convenience init(index: URL) throws {
-        guard let data = try? Data(contentsOf: index) else { throw DuoError(file: index, "cannot read file") }
+        let data = try InputFile.contents(index, limit: 1 << 28)
         guard let map = ExactJSON.parseOrNil(data)?["weight_map"]?.object else {
             throw DuoError(file: index, "not a valid index (expected JSON with a weight_map object)")
         }

@@ -13,16 +13,10 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(url: URL) throws {
         self.url = url
-        let fd = open(url.path, O_RDONLY)
-        guard fd >= 0 else {
-            let reason = errno == ENOENT ? "file not found" : "cannot open (\(String(cString: strerror(errno))))"
-            throw DuoError(file: url, reason)
-        }
+        let file = try InputFile.openRegular(url)
+        let fd = file.descriptor
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw DuoError(file: url, "cannot stat (\(String(cString: strerror(errno))))") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw DuoError(file: url, "not a regular file") }
-        count = Int(info.st_size)
+        count = file.size
         if count == 0 {
             base = nil
             return

@@ -53,27 +53,29 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         var entries: [String: TensorEntry] = [:]
         var metadata: [String: String] = [:]
-        for (name, value) in object.members {
-            if name == "__metadata__" {
+        for (rawName, value) in object.members {
+            if rawName == "__metadata__" {
                 guard let dict = value.object else {
                     throw DuoError(file: url, "__metadata__ is not an object of strings")
                 }
                 for (key, item) in dict.members {
                     guard let text = item.string else {
-                        throw DuoError(file: url, "__metadata__ value for \"\(key)\" is not a string")
+                        throw DuoError(file: url, "__metadata__ value for \"\(TerminalSafe.escape(key))\" is not a string")
                     }
                     metadata[key] = text
                 }
                 continue
             }
-            guard entries[name] == nil else { throw DuoError(file: url, "tensor \(name) appears twice in the header") }
-            entries[name] = try parseEntry(name: name, value: value, dataSize: dataSize, url: url)
+            let name = TerminalSafe.escape(rawName)  // for messages
+            guard entries[rawName] == nil else { throw DuoError(file: url, "tensor \(name) appears twice in the header") }
+            entries[rawName] = try parseEntry(name: rawName, shown: name, value: value, dataSize: dataSize, url: url)
         }
         try checkNoOverlap(entries.values, url: url)
         return (entries, metadata)
     }
 
-    private static func parseEntry(name: String, value: ExactJSON, dataSize: Int, url: URL) throws -> TensorEntry {
+    /// One header entry; `shown` is its name escaped for messages.
+    private static func parseEntry(name rawName: String, shown name: String, value: ExactJSON, dataSize: Int, url: URL) throws -> TensorEntry {
         guard let fields = value.object else {
             throw DuoError(file: url, "tensor \(name): header entry is not an object")
         }
@@ -81,7 +83,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
             throw DuoError(file: url, "tensor \(name): missing dtype")
         }
         guard let dtype = DType(rawValue: dtypeName) else {
-            throw DuoError(file: url, "tensor \(name): unsupported dtype \(dtypeName) (supported: F32, F16, BF16)")
+            throw DuoError(file: url, "tensor \(name): unsupported dtype \(TerminalSafe.escape(dtypeName)) (supported: F32, F16, BF16)")
         }
         guard let shape = intArray(fields["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
             throw DuoError(file: url, "tensor \(name): shape is not a list of non-negative integers")
@@ -99,17 +101,18 @@ public final class SafeTensorsFile: @unchecked Sendable {
             guard !overflow else { throw DuoError(file: url, "tensor \(name): shape \(shape) is too large") }
             elements = product
         }
-        guard elements.multipliedReportingOverflow(by: dtype.byteSize).partialValue == end - begin,
-              !elements.multipliedReportingOverflow(by: dtype.byteSize).overflow else {
-            throw DuoError(file: url, "tensor \(name): shape \(shape) x \(dtypeName) needs \(elements * dtype.byteSize) bytes but data_offsets span \(end - begin)")
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
+        guard !overflow, bytes == end - begin else {
+            let needed = overflow ? "more than \(Int.max)" : "\(bytes)"
+            throw DuoError(file: url, "tensor \(name): shape \(shape) x \(dtypeName) needs \(needed) bytes but data_offsets span \(end - begin)")
         }
-        return TensorEntry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
+        return TensorEntry(name: rawName, dtype: dtype, shape: shape, begin: begin, end: end)
     }
 
     private static func checkNoOverlap<S: Sequence>(_ entries: S, url: URL) throws where S.Element == TensorEntry {
         let sorted = entries.filter { $0.end > $0.begin }.sorted { ($0.begin, $0.name) < ($1.begin, $1.name) }
         for (previous, next) in zip(sorted, sorted.dropFirst()) where next.begin < previous.end {
-            throw DuoError(file: url, "tensors \(previous.name) and \(next.name) overlap in the data section")
+            throw DuoError(file: url, "tensors \(TerminalSafe.escape(previous.name)) and \(TerminalSafe.escape(next.name)) overlap in the data section")
         }
     }
 

@@ -29,16 +29,55 @@ public enum Parallel {
         }
     }
 
+    /// The number of threads BLAS uses now (1 with Accelerate, which manages its own).
+    public static var blasThreads: Int {
+        #if canImport(Accelerate)
+        return 1
+        #else
+        return Int(openblas_get_num_threads())
+        #endif
+    }
+
     /// Runs `body` with BLAS limited to one thread, so that several BLAS calls can run side by
     /// side on different cores (small GEMMs do better that way than each split across cores).
+    /// OpenBLAS's thread count is process-wide: callers on several threads (the explorer's two
+    /// worker lanes) share one count of single-threaded sections, and the count is restored when
+    /// the last one leaves, never while another is inside.
     public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
         #if canImport(Accelerate)
         return try body()
         #else
-        let previous = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(previous) }
+        SingleThreadedBLAS.shared.enter()
+        defer { SingleThreadedBLAS.shared.leave() }
         return try body()
         #endif
     }
 }
+
+#if !canImport(Accelerate)
+/// The one owner of OpenBLAS's thread count while single-threaded sections are open.
+private final class SingleThreadedBLAS: @unchecked Sendable {  // all state is guarded by `lock`
+    static let shared = SingleThreadedBLAS()
+    private let lock = NSLock()
+    private var depth = 0
+    private var saved: Int32 = 1
+
+    func enter() {
+        lock.lock()
+        defer { lock.unlock() }
+        if depth == 0 {
+            saved = openblas_get_num_threads()
+            openblas_set_num_threads(1)
+        }
+        depth += 1
+    }
+
+    func leave() {
+        lock.lock()
+        defer { lock.unlock() }
+        depth -= 1
+        if depth == 0 { openblas_set_num_threads(saved) }
+    }
+
+}
+#endif

@@ -6,10 +6,7 @@ import Foundation
 /// would change the maths in a way duoscope does not implement is refused, naming the key.
 public enum ConfigFile {
     public static func read(_ url: URL) throws -> ModelConfig {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DuoError(file: url, FileManager.default.fileExists(atPath: url.path) ? "cannot read file" : "file not found")
-        }
+        let data = try InputFile.contents(url, limit: 1 << 24)
         guard let object = ExactJSON.parseOrNil(data)?.object else {
             throw DuoError(file: url, "not valid JSON (expected an object)")
         }

@@ -99,6 +99,16 @@ public struct ModelConfig: Sendable, Equatable, Codable {
                               ("num_key_value_heads", numKVHeads), ("max_position_embeddings", maxPositions)] where value <= 0 {
             throw fail("\(name) must be positive, got \(value)")
         }
+        // Plausibility bounds, checked before any size is multiplied or anything allocated: each far
+        // above the largest Llama-family model, and small enough that no product of them overflows.
+        let bounds = [("vocab_size", vocabSize, 1 << 22), ("hidden_size", hiddenSize, 1 << 17),
+                      ("intermediate_size", intermediateSize, 1 << 20), ("duo.small_intermediate_size", smallIntermediateSize ?? 1, 1 << 20),
+                      ("num_hidden_layers", numLayers, 1 << 10), ("num_attention_heads", numHeads, 1 << 10),
+                      ("num_key_value_heads", numKVHeads, 1 << 10), ("head_dim", headDim, 1 << 12),
+                      ("max_position_embeddings", maxPositions, 1 << 24), ("sliding_window", slidingWindow ?? 1, 1 << 24)]
+        for (name, value, limit) in bounds where value > limit {
+            throw fail("\(name) \(value) is implausibly large (the limit is \(limit))")
+        }
         if let small = smallIntermediateSize, small <= 0 { throw fail("duo.small_intermediate_size must be positive, got \(small)") }
         guard numHeads % numKVHeads == 0 else {
             throw fail("num_attention_heads (\(numHeads)) is not a multiple of num_key_value_heads (\(numKVHeads))")
@@ -116,11 +126,6 @@ public struct ModelConfig: Sendable, Equatable, Codable {
                 throw fail("rope_parameters for llama3 need factor > 0, 0 < low_freq_factor < high_freq_factor "
                     + "and original_max_position_embeddings > 0")
             }
-        }
-        let limit = 1 << 26
-        for (name, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
-                              ("max_position_embeddings", maxPositions)] where value > limit {
-            throw fail("\(name) \(value) is implausibly large")
         }
     }
 }

@@ -9,7 +9,8 @@ import Foundation
 /// unavailable and the cheap route of random policies is skip.
 public enum PolicySpec {
     public static func parse(_ text: String, config: ModelConfig, modelDirectory: URL? = nil) throws -> RoutingPolicy {
-        func fail(_ problem: String) -> DuoError { DuoError("--policy \(text): \(problem)") }
+        func fail(_ problem: String) -> DuoError { DuoError("policy \"\(TerminalSafe.escape(text))\": \(problem)") }
+        let usage = "expected big, small, skip, random[:k|:p|:skip=,small=,big=][,seed], pattern:BSK..., router:FILE"
         let low: Route = config.isDuo ? .small : .skip
         let spec = text.trimmingCharacters(in: .whitespaces)
         switch spec.lowercased() {
@@ -20,8 +21,9 @@ public enum PolicySpec {
             return UniformPolicy(.small)
         default: break
         }
-        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
-        let kind = parts[0].lowercased()
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard let first = parts.first, !first.isEmpty else { throw fail("empty policy (\(usage))") }
+        let kind = first.lowercased()
         let argument = parts.count > 1 ? parts[1] : ""
         switch kind {
         case "pattern":
@@ -44,7 +46,7 @@ public enum PolicySpec {
             let router = try RouterWeights.read(from: url, config: config)
             return RouterPolicy(router: router, name: "router:" + url.deletingPathExtension().lastPathComponent)
         default:
-            throw fail("unknown policy (expected big, small, skip, random[:k|:p|:skip=,small=,big=][,seed], pattern:BSK..., router:FILE)")
+            throw fail("unknown policy (\(usage))")
         }
     }
 

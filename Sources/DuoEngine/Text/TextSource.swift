@@ -14,13 +14,7 @@ public struct TextSource: Sendable {
 
     /// Reads a UTF-8 text file.
     public init(file url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
-            throw DuoError(file: url, !exists ? "file not found" : isDirectory.boolValue ? "is a directory, not a text file" : "cannot read file")
-        }
-        try self.init(data: data, label: url.path)
+        try self.init(data: InputFile.contents(url, what: "a text file"), label: url.path)
     }
 
     /// Decodes bytes as UTF-8, naming the offset of the first invalid byte.
@@ -35,7 +29,7 @@ public struct TextSource: Sendable {
     /// at most the context length, unless `truncate` keeps the first `maxPositions` tokens.
     public func tokenize(for model: DuoModel, truncate: Bool = false) throws -> [Int] {
         guard let tokenizer = model.tokenizer else { throw DuoError("model has no tokenizer.json", file: model.directory?.path) }
-        var ids = tokenizer.encode(text)
+        var ids = try tokenizer.encode(text)
         let context = model.config.maxPositions
         if ids.count > context {
             guard truncate else {

@@ -83,7 +83,7 @@ struct Normalizer {
             case .prepend(let p):
                 if !current.isEmpty { current.insert(contentsOf: p, at: 0) }
             case .replace(let pattern, let content):
-                let matches = SplitPattern.literal(pattern).matches(in: current)
+                let matches = SplitPattern.literalMatches(pattern, in: current)
                 if matches.isEmpty { continue }
                 if content.isEmpty && matches[0].lowerBound == 0 { startMoved = true }
                 var out: [Unicode.Scalar] = []

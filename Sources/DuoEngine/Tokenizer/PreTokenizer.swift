@@ -18,30 +18,35 @@ enum SplitPattern {
     /// Every numeric character (categories Nd, Nl, No) on its own (the Digits pre-tokenizer).
     case numericCharacter
 
-    func matches(in s: [Unicode.Scalar]) -> [Range<Int>] {
+    func matches(in s: [Unicode.Scalar]) throws -> [Range<Int>] {
         switch self {
         case .native(let p): return p.matches(in: s)
-        case .regex(let r): return r.matches(in: s)
+        case .regex(let r): return try r.matches(in: s)
         case .numericCharacter:
             var out: [Range<Int>] = []
             // Rust's `char::is_numeric` (current Unicode tables, unlike the regex engine's).
             for (i, c) in s.enumerated() where CharClass.isNumeric(c) { out.append(i..<(i + 1)) }
             return out
         case .literal(let lit):
-            guard !lit.isEmpty, s.count >= lit.count else { return [] }
-            var out: [Range<Int>] = []
-            var i = 0
-            let first = lit[0]
-            while i + lit.count <= s.count {
-                if s[i] == first && s[i..<(i + lit.count)].elementsEqual(lit) {
-                    out.append(i..<(i + lit.count))
-                    i += lit.count
-                } else {
-                    i += 1
-                }
-            }
-            return out
+            return SplitPattern.literalMatches(lit, in: s)
         }
+    }
+
+    /// Non-overlapping occurrences of `lit` in `s`, left to right.
+    static func literalMatches(_ lit: [Unicode.Scalar], in s: [Unicode.Scalar]) -> [Range<Int>] {
+        guard !lit.isEmpty, s.count >= lit.count else { return [] }
+        var out: [Range<Int>] = []
+        var i = 0
+        let first = lit[0]
+        while i + lit.count <= s.count {
+            if s[i] == first && s[i..<(i + lit.count)].elementsEqual(lit) {
+                out.append(i..<(i + lit.count))
+                i += lit.count
+            } else {
+                i += 1
+            }
+        }
+        return out
     }
 
     var description: String {
@@ -96,9 +101,9 @@ struct PreTokenizer {
     }
 
     /// The words of `text` as strings (Hugging Face's `pre_tokenize_str`, without offsets).
-    func pieces(_ text: String) -> [String] {
+    func pieces(_ text: String) throws -> [String] {
         var out: [String] = []
-        forEachWord(Array(text.unicodeScalars), atStart: true) { word in
+        try forEachWord(Array(text.unicodeScalars), atStart: true) { word in
             var s = String()
             s.unicodeScalars.append(contentsOf: word)
             out.append(s)
@@ -108,12 +113,13 @@ struct PreTokenizer {
 
     /// Calls `body` with each word of `piece`, in order. `atStart`: whether `piece` begins at the
     /// start of the input text (Metaspace's `prepend_scheme: "first"` prepends only there).
-    func forEachWord(_ piece: [Unicode.Scalar], atStart: Bool, _ body: ([Unicode.Scalar]) -> Void) {
+    /// Throws `RegexBudgetExceeded` when a Split regex backtracks past its budget.
+    func forEachWord(_ piece: [Unicode.Scalar], atStart: Bool, _ body: ([Unicode.Scalar]) -> Void) throws {
         if piece.isEmpty { return }
-        run(piece, step: 0, atStart: atStart, body)
+        try run(piece, step: 0, atStart: atStart, body)
     }
 
-    private func run(_ piece: [Unicode.Scalar], step: Int, atStart: Bool, _ body: ([Unicode.Scalar]) -> Void) {
+    private func run(_ piece: [Unicode.Scalar], step: Int, atStart: Bool, _ body: ([Unicode.Scalar]) -> Void) throws {
         guard step < steps.count else {
             body(piece)
             return
@@ -124,28 +130,28 @@ struct PreTokenizer {
             if addPrefixSpace && text.first != " " { text.insert(" ", at: 0) }
             var mapped: [Unicode.Scalar] = []
             if let regex {
-                let ranges = PreTokenizer.splitRanges(count: text.count, matches: regex.matches(in: text),
+                let ranges = PreTokenizer.splitRanges(count: text.count, matches: try regex.matches(in: text),
                                                       behavior: .isolated, invert: false)
                 for r in ranges {
                     mapped.removeAll(keepingCapacity: true)
                     ByteLevel.appendMapped(text[r], to: &mapped)
-                    run(mapped, step: step + 1, atStart: atStart && r.lowerBound == 0, body)
+                    try run(mapped, step: step + 1, atStart: atStart && r.lowerBound == 0, body)
                 }
             } else {
                 ByteLevel.appendMapped(text, to: &mapped)
-                run(mapped, step: step + 1, atStart: atStart, body)
+                try run(mapped, step: step + 1, atStart: atStart, body)
             }
         case .split(let pattern, let behavior, let invert):
-            let ranges = PreTokenizer.splitRanges(count: piece.count, matches: pattern.matches(in: piece),
+            let ranges = PreTokenizer.splitRanges(count: piece.count, matches: try pattern.matches(in: piece),
                                                   behavior: behavior, invert: invert)
             if ranges.count == 1 && ranges[0].count == piece.count {
-                run(piece, step: step + 1, atStart: atStart, body)
+                try run(piece, step: step + 1, atStart: atStart, body)
             } else {
-                for r in ranges { run(Array(piece[r]), step: step + 1, atStart: atStart && r.lowerBound == 0, body) }
+                for r in ranges { try run(Array(piece[r]), step: step + 1, atStart: atStart && r.lowerBound == 0, body) }
             }
         case .metaspace(let m):
             for (word, wordAtStart) in m.pieces(piece, atStart: atStart) where !word.isEmpty {
-                run(word, step: step + 1, atStart: wordAtStart, body)
+                try run(word, step: step + 1, atStart: wordAtStart, body)
             }
         }
     }

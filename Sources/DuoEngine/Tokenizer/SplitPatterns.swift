@@ -163,6 +163,12 @@ enum NativePattern: Equatable {
 /// agree on the usual syntax (`\p{L}`, `(?i:...)`, lookahead); `\s`/`\S` are rewritten to the
 /// White_Space property, which is what Oniguruma means by them (ICU's `\s` leaves out U+000B
 /// and U+0085).
+/// A Split regex gave up: its matching cost passed the budget (catastrophic backtracking).
+struct RegexBudgetExceeded: Error {
+    let pattern: String
+    let length: Int
+}
+
 final class ICURegex: @unchecked Sendable {  // NSRegularExpression is immutable and thread-safe
     let source: String
     private let regex: NSRegularExpression
@@ -192,8 +198,14 @@ final class ICURegex: @unchecked Sendable {  // NSRegularExpression is immutable
         return out
     }
 
-    /// All non-overlapping matches, left to right, as scalar index ranges.
-    func matches(in s: [Unicode.Scalar]) -> [Range<Int>] {
+    /// Progress reports ICU may make before a match is abandoned: a fixed allowance plus one per
+    /// 100 UTF-16 units. Ordinary patterns report a few dozen times on 100,000 characters; a
+    /// catastrophically backtracking one (e.g. `(a+)+$`) passes the allowance within 0.2 s.
+    static func progressBudget(length: Int) -> Int { 1000 + length / 100 }
+
+    /// All non-overlapping matches, left to right, as scalar index ranges; throws
+    /// `RegexBudgetExceeded` when matching runs past `progressBudget`.
+    func matches(in s: [Unicode.Scalar]) throws -> [Range<Int>] {
         if s.isEmpty { return [] }
         var text = String()
         text.unicodeScalars.append(contentsOf: s)
@@ -205,9 +217,20 @@ final class ICURegex: @unchecked Sendable {  // NSRegularExpression is immutable
             if c.value >= 0x10000 { scalarIndex[u + 1] = k; u += 2 } else { u += 1 }
         }
         scalarIndex[u] = s.count
-        let found = regex.matches(in: text, options: [], range: NSRange(location: 0, length: u))
+        var found: [NSRange] = []
+        var progress = 0
+        let budget = Self.progressBudget(length: u)
+        regex.enumerateMatches(in: text, options: [.reportProgress], range: NSRange(location: 0, length: u)) { match, _, stop in
+            if let match {
+                found.append(match.range)
+            } else {
+                progress += 1
+                if progress > budget { stop.pointee = true }
+            }
+        }
+        if progress > budget { throw RegexBudgetExceeded(pattern: source, length: s.count) }
         return found.map { m in
-            scalarIndex[m.range.location]..<scalarIndex[m.range.location + m.range.length]
+            scalarIndex[m.location]..<scalarIndex[m.location + m.length]
         }
     }
 }

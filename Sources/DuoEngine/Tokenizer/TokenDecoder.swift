@@ -149,7 +149,7 @@ struct TokenDecoder {
     }
 
     static func replace(_ token: [Unicode.Scalar], _ pattern: [Unicode.Scalar], _ content: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        let matches = SplitPattern.literal(pattern).matches(in: token)
+        let matches = SplitPattern.literalMatches(pattern, in: token)
         if matches.isEmpty { return token }
         var out: [Unicode.Scalar] = []
         var prev = 0

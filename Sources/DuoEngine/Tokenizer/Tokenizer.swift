@@ -28,13 +28,7 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
 
     /// Loads `tokenizer.json` from `url`; problems are reported as DuoError naming the file.
     public static func load(from url: URL) throws -> Tokenizer {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw DuoError(file: url, "cannot read tokenizer file (\((error as NSError).localizedDescription))")
-        }
-        return try Tokenizer(jsonData: data, source: url.path)
+        try Tokenizer(jsonData: InputFile.contents(url, what: "a tokenizer file"), source: url.path)
     }
 
     /// Parses the contents of a tokenizer.json; `source` names it in error messages.
@@ -100,13 +94,23 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
     }
 
     /// The ids of `text`, like Hugging Face `encode(text, add_special_tokens=False).ids`.
-    public func encode(_ text: String) -> [Int] {
-        encode(text, addSpecialTokens: false)
+    public func encode(_ text: String) throws -> [Int] {
+        try encode(text, addSpecialTokens: false)
     }
 
     /// The ids of `text`; with `addSpecialTokens` the post-processor's single-sequence template
     /// (e.g. a BOS token) is applied, like Hugging Face `encode(text, add_special_tokens=True)`.
-    public func encode(_ text: String, addSpecialTokens: Bool) -> [Int] {
+    /// Throws a DuoError naming the file when a pre-tokenizer regex backtracks past its budget.
+    public func encode(_ text: String, addSpecialTokens: Bool) throws -> [Int] {
+        do {
+            return try encodeUnchecked(text, addSpecialTokens: addSpecialTokens)
+        } catch let e as RegexBudgetExceeded {
+            throw DuoError("pre_tokenizer regex \(TerminalSafe.escape(e.pattern)) gave up on a \(e.length)-character piece "
+                + "(catastrophic backtracking; the pattern cannot be matched in bounded time)", file: source)
+        }
+    }
+
+    private func encodeUnchecked(_ text: String, addSpecialTokens: Bool) throws -> [Int] {
         var ids: [Int] = []
         ids.reserveCapacity(text.utf8.count / 3 + 4)
         let scalars = Array(text.unicodeScalars)
@@ -120,13 +124,13 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
                 var startMoved = range.lowerBound > 0
                 if let normalizer { piece = normalizer.apply(piece, startMoved: &startMoved) }
                 if added.normalizedMatcher.isEmpty {
-                    encodePiece(piece, atStart: !startMoved, into: &ids)
+                    try encodePiece(piece, atStart: !startMoved, into: &ids)
                     continue
                 }
                 for inner in added.split(piece, with: added.normalizedMatcher) {
                     switch inner {
                     case .token(let id): ids.append(id)
-                    case .text(let r): encodePiece(Array(piece[r]), atStart: !startMoved && r.lowerBound == 0, into: &ids)
+                    case .text(let r): try encodePiece(Array(piece[r]), atStart: !startMoved && r.lowerBound == 0, into: &ids)
                     }
                 }
             }
@@ -134,9 +138,9 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
         return addSpecialTokens ? postProcessor.apply(ids) : ids
     }
 
-    private func encodePiece(_ piece: [Unicode.Scalar], atStart: Bool, into ids: inout [Int]) {
+    private func encodePiece(_ piece: [Unicode.Scalar], atStart: Bool, into ids: inout [Int]) throws {
         let model = self.model
-        preTokenizer.forEachWord(piece, atStart: atStart) { word in
+        try preTokenizer.forEachWord(piece, atStart: atStart) { word in
             model.encode(word: word, into: &ids)
         }
     }
@@ -184,8 +188,8 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
 
     /// The pre-tokenizer's words for `text` (normalizer and added tokens not applied), like
     /// Hugging Face `pre_tokenizer.pre_tokenize_str(text)` without offsets.
-    public func preTokenize(_ text: String) -> [String] {
-        preTokenizer.pieces(text)
+    public func preTokenize(_ text: String) throws -> [String] {
+        try preTokenizer.pieces(text)
     }
 }
 

@@ -17,13 +17,13 @@ public final class Analyzer: @unchecked Sendable {
         self.randomTrials = randomTrials
     }
 
-    /// Loads every router in MODEL/routers (those that fail to load are skipped).
-    public static func loadRouters(for model: DuoModel) -> [(name: String, weights: RouterWeights)] {
+    /// Loads every router in MODEL/routers; one that cannot be loaded (corrupt, made for another
+    /// model, not a regular file) is an error naming it, not a router silently missing.
+    public static func loadRouters(for model: DuoModel) throws -> [(name: String, weights: RouterWeights)] {
         guard let dir = model.directory?.appendingPathComponent("routers"),
               let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return [] }
-        return files.filter { $0.hasSuffix(".safetensors") }.sorted().compactMap { file in
-            guard let r = try? RouterWeights.read(from: dir.appendingPathComponent(file), config: model.config) else { return nil }
-            return (String(file.dropLast(".safetensors".count)), r)
+        return try files.filter { $0.hasSuffix(".safetensors") }.sorted().map { file in
+            (String(file.dropLast(".safetensors".count)), try RouterWeights.read(from: dir.appendingPathComponent(file), config: model.config))
         }
     }
 

@@ -291,7 +291,7 @@ public final class Explorer: @unchecked Sendable {
             let doc = try ExplorerDocument(text: text, label: label, model: model, revision: document.revision + 1, truncate: true)
             setDocument(doc)
             state.token = 0
-            let total = model.tokenizer?.encode(text).count ?? doc.count
+            let total = try model.tokenizer?.encode(text).count ?? doc.count
             state.message = "opened \(TerminalSafe.escape(label)): \(doc.count) tokens" + (total > doc.count ? " (the first \(doc.count) of \(total))" : "")
         } catch {
             state.message = "error: \(error)"

@@ -25,14 +25,14 @@ public struct TokenCorpus: Sendable {
         if let cache, let cached = readCache(cache, fingerprint: fingerprint) {
             return TokenCorpus(source: file.path, tokens: cached)
         }
-        let tokens = CorpusPerplexity.documentTokens(text.text, tokenizer: tokenizer).map { Int32($0) }
+        let tokens = try CorpusPerplexity.documentTokens(text.text, tokenizer: tokenizer).map { Int32($0) }
         guard !tokens.isEmpty else { throw DuoError(file: file, "corpus holds no tokens") }
         if let cache { try writeCache(cache, tokens: tokens, fingerprint: fingerprint) }
         return TokenCorpus(source: file.path, tokens: tokens)
     }
 
     private static func readCache(_ url: URL, fingerprint: UInt64) -> [Int32]? {
-        guard let data = try? Data(contentsOf: url), data.count >= 24, Array(data.prefix(8)) == magic else { return nil }
+        guard let data = try? InputFile.contents(url), data.count >= 24, Array(data.prefix(8)) == magic else { return nil }
         return data.withUnsafeBytes { raw -> [Int32]? in
             let stored = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
             let count = Int(raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
