@@ -64,13 +64,18 @@ struct BenchCommand: ParsableCommand {
         if parts.contains(.train) && trainBatch > 0 {
             figures.append(TrainingBenchmark.measure(config: c, batch: trainBatch, length: n, minimumSeconds: max(seconds, 3)))
         }
+        let blas = BLASCore.info
         if json {
-            print(try JSONOutput.string(figures), terminator: "")
+            print(try JSONOutput.string(BenchReport(blas: blas, sgemmPeakGFLOPs: peak, figures: figures)), terminator: "")
             return
         }
         defer { if parts.contains(.explorer), model != nil { print(""); try? explorerLatency() } }
         print("model: \(model ?? "random weights, sample-model shape")  layers \(c.numLayers)  hidden \(c.hiddenSize)  context \(n)")
-        print("BLAS threads: \(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "default")  cores: \(ProcessInfo.processInfo.activeProcessorCount)")
+        print("BLAS: \(blas.summary)")
+        print("BLAS threads: \(Parallel.blasThreads)  cores: \(ProcessInfo.processInfo.activeProcessorCount)")
+        if blas.genericFallback {
+            print("WARNING: the sgemm peak below is the generic kernels' own, not the machine's: percentages overstate efficiency")
+        }
         print("")
         func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
         print(pad("measurement", 56) + pad("tokens/s", 12) + pad("GFLOP/s", 10) + "of sgemm peak")
@@ -78,6 +83,14 @@ struct BenchCommand: ParsableCommand {
             let rate = f.tokensPerSecond.map { String(format: $0 < 100 ? "%.2f" : "%.0f", $0) } ?? "-"
             print(pad(f.name, 56) + pad(rate, 12) + pad(String(format: "%.1f", f.gflops), 10) + String(format: "%.0f%%", 100 * f.gflops / peak))
         }
+    }
+
+    /// `bench --json`: the BLAS, the sgemm peak the percentages refer to, and every figure.
+    struct BenchReport: Encodable {
+        let schema = "duoscope.bench/1"
+        let blas: BLASCore.Info
+        let sgemmPeakGFLOPs: Double
+        let figures: [EngineBenchmark.Figure]
     }
 
     /// First-frame time and key-to-redraw latency of the explorer on a model and text.

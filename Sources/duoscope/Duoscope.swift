@@ -13,6 +13,11 @@ struct Duoscope: ParsableCommand {
         subcommands: [ExploreCommand.self, SnapshotCommand.self, InfoCommand.self, RouteCommand.self, PerplexityCommand.self, OracleCommand.self, TrainCommand.self, TrainRouterCommand.self, EvalCommand.self, BenchCommand.self],
         defaultSubcommand: ExploreCommand.self
     )
+
+    static func main() {
+        BLASCore.ensureTunedKernels()
+        main(nil)
+    }
 }
 
 /// Options shared by commands that score a text.

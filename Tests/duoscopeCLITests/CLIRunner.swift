@@ -30,8 +30,10 @@ struct CLIRunner {
         .appendingPathComponent("Fixtures")
 
     @discardableResult
-    static func run(_ arguments: [String], stdin: Data? = nil, timeout: TimeInterval = 300) throws -> Result {
+    static func run(_ arguments: [String], stdin: Data? = nil, timeout: TimeInterval = 300,
+                    environment: [String: String] = [:]) throws -> Result {
         let process = Process()
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         process.executableURL = binary
         process.arguments = arguments
         let out = Pipe(), err = Pipe()

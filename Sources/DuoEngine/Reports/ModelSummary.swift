@@ -76,6 +76,8 @@ public struct ModelSummary: Sendable {
                 lines.append("special      " + s.specialTokens.map { TerminalSafe.escape($0) }.joined(separator: " "))
             }
         }
+        lines.append("")
+        lines.append("BLAS         " + BLASCore.info.summary)
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -88,12 +90,13 @@ public struct ModelSummary: Sendable {
         let parameters_total: Int
         let flops: ComputeCost
         let tokenizer: TokenizerSummary?
+        let blas: BLASCore.Info
     }
 
     public func json() throws -> String {
         let info = InfoJSON(path: model.directory?.path, config: model.config, dtype: model.storedDType?.rawValue,
                             parameters: model.parameterCounts, parameters_total: model.parameterCounts.total,
-                            flops: model.cost, tokenizer: model.tokenizer?.summary)
+                            flops: model.cost, tokenizer: model.tokenizer?.summary, blas: BLASCore.info)
         return try JSONOutput.string(info)
     }
 }
