@@ -59,12 +59,25 @@ struct EvalCommand: ParsableCommand {
                 .filter { $0.hasSuffix(".safetensors") }.sorted().map { folder.appendingPathComponent($0) }
         }
         options.routers = try files.map { try RouterWeights.read(from: $0, config: duo.config) }
+        // A sweep seen before (same weights, routers, text and options) comes from the cache.
+        var routerHash = ContentHash.Hasher128()
+        for router in options.routers {
+            for (name, t) in router.named {
+                routerHash.add(name)
+                routerHash.add(UnsafeRawBufferPointer(start: t.data, count: t.count * MemoryLayout<Float>.size))
+            }
+        }
+        let cache = ResultCache.standard()
+        let key = ["eval", duo.fingerprint, "routers=" + routerHash.hex, "context=\(context)", "trials=\(trials)", "seed=\(seed)",
+                   "fixed=\(!noFixed)", "share=\(shareK.map(String.init) ?? "-")", ids.map(String.init).joined(separator: ",")]
+        if let hit = cache?.value(BudgetSweep.Result.self, for: key) { return hit }
         let line = ProgressLine()
         let start = Date()
         let result = try BudgetSweep.run(model: duo, ids: ids, options: options) { stage, done, total in
             line.update(String(format: "%@ %d/%d  elapsed %@", stage, done, total, DurationText.short(Date().timeIntervalSince(start))))
         }
         line.clear()
+        cache?.store(result, for: key)
         return result
     }
 

@@ -122,3 +122,36 @@ final class AnalyzerTests: XCTestCase {
         XCTAssertThrowsError(try analyzer.generate(ids: full, count: 1, policy: UniformPolicy(.big)) { _, _, _ in true })
     }
 }
+
+/// Cached runs equal freshly computed ones, and a cache hit skips the computation.
+final class AnalyzerCacheTests: XCTestCase {
+    func testCachedRunsEqualFreshOnes() throws {
+        let model = try DuoModel.load(directory: AnalyzerTests.modelURL)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("duoscope-cache-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
+        let ids = [1, 17, 42, 99, 5, 230, 64, 7]
+        let fresh = Analyzer(model: model, routers: [], randomTrials: 3)
+        for key in [PolicyKey(.oracle, k: 2), PolicyKey(.oracle, k: 2, context: .fixed), PolicyKey(.fixed, k: 1),
+                    PolicyKey(.random, k: 3), PolicyKey(.allSmall, k: 0)] {
+            let cached = Analyzer(model: model, routers: [], randomTrials: 3, cache: ResultCache(directory: directory))
+            let first = try cached.run(key, ids: ids)
+            var progressCalls = 0
+            let second = try cached.run(key, ids: ids, progress: { _, _ in progressCalls += 1 })
+            let reference = try fresh.run(key, ids: ids)
+            for run in [first, second] {
+                XCTAssertEqual(run.routes, reference.routes, "\(key)")
+                XCTAssertEqual(run.losses, reference.losses, "\(key)")
+                XCTAssertEqual(run.top, reference.top, "\(key)")
+                XCTAssertEqual(run.note, reference.note, "\(key)")
+            }
+            if key.kind == .oracle || key.kind == .fixed || key.kind == .random {
+                XCTAssertEqual(progressCalls, 0, "\(key) came from the cache")
+            }
+            // Another text, another budget or another trial count is another entry.
+            XCTAssertNotEqual(try cached.run(key, ids: Array(ids.dropLast())).routes.tokens, first.routes.tokens)
+        }
+        let moreTrials = Analyzer(model: model, routers: [], randomTrials: 4, cache: ResultCache(directory: directory))
+        XCTAssertNotEqual(moreTrials.cacheKey(PolicyKey(.random, k: 3), ids: ids),
+                          Analyzer(model: model, routers: [], randomTrials: 3).cacheKey(PolicyKey(.random, k: 3), ids: ids))
+    }
+}

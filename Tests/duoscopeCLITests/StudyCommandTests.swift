@@ -24,6 +24,23 @@ final class StudyCommandTests: XCTestCase {
         XCTAssertTrue(first.hasPrefix("Error: ") && first.contains(phrase), "\(phrase): \(result.stderr)", file: file, line: line)
     }
 
+    /// A second `eval` of the same sweep comes from the result cache, byte for byte the same;
+    /// another option is another sweep.
+    func testEvalResultsPersistInTheCache() throws {
+        let cache = scratch.appendingPathComponent("cache")
+        let arguments = ["eval", model, "--text", text, "--trials", "3", "--format", "csv"]
+        let first = try CLIRunner.run(arguments, environment: ["DUOSCOPE_CACHE_DIR": cache.path])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let stored = try FileManager.default.contentsOfDirectory(atPath: cache.path)
+        XCTAssertEqual(stored.count, 1)
+        let second = try CLIRunner.run(arguments, environment: ["DUOSCOPE_CACHE_DIR": cache.path])
+        XCTAssertEqual(second.stdout, first.stdout)
+        let uncached = try CLIRunner.run(arguments, environment: ["DUOSCOPE_NO_CACHE": "1"])
+        XCTAssertEqual(uncached.stdout, first.stdout, "cached results equal freshly computed ones")
+        _ = try CLIRunner.run(["eval", model, "--text", text, "--trials", "4", "--format", "csv"], environment: ["DUOSCOPE_CACHE_DIR": cache.path])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.path).count, 2)
+    }
+
     func testOracleOutputsAndBadArguments() throws {
         let json = try CLIRunner.run(["oracle", model, "--text", text, "--k", "1", "--format", "json"])
         XCTAssertEqual(json.status, 0, json.stderr)

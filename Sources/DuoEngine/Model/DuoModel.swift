@@ -49,6 +49,27 @@ public final class DuoModel: @unchecked Sendable {
                         storedDType: checkpoint.dominantDType)
     }
 
+    private let fingerprintLock = NSLock()
+    private var cachedFingerprint: String?
+
+    /// A hash of the config and every weight (as computed with, in Float32): what cached results
+    /// of this model are keyed by. Computed once, on first use.
+    public var fingerprint: String {
+        fingerprintLock.lock()
+        defer { fingerprintLock.unlock() }
+        if let cachedFingerprint { return cachedFingerprint }
+        var hasher = ContentHash.Hasher128()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        if let json = try? encoder.encode(config) { json.withUnsafeBytes { hasher.add($0) } }
+        for (name, tensor) in weights.named(config) {
+            hasher.add(name)
+            hasher.add(UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * MemoryLayout<Float>.size))
+        }
+        cachedFingerprint = hasher.hex
+        return hasher.hex
+    }
+
     /// A name for display: the directory's last component.
     public var name: String { directory?.lastPathComponent ?? "model" }
 

@@ -34,10 +34,23 @@ public enum Route: UInt8, Sendable, CaseIterable, Codable, Comparable {
 }
 
 /// Routes for a sequence: `tokens` x `layers`, row-major (one row per token).
-public struct RouteMatrix: Sendable, Equatable {
+public struct RouteMatrix: Sendable, Equatable, Codable {
     public let tokens: Int
     public let layers: Int
     public private(set) var values: [Route]
+
+    private enum CodingKeys: String, CodingKey { case tokens, layers, values }
+
+    /// Decodes a stored matrix, checking its shape.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        tokens = try c.decode(Int.self, forKey: .tokens)
+        layers = try c.decode(Int.self, forKey: .layers)
+        values = try c.decode([Route].self, forKey: .values)
+        guard tokens >= 0, layers >= 0, values.count == tokens * layers else {
+            throw DecodingError.dataCorruptedError(forKey: .values, in: c, debugDescription: "route matrix shape")
+        }
+    }
 
     public init(tokens: Int, layers: Int, fill: Route) {
         self.tokens = tokens

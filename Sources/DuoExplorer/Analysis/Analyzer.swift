@@ -3,18 +3,45 @@ import Foundation
 
 /// Computes policy runs on a text with the engine: the oracle, routers, the best fixed
 /// pattern, random best-of-N, all-big and all-small, plus per-layer flip losses and greedy
-/// continuations. Pure computation — no UI, no I/O besides what was loaded up front.
-public final class Analyzer: @unchecked Sendable {
+/// continuations. Pure computation — no UI; complete runs are kept in a `ResultCache` when one
+/// is given, so a text, policy and budget seen before come back at once.
+public final class Analyzer: @unchecked Sendable {  // immutable after init
     public let model: DuoModel
     /// Trained routers over small and big, with their names (e.g. "k4").
     public let routers: [(name: String, weights: RouterWeights)]
     /// Trials behind the random baseline (the paper: best of 100).
     public let randomTrials: Int
+    /// Where complete runs persist between sessions (nil: nowhere).
+    public let cache: ResultCache?
 
-    public init(model: DuoModel, routers: [(name: String, weights: RouterWeights)], randomTrials: Int = 100) {
+    public init(model: DuoModel, routers: [(name: String, weights: RouterWeights)], randomTrials: Int = 100,
+                cache: ResultCache? = nil) {
         self.model = model
         self.routers = routers.filter { Set($0.weights.routes) == [.small, .big] }
         self.randomTrials = randomTrials
+        self.cache = cache
+    }
+
+    /// What a run's result depends on: the model (by content), the token ids, the policy and its
+    /// budget and context, and for routers the router's weights, for random the number of trials.
+    func cacheKey(_ key: PolicyKey, ids: [Int]) -> [String] {
+        var parts = ["explorer-run", model.fingerprint, key.kind.rawValue, "k=\(key.k)", "context=\(key.context.rawValue)"]
+        switch key.kind {
+        case .router:
+            var hasher = ContentHash.Hasher128()
+            if let router = router(for: key.k) {
+                hasher.add(router.name)
+                for (name, t) in router.weights.named {
+                    hasher.add(name)
+                    hasher.add(UnsafeRawBufferPointer(start: t.data, count: t.count * MemoryLayout<Float>.size))
+                }
+            }
+            parts.append("router=" + hasher.hex)
+        case .random: parts.append("trials=\(randomTrials)")
+        default: break
+        }
+        parts.append(ids.map(String.init).joined(separator: ","))
+        return parts
     }
 
     /// Loads every router in MODEL/routers; one that cannot be loaded (corrupt, made for another
@@ -40,6 +67,17 @@ public final class Analyzer: @unchecked Sendable {
     public func run(_ key: PolicyKey, ids: [Int], shouldContinue: @escaping () -> Bool = { true },
                     progress: @escaping (Int, Int) -> Void = { _, _ in },
                     partial: @escaping (PolicyRun) -> Void = { _ in }) throws -> PolicyRun {
+        let cacheKey = cache == nil ? [] : self.cacheKey(key, ids: ids)
+        if let hit = cache?.value(PolicyRun.self, for: cacheKey), hit.key == key, hit.isComplete, hit.routes.tokens == ids.count {
+            return hit
+        }
+        let run = try compute(key, ids: ids, shouldContinue: shouldContinue, progress: progress, partial: partial)
+        if run.isComplete { cache?.store(run, for: cacheKey) }
+        return run
+    }
+
+    private func compute(_ key: PolicyKey, ids: [Int], shouldContinue: @escaping () -> Bool,
+                         progress: @escaping (Int, Int) -> Void, partial: @escaping (PolicyRun) -> Void) throws -> PolicyRun {
         let L = layers
         switch key.kind {
         case .allBig: return try score(key, ids: ids, routes: RouteMatrix(tokens: ids.count, layers: L, fill: .big))

@@ -36,7 +36,7 @@ public enum ContextMode: String, Sendable, Codable {
 }
 
 /// One policy at one budget: what a `PolicyRun` is cached under.
-public struct PolicyKey: Hashable, Sendable, CustomStringConvertible {
+public struct PolicyKey: Hashable, Sendable, Codable, CustomStringConvertible {
     public var kind: PolicyKind
     /// Number of big layers per token (ignored by all-big and all-small).
     public var k: Int

@@ -2,7 +2,7 @@ import DuoEngine
 import Foundation
 
 /// A policy's routes and their consequences on the current text.
-public struct PolicyRun: Sendable {
+public struct PolicyRun: Sendable, Codable {
     public var key: PolicyKey
     /// Routes per token and layer; only the first `completed` tokens are known while an
     /// oracle is still searching.

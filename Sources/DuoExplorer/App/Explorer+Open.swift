@@ -16,7 +16,8 @@ extension Explorer {
         }
         let ids = try TextSource(file: first).tokenize(for: model, truncate: truncate)
         let document = ExplorerDocument(ids: ids, label: first.lastPathComponent, model: model, revision: 0)
-        let analyzer = Analyzer(model: model, routers: try Analyzer.loadRouters(for: model), randomTrials: randomTrials)
+        let analyzer = Analyzer(model: model, routers: try Analyzer.loadRouters(for: model), randomTrials: randomTrials,
+                                cache: ResultCache.standard())
         let choices = (textFiles + samples.filter { !textFiles.contains($0) }).map(TextChoice.file) + [.typed]
         return Explorer(model: model, analyzer: analyzer, document: document, state: try state(model.config),
                         choices: choices, snapshotFolder: snapshotFolder)
