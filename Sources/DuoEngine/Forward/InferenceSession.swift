@@ -105,41 +105,20 @@ public final class InferenceSession: @unchecked Sendable {
         let c = model.config
         let w = model.weights.layers[layer]
         let n = x.rows
-        let d = c.hiddenSize
         let hd = c.headDim
-        Ops.rmsNorm(x.data, rows: n, width: d, weight: w.inputNorm.data, eps: c.rmsNormEps, into: s.normed.data)
-        let keys = cache.keys[layer].row(start)
-        let values = cache.values[layer].row(start)
-        BLAS.linear(s.normed.data, rows: n, weight: w.q, into: s.q.data)
-        BLAS.linear(s.normed.data, rows: n, weight: w.k, into: keys)
-        BLAS.linear(s.normed.data, rows: n, weight: w.v, into: values)
-        if let bias = w.qkvBias {
-            Ops.addBias(bias.q.data, rows: n, width: c.qWidth, into: s.q.data)
-            Ops.addBias(bias.k.data, rows: n, width: c.kvWidth, into: keys)
-            Ops.addBias(bias.v.data, rows: n, width: c.kvWidth, into: values)
-        }
-        for i in 0..<n {
-            model.rope.apply(s.q.row(i), heads: c.numHeads, position: start + i)
-            model.rope.apply(keys + i * c.kvWidth, heads: c.numKVHeads, position: start + i)
-        }
-        let context = start + n
+        Ops.rmsNorm(x.data, rows: n, width: c.hiddenSize, weight: w.inputNorm.data, eps: c.rmsNormEps, into: s.normed.data)
+        let keys = cache.keys[layer], values = cache.values[layer]
+        LayerKernels.projectQKV(s.normed.data, rows: n, layer: w, config: c, rope: model.rope, position: { start + $0 },
+                                q: s.q.data, k: keys.row(start), v: values.row(start))
         let group = c.numHeads / c.numKVHeads
-        let scale = 1 / Float(hd).squareRoot()
         let window = c.attentionWindow(layer: layer)
-        let allKeys = cache.keys[layer].data
-        let allValues = cache.values[layer].data
-        // Heads side by side on the cores; each writes its own score block and output columns.
+        // Heads side by side on the cores; each writes its own probability block and output columns.
         func attendHead(_ h: Int) {
             let g = h / group
-            let scores = s.scores.data + h * n * context
-            // scores[i, j] = q_i · k_j / sqrt(hd) for all cached positions j
-            BLAS.gemmABt(m: n, n: context, k: hd, a: s.q.data + h * hd, lda: c.qWidth,
-                         b: allKeys + g * hd, ldb: c.kvWidth, c: scores, ldc: context, alpha: scale)
-            for i in 0..<n {
-                Ops.maskedSoftmax(scores + i * context, count: context, position: start + i, window: window)
-            }
-            BLAS.gemmAB(m: n, n: hd, k: context, a: scores, lda: context,
-                        b: allValues + g * hd, ldb: c.kvWidth, c: s.attended.data + h * hd, ldc: c.qWidth)
+            LayerKernels.attendHead(q: s.q.data + h * hd, qStride: c.qWidth, rows: n, first: start,
+                                    keys: keys.data + g * hd, values: values.data + g * hd, kvStride: c.kvWidth, headDim: hd,
+                                    window: window, probabilities: s.scores.data + h * n * (start + n),
+                                    out: s.attended.data + h * hd, outStride: c.qWidth)
         }
         if n > 1 {
             Parallel.withSingleThreadedBLAS { Parallel.forEach(c.numHeads, attendHead) }
@@ -181,14 +160,9 @@ public final class InferenceSession: @unchecked Sendable {
             for (k, r) in rows.enumerated() { s.gathered.row(k).update(from: s.normed.row(r), count: d) }
             input = s.gathered.data
         }
-        let inner = module.inner
-        BLAS.linear(input, rows: m, weight: module.gate, into: s.gate.data)
-        BLAS.linear(input, rows: m, weight: module.up, into: s.up.data)
-        Ops.swiglu(gate: s.gate.data, up: s.up.data, into: s.gate.data, count: m * inner)
-        if all {
-            BLAS.linear(s.gate.data, rows: m, weight: module.down, into: x.data, accumulate: true)
-        } else {
-            BLAS.linear(s.gate.data, rows: m, weight: module.down, into: s.ffnOut.data)
+        LayerKernels.swigluFFN(module, input: input, rows: m, gate: s.gate.data, up: s.up.data, activation: s.gate.data,
+                               output: all ? x.data : s.ffnOut.data, accumulate: all)
+        if !all {
             for (k, r) in rows.enumerated() { Ops.add(s.ffnOut.row(k), into: x.row(r), count: d) }
         }
     }

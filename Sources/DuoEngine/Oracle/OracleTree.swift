@@ -68,18 +68,8 @@ public final class OracleTree {
             let normed = Tensor(shape: [m, d])
             Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.inputNorm.data, eps: c.rmsNormEps, into: normed.data)
             let q = Tensor(shape: [m, c.qWidth]), k = Tensor(shape: [m, c.kvWidth]), v = Tensor(shape: [m, c.kvWidth])
-            linear(normed.data, rows: m, weight: lw.q, into: q.data)
-            linear(normed.data, rows: m, weight: lw.k, into: k.data)
-            linear(normed.data, rows: m, weight: lw.v, into: v.data)
-            if let bias = lw.qkvBias {
-                Ops.addBias(bias.q.data, rows: m, width: c.qWidth, into: q.data)
-                Ops.addBias(bias.k.data, rows: m, width: c.kvWidth, into: k.data)
-                Ops.addBias(bias.v.data, rows: m, width: c.kvWidth, into: v.data)
-            }
-            for i in 0..<m {
-                model.rope.apply(q.row(i), heads: c.numHeads, position: t)
-                model.rope.apply(k.row(i), heads: c.numKVHeads, position: t)
-            }
+            LayerKernels.projectQKV(normed.data, rows: m, layer: lw, config: c, rope: model.rope, position: { _ in t },
+                                    q: q.data, k: k.data, v: v.data, linear: linear)
             let attended = Tensor(shape: [m, c.qWidth])
             let scores = Tensor(shape: [c.numHeads, m, t + 1])
             let keys = cache.keys[l].data, values = cache.values[l].data
@@ -137,11 +127,9 @@ public final class OracleTree {
                 let input = Tensor(shape: [rows.count, d])
                 for (j, r) in rows.enumerated() { input.row(j).update(from: normed2.row(parents[r]), count: d) }
                 let gate = Tensor(shape: [rows.count, module.inner]), up = Tensor(shape: [rows.count, module.inner])
-                linear(input.data, rows: rows.count, weight: module.gate, into: gate.data)
-                linear(input.data, rows: rows.count, weight: module.up, into: up.data)
-                Ops.swiglu(gate: gate.data, up: up.data, into: gate.data, count: rows.count * module.inner)
                 let out = Tensor(shape: [rows.count, d])
-                linear(gate.data, rows: rows.count, weight: module.down, into: out.data)
+                LayerKernels.swigluFFN(module, input: input.data, rows: rows.count, gate: gate.data, up: up.data, activation: gate.data,
+                                       output: out.data, accumulate: false, linear: linear)
                 for (j, r) in rows.enumerated() { Ops.add(out.row(j), into: children.row(r), count: d) }
             }
             codes = zip(parents, childRoutes).map { codes[$0] | UInt64($1.rawValue) << (2 * UInt64(l)) }

@@ -144,33 +144,21 @@ public final class TrainingGraph {
         let n = rows, d = c.hiddenSize, hd = c.headDim
         Ops.rmsNorm(a.input.data, rows: n, width: d, weight: w.inputNorm.data, eps: c.rmsNormEps,
                             into: a.normed1.data, inverseRMS: a.inverseRMS1.data)
-        BLAS.linear(a.normed1.data, rows: n, weight: w.q, into: a.q.data)
-        BLAS.linear(a.normed1.data, rows: n, weight: w.k, into: a.k.data)
-        BLAS.linear(a.normed1.data, rows: n, weight: w.v, into: a.v.data)
-        if let bias = w.qkvBias {
-            Ops.addBias(bias.q.data, rows: n, width: c.qWidth, into: a.q.data)
-            Ops.addBias(bias.k.data, rows: n, width: c.kvWidth, into: a.k.data)
-            Ops.addBias(bias.v.data, rows: n, width: c.kvWidth, into: a.v.data)
-        }
-        for t in 0..<n {
-            rope.apply(a.q.row(t), heads: c.numHeads, position: t % length)
-            rope.apply(a.k.row(t), heads: c.numKVHeads, position: t % length)
-        }
-        let group = c.numHeads / c.numKVHeads
-        let scale = 1 / Float(hd).squareRoot()
         let T = length
+        LayerKernels.projectQKV(a.normed1.data, rows: n, layer: w, config: c, rope: rope, position: { $0 % T },
+                                q: a.q.data, k: a.k.data, v: a.v.data)
+        let group = c.numHeads / c.numKVHeads
         let window = c.attentionWindow(layer: l)
         // Attention per sequence: small GEMMs, one sequence per core.
         Parallel.withSingleThreadedBLAS {
             Parallel.forEach(batch) { b in
                 for h in 0..<c.numHeads {
                     let g = h / group
-                    let p = a.probabilities.data + (b * c.numHeads + h) * T * T
-                    BLAS.gemmABt(m: T, n: T, k: hd, a: a.q.row(b * T) + h * hd, lda: c.qWidth,
-                                 b: a.k.row(b * T) + g * hd, ldb: c.kvWidth, c: p, ldc: T, alpha: scale)
-                    for i in 0..<T { Ops.maskedSoftmax(p + i * T, count: T, position: i, window: window) }
-                    BLAS.gemmAB(m: T, n: hd, k: T, a: p, lda: T, b: a.v.row(b * T) + g * hd, ldb: c.kvWidth,
-                                c: a.attended.row(b * T) + h * hd, ldc: c.qWidth)
+                    LayerKernels.attendHead(q: a.q.row(b * T) + h * hd, qStride: c.qWidth, rows: T, first: 0,
+                                            keys: a.k.row(b * T) + g * hd, values: a.v.row(b * T) + g * hd, kvStride: c.kvWidth,
+                                            headDim: hd, window: window,
+                                            probabilities: a.probabilities.data + (b * c.numHeads + h) * T * T,
+                                            out: a.attended.row(b * T) + h * hd, outStride: c.qWidth)
                 }
             }
         }
@@ -192,13 +180,8 @@ public final class TrainingGraph {
             let m = module.rows.count
             guard m > 0, let ffn = w.ffn(module.route) else { continue }
             for (i, r) in module.rows.enumerated() { module.input.row(i).update(from: a.normed2.row(r), count: d) }
-            BLAS.linear(module.input.data, rows: m, weight: ffn.gate, into: module.gate.data)
-            BLAS.linear(module.input.data, rows: m, weight: ffn.up, into: module.up.data)
-            let (gate, up, act) = (module.gate.data, module.up.data, module.act.data)
-            Parallel.forEachSlice(m * ffn.inner, minimum: 32768) { r in
-                Ops.swiglu(gate: gate + r.lowerBound, up: up + r.lowerBound, into: act + r.lowerBound, count: r.count)
-            }
-            BLAS.linear(module.act.data, rows: m, weight: ffn.down, into: module.output.data)
+            LayerKernels.swigluFFN(ffn, input: module.input.data, rows: m, gate: module.gate.data, up: module.up.data,
+                                   activation: module.act.data, output: module.output.data, accumulate: false)
             if let mixing, let j = mixing.router.routes.firstIndex(of: module.route) {
                 let p = mixing.probabilities[l]
                 for t in 0..<n {
