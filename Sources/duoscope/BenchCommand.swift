@@ -106,6 +106,8 @@ struct BenchCommand: ParsableCommand {
         print("explorer: \(textURL.lastPathComponent), \(r.tokens) tokens, \(r.width)x\(r.height) cells")
         print(String(format: "first frame (load model, tokenize, draw): %.3f s", r.firstFrameSeconds))
         print(String(format: "all results for the first screen, computed in the background: %.1f s", r.computeSeconds))
+        print(String(format: "then everything the Summary view adds (every policy at k = 0...L): %.1f s", r.summarySeconds))
+        print(String(format: "both again after a restart, from the result cache: %.2f s", r.cachedSeconds))
         print("key to finished redraw (handle key, draw grid, encode for the terminal):")
         for k in r.keys {
             print("  " + k.name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(format: "mean %6.2f ms   p99 %6.2f ms", k.meanMilliseconds, k.p99Milliseconds))

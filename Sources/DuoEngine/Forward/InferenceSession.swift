@@ -95,7 +95,7 @@ public final class InferenceSession: @unchecked Sendable {
         let normed = Tensor(shape: [n, c.hiddenSize])
         Ops.rmsNorm(hidden.data, rows: n, width: c.hiddenSize, weight: model.weights.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
         let out = Tensor(shape: [n, c.vocabSize])
-        BLAS.linear(normed.data, rows: n, weight: model.weights.lmHead, into: out.data)
+        LayerKernels.rowSplitLinear(normed.data, n, model.weights.lmHead, out.data, false)
         return out
     }
 
@@ -109,7 +109,7 @@ public final class InferenceSession: @unchecked Sendable {
         Ops.rmsNorm(x.data, rows: n, width: c.hiddenSize, weight: w.inputNorm.data, eps: c.rmsNormEps, into: s.normed.data)
         let keys = cache.keys[layer], values = cache.values[layer]
         LayerKernels.projectQKV(s.normed.data, rows: n, layer: w, config: c, rope: model.rope, position: { start + $0 },
-                                q: s.q.data, k: keys.row(start), v: values.row(start))
+                                q: s.q.data, k: keys.row(start), v: values.row(start), linear: LayerKernels.rowSplitLinear)
         let group = c.numHeads / c.numKVHeads
         let window = c.attentionWindow(layer: layer)
         // Heads side by side on the cores; each writes its own probability block and output columns.
@@ -126,7 +126,7 @@ public final class InferenceSession: @unchecked Sendable {
             // One token's attention is too little work to share out.
             for h in 0..<c.numHeads { attendHead(h) }
         }
-        BLAS.linear(s.attended.data, rows: n, weight: w.o, into: x.data, accumulate: true)
+        LayerKernels.rowSplitLinear(s.attended.data, n, w.o, x.data, true)
     }
 
     /// `x += FFN_route(RMSNorm(x))`, rows grouped by route so each module runs as one GEMM.
@@ -161,7 +161,7 @@ public final class InferenceSession: @unchecked Sendable {
             input = s.gathered.data
         }
         LayerKernels.swigluFFN(module, input: input, rows: m, gate: s.gate.data, up: s.up.data, activation: s.gate.data,
-                               output: all ? x.data : s.ffnOut.data, accumulate: all)
+                               output: all ? x.data : s.ffnOut.data, accumulate: all, linear: LayerKernels.rowSplitLinear)
         if !all {
             for (k, r) in rows.enumerated() { Ops.add(s.ffnOut.row(k), into: x.row(r), count: d) }
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The steps of the Llama block, each written once with its buffers passed in (as llm.c does),
 /// and shared by inference (`InferenceSession`), the oracle's tree search (`OracleTree`) and the
 /// trainer's forward pass (`TrainingGraph`): a model feature (biases, a sliding window, a RoPE
@@ -10,6 +12,21 @@ public enum LayerKernels {
     /// One BLAS call (BLAS's own threads split it).
     public static let blasLinear: Linear = { x, rows, weight, y, accumulate in
         BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
+    }
+
+    /// Rows split across the cores, one single-threaded BLAS call each (no fork/join inside BLAS):
+    /// faster than BLAS's own threads for the few hundred rows of a prefill (measured in
+    /// docs/benchmarks.md), slower for the thousands of a training batch.
+    public static let rowSplitLinear: Linear = { x, rows, weight, y, accumulate in
+        guard rows >= 32 else { return BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate) }
+        let parts = Parallel.workers
+        Parallel.withSingleThreadedBLAS {
+            Parallel.forEach(parts) { part in
+                let lower = rows * part / parts, upper = rows * (part + 1) / parts
+                BLAS.linear(x + lower * weight.columns, rows: upper - lower, weight: weight, into: y + lower * weight.rows,
+                            accumulate: accumulate)
+            }
+        }
     }
 
     /// The q, k and v projections of `rows` normalised rows `[rows, d]` into `q` `[rows, qWidth]`,

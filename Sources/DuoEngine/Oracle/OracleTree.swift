@@ -34,19 +34,6 @@ public final class OracleTree {
         }
     }
 
-    /// `y = x W^T` with the rows split across the cores.
-    private func linear(_ x: UnsafePointer<Float>, rows m: Int, weight: Tensor, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
-        guard m >= 32 else {
-            BLAS.linear(x, rows: m, weight: weight, into: y, accumulate: accumulate)
-            return
-        }
-        let parts = Parallel.workers
-        Parallel.forEach(parts) { part in
-            let lower = m * part / parts, upper = m * (part + 1) / parts
-            BLAS.linear(x + lower * weight.columns, rows: upper - lower, weight: weight, into: y + lower * weight.rows, accumulate: accumulate)
-        }
-    }
-
     private func searchOnCores(token id: Int, target: Int, cache: KVCache, contextLength t: Int,
                                constraint: OracleConstraint, beamWidth: Int?) -> [Leaf] {
         let c = model.config, w = model.weights, cost = model.cost
@@ -69,7 +56,7 @@ public final class OracleTree {
             Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.inputNorm.data, eps: c.rmsNormEps, into: normed.data)
             let q = Tensor(shape: [m, c.qWidth]), k = Tensor(shape: [m, c.kvWidth]), v = Tensor(shape: [m, c.kvWidth])
             LayerKernels.projectQKV(normed.data, rows: m, layer: lw, config: c, rope: model.rope, position: { _ in t },
-                                    q: q.data, k: k.data, v: v.data, linear: linear)
+                                    q: q.data, k: k.data, v: v.data, linear: LayerKernels.rowSplitLinear)
             let attended = Tensor(shape: [m, c.qWidth])
             let scores = Tensor(shape: [c.numHeads, m, t + 1])
             let keys = cache.keys[l].data, values = cache.values[l].data
@@ -105,7 +92,7 @@ public final class OracleTree {
             } else {
                 for h in 0..<c.numHeads { attendHead(h) }
             }
-            linear(attended.data, rows: m, weight: lw.o, into: frontier.data, accumulate: true)
+            LayerKernels.rowSplitLinear(attended.data, m, lw.o, frontier.data, true)
             // FFN: fork every prefix into its admissible children.
             let normed2 = Tensor(shape: [m, d])
             Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.postNorm.data, eps: c.rmsNormEps, into: normed2.data)
@@ -129,7 +116,7 @@ public final class OracleTree {
                 let gate = Tensor(shape: [rows.count, module.inner]), up = Tensor(shape: [rows.count, module.inner])
                 let out = Tensor(shape: [rows.count, d])
                 LayerKernels.swigluFFN(module, input: input.data, rows: rows.count, gate: gate.data, up: up.data, activation: gate.data,
-                                       output: out.data, accumulate: false, linear: linear)
+                                       output: out.data, accumulate: false, linear: LayerKernels.rowSplitLinear)
                 for (j, r) in rows.enumerated() { Ops.add(out.row(j), into: children.row(r), count: d) }
             }
             codes = zip(parents, childRoutes).map { codes[$0] | UInt64($1.rawValue) << (2 * UInt64(l)) }

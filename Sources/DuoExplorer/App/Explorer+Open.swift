@@ -6,7 +6,7 @@ extension Explorer {
     /// sample `quotes.txt` next to the model); every given file and sample text is offered by
     /// the picker. `state` builds the user's starting choices once the model's shape is known.
     public static func open(modelDirectory: URL, textFiles: [URL] = [], randomTrials: Int = 100, truncate: Bool = false,
-                            snapshotFolder: URL = URL(fileURLWithPath: "duoscope-snapshots"),
+                            snapshotFolder: URL = URL(fileURLWithPath: "duoscope-snapshots"), cache: ResultCache? = ResultCache.standard(),
                             state: (ModelConfig) throws -> ExplorerState = { _ in ExplorerState() }) throws -> Explorer {
         let model = try DuoModel.load(directory: modelDirectory)
         guard model.config.isDuo else { throw DuoError("the explorer needs a Duo model with a small FFN", file: modelDirectory.path) }
@@ -17,7 +17,7 @@ extension Explorer {
         let ids = try TextSource(file: first).tokenize(for: model, truncate: truncate)
         let document = ExplorerDocument(ids: ids, label: first.lastPathComponent, model: model, revision: 0)
         let analyzer = Analyzer(model: model, routers: try Analyzer.loadRouters(for: model), randomTrials: randomTrials,
-                                cache: ResultCache.standard())
+                                cache: cache)
         let choices = (textFiles + samples.filter { !textFiles.contains($0) }).map(TextChoice.file) + [.typed]
         return Explorer(model: model, analyzer: analyzer, document: document, state: try state(model.config),
                         choices: choices, snapshotFolder: snapshotFolder)

@@ -16,24 +16,48 @@ public enum ExplorerBenchmark {
     public struct Result: Sendable, Codable {
         /// Load model + routers + text, build the explorer, draw the first frame.
         public var firstFrameSeconds: Double
-        /// Time to compute everything the Routes view shows (oracle, router, baselines), for scale.
+        /// Time to compute everything the Routes view shows (oracle, router, baselines), without the cache.
         public var computeSeconds: Double
+        /// Then the time to compute what the Summary view adds (every policy at every k), without the cache.
+        public var summarySeconds: Double
+        /// The same two after a restart, with every result in the cache.
+        public var cachedSeconds: Double
         public var width: Int
         public var height: Int
         public var tokens: Int
         public var keys: [Latency]
     }
 
+    /// `cache`: where results persist for the cached measurement (emptied first; a temporary folder by default).
     public static func run(model modelURL: URL, text textURL: URL, width: Int = 160, height: Int = 48, repetitions: Int = 200,
-                           randomTrials: Int = 100) throws -> Result {
+                           randomTrials: Int = 100, summary: Bool = true) throws -> Result {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("duoscope-bench-cache-\(getpid())")
+        try? FileManager.default.removeItem(at: folder)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let cache = ResultCache(directory: folder)
         let start = Date()
-        let explorer = try Explorer.open(modelDirectory: modelURL, textFiles: [textURL], randomTrials: randomTrials)
+        let explorer = try Explorer.open(modelDirectory: modelURL, textFiles: [textURL], randomTrials: randomTrials, cache: cache)
         _ = ANSIRenderer.render(explorer.frame(width: width, height: height, color: true), depth: .palette256)
         let firstFrame = Date().timeIntervalSince(start)
 
         let computeStart = Date()
         explorer.computeSynchronously()
         let compute = Date().timeIntervalSince(computeStart)
+        var summarySeconds = 0.0, cachedSeconds = 0.0
+        if summary {
+            let summaryStart = Date()
+            _ = explorer.handle(.character("5"))
+            explorer.computeSynchronously()
+            summarySeconds = Date().timeIntervalSince(summaryStart)
+            let again = try Explorer.open(modelDirectory: modelURL, textFiles: [textURL], randomTrials: randomTrials, cache: cache)
+            let cachedStart = Date()
+            again.computeSynchronously()
+            _ = again.handle(.character("5"))
+            again.computeSynchronously()
+            cachedSeconds = Date().timeIntervalSince(cachedStart)
+            again.stop()
+            _ = explorer.handle(.character("1"))
+        }
 
         let script: [(String, [KeyPress])] = [
             ("routes: move token", [.character("1"), .right]),
@@ -61,6 +85,7 @@ public enum ExplorerBenchmark {
                                 p99Milliseconds: samples[min(samples.count - 1, Int(Double(samples.count) * 0.99))], samples: samples.count))
         }
         explorer.stop()
-        return Result(firstFrameSeconds: firstFrame, computeSeconds: compute, width: width, height: height, tokens: explorer.document.count, keys: keys)
+        return Result(firstFrameSeconds: firstFrame, computeSeconds: compute, summarySeconds: summarySeconds, cachedSeconds: cachedSeconds,
+                      width: width, height: height, tokens: explorer.document.count, keys: keys)
     }
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""duoscope against PyTorch on the same weights, in one sitting, as the table of docs/benchmarks.md.
+
+Runs, one after another on an otherwise idle machine:
+  1. `duoscope bench MODEL --json` (prefill, decode, oracle tree, training step, sgemm peak);
+  2. scripts/bench_torch_inference.py MODEL (prefill, decode, naive batched oracle; same weights);
+  3. scripts/bench_torch_train.py (training step of the same shape);
+  4. `duoscope bench --json` again with OPENBLAS_CORETYPE=Prescott (OpenBLAS's generic fallback,
+     which duoscope replaces) and with OPENBLAS_CORETYPE=Prescott DUOSCOPE_BLAS_CORE=keep (the
+     fallback kept and flagged);
+and prints a Markdown table of tokens/s, GFLOP/s, fraction of the sgemm peak and the ratio to
+PyTorch, with the CPU and the BLAS kernels.
+
+Usage: python3 scripts/bench_side_by_side.py [MODEL] [--duoscope .build/release/duoscope] [--seconds 2]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_json(command, env=None):
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}).stdout
+    return json.loads(out)
+
+
+def duoscope_bench(binary, model, seconds, env=None):
+    report = run_json([binary, "bench", model, "--seconds", str(seconds), "--json",
+                       "--only", "prefill", "--only", "decode", "--only", "oracle", "--only", "train"], env)
+    figures = {f["name"]: f for f in report["figures"]}
+
+    def find(prefix):
+        return next(f for name, f in figures.items() if name.startswith(prefix))
+    return report, {
+        "prefill": find("prefill 256 tokens, all-big"),
+        "decode": find("decode 256 tokens, all-big"),
+        "oracle": find("oracle tree"),
+        "oracle naive": find("oracle naive"),
+        "train": find("train step"),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", nargs="?", default=str(ROOT / "sample-models" / "duo-12L"))
+    ap.add_argument("--duoscope", default=str(ROOT / ".build" / "release" / "duoscope"))
+    ap.add_argument("--seconds", type=float, default=2)
+    args = ap.parse_args()
+
+    report, ours = duoscope_bench(args.duoscope, args.model, args.seconds)
+    torch_inf = run_json([sys.executable, str(ROOT / "scripts" / "bench_torch_inference.py"), args.model, "--json"])
+    torch_train = run_json([sys.executable, str(ROOT / "scripts" / "bench_torch_train.py"), "--json"])
+    fixed, fixed_figs = duoscope_bench(args.duoscope, args.model, args.seconds, {"OPENBLAS_CORETYPE": "Prescott"})
+    kept, kept_figs = duoscope_bench(args.duoscope, args.model, args.seconds,
+                                     {"OPENBLAS_CORETYPE": "Prescott", "DUOSCOPE_BLAS_CORE": "keep"})
+
+    peak = report["sgemmPeakGFLOPs"]
+    torch_rates = {"prefill": torch_inf["prefill_tokens_per_s"], "decode": torch_inf["decode_tokens_per_s"],
+                   "oracle": torch_inf["oracle_naive_tokens_per_s"], "oracle naive": torch_inf["oracle_naive_tokens_per_s"],
+                   "train": torch_train["tokens_per_s"]}
+    blas = report["blas"]
+    print(f"CPU: {blas['cpu']} ({', '.join(blas['cpuFeatures'])}); BLAS: {blas['library']}, kernels {blas['core']}; "
+          f"sgemm peak {peak:.1f} GFLOP/s; PyTorch: {torch_inf['framework']}, {torch_inf['threads']} threads\n")
+    print("| figure | duoscope tokens/s | GFLOP/s | of sgemm peak | PyTorch tokens/s | duoscope / PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|")
+    labels = {"prefill": "prefill 256 tokens, all-big", "decode": "decode 256 tokens one at a time, all-big",
+              "oracle": "oracle: all 4096 patterns of one token (duoscope: tree; PyTorch: naive batched)",
+              "oracle naive": "oracle: each pattern run separately (duoscope) vs naive batched (PyTorch)",
+              "train": "training step 8 x 256, random 50/50 (AdamW)"}
+    for key, label in labels.items():
+        f = ours[key]
+        rate = f["tokensPerSecond"]
+        print(f"| {label} | {rate:,.2f} | {f['gflops']:.1f} | {100 * f['gflops'] / peak:.0f}% | "
+              f"{torch_rates[key]:,.2f} | {rate / torch_rates[key]:.2f}x |")
+    print()
+    print("OPENBLAS_CORETYPE=Prescott (the generic fallback of an OpenBLAS that does not know the CPU):\n")
+    print("| figure | replaced by duoscope (default) | kept (DUOSCOPE_BLAS_CORE=keep) |")
+    print("|---|---:|---:|")
+    print(f"| BLAS kernels | {fixed['blas']['core']} | {kept['blas']['core']} (flagged: generic fallback "
+          f"{'yes' if kept['blas']['genericFallback'] else 'no'}) |")
+    print(f"| sgemm peak GFLOP/s | {fixed['sgemmPeakGFLOPs']:.1f} | {kept['sgemmPeakGFLOPs']:.1f} |")
+    for key in ["prefill", "decode", "oracle", "train"]:
+        print(f"| {labels[key]} tokens/s | {fixed_figs[key]['tokensPerSecond']:,.2f} | {kept_figs[key]['tokensPerSecond']:,.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
