@@ -9,7 +9,10 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure prefill and decode throughput beside the machine's sgemm peak.",
-        discussion: "Without MODEL, a randomly initialised model of the sample model's shape is used (12 layers, hidden 192, 6 heads, 2 key/value heads, big FFN 768, small 48, vocab 4096, context 256, tied LM head).")
+        discussion:
+            "Without MODEL, a randomly initialised model of the sample model's shape is used (12 layers, hidden 192, 6 heads, 2 "
+            + "key/value heads, big FFN 768, small 48, vocab 4096, context 256, tied LM head)."
+    )
 
     @Argument(help: "Model directory (optional).")
     var model: String?
@@ -25,14 +28,19 @@ struct BenchCommand: ParsableCommand {
 
     enum Part: String, CaseIterable, ExpressibleByArgument { case prefill, decode, oracle, train, explorer }
 
-    @Option(help: "Measure only these parts (repeatable): prefill, decode, oracle, train, explorer. The sgemm peak is always measured (except for explorer alone).")
+    @Option(
+        help: ArgumentHelp(
+            "Measure only these parts (repeatable): prefill, decode, oracle, train, explorer. The sgemm peak is always measured "
+                + "(except for explorer alone).")
+    )
     var only: [Part] = []
 
     @Option(help: "Text for the explorer latency measurement (default: the model's sample quotes.txt).")
     var text: String?
 
-    static let sampleShape = ModelConfig(vocabSize: 4096, hiddenSize: 192, intermediateSize: 768, smallIntermediateSize: 48,
-                                         numLayers: 12, numHeads: 6, numKVHeads: 2, maxPositions: 256, tieWordEmbeddings: true)
+    static let sampleShape = ModelConfig(
+        vocabSize: 4096, hiddenSize: 192, intermediateSize: 768, smallIntermediateSize: 48,
+        numLayers: 12, numHeads: 6, numKVHeads: 2, maxPositions: 256, tieWordEmbeddings: true)
 
     func run() throws {
         if only == [.explorer] { return try explorerLatency() }
@@ -48,7 +56,8 @@ struct BenchCommand: ParsableCommand {
         let peak = figures.map(\.gflops).max() ?? 1
         let n = c.maxPositions
         let parts = Set(only.isEmpty ? Part.allCases : only)
-        let policies: [RoutingPolicy] = c.isDuo
+        let policies: [RoutingPolicy] =
+            c.isDuo
             ? [UniformPolicy(.big), try PolicySpec.parse("random", config: c), UniformPolicy(.small)]
             : [UniformPolicy(.big), try PolicySpec.parse("random", config: c)]
         for policy in policies where parts.contains(.prefill) {
@@ -69,7 +78,12 @@ struct BenchCommand: ParsableCommand {
             print(try JSONOutput.string(BenchReport(blas: blas, sgemmPeakGFLOPs: peak, figures: figures)), terminator: "")
             return
         }
-        defer { if parts.contains(.explorer), model != nil { print(""); try? explorerLatency() } }
+        defer {
+            if parts.contains(.explorer), model != nil {
+                print("")
+                try? explorerLatency()
+            }
+        }
         print("model: \(model ?? "random weights, sample-model shape")  layers \(c.numLayers)  hidden \(c.hiddenSize)  context \(n)")
         print("BLAS: \(blas.summary)")
         print("BLAS threads: \(Parallel.blasThreads)  cores: \(ProcessInfo.processInfo.activeProcessorCount)")
@@ -81,7 +95,9 @@ struct BenchCommand: ParsableCommand {
         print(pad("measurement", 56) + pad("tokens/s", 12) + pad("GFLOP/s", 10) + "of sgemm peak")
         for f in figures {
             let rate = f.tokensPerSecond.map { String(format: $0 < 100 ? "%.2f" : "%.0f", $0) } ?? "-"
-            print(pad(f.name, 56) + pad(rate, 12) + pad(String(format: "%.1f", f.gflops), 10) + String(format: "%.0f%%", 100 * f.gflops / peak))
+            print(
+                pad(f.name, 56) + pad(rate, 12) + pad(String(format: "%.1f", f.gflops), 10)
+                    + String(format: "%.0f%%", 100 * f.gflops / peak))
         }
     }
 
@@ -97,7 +113,8 @@ struct BenchCommand: ParsableCommand {
     func explorerLatency() throws {
         guard let model else { throw DuoError("the explorer benchmark needs a MODEL with a tokenizer") }
         let modelURL = URL(fileURLWithPath: model)
-        let textURL = text.map { URL(fileURLWithPath: $0) } ?? modelURL.deletingLastPathComponent().appendingPathComponent("texts/quotes.txt")
+        let textURL =
+            text.map { URL(fileURLWithPath: $0) } ?? modelURL.deletingLastPathComponent().appendingPathComponent("texts/quotes.txt")
         let r = try ExplorerBenchmark.run(model: modelURL, text: textURL)
         if json {
             print(try JSONOutput.string(r), terminator: "")
@@ -110,7 +127,9 @@ struct BenchCommand: ParsableCommand {
         print(String(format: "both again after a restart, from the result cache: %.2f s", r.cachedSeconds))
         print("key to finished redraw (handle key, draw grid, encode for the terminal):")
         for k in r.keys {
-            print("  " + k.name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(format: "mean %6.2f ms   p99 %6.2f ms", k.meanMilliseconds, k.p99Milliseconds))
+            print(
+                "  " + k.name.padding(toLength: 26, withPad: " ", startingAt: 0)
+                    + String(format: "mean %6.2f ms   p99 %6.2f ms", k.meanMilliseconds, k.p99Milliseconds))
         }
     }
 }

@@ -10,7 +10,10 @@ struct Duoscope: ParsableCommand {
         abstract: "Explore adaptive computation in Duo models: routed inference, oracles, routers.",
         discussion: "Run `duoscope COMMAND --help` for a command's options.",
         version: "0.1.0",
-        subcommands: [ExploreCommand.self, SnapshotCommand.self, InfoCommand.self, RouteCommand.self, PerplexityCommand.self, OracleCommand.self, TrainCommand.self, TrainRouterCommand.self, EvalCommand.self, BenchCommand.self],
+        subcommands: [
+            ExploreCommand.self, SnapshotCommand.self, InfoCommand.self, RouteCommand.self, PerplexityCommand.self, OracleCommand.self,
+            TrainCommand.self, TrainRouterCommand.self, EvalCommand.self, BenchCommand.self,
+        ],
         defaultSubcommand: ExploreCommand.self
     )
 

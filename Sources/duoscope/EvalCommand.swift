@@ -6,8 +6,13 @@ import Foundation
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Perplexity against the number of big layers k for oracle, fixed, routers and random best-of-N, with per-layer shares and token difficulty.",
-        discussion: "Routers: every MODEL/routers/*.safetensors unless --router is given. With --out DIR writes eval.md, eval.csv, eval.json and eval.svg there.")
+        abstract:
+            "Perplexity against the number of big layers k for oracle, fixed, routers and random best-of-N, with per-layer shares "
+            + "and token difficulty.",
+        discussion:
+            "Routers: every MODEL/routers/*.safetensors unless --router is given. With --out DIR writes eval.md, eval.csv, "
+            + "eval.json and eval.svg there."
+    )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case markdown, csv, json }
 
@@ -16,7 +21,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "A router file; repeat for several.") var router: [String] = []
     @Option(help: "Random routings per k for best-of-N and mean.") var trials = 100
     @Option(help: "Oracle context: causal, or a policy for earlier tokens (e.g. big).") var context = "causal"
-    @Flag(name: .customLong("no-fixed"), help: "Skip the exhaustive best-fixed-pattern baseline (2^L runs of the text).") var noFixed = false
+    @Flag(name: .customLong("no-fixed"), help: "Skip the exhaustive best-fixed-pattern baseline (2^L runs of the text).") var noFixed =
+        false
     @Option(name: .customLong("share-k"), help: "k for per-layer shares and token difficulty (default L/2).") var shareK: Int?
     @Option(help: "Seed of the random routings.") var seed: UInt64 = 0
     @Option(help: "Printed format: markdown, csv or json.") var format: Format = .markdown
@@ -27,14 +33,15 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)
         let duo = try Loader.model(model)
-        let result = try fromJSON.map { path -> BudgetSweep.Result in
-            let url = URL(fileURLWithPath: path)
-            let data = try InputFile.contents(url, what: "an eval.json file")
-            guard let saved = try? JSONDecoder().decode(BudgetSweep.Result.self, from: data) else {
-                throw DuoError(file: url, "not an eval.json written by duoscope eval")
-            }
-            return saved
-        } ?? compute(duo)
+        let result =
+            try fromJSON.map { path -> BudgetSweep.Result in
+                let url = URL(fileURLWithPath: path)
+                let data = try InputFile.contents(url, what: "an eval.json file")
+                guard let saved = try? JSONDecoder().decode(BudgetSweep.Result.self, from: data) else {
+                    throw DuoError(file: url, "not an eval.json written by duoscope eval")
+                }
+                return saved
+            } ?? compute(duo)
         try emit(result, model: duo)
     }
 
@@ -47,7 +54,8 @@ struct EvalCommand: ParsableCommand {
         let source = try input.source()
         let ids = try CorpusPerplexity.documentTokens(source.text, tokenizer: tokenizer)
         var options = BudgetSweep.Options()
-        options.context = context == "causal" ? .causal : .fixed(try PolicySpec.parse(context, config: duo.config, modelDirectory: duo.directory))
+        options.context =
+            context == "causal" ? .causal : .fixed(try PolicySpec.parse(context, config: duo.config, modelDirectory: duo.directory))
         options.randomTrials = trials
         options.seed = seed
         options.includeFixed = !noFixed
@@ -68,8 +76,10 @@ struct EvalCommand: ParsableCommand {
             }
         }
         let cache = ResultCache.standard()
-        let key = ["eval", duo.fingerprint, "routers=" + routerHash.hex, "context=\(context)", "trials=\(trials)", "seed=\(seed)",
-                   "fixed=\(!noFixed)", "share=\(shareK.map(String.init) ?? "-")", ids.map(String.init).joined(separator: ",")]
+        let key = [
+            "eval", duo.fingerprint, "routers=" + routerHash.hex, "context=\(context)", "trials=\(trials)", "seed=\(seed)",
+            "fixed=\(!noFixed)", "share=\(shareK.map(String.init) ?? "-")", ids.map(String.init).joined(separator: ","),
+        ]
         if let hit = cache?.value(BudgetSweep.Result.self, for: key) { return hit }
         let line = ProgressLine()
         let start = Date()

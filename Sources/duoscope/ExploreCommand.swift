@@ -35,7 +35,9 @@ struct ExplorerOptions: ParsableArguments {
         s.k = k
         guard let mode = ContextMode(rawValue: context) else { throw DuoError("--context \(context): expected causal or fixed") }
         s.context = mode
-        guard let v = ViewKind(name: view) else { throw DuoError("--view \(view): expected routes, compare, difficulty, layers or summary") }
+        guard let v = ViewKind(name: view) else {
+            throw DuoError("--view \(view): expected routes, compare, difficulty, layers or summary")
+        }
         s.view = v
         return s
     }
@@ -81,7 +83,9 @@ struct ExploreCommand: ParsableCommand {
         let explorer = try ExplorerSetup.make(modelPath: model, texts: texts, options: options, snapshots: snapshots)
         var depth: ColorDepth?
         if let colors {
-            guard let d = ColorDepth(rawValue: colors), d != .none else { throw DuoError("--colors \(colors): expected truecolor, 256, 16 or 8") }
+            guard let d = ColorDepth(rawValue: colors), d != .none else {
+                throw DuoError("--colors \(colors): expected truecolor, 256, 16 or 8")
+            }
             depth = d
         }
         if noColor || !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty { depth = ColorDepth.none }
@@ -110,8 +114,10 @@ enum ExplorerSetup {
     }
 
     static func make(modelPath: String?, texts: [String], options: ExplorerOptions, snapshots: String) throws -> Explorer {
-        try Explorer.open(modelDirectory: URL(fileURLWithPath: modelPath ?? defaultModelPath()), textFiles: texts.map { URL(fileURLWithPath: $0) },
-                          randomTrials: options.trials, truncate: options.truncate, snapshotFolder: URL(fileURLWithPath: snapshots)) {
+        try Explorer.open(
+            modelDirectory: URL(fileURLWithPath: modelPath ?? defaultModelPath()), textFiles: texts.map { URL(fileURLWithPath: $0) },
+            randomTrials: options.trials, truncate: options.truncate, snapshotFolder: URL(fileURLWithPath: snapshots)
+        ) {
             try options.state(layers: $0.numLayers)
         }
     }

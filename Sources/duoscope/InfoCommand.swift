@@ -3,7 +3,8 @@ import DuoEngine
 
 /// `duoscope info MODEL`: architecture, parameters, FLOPs per route, tokenizer.
 struct InfoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "info", abstract: "Describe a model: architecture, parameter counts, FLOPs per route, tokenizer.")
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Describe a model: architecture, parameter counts, FLOPs per route, tokenizer.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 

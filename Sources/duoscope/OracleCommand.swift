@@ -8,11 +8,11 @@ struct OracleCommand: ParsableCommand {
         commandName: "oracle",
         abstract: "Stage 2: per-token oracle routing (lowest loss on the true next token) under a compute constraint.",
         discussion: """
-        Constraints: --k K (exactly K big layers, the rest small), --skips S (big or skip, exactly S skipped), \
-        --budget F (skip/small/big with FFN compute at most F of all-big; exhaustive, 3^L patterns per token). \
-        --context causal (default): earlier tokens keep their own oracle routes; --context big|small|POLICY: \
-        earlier tokens run under that policy.
-        """)
+            Constraints: --k K (exactly K big layers, the rest small), --skips S (big or skip, exactly S skipped), \
+            --budget F (skip/small/big with FFN compute at most F of all-big; exhaustive, 3^L patterns per token). \
+            --context causal (default): earlier tokens keep their own oracle routes; --context big|small|POLICY: \
+            earlier tokens run under that policy.
+            """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
 
@@ -24,8 +24,13 @@ struct OracleCommand: ParsableCommand {
     @Option(help: "FFN compute budget as a fraction of all-big (ternary search).") var budget: Double?
     @Option(help: "Context routing: causal, or a policy for the earlier tokens (e.g. big).") var context = "causal"
     @Option(help: "Output format: table, json or csv.") var format: Format = .table
-    @Option(help: "Search only a beam of this width (default: every admissible pattern; see --compare-beams for what a beam loses).") var beam: Int?
-    @Option(name: .customLong("compare-beams"), help: "Instead of routing the text, measure beam search against exhaustive search for these widths (e.g. 16,64,256), context all-big.")
+    @Option(help: "Search only a beam of this width (default: every admissible pattern; see --compare-beams for what a beam loses).")
+    var beam: Int?
+    @Option(
+        name: .customLong("compare-beams"),
+        help:
+            "Instead of routing the text, measure beam search against exhaustive search for these widths (e.g. 16,64,256), context all-big."
+    )
     var compareBeams: String?
 
     func validate() throws {
@@ -38,14 +43,17 @@ struct OracleCommand: ParsableCommand {
         let duo = try Loader.model(model)
         let constraint: OracleConstraint = k.map { .exactlyBig($0) } ?? skips.map { .bigOrSkip(skips: $0) } ?? .budget(budget ?? 1)
         try constraint.validate(config: duo.config)
-        let contextMode: OracleContext = context == "causal" ? .causal : .fixed(try PolicySpec.parse(context, config: duo.config, modelDirectory: duo.directory))
+        let contextMode: OracleContext =
+            context == "causal" ? .causal : .fixed(try PolicySpec.parse(context, config: duo.config, modelDirectory: duo.directory))
         let source = try input.source()
         let ids = try source.tokenize(for: duo, truncate: input.truncate)
         let line = ProgressLine()
         let start = Date()
         if let compareBeams {
             let widths = compareBeams.split(separator: ",").compactMap { Int($0) }
-            guard !widths.isEmpty, widths.allSatisfy({ $0 > 0 }) else { throw DuoError("--compare-beams: give positive widths, e.g. 16,64,256") }
+            guard !widths.isEmpty, widths.allSatisfy({ $0 > 0 }) else {
+                throw DuoError("--compare-beams: give positive widths, e.g. 16,64,256")
+            }
             let rows = try BeamQuality.measure(model: duo, ids: ids, constraint: constraint, widths: widths) { done, total in
                 line.update("comparing beams: token \(done)/\(total)  \(DurationText.short(Date().timeIntervalSince(start)))")
             }
@@ -53,21 +61,27 @@ struct OracleCommand: ParsableCommand {
             print("| search | tokens | optimum found | mean excess loss | max excess loss | s/token |")
             print("|---|---:|---:|---:|---:|---:|")
             for r in rows {
-                print(String(format: "| %@ | %d | %.1f%% | %.4f | %.4f | %.3f |", r.beamWidth.map { "beam \($0)" } ?? "exhaustive",
-                             r.tokens, 100 * r.foundOptimum, r.meanGap, r.maxGap, r.secondsPerToken))
+                print(
+                    String(
+                        format: "| %@ | %d | %.1f%% | %.4f | %.4f | %.3f |", r.beamWidth.map { "beam \($0)" } ?? "exhaustive",
+                        r.tokens, 100 * r.foundOptimum, r.meanGap, r.maxGap, r.secondsPerToken))
             }
             return
         }
         let beamWidth = beam
-        let choices = try Oracle.run(model: duo, ids: ids, constraint: constraint, context: contextMode, beamWidth: beamWidth) { done, total in
+        let choices = try Oracle.run(model: duo, ids: ids, constraint: constraint, context: contextMode, beamWidth: beamWidth) {
+            done, total in
             let elapsed = Date().timeIntervalSince(start)
-            line.update(String(format: "oracle token %d/%d  %.1f tokens/s  ETA %@", done, total, Double(done) / max(elapsed, 1e-9),
-                               DurationText.short(elapsed / Double(done) * Double(total - done))))
+            line.update(
+                String(
+                    format: "oracle token %d/%d  %.1f tokens/s  ETA %@", done, total, Double(done) / max(elapsed, 1e-9),
+                    DurationText.short(elapsed / Double(done) * Double(total - done))))
         }
         line.clear()
         let evaluation = SequenceEvaluation(model: duo, ids: ids, oracle: choices)
         let search = beamWidth.map { ", beam \($0)" } ?? ""
-        let report = RouteReport(model: duo, policy: "oracle(\(constraint), context \(contextMode.name)\(search))", text: source.text, evaluation: evaluation)
+        let report = RouteReport(
+            model: duo, policy: "oracle(\(constraint), context \(contextMode.name)\(search))", text: source.text, evaluation: evaluation)
         switch format {
         case .table: print(report.table(), terminator: "")
         case .json: print(try report.json(), terminator: "")

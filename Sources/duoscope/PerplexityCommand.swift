@@ -34,26 +34,40 @@ struct PerplexityCommand: ParsableCommand {
         let start = Date()
         let results = try CorpusPerplexity.run(model: duo, ids: ids, policies: policies) { done, total in
             let elapsed = Date().timeIntervalSince(start)
-            line.update(String(format: "scoring window %d/%d  %.1f windows/s  ETA %@", done, total, Double(done) / max(elapsed, 1e-9),
-                               DurationText.short(elapsed / Double(done) * Double(total - done))))
+            line.update(
+                String(
+                    format: "scoring window %d/%d  %.1f windows/s  ETA %@", done, total, Double(done) / max(elapsed, 1e-9),
+                    DurationText.short(elapsed / Double(done) * Double(total - done))))
         }
         line.clear()
         switch format {
         case .json:
-            struct Row: Encodable { let policy: String; let tokens: Int; let mean_loss: Double; let perplexity: Double; let ffn_fraction: Double }
-            let rows = results.map { Row(policy: $0.policy, tokens: $0.tokens, mean_loss: $0.meanLoss, perplexity: $0.perplexity, ffn_fraction: $0.ffnFraction) }
+            struct Row: Encodable {
+                let policy: String
+                let tokens: Int
+                let mean_loss: Double
+                let perplexity: Double
+                let ffn_fraction: Double
+            }
+            let rows = results.map {
+                Row(policy: $0.policy, tokens: $0.tokens, mean_loss: $0.meanLoss, perplexity: $0.perplexity, ffn_fraction: $0.ffnFraction)
+            }
             print(try JSONOutput.string(rows), terminator: "")
         case .markdown:
             print("| policy | tokens scored | mean loss (nats) | perplexity | FFN compute |")
             print("|---|---:|---:|---:|---:|")
             for r in results {
-                print(String(format: "| %@ | %d | %.4f | %.2f | %.1f%% |", r.policy, r.tokens, r.meanLoss, r.perplexity, 100 * r.ffnFraction))
+                print(
+                    String(format: "| %@ | %d | %.4f | %.2f | %.1f%% |", r.policy, r.tokens, r.meanLoss, r.perplexity, 100 * r.ffnFraction))
             }
         case .table:
             print("\(duo.name): \(ids.count) tokens of \(source.label) in windows of \(duo.config.maxPositions)")
             for r in results {
                 let name = r.policy.count >= 36 ? r.policy : r.policy + String(repeating: " ", count: 36 - r.policy.count)
-                print(name + String(format: "  loss %.4f  perplexity %8.2f  FFN compute %5.1f%%", r.meanLoss, r.perplexity, 100 * r.ffnFraction))
+                print(
+                    name
+                        + String(
+                            format: "  loss %.4f  perplexity %8.2f  FFN compute %5.1f%%", r.meanLoss, r.perplexity, 100 * r.ffnFraction))
             }
         }
     }

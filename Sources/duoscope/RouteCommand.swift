@@ -7,10 +7,10 @@ struct RouteCommand: ParsableCommand {
         commandName: "route",
         abstract: "Run a text under a routing policy: per-token routes, losses, perplexity, compute.",
         discussion: """
-        Policies: big | small | skip | random (each layer big or small, p 0.5) | random:K[,SEED] (exactly K big) \
-        | random:P[,SEED] (each layer big with probability P) | random:skip=A,small=B,big=C[,seed=S] \
-        | pattern:BSK... (one letter per layer: B big, S small, K skip).
-        """)
+            Policies: big | small | skip | random (each layer big or small, p 0.5) | random:K[,SEED] (exactly K big) \
+            | random:P[,SEED] (each layer big with probability P) | random:skip=A,small=B,big=C[,seed=S] \
+            | pattern:BSK... (one letter per layer: B big, S small, K skip).
+            """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
 

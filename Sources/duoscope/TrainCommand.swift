@@ -43,47 +43,58 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         Interrupt.install()
-        setvbuf(stdout, nil, _IOLBF, 0) // validation lines reach a log file as they happen
+        setvbuf(stdout, nil, _IOLBF, 0)  // validation lines reach a log file as they happen
         let tokenizerURL = URL(fileURLWithPath: tokenizer)
         let tokenizerJSON = try InputFile.contents(tokenizerURL, what: "a tokenizer file")
         let tok = try Tokenizer(jsonData: tokenizerJSON, source: tokenizerURL.path)
         let inner = intermediate ?? 4 * hidden
-        let config = ModelConfig(vocabSize: tok.vocabSize, hiddenSize: hidden, intermediateSize: inner,
-                                 smallIntermediateSize: small ?? max(1, inner / 16), numLayers: layers, numHeads: heads,
-                                 numKVHeads: kvHeads, headDim: heads > 0 && hidden % heads == 0 ? hidden / heads : nil,
-                                 maxPositions: context, rmsNormEps: 1e-5, tieWordEmbeddings: !untied,
-                                 trainRouteProbabilities: RouteProbabilities(skip: pSkip, small: pSmall, big: pBig))
+        let config = ModelConfig(
+            vocabSize: tok.vocabSize, hiddenSize: hidden, intermediateSize: inner,
+            smallIntermediateSize: small ?? max(1, inner / 16), numLayers: layers, numHeads: heads,
+            numKVHeads: kvHeads, headDim: heads > 0 && hidden % heads == 0 ? hidden / heads : nil,
+            maxPositions: context, rmsNormEps: 1e-5, tieWordEmbeddings: !untied,
+            trainRouteProbabilities: RouteProbabilities(skip: pSkip, small: pSmall, big: pBig))
         if heads <= 0 || hidden % heads != 0 {
             throw DuoError("hidden size \(hidden) is not divisible by \(heads) heads", file: "--hidden/--heads")
         }
-        let options = TrainingOptions(config: config, batch: batch, length: context, steps: steps,
-                                      schedule: LearningRateSchedule(peak: lr, warmupSteps: warmup, totalSteps: steps),
-                                      adamW: AdamWSettings(weightDecay: weightDecay), seed: seed,
-                                      routes: RouteProbabilities(skip: pSkip, small: pSmall, big: pBig),
-                                      checkpointEvery: checkpointEvery, evalEvery: evalEvery, evalWindows: evalWindows)
+        let options = TrainingOptions(
+            config: config, batch: batch, length: context, steps: steps,
+            schedule: LearningRateSchedule(peak: lr, warmupSteps: warmup, totalSteps: steps),
+            adamW: AdamWSettings(weightDecay: weightDecay), seed: seed,
+            routes: RouteProbabilities(skip: pSkip, small: pSmall, big: pBig),
+            checkpointEvery: checkpointEvery, evalEvery: evalEvery, evalWindows: evalWindows)
         try options.validate()
         let output = URL(fileURLWithPath: out)
         try? FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let line = ProgressLine()
         line.update("tokenizing \(train) ...", force: true)
-        let trainCorpus = try TokenCorpus.load(file: URL(fileURLWithPath: train), tokenizer: tok, tokenizerJSON: tokenizerJSON,
-                                               cache: output.appendingPathComponent("train.tokens"))
-        let validCorpus = try TokenCorpus.load(file: URL(fileURLWithPath: valid), tokenizer: tok, tokenizerJSON: tokenizerJSON,
-                                               cache: output.appendingPathComponent("valid.tokens"))
+        let trainCorpus = try TokenCorpus.load(
+            file: URL(fileURLWithPath: train), tokenizer: tok, tokenizerJSON: tokenizerJSON,
+            cache: output.appendingPathComponent("train.tokens"))
+        let validCorpus = try TokenCorpus.load(
+            file: URL(fileURLWithPath: valid), tokenizer: tok, tokenizerJSON: tokenizerJSON,
+            cache: output.appendingPathComponent("valid.tokens"))
         line.clear()
-        let trainer = try Trainer(options: options, train: trainCorpus, valid: validCorpus, tokenizerJSON: tokenizerJSON,
-                                  output: output, resume: resume)
-        print("training \(layers) layers, hidden \(hidden), \(trainCorpus.tokens.count) train / \(validCorpus.tokens.count) valid tokens, "
-              + "\(steps) steps of \(batch)x\(context) tokens\(resume ? ", resuming at step \(trainer.step)" : "")")
-        let outcome = try trainer.run(progress: { p in
-            line.update(String(format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %@", p.step, p.steps, p.loss,
-                               p.learningRate, p.tokensPerSecond, DurationText.short(p.secondsLeft)))
-            if let v = p.record.validation {
-                line.clear()
-                print(String(format: "step %d  train %.4f  valid all-big %.4f  all-small %.4f  random %.4f", p.step, p.loss,
-                             v["all-big"] ?? .nan, v["all-small"] ?? .nan, v["random"] ?? .nan))
-            }
-        }, shouldStop: { Interrupt.isRequested })
+        let trainer = try Trainer(
+            options: options, train: trainCorpus, valid: validCorpus, tokenizerJSON: tokenizerJSON,
+            output: output, resume: resume)
+        print(
+            "training \(layers) layers, hidden \(hidden), \(trainCorpus.tokens.count) train / \(validCorpus.tokens.count) valid tokens, "
+                + "\(steps) steps of \(batch)x\(context) tokens\(resume ? ", resuming at step \(trainer.step)" : "")")
+        let outcome = try trainer.run(
+            progress: { p in
+                line.update(
+                    String(
+                        format: "step %d/%d  loss %.4f  lr %.2e  %.0f tok/s  ETA %@", p.step, p.steps, p.loss,
+                        p.learningRate, p.tokensPerSecond, DurationText.short(p.secondsLeft)))
+                if let v = p.record.validation {
+                    line.clear()
+                    print(
+                        String(
+                            format: "step %d  train %.4f  valid all-big %.4f  all-small %.4f  random %.4f", p.step, p.loss,
+                            v["all-big"] ?? .nan, v["all-small"] ?? .nan, v["random"] ?? .nan))
+                }
+            }, shouldStop: { Interrupt.isRequested })
         line.clear()
         switch outcome {
         case .finished: print("finished: model in \(output.path)")

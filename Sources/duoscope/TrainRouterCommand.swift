@@ -29,33 +29,45 @@ struct TrainRouterCommand: ParsableCommand {
         Interrupt.install()
         setvbuf(stdout, nil, _IOLBF, 0)
         let duo = try Loader.model(model)
-        guard let tokenizer = duo.tokenizer, let directory = duo.directory else { throw DuoError("model has no tokenizer.json", file: model) }
+        guard let tokenizer = duo.tokenizer, let directory = duo.directory else {
+            throw DuoError("model has no tokenizer.json", file: model)
+        }
         let tokenizerJSON = try InputFile.contents(directory.appendingPathComponent("tokenizer.json"), what: "a tokenizer file")
-        let parsed = routes.split(separator: ",").map { name in Route.allCases.first { $0.name == name.trimmingCharacters(in: .whitespaces) } }
+        let parsed = routes.split(separator: ",").map { name in
+            Route.allCases.first { $0.name == name.trimmingCharacters(in: .whitespaces) }
+        }
         guard !parsed.contains(nil) else { throw DuoError("--routes \(routes): expected names from skip, small, big") }
-        let options = RouterTrainingOptions(routes: parsed.map { $0! }, budget: budget, alpha: alpha, batch: batch,
-                                            length: duo.config.maxPositions, steps: steps, learningRate: lr,
-                                            temperatureStart: temperatureStart, temperatureEnd: temperatureEnd, seed: seed)
+        let options = RouterTrainingOptions(
+            routes: parsed.map { $0! }, budget: budget, alpha: alpha, batch: batch,
+            length: duo.config.maxPositions, steps: steps, learningRate: lr,
+            temperatureStart: temperatureStart, temperatureEnd: temperatureEnd, seed: seed)
         try options.validate(config: duo.config)
         let label = name ?? (parsed.contains(.skip) ? "budget-\(budget)-skip" : "big-\(budget)")
         let output = out.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("routers/\(label).safetensors")
         let cache = FileManager.default.temporaryDirectory
-        let trainCorpus = try TokenCorpus.load(file: URL(fileURLWithPath: train), tokenizer: tokenizer, tokenizerJSON: tokenizerJSON,
-                                               cache: cache.appendingPathComponent("duoscope-router-train-\(getpid()).tokens"))
-        let validCorpus = try TokenCorpus.load(file: URL(fileURLWithPath: valid), tokenizer: tokenizer, tokenizerJSON: tokenizerJSON, cache: nil)
+        let trainCorpus = try TokenCorpus.load(
+            file: URL(fileURLWithPath: train), tokenizer: tokenizer, tokenizerJSON: tokenizerJSON,
+            cache: cache.appendingPathComponent("duoscope-router-train-\(getpid()).tokens"))
+        let validCorpus = try TokenCorpus.load(
+            file: URL(fileURLWithPath: valid), tokenizer: tokenizer, tokenizerJSON: tokenizerJSON, cache: nil)
         let trainer = try RouterTrainer(model: duo, options: options, train: trainCorpus, valid: validCorpus)
         let line = ProgressLine()
         let start = Date()
-        trainer.run(progress: { step, loss, share in
-            let elapsed = Date().timeIntervalSince(start)
-            line.update(String(format: "router step %d/%d  loss %.4f  share %.3f  %.1f steps/s  ETA %@", step, steps, loss, share,
-                               Double(step) / max(elapsed, 1e-9), DurationText.short(elapsed / Double(step) * Double(steps - step))))
-        }, shouldStop: { Interrupt.isRequested })
+        trainer.run(
+            progress: { step, loss, share in
+                let elapsed = Date().timeIntervalSince(start)
+                line.update(
+                    String(
+                        format: "router step %d/%d  loss %.4f  share %.3f  %.1f steps/s  ETA %@", step, steps, loss, share,
+                        Double(step) / max(elapsed, 1e-9), DurationText.short(elapsed / Double(step) * Double(steps - step))))
+            }, shouldStop: { Interrupt.isRequested })
         line.clear()
         try trainer.router.write(to: output)
         let (loss, share) = try trainer.evaluate()
-        print(String(format: "router %@: validation loss %.4f (perplexity %.2f) with hard routing, compute share %.3f (budget %.3f)",
-                     output.path, loss, exp(loss), share, budget))
+        print(
+            String(
+                format: "router %@: validation loss %.4f (perplexity %.2f) with hard routing, compute share %.3f (budget %.3f)",
+                output.path, loss, exp(loss), share, budget))
         if Interrupt.isRequested { throw ExitCode(130) }
     }
 }

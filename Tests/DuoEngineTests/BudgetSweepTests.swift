@@ -1,9 +1,11 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import XCTest
+
 @testable import DuoEngine
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 final class BudgetSweepTests: XCTestCase {
     private let ids = [12, 77, 5, 140, 33, 9, 251, 64, 100, 7, 3, 200]

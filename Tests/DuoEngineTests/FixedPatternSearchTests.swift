@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DuoEngine
 
 /// The layer-prefix tree over fixed patterns against running each pattern on its own.
@@ -21,10 +22,12 @@ final class FixedPatternSearchTests: XCTestCase {
     func testOnlyTheAskedBudgetsAndStopping() throws {
         let model = try Fixtures.model()
         var reported: [Int] = []
-        let losses = try FixedPatternSearch.losses(model: model, ids: ids, bigCounts: 1...2, progress: { done, total in
-            XCTAssertEqual(total, 4 + 6)
-            reported.append(done)
-        })
+        let losses = try FixedPatternSearch.losses(
+            model: model, ids: ids, bigCounts: 1...2,
+            progress: { done, total in
+                XCTAssertEqual(total, 4 + 6)
+                reported.append(done)
+            })
         XCTAssertEqual(Set(losses.keys.map(\.nonzeroBitCount)), [1, 2])
         XCTAssertEqual(losses.count, 10)
         XCTAssertEqual(reported, Array(1...10))

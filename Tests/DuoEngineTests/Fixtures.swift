@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DuoEngine
 
 /// Paths and loaders for the committed fixtures under Tests/Fixtures (written by scripts/).

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DuoEngine
 
 /// Internal consistency of the forward pass: cached decoding equals batched prefill, and skip
@@ -15,8 +16,9 @@ final class ForwardConsistencyTests: XCTestCase {
     func testTokenByTokenDecodingEqualsBatchedPrefill() throws {
         for name in Fixtures.modelNames {
             let model = try Fixtures.model(name)
-            let policy = try PolicySpec.parse(model.config.isDuo ? "random:skip=0.2,small=0.4,big=0.4,seed=3" : "random:0.5,seed=3",
-                                              config: model.config)
+            let policy = try PolicySpec.parse(
+                model.config.isDuo ? "random:skip=0.2,small=0.4,big=0.4,seed=3" : "random:0.5,seed=3",
+                config: model.config)
             let prefill = InferenceSession(model: model)
             let all = try prefill.forward(ids, policy: policy)
 
@@ -49,10 +51,12 @@ final class ForwardConsistencyTests: XCTestCase {
         var layers = w.layers
         let zeroDown = Tensor(shape: w.layers[2].big.down.shape)
         let l2 = layers[2]
-        layers[2] = LayerWeights(inputNorm: l2.inputNorm, q: l2.q, k: l2.k, v: l2.v, o: l2.o, postNorm: l2.postNorm,
-                                 big: FFNWeights(gate: l2.big.gate, up: l2.big.up, down: zeroDown), small: l2.small)
-        let zeroed = DuoModel(config: c, weights: ModelWeights(embedding: w.embedding, layers: layers, finalNorm: w.finalNorm, lmHead: w.lmHead),
-                              tokenizer: nil)
+        layers[2] = LayerWeights(
+            inputNorm: l2.inputNorm, q: l2.q, k: l2.k, v: l2.v, o: l2.o, postNorm: l2.postNorm,
+            big: FFNWeights(gate: l2.big.gate, up: l2.big.up, down: zeroDown), small: l2.small)
+        let zeroed = DuoModel(
+            config: c, weights: ModelWeights(embedding: w.embedding, layers: layers, finalNorm: w.finalNorm, lmHead: w.lmHead),
+            tokenizer: nil)
         let skipAt2 = PatternPolicy([.big, .small, .skip, .big])
         let bigAt2 = PatternPolicy([.big, .small, .big, .big])
         var residualSkip: [[Float]] = []

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DuoEngine
 
 /// The routed forward pass against golden outputs of the independent numpy reference
@@ -38,8 +39,9 @@ final class ForwardGoldenTests: XCTestCase {
                     for (v, want) in row.enumerated() { worst = max(worst, abs(Double(logits.row(t)[v]) - want)) }
                     XCTAssertLessThan(worst, 1e-4, "\(name) position \(t)")
                 }
-                let result = SequenceEvaluation.score(model: model, ids: text.ids, logits: logits,
-                                                      routes: RouteMatrix(rows: session.routes), topK: 5)
+                let result = SequenceEvaluation.score(
+                    model: model, ids: text.ids, logits: logits,
+                    routes: RouteMatrix(rows: session.routes), topK: 5)
                 XCTAssertEqual(result.top.last?.map(\.id), golden.top5_last, name)
                 let probabilities = result.top.last!.map(\.probability)
                 XCTAssertEqual(probabilities, probabilities.sorted(by: >))

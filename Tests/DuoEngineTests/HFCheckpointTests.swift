@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DuoEngine
 
 /// Checkpoints written by HF transformers' own `save_pretrained` (scripts/make_hf_checkpoints.py):
@@ -33,8 +34,12 @@ final class HFCheckpointTests: XCTestCase {
     func testEverySupportedCheckpointMatchesTransformers() throws {
         let golden = try golden()
         let supported = golden.cases.filter { $0.value.expect == "equal" }
-        XCTAssertEqual(Set(supported.keys), ["llama-v5", "llama-head-dim", "llama-rope-llama3", "llama-v4-layout", "llama-rope-linear",
-                                             "llama-inv-freq", "mistral-window", "qwen2"])
+        XCTAssertEqual(
+            Set(supported.keys),
+            [
+                "llama-v5", "llama-head-dim", "llama-rope-llama3", "llama-v4-layout", "llama-rope-linear",
+                "llama-inv-freq", "mistral-window", "qwen2",
+            ])
         for (name, expected) in supported {
             let model = try DuoModel.load(directory: Self.directory.appendingPathComponent(name))
             let got = try losses(model, golden.ids)
@@ -47,8 +52,12 @@ final class HFCheckpointTests: XCTestCase {
     func testEveryRefusedCheckpointGivesOneLineNamingFileAndKey() throws {
         let golden = try golden()
         let refused = golden.cases.filter { $0.value.expect == "refused" }
-        XCTAssertEqual(Set(refused.keys), ["refuse-rope-dynamic", "refuse-rope-yarn", "refuse-rope-longrope", "refuse-model-type",
-                                           "refuse-extra-tensor", "refuse-attention-bias"])
+        XCTAssertEqual(
+            Set(refused.keys),
+            [
+                "refuse-rope-dynamic", "refuse-rope-yarn", "refuse-rope-longrope", "refuse-model-type",
+                "refuse-extra-tensor", "refuse-attention-bias",
+            ])
         for (name, expected) in refused {
             let directory = Self.directory.appendingPathComponent(name)
             XCTAssertThrowsError(try DuoModel.load(directory: directory), name) { error in
@@ -120,8 +129,9 @@ final class HFCheckpointTests: XCTestCase {
             _ = try session.forwardHidden(ids, policy: UniformPolicy(.big))
             let tree = OracleTree(model: model)
             for t in [1, 4, 9, 20] {
-                let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
-                                         constraint: .bigOrSkip(skips: 1))
+                let leaves = tree.search(
+                    token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
+                    constraint: .bigOrSkip(skips: 1))
                 XCTAssertEqual(leaves.count, model.config.numLayers, name)
                 for leaf in leaves {
                     let single = InferenceSession(model: model)
@@ -162,7 +172,9 @@ final class HFCheckpointTests: XCTestCase {
             var v = (0..<16).map { Float($0) - 7.5 }
             v.withUnsafeMutableBufferPointer { long.apply($0.baseAddress!, heads: 1, position: position) }
             for i in 0..<8 {
-                let angle = Float(position) * inv[i], a = Float(i) - 7.5, b = Float(i + 8) - 7.5
+                let angle = Float(position) * inv[i]
+                let a = Float(i) - 7.5
+                let b = Float(i + 8) - 7.5
                 XCTAssertEqual(v[i], a * cosf(angle) - b * sinf(angle), accuracy: 1e-5)
                 XCTAssertEqual(v[i + 8], b * cosf(angle) + a * sinf(angle), accuracy: 1e-5)
             }

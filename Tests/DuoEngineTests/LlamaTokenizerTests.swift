@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DuoEngine
 
 /// Checks the Swift tokenizer against Hugging Face `tokenizers` on the Llama 2 / Mistral family
@@ -69,8 +70,12 @@ final class LlamaTokenizerTests: XCTestCase {
 
     func testFixturesCoverTheFamily() {
         let names = Self.caseFile.tokenizers.map(\.name)
-        XCTAssertEqual(names, ["llama2-style", "llama2-unk-fused", "llama2-unk-unfused", "llama2-partial-bytes", "mistral-style",
-                               "metaspace-first-strip", "metaspace-always-split", "metaspace-always-nosplit", "metaspace-never"])
+        XCTAssertEqual(
+            names,
+            [
+                "llama2-style", "llama2-unk-fused", "llama2-unk-unfused", "llama2-partial-bytes", "mistral-style",
+                "metaspace-first-strip", "metaspace-always-split", "metaspace-always-nosplit", "metaspace-never",
+            ])
         let texts = Self.caseFile.texts
         XCTAssertGreaterThan(texts.count, 150)
         for needle in ["", "\n", "crlf\r\nline\r\n", "\tHello\t\tworld\t", "  Hello  world  ", "trailing  ", "🦀龘x", "<s>Hello</s>"] {
@@ -286,17 +291,21 @@ final class LlamaTokenizerTests: XCTestCase {
         assertRefused(#","normalizer":{"type":"Prepend"}"#, "Prepend has no \"prepend\"")
         assertRefused(#","normalizer":{"type":"Strip","strip_left":true}"#, "has no \"strip_right\"")
         assertRefused(#","normalizer":{"type":"Precompiled","precompiled_charsmap":"AA=="}"#, "unsupported normalizer type Precompiled")
-        assertRefused(#","pre_tokenizer":{"type":"Metaspace","replacement":"▁","prepend_scheme":"sometimes"}"#,
-                      "unsupported pre_tokenizer.prepend_scheme sometimes")
-        assertRefused(#","pre_tokenizer":{"type":"Metaspace","replacement":""}"#,
-                      "pre_tokenizer.replacement \"\" is not a single character")
+        assertRefused(
+            #","pre_tokenizer":{"type":"Metaspace","replacement":"▁","prepend_scheme":"sometimes"}"#,
+            "unsupported pre_tokenizer.prepend_scheme sometimes")
+        assertRefused(
+            #","pre_tokenizer":{"type":"Metaspace","replacement":""}"#,
+            "pre_tokenizer.replacement \"\" is not a single character")
         assertRefused(#","pre_tokenizer":{"type":"Metaspace","prepend_scheme":"always"}"#, "has no \"replacement\"")
-        assertRefused(#","pre_tokenizer":{"type":"Metaspace","replacement":"▁","add_prefix_space":false}"#,
-                      "add_prefix_space false does not match prepend_scheme always")
+        assertRefused(
+            #","pre_tokenizer":{"type":"Metaspace","replacement":"▁","add_prefix_space":false}"#,
+            "add_prefix_space false does not match prepend_scheme always")
         assertRefused(#","pre_tokenizer":{"type":"Metaspace","replacement":"▁","split":"yes"}"#, "expected true or false")
         assertRefused(#","pre_tokenizer":{"type":"Whitespace"}"#, "unsupported pre_tokenizer type Whitespace")
-        assertRefused("", "model.byte_fallback is a number, expected true or false",
-                      model: #"{"type":"BPE","vocab":{"a":0},"merges":[],"byte_fallback":1}"#)
+        assertRefused(
+            "", "model.byte_fallback is a number, expected true or false",
+            model: #"{"type":"BPE","vocab":{"a":0},"merges":[],"byte_fallback":1}"#)
     }
 
     /// Odd but loadable files: nothing traps, results follow Hugging Face's rules.
@@ -311,8 +320,8 @@ final class LlamaTokenizerTests: XCTestCase {
         XCTAssertEqual(tok.decode([3]), "\u{FFFD}")
         XCTAssertEqual(tok.decode([4, 4, 4]), "")  // every token stripped whole (HF would panic here)
         XCTAssertEqual(tok.decode([]), "")
-        XCTAssertEqual(try tok.encode("A"), [2])       // byte fallback
-        XCTAssertEqual(try tok.encode("é"), [5])       // <0xA9> missing: unk
+        XCTAssertEqual(try tok.encode("A"), [2])  // byte fallback
+        XCTAssertEqual(try tok.encode("é"), [5])  // <0xA9> missing: unk
         XCTAssertEqual(tok.tokenBytes(0), Array("<0xZZ>".utf8))
         XCTAssertEqual(tok.tokenBytes(1), [0x0A])
         // Metaspace with a multi-byte replacement and a non-space one.

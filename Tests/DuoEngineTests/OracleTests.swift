@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DuoEngine
 
 /// The oracle's tree search against brute force: every pattern run separately through the
@@ -30,8 +31,10 @@ final class OracleTests: XCTestCase {
             for constraint in constraints {
                 let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: constraint)
                 let expected = allPatterns(constraint.routes, layers: L).filter { pattern in
-                    let big = pattern.filter { $0 == .big }.count, skip = pattern.filter { $0 == .skip }.count
-                    return constraint.admits(big: big, skip: skip, ffnFLOPs: model.cost.ffn(pattern: pattern), remaining: 0, cost: model.cost)
+                    let big = pattern.filter { $0 == .big }.count
+                    let skip = pattern.filter { $0 == .skip }.count
+                    return constraint.admits(
+                        big: big, skip: skip, ffnFLOPs: model.cost.ffn(pattern: pattern), remaining: 0, cost: model.cost)
                 }
                 XCTAssertEqual(Set(leaves.map(\.pattern)), Set(expected), "\(constraint) at \(t)")
                 XCTAssertEqual(leaves.count, expected.count)
@@ -104,10 +107,12 @@ final class OracleTests: XCTestCase {
         for t in [1, 5] {
             let all = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .budget(0.5))
             let best = all.map(\.loss).min()!
-            let wide = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .budget(0.5), beamWidth: 1000)
+            let wide = tree.search(
+                token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .budget(0.5), beamWidth: 1000)
             XCTAssertEqual(Set(wide.map(\.pattern)), Set(all.map(\.pattern)), "a beam wider than the tree is exhaustive")
             for width in [1, 2, 5] {
-                let beam = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .budget(0.5), beamWidth: width)
+                let beam = tree.search(
+                    token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .budget(0.5), beamWidth: width)
                 XCTAssertLessThanOrEqual(beam.count, width * 3)
                 XCTAssertGreaterThanOrEqual(beam.map(\.loss).min()!, best - 1e-5)
                 XCTAssertTrue(beam.allSatisfy { model.cost.ffnFraction(pattern: $0.pattern) <= 0.5 + 1e-12 })

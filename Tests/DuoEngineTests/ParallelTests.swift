@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DuoEngine
 
 /// OpenBLAS's process-wide thread count under concurrent single-threaded sections (finding 7 of

@@ -1,17 +1,25 @@
 import XCTest
+
 @testable import DuoEngine
 
 final class PolicyTests: XCTestCase {
-    private let duo = ModelConfig(vocabSize: 10, hiddenSize: 8, intermediateSize: 32, smallIntermediateSize: 2,
-                                  numLayers: 12, numHeads: 2, numKVHeads: 1, maxPositions: 16)
-    private var llama: ModelConfig { var c = duo; c.smallIntermediateSize = nil; return c }
+    private let duo = ModelConfig(
+        vocabSize: 10, hiddenSize: 8, intermediateSize: 32, smallIntermediateSize: 2,
+        numLayers: 12, numHeads: 2, numKVHeads: 1, maxPositions: 16)
+    private var llama: ModelConfig {
+        var c = duo
+        c.smallIntermediateSize = nil
+        return c
+    }
 
     private func patterns(_ spec: String, config: ModelConfig, tokens: Int = 200) throws -> [[Route]] {
         let policy = try PolicySpec.parse(spec, config: config)
         let dummy = [Float](repeating: 0, count: tokens * 8)
         var rows = Array(repeating: [Route](), count: tokens)
         for layer in 0..<config.numLayers {
-            let r = dummy.withUnsafeBufferPointer { policy.routes(layer: layer, positions: 0..<tokens, ffnInput: $0.baseAddress!, width: 8) }
+            let r = dummy.withUnsafeBufferPointer {
+                policy.routes(layer: layer, positions: 0..<tokens, ffnInput: $0.baseAddress!, width: 8)
+            }
             for t in 0..<tokens { rows[t].append(r[t]) }
         }
         return rows
@@ -47,15 +55,18 @@ final class PolicyTests: XCTestCase {
     }
 
     func testPatternsAndUniformPolicies() throws {
-        XCTAssertEqual(try patterns("pattern:BBBBSSSSKKKK", config: duo, tokens: 3)[2],
-                       Array(repeating: Route.big, count: 4) + Array(repeating: .small, count: 4) + Array(repeating: .skip, count: 4))
+        XCTAssertEqual(
+            try patterns("pattern:BBBBSSSSKKKK", config: duo, tokens: 3)[2],
+            Array(repeating: Route.big, count: 4) + Array(repeating: .small, count: 4) + Array(repeating: .skip, count: 4))
         XCTAssertEqual(try patterns("small", config: duo, tokens: 2)[1], Array(repeating: .small, count: 12))
         XCTAssertEqual(try PolicySpec.parse("big", config: duo).name, "all-big")
     }
 
     func testBadSpecsAreClearErrors() {
-        for spec in ["random:13", "random:-1", "random:1.5", "pattern:BBB", "pattern:BBBBBBBBBBBX", "fast",
-                     "random:skip=0.5,small=0.2", "random:0.5,seed=x", "random:tiny=1"] {
+        for spec in [
+            "random:13", "random:-1", "random:1.5", "pattern:BBB", "pattern:BBBBBBBBBBBX", "fast",
+            "random:skip=0.5,small=0.2", "random:0.5,seed=x", "random:tiny=1",
+        ] {
             XCTAssertThrowsError(try PolicySpec.parse(spec, config: duo), spec) { error in
                 XCTAssertTrue("\(error)".hasPrefix("policy \"\(spec)\":"), "\(error)")
             }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DuoEngine
 
 /// The outputs of `duoscope route` and `info`, and text input handling.
@@ -50,7 +51,10 @@ final class ReportTests: XCTestCase {
     func testUntrustedTextCannotReachTheTerminalRaw() throws {
         let hostile = "ok \u{1B}[2J\u{1B}]0;owned\u{07} and \u{9B}31m \r\n end\u{202E}"
         let table = try report(hostile, policy: "big").table()
-        XCTAssertFalse(table.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B || $0.value == 0x0D || $0.value == 0x202E })
+        XCTAssertFalse(
+            table.unicodeScalars.contains {
+                $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B || $0.value == 0x0D || $0.value == 0x202E
+            })
         XCTAssertTrue(table.contains("\\e"), table)
         XCTAssertEqual(TerminalSafe.escape("a\u{1B}[0m\tb\\"), "a\\e[0m\\tb\\\\")
         XCTAssertEqual(TerminalSafe.escape("\u{9B}\u{7F}\u{0}"), "\\u{9B}\\u{7F}\\u{0}")
@@ -61,7 +65,8 @@ final class ReportTests: XCTestCase {
         XCTAssertThrowsError(try TextSource(data: Data([0x61, 0xE2, 0x82]), label: "f.txt")) {
             XCTAssertEqual("\($0)", "f.txt: not valid UTF-8 (first bad byte at offset 1)")
         }
-        XCTAssertThrowsError(try TextSource(data: Data([0xED, 0xA0, 0x80]), label: "surrogate.txt"), "UTF-8-encoded surrogates are invalid")
+        XCTAssertThrowsError(
+            try TextSource(data: Data([0xED, 0xA0, 0x80]), label: "surrogate.txt"), "UTF-8-encoded surrogates are invalid")
         XCTAssertEqual(try TextSource(data: Data("\u{FEFF}héllo".utf8), label: "bom.txt").text, "\u{FEFF}héllo")
         XCTAssertThrowsError(try TextSource(text: "")) { XCTAssertEqual("\($0)", "--text: empty text") }
         let model = try Fixtures.model("tiny-model")

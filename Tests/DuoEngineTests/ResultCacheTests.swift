@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DuoEngine
 
 /// The on-disk result cache: round trips, and every way an entry can be wrong is a miss.

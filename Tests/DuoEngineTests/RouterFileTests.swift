@@ -1,16 +1,18 @@
 import Foundation
 import XCTest
+
 @testable import DuoEngine
 
 final class RouterFileTests: XCTestCase {
     func testRoundTripAndArgmaxPolicy() throws {
         let model = try Fixtures.model("tiny-model")
         let c = model.config
-        let router = RouterWeights(routes: [.small, .big], layers: c.numLayers, hidden: c.hiddenSize, budget: 0.25, temperature: 0.5, modelName: "tiny-model")
+        let router = RouterWeights(
+            routes: [.small, .big], layers: c.numLayers, hidden: c.hiddenSize, budget: 0.25, temperature: 0.5, modelName: "tiny-model")
         var rng = SplitMix64(seed: 4)
         for (_, t) in router.named { for i in 0..<t.count { t.data[i] = Float(rng.nextUnit() - 0.5) } }
-        router.biases[1].data[1] = 100   // layer 1 always big
-        router.biases[2].data[0] = 100   // layer 2 always small
+        router.biases[1].data[1] = 100  // layer 1 always big
+        router.biases[2].data[0] = 100  // layer 2 always small
         let url = try Fixtures.temporaryDirectory(self).appendingPathComponent("routers/test.safetensors")
         try router.write(to: url)
         let loaded = try RouterWeights.read(from: url, config: c)
@@ -29,7 +31,8 @@ final class RouterFileTests: XCTestCase {
         for (layer, rows) in recorder.inputs.enumerated() {
             for (t, x) in rows.enumerated() {
                 let scores = (0..<2).map { r in
-                    zip(x, loaded.weights[layer].array[(r * c.hiddenSize)..<((r + 1) * c.hiddenSize)]).reduce(loaded.biases[layer].data[r]) { $0 + $1.0 * $1.1 }
+                    zip(x, loaded.weights[layer].array[(r * c.hiddenSize)..<((r + 1) * c.hiddenSize)]).reduce(loaded.biases[layer].data[r])
+                    { $0 + $1.0 * $1.1 }
                 }
                 XCTAssertEqual(session.routes[t][layer], scores[1] > scores[0] ? .big : .small, "token \(t) layer \(layer)")
             }
@@ -47,11 +50,15 @@ final class RouterFileTests: XCTestCase {
         }
         let wide = RouterWeights(routes: [.small, .big], layers: 4, hidden: 32)
         try wide.write(to: url)
-        XCTAssertThrowsError(try RouterWeights.read(from: url, config: model.config)) { XCTAssertTrue("\($0)".contains("[2, 32]"), "\($0)") }
+        XCTAssertThrowsError(try RouterWeights.read(from: url, config: model.config)) {
+            XCTAssertTrue("\($0)".contains("[2, 32]"), "\($0)")
+        }
         let llama = try Fixtures.model("tiny-model-bf16-llama")
         let duo = RouterWeights(routes: [.small, .big], layers: 4, hidden: 64)
         try duo.write(to: url)
-        XCTAssertThrowsError(try RouterWeights.read(from: url, config: llama.config)) { XCTAssertTrue("\($0)".contains("small FFN"), "\($0)") }
+        XCTAssertThrowsError(try RouterWeights.read(from: url, config: llama.config)) {
+            XCTAssertTrue("\($0)".contains("small FFN"), "\($0)")
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import DuoEngine
 
 /// Checks the Swift tokenizer against Hugging Face `tokenizers`, id for id, on the fixtures that
@@ -129,7 +130,10 @@ final class TokenizerTests: XCTestCase {
                     XCTAssertEqual(tok.decode(try tok.encode(c.text)), c.text)
                 }
             }
-            XCTAssert(failures.isEmpty, "\(t.name)\(forceICURegex ? " (ICU regex)" : ""): \(failures.count) of \(cases.count) cases differ from HF:\n" + failures.prefix(8).joined(separator: "\n"))
+            XCTAssert(
+                failures.isEmpty,
+                "\(t.name)\(forceICURegex ? " (ICU regex)" : ""): \(failures.count) of \(cases.count) cases differ from HF:\n"
+                    + failures.prefix(8).joined(separator: "\n"))
             // Byte-level BPE is lossless except where lstrip/rstrip added tokens swallow spaces or
             // the normalizer changes the text.
             if t.name != "gpt2-variant" {
@@ -257,7 +261,9 @@ final class TokenizerTests: XCTestCase {
         func pieces(_ b: SplitBehavior, invert: Bool = false) -> [String] {
             let s = Array("a-b--c".unicodeScalars)
             return PreTokenizer.splitRanges(count: s.count, matches: matches, behavior: b, invert: invert).map {
-                var t = String(); t.unicodeScalars.append(contentsOf: s[$0]); return t
+                var t = String()
+                t.unicodeScalars.append(contentsOf: s[$0])
+                return t
             }
         }
         XCTAssertEqual(pieces(.removed), ["a", "b", "c"])
@@ -320,7 +326,8 @@ final class TokenizerTests: XCTestCase {
         assertLoadFails(minimal(model: #"{"type":"BPE","merges":[]}"#), "no \"vocab\"")
         assertLoadFails(minimal(model: #"{"type":"BPE","vocab":{"a":0}}"#), "no \"merges\"")
         assertLoadFails(minimal(model: #"{"type":"BPE","vocab":{"a":0,"b":1},"merges":["a c"]}"#), "\"c\", which is not in the vocab")
-        assertLoadFails(minimal(model: #"{"type":"BPE","vocab":{"a":0,"b":1},"merges":[["a","b"]]}"#), "makes \"ab\", which is not in the vocab")
+        assertLoadFails(
+            minimal(model: #"{"type":"BPE","vocab":{"a":0,"b":1},"merges":[["a","b"]]}"#), "makes \"ab\", which is not in the vocab")
         assertLoadFails(minimal(model: #"{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["ab"]}"#), "not two tokens")
         assertLoadFails(minimal(model: #"{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a"]]}"#), "not a pair of strings")
         assertLoadFails(minimal(model: #"{"type":"BPE","vocab":{"a":1.5},"merges":[]}"#), "not a token id")
@@ -329,13 +336,22 @@ final class TokenizerTests: XCTestCase {
         assertLoadFails(minimal(model: #"{"type":"BPE","vocab":{"a":0},"merges":[],"unk_token":"<unk>"}"#), "unk_token")
         assertLoadFails(minimal(model: #"{"type":"BPE","vocab":{"a":0},"merges":[],"dropout":0.1}"#), "dropout")
         assertLoadFails(minimal(extra: #","pre_tokenizer":{"type":"WhitespaceSplit"}"#), "unsupported pre_tokenizer type WhitespaceSplit")
-        assertLoadFails(minimal(extra: #","pre_tokenizer":{"type":"Split","pattern":{"Regex":"("},"behavior":"Isolated"}"#), "cannot compile regex")
-        assertLoadFails(minimal(extra: #","pre_tokenizer":{"type":"Split","pattern":{"Regex":"a"},"behavior":"Sideways"}"#), "behavior Sideways")
-        assertLoadFails(minimal(extra: #","pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Whitespace"}]}"#), "unsupported pre_tokenizer type Whitespace")
+        assertLoadFails(
+            minimal(extra: #","pre_tokenizer":{"type":"Split","pattern":{"Regex":"("},"behavior":"Isolated"}"#), "cannot compile regex")
+        assertLoadFails(
+            minimal(extra: #","pre_tokenizer":{"type":"Split","pattern":{"Regex":"a"},"behavior":"Sideways"}"#), "behavior Sideways")
+        assertLoadFails(
+            minimal(extra: #","pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Whitespace"}]}"#),
+            "unsupported pre_tokenizer type Whitespace")
         assertLoadFails(minimal(extra: #","normalizer":{"type":"BertNormalizer"}"#), "unsupported normalizer type BertNormalizer")
         assertLoadFails(minimal(extra: #","decoder":{"type":"WordPiece"}"#), "unsupported decoder type WordPiece")
         assertLoadFails(minimal(extra: #","post_processor":{"type":"Foo"}"#), "unsupported post_processor type Foo")
-        assertLoadFails(minimal(extra: #","post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}}],"special_tokens":{}}"#), "special token <s>")
+        assertLoadFails(
+            minimal(
+                extra:
+                    #","post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}}],"#
+                    + #""special_tokens":{}}"#
+            ), "special token <s>")
         assertLoadFails(minimal(extra: #","added_tokens":[{"id":3}]"#), "no \"content\"")
         assertLoadFails(minimal(extra: #","added_tokens":{"a":1}"#), "expected an array")
         assertLoadFails(minimal(extra: #","normalizer":{"kind":"NFC"}"#), "has no \"type\"")
@@ -375,7 +391,12 @@ final class TokenizerTests: XCTestCase {
         guard let path = ProcessInfo.processInfo.environment["DUO_TOKENIZER_REFERENCE"] else {
             throw XCTSkip("set DUO_TOKENIZER_REFERENCE to run")
         }
-        struct Reference: Decodable { var tokenizer: String; var text_file: String; var ids: [Int]; var hf_seconds: Double }
+        struct Reference: Decodable {
+            var tokenizer: String
+            var text_file: String
+            var ids: [Int]
+            var hf_seconds: Double
+        }
         let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         var start = Date()
         let tok = try Tokenizer.load(from: URL(fileURLWithPath: ref.tokenizer))
@@ -385,11 +406,17 @@ final class TokenizerTests: XCTestCase {
         let ids = try tok.encode(text)
         let seconds = Date().timeIntervalSince(start)
         let mb = Double(text.utf8.count) / 1_000_000
-        print(String(format: "reference %@: load %.2f s; encode %.1f MB in %.2f s = %.2f MB/s (HF %.2f MB/s), %d tokens",
-                     ref.tokenizer, loadSeconds, mb, seconds, mb / seconds, mb / ref.hf_seconds, ids.count))
+        print(
+            String(
+                format: "reference %@: load %.2f s; encode %.1f MB in %.2f s = %.2f MB/s (HF %.2f MB/s), %d tokens",
+                ref.tokenizer, loadSeconds, mb, seconds, mb / seconds, mb / ref.hf_seconds, ids.count))
         if let k = zip(ids, ref.ids).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
             let lo = max(0, k - 5)
-            XCTFail("first difference at token \(k): got \(ids[lo..<min(ids.count, k + 5)]), HF \(ref.ids[lo..<min(ref.ids.count, k + 5)]) near \"\(Self.show(tok.decode(Array(ref.ids[lo..<min(ref.ids.count, k + 5)]))))\"")
+            XCTFail(
+                "first difference at token \(k): got \(ids[lo..<min(ids.count, k + 5)]), HF "
+                    + "\(ref.ids[lo..<min(ref.ids.count, k + 5)]) near "
+                    + "\"\(Self.show(tok.decode(Array(ref.ids[lo..<min(ref.ids.count, k + 5)]))))\""
+            )
         }
         XCTAssertEqual(ids.count, ref.ids.count)
     }
@@ -416,8 +443,10 @@ final class TokenizerTests: XCTestCase {
             let ids = try tok.encode(text)
             let seconds = Date().timeIntervalSince(start)
             let mb = Double(text.utf8.count) / 1_000_000
-            print(String(format: "tokenizer speed %@: %.1f MB in %.2f s = %.2f MB/s, %d tokens",
-                         name, mb, seconds, mb / seconds, ids.count))
+            print(
+                String(
+                    format: "tokenizer speed %@: %.1f MB in %.2f s = %.2f MB/s, %d tokens",
+                    name, mb, seconds, mb / seconds, ids.count))
             XCTAssertEqual(tok.decode(ids), text)
         }
     }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DuoExplorer
 
 final class ANSIRendererTests: XCTestCase {
@@ -29,17 +30,20 @@ final class ANSIRendererTests: XCTestCase {
 
     func testPalette16UsesNormalAndBrightCodes() {
         let bright = CellStyle(foreground: RGB(255, 0, 0), background: RGB(255, 255, 255))
-        XCTAssertEqual(ANSIRenderer.render(grid("x", style: bright), depth: .palette16),
-                       "\(esc)[0m\(esc)[91;107mx\(esc)[0m\n")
+        XCTAssertEqual(
+            ANSIRenderer.render(grid("x", style: bright), depth: .palette16),
+            "\(esc)[0m\(esc)[91;107mx\(esc)[0m\n")
         let normal = CellStyle(foreground: RGB(0, 205, 0), background: RGB(205, 0, 0))
-        XCTAssertEqual(ANSIRenderer.render(grid("x", style: normal), depth: .palette16),
-                       "\(esc)[0m\(esc)[32;41mx\(esc)[0m\n")
+        XCTAssertEqual(
+            ANSIRenderer.render(grid("x", style: normal), depth: .palette16),
+            "\(esc)[0m\(esc)[32;41mx\(esc)[0m\n")
     }
 
     func testPalette8() {
         let style = CellStyle(foreground: RGB(255, 255, 255), background: RGB(255, 0, 0))
-        XCTAssertEqual(ANSIRenderer.render(grid("x", style: style), depth: .palette8),
-                       "\(esc)[0m\(esc)[37;41mx\(esc)[0m\n")
+        XCTAssertEqual(
+            ANSIRenderer.render(grid("x", style: style), depth: .palette8),
+            "\(esc)[0m\(esc)[37;41mx\(esc)[0m\n")
     }
 
     func testNoColorKeepsAttributesOnly() {
@@ -52,8 +56,9 @@ final class ANSIRendererTests: XCTestCase {
 
     func testAllAttributesInOrder() {
         let style = CellStyle(bold: true, dim: true, reverse: true, underline: true)
-        XCTAssertEqual(ANSIRenderer.render(grid("x", style: style), depth: .truecolor),
-                       "\(esc)[0m\(esc)[1;2;4;7mx\(esc)[0m\n")
+        XCTAssertEqual(
+            ANSIRenderer.render(grid("x", style: style), depth: .truecolor),
+            "\(esc)[0m\(esc)[1;2;4;7mx\(esc)[0m\n")
     }
 
     func testRunsShareOneSequence() {
@@ -62,16 +67,18 @@ final class ANSIRendererTests: XCTestCase {
         g.put("aa", x: 0, y: 0, style: red)
         g.put("bb", x: 2, y: 0, style: .plain)
         g.put("cc", x: 4, y: 0, style: red)
-        XCTAssertEqual(ANSIRenderer.render(g, depth: .palette256),
-                       "\(esc)[0m\(esc)[38;5;196maa\(esc)[0mbb\(esc)[0m\(esc)[38;5;196mcc\(esc)[0m\n")
+        XCTAssertEqual(
+            ANSIRenderer.render(g, depth: .palette256),
+            "\(esc)[0m\(esc)[38;5;196maa\(esc)[0mbb\(esc)[0m\(esc)[38;5;196mcc\(esc)[0m\n")
     }
 
     func testTrailingDefaultSpacesAreTrimmedButStyledSpacesKept() {
         var g = CellGrid(width: 10, height: 3)
         g.put("top", x: 0, y: 0)
         g.put("  ", x: 0, y: 1, style: CellStyle(background: RGB(0, 0, 255)))
-        XCTAssertEqual(ANSIRenderer.render(g, depth: .palette8),
-                       "\(esc)[0mtop\(esc)[0m\n" + "\(esc)[0m\(esc)[44m  \(esc)[0m\n" + "\(esc)[0m\n")
+        XCTAssertEqual(
+            ANSIRenderer.render(g, depth: .palette8),
+            "\(esc)[0mtop\(esc)[0m\n" + "\(esc)[0m\(esc)[44m  \(esc)[0m\n" + "\(esc)[0m\n")
         XCTAssertEqual(withoutSGR(ANSIRenderer.render(g, depth: .truecolor)), "top\n  \n\n")
     }
 

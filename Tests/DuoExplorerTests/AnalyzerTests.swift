@@ -1,6 +1,7 @@
 import DuoEngine
 import Foundation
 import XCTest
+
 @testable import DuoExplorer
 
 /// The explorer's computations against the engine, on the tiny fixture model (4 layers).
@@ -104,8 +105,12 @@ final class AnalyzerTests: XCTestCase {
     func testStoppingAndGeneration() throws {
         let model = try model()
         let analyzer = Analyzer(model: model, routers: [])
-        XCTAssertThrowsError(try analyzer.run(PolicyKey(.oracle, k: 2), ids: ids, shouldContinue: { false })) { XCTAssertTrue($0 is OracleStopped) }
-        XCTAssertThrowsError(try analyzer.run(PolicyKey(.fixed, k: 2), ids: ids, shouldContinue: { false })) { XCTAssertTrue($0 is OracleStopped) }
+        XCTAssertThrowsError(try analyzer.run(PolicyKey(.oracle, k: 2), ids: ids, shouldContinue: { false })) {
+            XCTAssertTrue($0 is OracleStopped)
+        }
+        XCTAssertThrowsError(try analyzer.run(PolicyKey(.fixed, k: 2), ids: ids, shouldContinue: { false })) {
+            XCTAssertTrue($0 is OracleStopped)
+        }
 
         var generated: [Int] = []
         try analyzer.generate(ids: ids, count: 3, policy: UniformPolicy(.big)) { id, routes, p in
@@ -131,8 +136,10 @@ final class AnalyzerCacheTests: XCTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
         let ids = [1, 17, 42, 99, 5, 230, 64, 7]
         let fresh = Analyzer(model: model, routers: [], randomTrials: 3)
-        for key in [PolicyKey(.oracle, k: 2), PolicyKey(.oracle, k: 2, context: .fixed), PolicyKey(.fixed, k: 1),
-                    PolicyKey(.random, k: 3), PolicyKey(.allSmall, k: 0)] {
+        for key in [
+            PolicyKey(.oracle, k: 2), PolicyKey(.oracle, k: 2, context: .fixed), PolicyKey(.fixed, k: 1),
+            PolicyKey(.random, k: 3), PolicyKey(.allSmall, k: 0),
+        ] {
             let cached = Analyzer(model: model, routers: [], randomTrials: 3, cache: ResultCache(directory: directory))
             let first = try cached.run(key, ids: ids)
             var progressCalls = 0
@@ -151,7 +158,8 @@ final class AnalyzerCacheTests: XCTestCase {
             XCTAssertNotEqual(try cached.run(key, ids: Array(ids.dropLast())).routes.tokens, first.routes.tokens)
         }
         let moreTrials = Analyzer(model: model, routers: [], randomTrials: 4, cache: ResultCache(directory: directory))
-        XCTAssertNotEqual(moreTrials.cacheKey(PolicyKey(.random, k: 3), ids: ids),
-                          Analyzer(model: model, routers: [], randomTrials: 3).cacheKey(PolicyKey(.random, k: 3), ids: ids))
+        XCTAssertNotEqual(
+            moreTrials.cacheKey(PolicyKey(.random, k: 3), ids: ids),
+            Analyzer(model: model, routers: [], randomTrials: 3).cacheKey(PolicyKey(.random, k: 3), ids: ids))
     }
 }

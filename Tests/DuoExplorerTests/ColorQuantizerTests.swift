@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DuoExplorer
 
 final class ColorQuantizerTests: XCTestCase {

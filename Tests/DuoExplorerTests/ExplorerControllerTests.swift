@@ -1,6 +1,7 @@
 import DuoEngine
 import Foundation
 import XCTest
+
 @testable import DuoExplorer
 
 /// The controller without a terminal: keys change state, work fills the store, snapshots land
@@ -11,8 +12,9 @@ final class ExplorerControllerTests: XCTestCase {
         let doc = try ExplorerDocument(text: text, label: "test.txt", model: model)
         var state = ExplorerState()
         state.k = 2
-        return Explorer(model: model, analyzer: Analyzer(model: model, routers: [], randomTrials: 2), document: doc, state: state,
-                        choices: [.typed], snapshotFolder: folder ?? FileManager.default.temporaryDirectory)
+        return Explorer(
+            model: model, analyzer: Analyzer(model: model, routers: [], randomTrials: 2), document: doc, state: state,
+            choices: [.typed], snapshotFolder: folder ?? FileManager.default.temporaryDirectory)
     }
 
     func testKeysMoveCursorsSwitchViewsAndPolicies() throws {
@@ -29,14 +31,18 @@ final class ExplorerControllerTests: XCTestCase {
         XCTAssertEqual(e.state.token, n - 1, "stays on the last token")
         _ = e.handle(.home)
         XCTAssertEqual(e.state.token, 0)
-        _ = e.handle(.down); _ = e.handle(.character("j")); _ = e.handle(.character("j")); _ = e.handle(.character("j"))
+        _ = e.handle(.down)
+        _ = e.handle(.character("j"))
+        _ = e.handle(.character("j"))
+        _ = e.handle(.character("j"))
         XCTAssertEqual(e.state.layer, 3, "clamped to the last of 4 layers")
         _ = e.handle(.character("k"))
         XCTAssertEqual(e.state.layer, 2)
 
         _ = e.handle(.tab)
         XCTAssertEqual(e.state.view, .compare)
-        _ = e.handle(.backTab); _ = e.handle(.backTab)
+        _ = e.handle(.backTab)
+        _ = e.handle(.backTab)
         XCTAssertEqual(e.state.view, .summary)
         _ = e.handle(.character("3"))
         XCTAssertEqual(e.state.view, .difficulty)
@@ -117,7 +123,9 @@ final class ExplorerControllerTests: XCTestCase {
         let e = try makeExplorer()
         let grid = e.frame(width: 100, height: 30, color: false)
         var target: (Int, Int, Int, Int)?
-        for y in 0..<grid.height { for x in 0..<grid.width { if case .cell(let t, let l)? = grid.target(x: x, y: y), t == 3, l == 1 { target = (x, y, t, l) } } }
+        for y in 0..<grid.height {
+            for x in 0..<grid.width { if case .cell(let t, let l)? = grid.target(x: x, y: y), t == 3, l == 1 { target = (x, y, t, l) } }
+        }
         let (x, y, _, _) = try XCTUnwrap(target)
         _ = e.handle(.mouse(x: x, y: y))
         XCTAssertEqual(e.state.token, 3)
@@ -147,8 +155,11 @@ final class ExplorerControllerTests: XCTestCase {
         _ = e.handle(.character("e"))
         XCTAssertTrue(e.state.message?.hasPrefix("snapshot:") == true, e.state.message ?? "")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
-        XCTAssertEqual(files, ["duoscope-layers-001.ansi", "duoscope-layers-001.json", "duoscope-layers-001.svg", "duoscope-layers-001.txt"])
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("duoscope-layers-001.json"))) as? [String: Any]
+        XCTAssertEqual(
+            files, ["duoscope-layers-001.ansi", "duoscope-layers-001.json", "duoscope-layers-001.svg", "duoscope-layers-001.txt"])
+        let json =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("duoscope-layers-001.json")))
+            as? [String: Any]
         XCTAssertEqual(json?["view"] as? String, "layers")
         _ = e.handle(.character("e"))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path).count, 8, "a second export never overwrites")

@@ -1,10 +1,12 @@
-@testable import DuoExplorer
 import DuoEngine
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 import XCTest
+
+@testable import DuoExplorer
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 final class SnapshotExportTests: XCTestCase {
     static let texts = ["Hello", " world", "\u{1B}[2J", " <&>", "\n", " the", " end", "."]
@@ -20,8 +22,9 @@ final class SnapshotExportTests: XCTestCase {
 
     static func run(_ key: PolicyKey, _ patterns: [String], _ losses: [Double], completed: Int? = nil) -> PolicyRun {
         let routes = matrix(patterns)
-        return PolicyRun(key: key, routes: routes, completed: completed ?? routes.tokens, losses: losses, top: [], lens: [],
-                         ffnFractions: Array(repeating: 0.5, count: routes.tokens), note: "note for \(key)")
+        return PolicyRun(
+            key: key, routes: routes, completed: completed ?? routes.tokens, losses: losses, top: [], lens: [],
+            ffnFractions: Array(repeating: 0.5, count: routes.tokens), note: "note for \(key)")
     }
 
     static func analysis(texts: [String] = texts) -> AnalysisSnapshot {
@@ -52,7 +55,8 @@ final class SnapshotExportTests: XCTestCase {
         return grid
     }
 
-    static func content(_ view: ViewKind, analysis: AnalysisSnapshot = analysis(), metric: DifficultyMetric = .potential) -> SnapshotContent {
+    static func content(_ view: ViewKind, analysis: AnalysisSnapshot = analysis(), metric: DifficultyMetric = .potential) -> SnapshotContent
+    {
         var state = ExplorerState()
         state.view = view
         state.k = 2
@@ -236,8 +240,9 @@ final class SnapshotExportTests: XCTestCase {
         let folder = root.appendingPathComponent("nested/snaps")
         let c = Self.content(.routes)
         let first = try SnapshotWriter.write(c, to: folder)
-        XCTAssertEqual(first.map(\.lastPathComponent),
-                       ["duoscope-routes-001.txt", "duoscope-routes-001.ansi", "duoscope-routes-001.svg", "duoscope-routes-001.json"])
+        XCTAssertEqual(
+            first.map(\.lastPathComponent),
+            ["duoscope-routes-001.txt", "duoscope-routes-001.ansi", "duoscope-routes-001.svg", "duoscope-routes-001.json"])
         XCTAssertEqual(try String(contentsOf: first[0], encoding: .utf8), c.plainGrid.text)
         XCTAssertEqual(try String(contentsOf: first[1], encoding: .utf8), ANSIRenderer.render(c.colorGrid, depth: .truecolor))
         XCTAssertEqual(try String(contentsOf: first[2], encoding: .utf8), SVGFigure.render(c))
@@ -247,7 +252,9 @@ final class SnapshotExportTests: XCTestCase {
         XCTAssertEqual(second.map(\.lastPathComponent), first.map { $0.lastPathComponent.replacingOccurrences(of: "001", with: "002") })
 
         // A stem with any one of its files taken is skipped.
-        XCTAssertTrue(FileManager.default.createFile(atPath: folder.appendingPathComponent("duoscope-routes-003.svg").path, contents: Data("mine".utf8)))
+        XCTAssertTrue(
+            FileManager.default.createFile(
+                atPath: folder.appendingPathComponent("duoscope-routes-003.svg").path, contents: Data("mine".utf8)))
         let third = try SnapshotWriter.write(c, to: folder, formats: [.txt, .svg])
         XCTAssertEqual(third.map(\.lastPathComponent), ["duoscope-routes-004.txt", "duoscope-routes-004.svg"])
         XCTAssertEqual(try String(contentsOf: folder.appendingPathComponent("duoscope-routes-003.svg"), encoding: .utf8), "mine")

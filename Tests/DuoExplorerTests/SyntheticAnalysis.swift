@@ -1,5 +1,6 @@
 import DuoEngine
 import Foundation
+
 @testable import DuoExplorer
 
 /// A deterministic analysis built without a model (seeded pseudo-random routes and losses),
@@ -7,9 +8,11 @@ import Foundation
 /// escape sequence, a tab and a newline.
 enum SyntheticAnalysis {
     static let layers = 12
-    static let words = ["The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".", "\n",
-                        "\u{1B}[31m", "It", " was", " a", " bright", " cold", " day", " in", " April", ",", " and",
-                        " the", " clocks", "\t", " were", " striking", " thirteen", ".", "\n"]
+    static let words = [
+        "The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".", "\n",
+        "\u{1B}[31m", "It", " was", " a", " bright", " cold", " day", " in", " April", ",", " and",
+        " the", " clocks", "\t", " were", " striking", " thirteen", ".", "\n",
+    ]
 
     static func document(repeating times: Int = 1) -> ExplorerDocument {
         let raw = Array((0..<times).map { _ in words }.joined())
@@ -59,14 +62,20 @@ enum SyntheticAnalysis {
             let saving: Double = Double(bigs) * 0.08 + bonus
             losses.append(max(0.05, 3.5 + wave - saving + rng.nextUnit() * 0.3))
         }
-        let top = (0..<n).map { t in (0..<5).map { i in TokenProbability(id: (t + i + 1) % words.count, probability: 0.4 / Double(i + 1)) } }
-        let lens = (0..<n).map { t in (0..<L).map { l in TokenProbability(id: (t + l / 4 + 1) % words.count, probability: 0.05 + 0.03 * Double(l)) } }
+        let top = (0..<n).map { t in (0..<5).map { i in TokenProbability(id: (t + i + 1) % words.count, probability: 0.4 / Double(i + 1)) }
+        }
+        let lens = (0..<n).map { t in
+            (0..<L).map { l in TokenProbability(id: (t + l / 4 + 1) % words.count, probability: 0.05 + 0.03 * Double(l)) }
+        }
         let cost = Double(bigs) / Double(L) * 0.9375 + 0.0625
-        var result = PolicyRun(key: key, routes: RouteMatrix(rows: rows), completed: n, losses: losses, top: top, lens: lens,
-                               ffnFractions: Array(repeating: cost, count: n), note: "synthetic \(key)")
+        var result = PolicyRun(
+            key: key, routes: RouteMatrix(rows: rows), completed: n, losses: losses, top: top, lens: lens,
+            ffnFractions: Array(repeating: cost, count: n), note: "synthetic \(key)")
         if key.kind == .router {
             result.routerRoutes = [.small, .big]
-            result.routerProbabilities = rows.map { row in row.map { (route: Route) -> [Float] in route == .big ? [0.2, 0.8] : [0.7, 0.3] } }
+            result.routerProbabilities = rows.map { row in
+                row.map { (route: Route) -> [Float] in route == .big ? [0.2, 0.8] : [0.7, 0.3] }
+            }
         }
         return result
     }

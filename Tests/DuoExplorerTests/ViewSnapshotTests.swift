@@ -1,6 +1,7 @@
 import DuoEngine
 import Foundation
 import XCTest
+
 @testable import DuoExplorer
 
 /// Every view at two terminal sizes, with color (compared as ANSI, which carries the styles)
@@ -34,8 +35,10 @@ final class ViewSnapshotTests: XCTestCase {
             let a = expected.split(separator: "\n", omittingEmptySubsequences: false)
             let b = text.split(separator: "\n", omittingEmptySubsequences: false)
             let first = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, b.count)
-            XCTFail("snapshot \(name) differs at line \(first + 1):\nexpected: \(first < a.count ? String(a[first]) : "<none>")\nactual:   \(first < b.count ? String(b[first]) : "<none>")",
-                    file: file, line: line)
+            XCTFail(
+                "snapshot \(name) differs at line \(first + 1):\nexpected: "
+                    + "\(first < a.count ? String(a[first]) : "<none>")\nactual:   \(first < b.count ? String(b[first]) : "<none>")",
+                file: file, line: line)
         }
     }
 
@@ -43,8 +46,10 @@ final class ViewSnapshotTests: XCTestCase {
         let analysis = SyntheticAnalysis.snapshot()
         for view in ViewKind.allCases {
             for (w, h) in Self.sizes {
-                let plain = ExplorerRenderer.render(ViewContext(state: state(view), analysis: analysis, theme: Theme(color: false)), width: w, height: h)
-                let color = ExplorerRenderer.render(ViewContext(state: state(view), analysis: analysis, theme: Theme(color: true)), width: w, height: h)
+                let plain = ExplorerRenderer.render(
+                    ViewContext(state: state(view), analysis: analysis, theme: Theme(color: false)), width: w, height: h)
+                let color = ExplorerRenderer.render(
+                    ViewContext(state: state(view), analysis: analysis, theme: Theme(color: true)), width: w, height: h)
                 try assertSnapshot(plain.text, named: "\(view.name)-\(w)x\(h)-plain.txt")
                 try assertSnapshot(ANSIRenderer.render(color, depth: .palette256), named: "\(view.name)-\(w)x\(h)-color.ansi")
             }
@@ -55,18 +60,23 @@ final class ViewSnapshotTests: XCTestCase {
         let analysis = SyntheticAnalysis.snapshot()
         var s = state(.routes)
         s.transposed = true
-        try assertSnapshot(ExplorerRenderer.render(ViewContext(state: s, analysis: analysis, theme: Theme(color: false)), width: 80, height: 24).text,
-                           named: "routes-transposed-80x24-plain.txt")
+        try assertSnapshot(
+            ExplorerRenderer.render(ViewContext(state: s, analysis: analysis, theme: Theme(color: false)), width: 80, height: 24).text,
+            named: "routes-transposed-80x24-plain.txt")
         s = state(.routes)
         s.showHelp = true
-        try assertSnapshot(ExplorerRenderer.render(ViewContext(state: s, analysis: analysis, theme: Theme(color: false)), width: 80, height: 24).text,
-                           named: "help-80x24-plain.txt")
+        try assertSnapshot(
+            ExplorerRenderer.render(ViewContext(state: s, analysis: analysis, theme: Theme(color: false)), width: 80, height: 24).text,
+            named: "help-80x24-plain.txt")
         s = state(.routes)
         s.showPicker = true
         s.pickerChoices = ["dialogue.txt", "quotes.txt", "type or paste a text…"]
-        try assertSnapshot(ExplorerRenderer.render(ViewContext(state: s, analysis: analysis, theme: Theme(color: false)), width: 80, height: 24).text,
-                           named: "picker-80x24-plain.txt")
-        let small = ExplorerRenderer.render(ViewContext(state: state(.routes), analysis: analysis, theme: Theme(color: false)), width: 50, height: 15).text
+        try assertSnapshot(
+            ExplorerRenderer.render(ViewContext(state: s, analysis: analysis, theme: Theme(color: false)), width: 80, height: 24).text,
+            named: "picker-80x24-plain.txt")
+        let small = ExplorerRenderer.render(
+            ViewContext(state: state(.routes), analysis: analysis, theme: Theme(color: false)), width: 50, height: 15
+        ).text
         XCTAssertTrue(small.contains("terminal too small: 50×15"), small)
         XCTAssertTrue(small.contains("at least 60×23"), small)
     }
@@ -95,7 +105,8 @@ final class ViewSnapshotTests: XCTestCase {
         let analysis = SyntheticAnalysis.snapshot()
         let s = state(.compare)
         let grid = ExplorerRenderer.render(ViewContext(state: s, analysis: analysis, theme: Theme(color: false)), width: 132, height: 40)
-        let a = analysis.runs[s.primaryKey]!, b = analysis.runs[s.partnerKey]!
+        let a = analysis.runs[s.primaryKey]!
+        let b = analysis.runs[s.partnerKey]!
         for y in 0..<grid.height {
             for x in 0..<grid.width {
                 guard case .cell(let t, let l)? = grid.target(x: x, y: y), !(t == s.token && l == s.layer) else { continue }
@@ -117,10 +128,13 @@ final class ViewSnapshotTests: XCTestCase {
             var s = state(view)
             s.token = SyntheticAnalysis.words.firstIndex(of: "\u{1B}[31m")!
             for color in [false, true] {
-                let grid = ExplorerRenderer.render(ViewContext(state: s, analysis: analysis, theme: Theme(color: color)), width: 132, height: 40)
+                let grid = ExplorerRenderer.render(
+                    ViewContext(state: s, analysis: analysis, theme: Theme(color: color)), width: 132, height: 40)
                 for cell in grid.cells {
                     guard let c = cell.character else { continue }
-                    XCTAssertFalse(c.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }, "\(view): \(c.unicodeScalars.map(\.value))")
+                    XCTAssertFalse(
+                        c.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) },
+                        "\(view): \(c.unicodeScalars.map(\.value))")
                 }
                 if view == .routes { XCTAssertTrue(grid.text.contains("\\e[31m"), "the escape is shown escaped") }
                 let ansi = ANSIRenderer.render(grid, depth: .truecolor)
@@ -137,10 +151,13 @@ final class ViewSnapshotTests: XCTestCase {
         for view in ViewKind.allCases {
             var s = state(view)
             s.token = doc.count - 1
-            let text = ExplorerRenderer.render(ViewContext(state: s, analysis: empty, theme: Theme(color: false)), width: 80, height: 24).text
+            let text = ExplorerRenderer.render(ViewContext(state: s, analysis: empty, theme: Theme(color: false)), width: 80, height: 24)
+                .text
             XCTAssertTrue(text.contains("duoscope │ synthetic-12L"), "\(view)")
         }
-        let routes = ExplorerRenderer.render(ViewContext(state: state(.routes), analysis: empty, theme: Theme(color: false)), width: 80, height: 24).text
+        let routes = ExplorerRenderer.render(
+            ViewContext(state: state(.routes), analysis: empty, theme: Theme(color: false)), width: 80, height: 24
+        ).text
         XCTAssertTrue(routes.contains("░"), routes)
     }
 }

@@ -1,5 +1,6 @@
 import DuoEngine
 import XCTest
+
 @testable import DuoTraining
 
 /// The trainer's forward pass (used by router training on any loaded model) gives transformers'
@@ -21,8 +22,9 @@ final class FamilyForwardTests: XCTestCase {
             let want = try XCTUnwrap(golden.cases[name]?.losses)
             let n = golden.ids.count - 1
             let graph = TrainingGraph(config: model.config, batch: 1, length: n)
-            let loss = graph.run(weights: model.weights, inputs: Array(golden.ids.prefix(n)), targets: Array(golden.ids.dropFirst()),
-                                 routes: Array(repeating: .big, count: n * model.config.numLayers), gradients: nil)
+            let loss = graph.run(
+                weights: model.weights, inputs: Array(golden.ids.prefix(n)), targets: Array(golden.ids.dropFirst()),
+                routes: Array(repeating: .big, count: n * model.config.numLayers), gradients: nil)
             XCTAssertEqual(loss, want.reduce(0, +) / Double(want.count), accuracy: 1e-4, name)
         }
     }

@@ -1,5 +1,6 @@
 import DuoEngine
 import XCTest
+
 @testable import DuoTraining
 
 /// Finite-difference checks of every backward kernel and of the whole model's gradients.
@@ -19,8 +20,10 @@ final class GradientCheckTests: XCTestCase {
     }
 
     /// Central difference of `loss` along each coordinate of `x`, compared with `analytic`.
-    private func checkCoordinates(_ x: Tensor, analytic: Tensor, eps: Float = 1e-2, tolerance: Double = 2e-3,
-                                  _ loss: () -> Double, file: StaticString = #filePath, line: UInt = #line) {
+    private func checkCoordinates(
+        _ x: Tensor, analytic: Tensor, eps: Float = 1e-2, tolerance: Double = 2e-3,
+        _ loss: () -> Double, file: StaticString = #filePath, line: UInt = #line
+    ) {
         for i in 0..<x.count {
             let saved = x.data[i]
             x.data[i] = saved + eps
@@ -29,36 +32,46 @@ final class GradientCheckTests: XCTestCase {
             let minus = loss()
             x.data[i] = saved
             let numeric = (plus - minus) / Double(2 * eps)
-            XCTAssertEqual(Double(analytic.data[i]), numeric, accuracy: tolerance * max(1, abs(numeric)),
-                           "coordinate \(i)", file: file, line: line)
+            XCTAssertEqual(
+                Double(analytic.data[i]), numeric, accuracy: tolerance * max(1, abs(numeric)),
+                "coordinate \(i)", file: file, line: line)
         }
     }
 
     func testRMSNormBackward() {
-        let rows = 3, width = 8
-        let x = randomTensor([rows, width]), w = randomTensor([width]), r = randomTensor([rows, width])
-        let y = Tensor(shape: [rows, width]), inv = Tensor(shape: [rows])
+        let rows = 3
+        let width = 8
+        let x = randomTensor([rows, width])
+        let w = randomTensor([width])
+        let r = randomTensor([rows, width])
+        let y = Tensor(shape: [rows, width])
+        let inv = Tensor(shape: [rows])
         func loss() -> Double {
             Ops.rmsNorm(x.data, rows: rows, width: width, weight: w.data, eps: 1e-5, into: y.data, inverseRMS: inv.data)
             return dot(y, r)
         }
         _ = loss()
-        let dx = Tensor(shape: [rows, width]), dw = Tensor(shape: [width])
-        BackwardOps.rmsNormBackward(dy: r.data, x: x.data, inverseRMS: inv.data, weight: w.data, rows: rows, width: width,
-                                    dx: dx.data, dw: dw.data)
+        let dx = Tensor(shape: [rows, width])
+        let dw = Tensor(shape: [width])
+        BackwardOps.rmsNormBackward(
+            dy: r.data, x: x.data, inverseRMS: inv.data, weight: w.data, rows: rows, width: width,
+            dx: dx.data, dw: dw.data)
         checkCoordinates(x, analytic: dx, loss)
         checkCoordinates(w, analytic: dw, loss)
     }
 
     func testSwiGLUBackward() {
         let n = 16
-        let g = randomTensor([n], scale: 3), u = randomTensor([n]), r = randomTensor([n])
+        let g = randomTensor([n], scale: 3)
+        let u = randomTensor([n])
+        let r = randomTensor([n])
         let act = Tensor(shape: [n])
         func loss() -> Double {
             Ops.swiglu(gate: g.data, up: u.data, into: act.data, count: n)
             return dot(act, r)
         }
-        let dg = Tensor(shape: [n], values: r.array), du = Tensor(shape: [n])
+        let dg = Tensor(shape: [n], values: r.array)
+        let du = Tensor(shape: [n])
         BackwardOps.swigluBackward(dact: dg.data, gate: g.data, up: u.data, du: du.data, count: n)
         checkCoordinates(g, analytic: dg, loss)
         checkCoordinates(u, analytic: du, loss)
@@ -67,7 +80,8 @@ final class GradientCheckTests: XCTestCase {
     func testRoPEInverseIsTheAdjoint() {
         let table = RoPETable(headDim: 8, positions: 20, inverseFrequencies: RoPEScaling.none.inverseFrequencies(headDim: 8, theta: 10000))
         for position in [0, 1, 7, 19] {
-            let x = randomTensor([3 * 8]), r = randomTensor([3 * 8])
+            let x = randomTensor([3 * 8])
+            let r = randomTensor([3 * 8])
             let rx = Tensor(shape: [24], values: x.array)
             table.apply(rx.data, heads: 3, position: position)
             let rr = Tensor(shape: [24], values: r.array)
@@ -81,19 +95,25 @@ final class GradientCheckTests: XCTestCase {
     /// The whole model: for every parameter tensor, the directional derivative along the
     /// gradient and along a random sign vector equals the finite difference of the loss.
     func testWholeModelGradientsMatchFiniteDifferences() throws {
-        try checkWholeModel(ModelConfig(vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
-                                        numLayers: 3, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5))
+        try checkWholeModel(
+            ModelConfig(
+                vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
+                numLayers: 3, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5))
     }
 
     /// The same with Qwen2's q/k/v biases and a sliding window (3 of 6 positions) on layers 1 and 2,
     /// and with Mistral's window on every layer.
     func testGradientsWithBiasesAndSlidingWindows() throws {
-        try checkWholeModel(ModelConfig(vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
-                                        numLayers: 3, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5,
-                                        family: .qwen2, slidingWindow: 3, slidingWindowLayers: [1, 2]))
-        try checkWholeModel(ModelConfig(vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
-                                        numLayers: 2, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5,
-                                        family: .mistral, slidingWindow: 2))
+        try checkWholeModel(
+            ModelConfig(
+                vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
+                numLayers: 3, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5,
+                family: .qwen2, slidingWindow: 3, slidingWindowLayers: [1, 2]))
+        try checkWholeModel(
+            ModelConfig(
+                vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
+                numLayers: 2, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5,
+                family: .mistral, slidingWindow: 2))
     }
 
     private func checkWholeModel(_ config: ModelConfig) throws {
@@ -103,7 +123,9 @@ final class GradientCheckTests: XCTestCase {
         let targets = (0..<(batch * length)).map { _ in Int(rng.next() % 50) }
         let routeChoices: [Route] = [.skip, .small, .big]
         var routes = (0..<(batch * length * config.numLayers)).map { _ in routeChoices[Int(rng.next() % 3)] }
-        routes[0] = .skip; routes[1] = .small; routes[2] = .big
+        routes[0] = .skip
+        routes[1] = .small
+        routes[2] = .big
         let graph = TrainingGraph(config: config, batch: batch, length: length)
         let gradients = weights.zerosLike(config)
         _ = graph.run(weights: weights, inputs: inputs, targets: targets, routes: routes, gradients: gradients)
@@ -135,15 +157,17 @@ final class GradientCheckTests: XCTestCase {
 final class RouterGradientTests: XCTestCase {
     func testRouterGradientsMatchFiniteDifferences() throws {
         for routes in [[Route.small, .big], [Route.skip, .small, .big]] {
-            let config = ModelConfig(vocabSize: 40, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
-                                     numLayers: 3, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5)
+            let config = ModelConfig(
+                vocabSize: 40, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
+                numLayers: 3, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5)
             let weights = RandomInit.weights(config, seed: 8, std: 0.3)
             var rng = SplitMix64(seed: 2)
             let router = RouterWeights(routes: routes, layers: 3, hidden: 16)
             for (_, t) in router.named { for i in 0..<t.count { t.data[i] = Float(rng.nextUnit() - 0.5) } }
             let mixing = RouterMixing(router: router, config: config, temperature: 0.7, budget: 0.3, alpha: 5)
             let (batch, length) = (2, 5)
-            let inputs = (0..<10).map { _ in Int(rng.next() % 40) }, targets = (0..<10).map { _ in Int(rng.next() % 40) }
+            let inputs = (0..<10).map { _ in Int(rng.next() % 40) }
+            let targets = (0..<10).map { _ in Int(rng.next() % 40) }
             let graph = TrainingGraph(config: config, batch: batch, length: length)
             _ = graph.run(weights: weights, inputs: inputs, targets: targets, routing: .soft(mixing), gradients: nil)
             XCTAssertGreaterThan(mixing.penalty, 0)
@@ -161,7 +185,8 @@ final class RouterGradientTests: XCTestCase {
                     let minus = loss()
                     parameter.data[i] = saved
                     let numeric = (plus - minus) / Double(2 * eps)
-                    XCTAssertEqual(Double(gradient.data[i]), numeric, accuracy: 2e-3 * max(1, abs(numeric)) + 2e-4, "\(routes) \(name)[\(i)]")
+                    XCTAssertEqual(
+                        Double(gradient.data[i]), numeric, accuracy: 2e-3 * max(1, abs(numeric)) + 2e-4, "\(routes) \(name)[\(i)]")
                 }
             }
         }

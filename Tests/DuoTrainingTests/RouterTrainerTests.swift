@@ -1,6 +1,7 @@
 import DuoEngine
 import Foundation
 import XCTest
+
 @testable import DuoTraining
 
 final class RouterTrainerTests: XCTestCase {
@@ -20,8 +21,9 @@ final class RouterTrainerTests: XCTestCase {
     func testRouterTrainingLowersItsLossAndMeetsTheBudget() throws {
         let model = try DuoModel.load(directory: Self.fixtures.appendingPathComponent("tiny-model"))
         for (routes, budget) in [([Route.small, .big], 0.25), ([Route.skip, .small, .big], 0.4)] {
-            let options = RouterTrainingOptions(routes: routes, budget: budget, alpha: 20, batch: 4, length: 16, steps: 40,
-                                                learningRate: 1e-2, temperatureStart: 1, temperatureEnd: 0.3, seed: 1, evalWindows: 4)
+            let options = RouterTrainingOptions(
+                routes: routes, budget: budget, alpha: 20, batch: 4, length: 16, steps: 40,
+                learningRate: 1e-2, temperatureStart: 1, temperatureEnd: 0.3, seed: 1, evalWindows: 4)
             let trainer = try RouterTrainer(model: model, options: options, train: corpus(3000, seed: 1), valid: corpus(400, seed: 2))
             // The objective at the final temperature on fixed batches, before and after training.
             let before = trainer.objective(temperature: 0.3, steps: 0..<5)
@@ -38,10 +40,13 @@ final class RouterTrainerTests: XCTestCase {
 
     func testBadRouterOptions() throws {
         let model = try DuoModel.load(directory: Self.fixtures.appendingPathComponent("tiny-model"))
-        XCTAssertThrowsError(try RouterTrainingOptions(routes: [.small, .big], budget: 1.5, length: 16, steps: 1).validate(config: model.config)) {
+        XCTAssertThrowsError(
+            try RouterTrainingOptions(routes: [.small, .big], budget: 1.5, length: 16, steps: 1).validate(config: model.config)
+        ) {
             XCTAssertTrue("\($0)".contains("outside 0...1"), "\($0)")
         }
         XCTAssertThrowsError(try RouterTrainingOptions(routes: [.big], budget: 0.5, length: 16, steps: 1).validate(config: model.config))
-        XCTAssertThrowsError(try RouterTrainingOptions(routes: [.small, .big], budget: 0.5, length: 100, steps: 1).validate(config: model.config))
+        XCTAssertThrowsError(
+            try RouterTrainingOptions(routes: [.small, .big], budget: 0.5, length: 100, steps: 1).validate(config: model.config))
     }
 }

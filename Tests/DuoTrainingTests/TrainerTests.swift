@@ -1,6 +1,7 @@
 import DuoEngine
 import Foundation
 import XCTest
+
 @testable import DuoTraining
 
 /// The training loop on a tiny config: loss falls, resuming equals not stopping, bad input fails cleanly.
@@ -14,9 +15,10 @@ final class TrainerTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
-    static let config = ModelConfig(vocabSize: 40, hiddenSize: 32, intermediateSize: 64, smallIntermediateSize: 4,
-                                    numLayers: 2, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5,
-                                    tieWordEmbeddings: true)
+    static let config = ModelConfig(
+        vocabSize: 40, hiddenSize: 32, intermediateSize: 64, smallIntermediateSize: 4,
+        numLayers: 2, numHeads: 4, numKVHeads: 2, maxPositions: 16, rmsNormEps: 1e-5,
+        tieWordEmbeddings: true)
 
     /// A learnable toy stream: repeating short patterns with noise-free structure.
     private func corpus(_ count: Int, seed: UInt64) -> TokenCorpus {
@@ -30,18 +32,21 @@ final class TrainerTests: XCTestCase {
     }
 
     private func options(steps: Int, every: Int = 4) -> TrainingOptions {
-        TrainingOptions(config: Self.config, batch: 4, length: 12, steps: steps,
-                        schedule: LearningRateSchedule(peak: 3e-3, warmupSteps: 3, totalSteps: steps),
-                        seed: 9, initStd: 0.05, checkpointEvery: every, evalEvery: every, evalWindows: 8)
+        TrainingOptions(
+            config: Self.config, batch: 4, length: 12, steps: steps,
+            schedule: LearningRateSchedule(peak: 3e-3, warmupSteps: 3, totalSteps: steps),
+            seed: 9, initStd: 0.05, checkpointEvery: every, evalEvery: every, evalWindows: 8)
     }
 
     func testLossDecreases() throws {
-        let trainer = try Trainer(options: options(steps: 40, every: 20), train: corpus(4000, seed: 1), valid: corpus(600, seed: 2),
-                                  tokenizerJSON: nil, output: scratch, resume: false)
+        let trainer = try Trainer(
+            options: options(steps: 40, every: 20), train: corpus(4000, seed: 1), valid: corpus(600, seed: 2),
+            tokenizerJSON: nil, output: scratch, resume: false)
         XCTAssertEqual(try trainer.run(), .finished)
         let losses = trainer.history.map(\.loss)
         XCTAssertEqual(losses.count, 40)
-        let first = losses.prefix(5).reduce(0, +) / 5, last = losses.suffix(5).reduce(0, +) / 5
+        let first = losses.prefix(5).reduce(0, +) / 5
+        let last = losses.suffix(5).reduce(0, +) / 5
         XCTAssertLessThan(last, first * 0.7, "training loss \(first) -> \(last)")
         let validation = try XCTUnwrap(trainer.history.last?.validation)
         XCTAssertEqual(Set(validation.keys), ["all-big", "all-small", "random"])
@@ -54,15 +59,24 @@ final class TrainerTests: XCTestCase {
     }
 
     func testResumeAfterInterruptEqualsUninterruptedRun() throws {
-        let train = corpus(3000, seed: 3), valid = corpus(400, seed: 4)
-        let straightDir = scratch.appendingPathComponent("straight"), resumedDir = scratch.appendingPathComponent("resumed")
-        let straight = try Trainer(options: options(steps: 10), train: train, valid: valid, tokenizerJSON: nil, output: straightDir, resume: false)
+        let train = corpus(3000, seed: 3)
+        let valid = corpus(400, seed: 4)
+        let straightDir = scratch.appendingPathComponent("straight")
+        let resumedDir = scratch.appendingPathComponent("resumed")
+        let straight = try Trainer(
+            options: options(steps: 10), train: train, valid: valid, tokenizerJSON: nil, output: straightDir, resume: false)
         XCTAssertEqual(try straight.run(), .finished)
 
-        let first = try Trainer(options: options(steps: 10), train: train, valid: valid, tokenizerJSON: nil, output: resumedDir, resume: false)
+        let first = try Trainer(
+            options: options(steps: 10), train: train, valid: valid, tokenizerJSON: nil, output: resumedDir, resume: false)
         var calls = 0
-        XCTAssertEqual(try first.run(shouldStop: { calls += 1; return calls > 6 }), .interrupted(step: 6))
-        let second = try Trainer(options: options(steps: 10), train: train, valid: valid, tokenizerJSON: nil, output: resumedDir, resume: true)
+        XCTAssertEqual(
+            try first.run(shouldStop: {
+                calls += 1
+                return calls > 6
+            }), .interrupted(step: 6))
+        let second = try Trainer(
+            options: options(steps: 10), train: train, valid: valid, tokenizerJSON: nil, output: resumedDir, resume: true)
         XCTAssertEqual(second.step, 6)
         XCTAssertEqual(try second.run(), .finished)
 
@@ -73,11 +87,15 @@ final class TrainerTests: XCTestCase {
     }
 
     func testResumeRefusesOtherOptionsAndMissingCheckpoint() throws {
-        let train = corpus(3000, seed: 3), valid = corpus(400, seed: 4)
-        XCTAssertThrowsError(try Trainer(options: options(steps: 10), train: train, valid: valid, tokenizerJSON: nil, output: scratch, resume: true)) {
+        let train = corpus(3000, seed: 3)
+        let valid = corpus(400, seed: 4)
+        XCTAssertThrowsError(
+            try Trainer(options: options(steps: 10), train: train, valid: valid, tokenizerJSON: nil, output: scratch, resume: true)
+        ) {
             XCTAssertTrue("\($0)".contains("no checkpoint to resume from"), "\($0)")
         }
-        let trainer = try Trainer(options: options(steps: 4), train: train, valid: valid, tokenizerJSON: nil, output: scratch, resume: false)
+        let trainer = try Trainer(
+            options: options(steps: 4), train: train, valid: valid, tokenizerJSON: nil, output: scratch, resume: false)
         _ = try trainer.run()
         var other = options(steps: 4)
         other.seed = 10
@@ -89,26 +107,41 @@ final class TrainerTests: XCTestCase {
     func testBadConfigsAndCorporaAreClearErrors() throws {
         var bad = options(steps: 4)
         bad.config.numHeads = 3
-        XCTAssertThrowsError(try Trainer(options: bad, train: corpus(3000, seed: 1), valid: corpus(400, seed: 2), tokenizerJSON: nil, output: scratch, resume: false)) {
+        XCTAssertThrowsError(
+            try Trainer(
+                options: bad, train: corpus(3000, seed: 1), valid: corpus(400, seed: 2), tokenizerJSON: nil, output: scratch, resume: false)
+        ) {
             XCTAssertTrue("\($0)".contains("not a multiple of num_key_value_heads"), "\($0)")
         }
         bad = options(steps: 4)
         bad.config.numLayers = 0
-        XCTAssertThrowsError(try Trainer(options: bad, train: corpus(3000, seed: 1), valid: corpus(400, seed: 2), tokenizerJSON: nil, output: scratch, resume: false)) {
+        XCTAssertThrowsError(
+            try Trainer(
+                options: bad, train: corpus(3000, seed: 1), valid: corpus(400, seed: 2), tokenizerJSON: nil, output: scratch, resume: false)
+        ) {
             XCTAssertTrue("\($0)".contains("num_hidden_layers must be positive"), "\($0)")
         }
-        XCTAssertThrowsError(try Trainer(options: options(steps: 4), train: corpus(10, seed: 1), valid: corpus(400, seed: 2), tokenizerJSON: nil, output: scratch, resume: false)) {
+        XCTAssertThrowsError(
+            try Trainer(
+                options: options(steps: 4), train: corpus(10, seed: 1), valid: corpus(400, seed: 2), tokenizerJSON: nil, output: scratch,
+                resume: false)
+        ) {
             XCTAssertTrue("\($0)".contains("fewer than one training window"), "\($0)")
         }
-        XCTAssertThrowsError(try Trainer(options: options(steps: 4), train: TokenCorpus(source: "x", tokens: Array(repeating: 99, count: 500)),
-                                         valid: corpus(400, seed: 2), tokenizerJSON: nil, output: scratch, resume: false)) {
+        XCTAssertThrowsError(
+            try Trainer(
+                options: options(steps: 4), train: TokenCorpus(source: "x", tokens: Array(repeating: 99, count: 500)),
+                valid: corpus(400, seed: 2), tokenizerJSON: nil, output: scratch, resume: false)
+        ) {
             XCTAssertTrue("\($0)".contains("outside the model's vocabulary"), "\($0)")
         }
     }
 
     func testCheckpointWriteFailureKeepsThePreviousCheckpoint() throws {
-        let train = corpus(3000, seed: 3), valid = corpus(400, seed: 4)
-        let trainer = try Trainer(options: options(steps: 4), train: train, valid: valid, tokenizerJSON: nil, output: scratch, resume: false)
+        let train = corpus(3000, seed: 3)
+        let valid = corpus(400, seed: 4)
+        let trainer = try Trainer(
+            options: options(steps: 4), train: train, valid: valid, tokenizerJSON: nil, output: scratch, resume: false)
         _ = try trainer.run()
         let before = try Data(contentsOf: trainer.checkpointURL)
         // A write that cannot complete (the target's directory vanished) reports an error and

@@ -1,6 +1,7 @@
 import DuoEngine
 import Foundation
 import XCTest
+
 @testable import DuoTraining
 
 /// The trainer against PyTorch (scripts/make_train_golden.py): gradients of one batch with fixed
@@ -10,7 +11,14 @@ final class TrainingReferenceTests: XCTestCase {
         .appendingPathComponent("Fixtures")
 
     struct Batch: Decodable {
-        struct Settings: Decodable { let lr: Float; let beta1: Float; let beta2: Float; let eps: Float; let weight_decay: Float; let clip: Double }
+        struct Settings: Decodable {
+            let lr: Float
+            let beta1: Float
+            let beta2: Float
+            let eps: Float
+            let weight_decay: Float
+            let clip: Double
+        }
         let inputs: [[Int]]
         let targets: [[Int]]
         let routes: [[[Int]]]
@@ -21,7 +29,8 @@ final class TrainingReferenceTests: XCTestCase {
 
     private func load() throws -> (DuoModel, Batch, TrainingGraph, [Int], [Int], [Route]) {
         let model = try DuoModel.load(directory: Self.fixtures.appendingPathComponent("tiny-model"))
-        let batch = try JSONDecoder().decode(Batch.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("train-golden/batch.json")))
+        let batch = try JSONDecoder().decode(
+            Batch.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("train-golden/batch.json")))
         let graph = TrainingGraph(config: model.config, batch: batch.inputs.count, length: batch.inputs[0].count)
         let routes = batch.routes.flatMap { $0.flatMap { $0.map { Route(rawValue: UInt8($0))! } } }
         return (model, batch, graph, batch.inputs.flatMap { $0 }, batch.targets.flatMap { $0 }, routes)
@@ -37,7 +46,9 @@ final class TrainingReferenceTests: XCTestCase {
         XCTAssertEqual(Set(named.map(\.0)), Set(reference.entries.keys))
         for (name, gradient) in named {
             let want = try reference.tensor(name)
-            var difference = 0.0, size = 0.0, largest: Float = 0
+            var difference = 0.0
+            var size = 0.0
+            var largest: Float = 0
             for i in 0..<want.count {
                 difference += Double(gradient.data[i] - want.data[i]) * Double(gradient.data[i] - want.data[i])
                 size += Double(want.data[i]) * Double(want.data[i])
@@ -58,8 +69,10 @@ final class TrainingReferenceTests: XCTestCase {
         _ = graph.run(weights: model.weights, inputs: inputs, targets: targets, routes: routes, gradients: gradients)
         let list = gradients.named(config).map(\.1)
         GradientClipping.clip(list, maxNorm: batch.adamw.clip)
-        let optimizer = AdamW(parameters: model.weights.named(config), settings: AdamWSettings(
-            beta1: batch.adamw.beta1, beta2: batch.adamw.beta2, epsilon: batch.adamw.eps, weightDecay: batch.adamw.weight_decay))
+        let optimizer = AdamW(
+            parameters: model.weights.named(config),
+            settings: AdamWSettings(
+                beta1: batch.adamw.beta1, beta2: batch.adamw.beta2, epsilon: batch.adamw.eps, weightDecay: batch.adamw.weight_decay))
         // Work on a copy: the fixture model is shared with other tests.
         let copies = model.weights.named(config).map { ($0.0, Tensor(shape: $0.1.shape, values: $0.1.array)) }
         let own = AdamW(parameters: copies, settings: optimizer.settings)

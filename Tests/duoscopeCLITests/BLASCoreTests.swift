@@ -1,6 +1,7 @@
 import DuoEngine
 import Foundation
 import XCTest
+
 @testable import DuoEngine
 
 /// OpenBLAS's generic-kernel fallback (Debian's 0.3.21 on CPUs newer than it) is detected and

@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
+
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// Drives the real `duoscope explore` inside a detached tmux session of fixed size: keys go in
@@ -26,7 +27,8 @@ final class ExplorerTerminalTests: XCTestCase {
     override func tearDownWithError() throws {
         // An explorer that hung (on exit, say) is ended by its pid, once its command line shows it is ours.
         if let pid = explorerPID(), let scratch,
-           let commandLine = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), commandLine.contains(scratch.path) {
+            let commandLine = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), commandLine.contains(scratch.path)
+        {
             kill(pid, SIGKILL)
         }
         tmux?.killServer()
@@ -41,8 +43,10 @@ final class ExplorerTerminalTests: XCTestCase {
         let snapshots = scratch.appendingPathComponent("snaps")
         let started = Date()
         try launch(text: text, snapshots: snapshots)
-        let first = try waitFor("the first frame") { self.title($0).contains("duoscope │") && self.title($0).contains("quick-fox.txt")
-            && self.title($0).contains("│ oracle@4 │") }
+        let first = try waitFor("the first frame") {
+            self.title($0).contains("duoscope │") && self.title($0).contains("quick-fox.txt")
+                && self.title($0).contains("│ oracle@4 │")
+        }
         let elapsed = Date().timeIntervalSince(started)
         XCTAssertLessThan(elapsed, 5, "first frame took \(elapsed) s")
         XCTAssertTrue(first.contains("─ token 1/"), first)
@@ -62,8 +66,10 @@ final class ExplorerTerminalTests: XCTestCase {
         tmux.keys("5", literal: true)
         try waitFor("the Summary view") { $0.contains("perplexity vs big layers") }
         tmux.keys("1", literal: true)
-        try waitFor("the Routes view again") { !$0.contains("perplexity vs big layers") && !$0.contains("logit lens")
-            && self.title($0).contains("│ oracle@4 │") }
+        try waitFor("the Routes view again") {
+            !$0.contains("perplexity vs big layers") && !$0.contains("logit lens")
+                && self.title($0).contains("│ oracle@4 │")
+        }
 
         // Primary policy: router, then oracle again.
         tmux.keys("r", literal: true)
@@ -83,13 +89,17 @@ final class ExplorerTerminalTests: XCTestCase {
 
         // Resize: smaller but big enough, too small, then back.
         tmux.run(["resize-window", "-t", "e2e", "-x", "80", "-y", "24"])
-        try waitFor("the 80×24 frame") { $0.split(separator: "\n", omittingEmptySubsequences: false).count >= 24
-            && self.title($0).contains("duoscope │") && self.title($0).count <= 80 && $0.contains("─ token 3/") }
+        try waitFor("the 80×24 frame") {
+            $0.split(separator: "\n", omittingEmptySubsequences: false).count >= 24
+                && self.title($0).contains("duoscope │") && self.title($0).count <= 80 && $0.contains("─ token 3/")
+        }
         tmux.run(["resize-window", "-t", "e2e", "-x", "40", "-y", "12"])
         try waitFor("the too-small message") { $0.contains("terminal too small: 40×12") }
         tmux.run(["resize-window", "-t", "e2e", "-x", "110", "-y", "36"])
-        try waitFor("the 110×36 frame") { self.title($0).contains("duoscope │") && self.title($0).contains("│ oracle@5 │")
-            && !$0.contains("terminal too small") }
+        try waitFor("the 110×36 frame") {
+            self.title($0).contains("duoscope │") && self.title($0).contains("│ oracle@5 │")
+                && !$0.contains("terminal too small")
+        }
 
         // Help overlay; any key closes it.
         tmux.keys("?", literal: true)
@@ -141,8 +151,9 @@ final class ExplorerTerminalTests: XCTestCase {
 
     /// NO_COLOR: routes become glyphs and no color reaches the terminal.
     func testNoColorDrawsGlyphs() throws {
-        try launch(text: try write("plain.txt", Self.sampleText), snapshots: scratch.appendingPathComponent("snaps"),
-                   environment: ["NO_COLOR": "1"])
+        try launch(
+            text: try write("plain.txt", Self.sampleText), snapshots: scratch.appendingPathComponent("snaps"),
+            environment: ["NO_COLOR": "1"])
         // The heatmap rows (" L0  ░░░…") fill with █ (big) and ▒ (small) as the oracle's routes arrive.
         let screen = try waitFor("route glyphs in the heatmap") { screen in
             screen.split(separator: "\n").contains { row in
@@ -154,17 +165,20 @@ final class ExplorerTerminalTests: XCTestCase {
         let colored = tmux.capture(escapes: true)
         for code in ["38;5;", "48;5;", "38;2;", "48;2;"] { XCTAssertFalse(colored.contains(code), "\(code) with NO_COLOR:\n\(colored)") }
         // 39 and 49 (default foreground and background) are what tmux writes between cells.
-        XCTAssertTrue(Self.sgrParameters(colored).allSatisfy { !(30...38).contains($0) && !(40...48).contains($0) && !(90...107).contains($0) },
-                      "colors with NO_COLOR:\n\(colored)")
+        XCTAssertTrue(
+            Self.sgrParameters(colored).allSatisfy { !(30...38).contains($0) && !(40...48).contains($0) && !(90...107).contains($0) },
+            "colors with NO_COLOR:\n\(colored)")
         tmux.keys("q", literal: true)
         try expectCleanExit(status: 0)
     }
 
     /// `--colors 8`: only the eight basic colors reach the terminal (30-37, 40-47).
     func testEightColorFallback() throws {
-        try launch(text: try write("eight.txt", Self.sampleText), snapshots: scratch.appendingPathComponent("snaps"), arguments: ["--colors", "8"])
+        try launch(
+            text: try write("eight.txt", Self.sampleText), snapshots: scratch.appendingPathComponent("snaps"), arguments: ["--colors", "8"])
         try waitFor("the first frame") { self.title($0).contains("duoscope │") }
-        let colored = try XCTUnwrap(pollEscapes { Self.sgrParameters($0).contains { (41...44).contains($0) } }, "no basic background colors")
+        let colored = try XCTUnwrap(
+            pollEscapes { Self.sgrParameters($0).contains { (41...44).contains($0) } }, "no basic background colors")
         for code in ["38;5;", "48;5;", "38;2;", "48;2;"] { XCTAssertFalse(colored.contains(code), "\(code) with --colors 8:\n\(colored)") }
         XCTAssertTrue(Self.sgrParameters(colored).allSatisfy { !(90...107).contains($0) }, "bright colors with --colors 8:\n\(colored)")
         tmux.keys("q", literal: true)
@@ -212,26 +226,32 @@ final class ExplorerTerminalTests: XCTestCase {
     /// Waits for the shell's `EXITED=` line, then checks that the terminal was given back:
     /// canonical mode and echo on, the alternate screen left.
     private func expectCleanExit(status: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
-        guard let screen = poll(timeout: 10, history: true, { $0.contains("EXITED=") && $0.contains("speed") && $0.contains("echoke") }) else {
+        guard let screen = poll(timeout: 10, history: true, { $0.contains("EXITED=") && $0.contains("speed") && $0.contains("echoke") })
+        else {
             let pid = explorerPID()
             let alive = pid.map { kill($0, 0) == 0 } ?? false
-            XCTFail("no EXITED= line 10 s after quitting" + (alive ? "; duoscope (pid \(pid!)) is still running: it hangs on exit" : "")
+            XCTFail(
+                "no EXITED= line 10 s after quitting" + (alive ? "; duoscope (pid \(pid!)) is still running: it hangs on exit" : "")
                     + "; last screen:\n\(tmux.capture(history: true))", file: file, line: line)
             throw Timeout()
         }
-        XCTAssertTrue(screen.contains("EXITED=\(status)\n"),
-                      "expected EXITED=\(status) (139 = SIGSEGV, 134 = SIGABRT, e.g. while exiting):\n\(screen)", file: file, line: line)
+        XCTAssertTrue(
+            screen.contains("EXITED=\(status)\n"),
+            "expected EXITED=\(status) (139 = SIGSEGV, 134 = SIGABRT, e.g. while exiting):\n\(screen)", file: file, line: line)
         let words = Set(screen.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == ";" }).map(String.init))
         for mode in ["icanon", "echo", "isig", "icrnl", "opost"] {
-            XCTAssertTrue(words.contains(mode) && !words.contains("-" + mode), "stty should show \(mode) restored:\n\(screen)",
-                          file: file, line: line)
+            XCTAssertTrue(
+                words.contains(mode) && !words.contains("-" + mode), "stty should show \(mode) restored:\n\(screen)",
+                file: file, line: line)
         }
         let alternate = tmux.run(["display-message", "-p", "-t", "e2e", "#{alternate_on}"])
-        XCTAssertEqual(alternate.output.trimmingCharacters(in: .whitespacesAndNewlines), "0", "still on the alternate screen",
-                       file: file, line: line)
+        XCTAssertEqual(
+            alternate.output.trimmingCharacters(in: .whitespacesAndNewlines), "0", "still on the alternate screen",
+            file: file, line: line)
         let cursor = tmux.run(["display-message", "-p", "-t", "e2e", "#{cursor_flag}"])
-        XCTAssertEqual(cursor.output.trimmingCharacters(in: .whitespacesAndNewlines), "1", "the cursor is still hidden",
-                       file: file, line: line)
+        XCTAssertEqual(
+            cursor.output.trimmingCharacters(in: .whitespacesAndNewlines), "1", "the cursor is still hidden",
+            file: file, line: line)
     }
 
     /// The files of the first snapshot: txt, ansi, svg and json that parse.
@@ -266,8 +286,10 @@ final class ExplorerTerminalTests: XCTestCase {
 
     /// Polls the pane until `predicate` holds; fails with the last capture after `timeout` seconds.
     @discardableResult
-    private func waitFor(_ what: String, timeout: TimeInterval = 20, history: Bool = false, file: StaticString = #filePath,
-                         line: UInt = #line, _ predicate: (String) -> Bool) throws -> String {
+    private func waitFor(
+        _ what: String, timeout: TimeInterval = 20, history: Bool = false, file: StaticString = #filePath,
+        line: UInt = #line, _ predicate: (String) -> Bool
+    ) throws -> String {
         if let screen = poll(timeout: timeout, history: history, predicate) { return screen }
         XCTFail("timed out after \(timeout) s waiting for \(what); last screen:\n\(tmux.capture(history: history))", file: file, line: line)
         throw Timeout()
@@ -361,9 +383,9 @@ private struct Tmux {
         let envp = environment.map { "\($0.key)=\($0.value)" }
 
         #if canImport(Darwin)
-        var actions: posix_spawn_file_actions_t?
+            var actions: posix_spawn_file_actions_t?
         #else
-        var actions = posix_spawn_file_actions_t()
+            var actions = posix_spawn_file_actions_t()
         #endif
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -397,7 +419,7 @@ private struct Tmux {
     /// Calls `body` with `strings` as a NULL-terminated C array.
     private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
         let pointers = strings.map { strdup($0) } + [nil]
-        defer { pointers.forEach { free($0) } }
+        defer { for pointer in pointers { free(pointer) } }
         return body(pointers)
     }
 

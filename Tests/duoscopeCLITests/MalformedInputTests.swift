@@ -22,8 +22,10 @@ final class MalformedInputTests: XCTestCase {
         return target
     }
 
-    private func expectFailure(_ arguments: [String], naming file: String, _ phrase: String, within seconds: TimeInterval = 120,
-                               file source: StaticString = #filePath, line: UInt = #line) throws {
+    private func expectFailure(
+        _ arguments: [String], naming file: String, _ phrase: String, within seconds: TimeInterval = 120,
+        file source: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let result = try CLIRunner.run(arguments, timeout: seconds)
         XCTAssertFalse(result.timedOut, "still running after \(seconds) s", file: source, line: line)
         XCTAssertNotEqual(result.status, 0, "exit status", file: source, line: line)
@@ -152,7 +154,9 @@ final class MalformedInputTests: XCTestCase {
         let config = model.appendingPathComponent("config.json")
         try Data("{ not json".utf8).write(to: config)
         try expectFailure(route(model), naming: config.path, "not valid JSON")
-        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: CLIRunner.fixtures.appendingPathComponent("tiny-model/config.json"))) as! [String: Any]
+        var object =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: CLIRunner.fixtures.appendingPathComponent("tiny-model/config.json")))
+            as! [String: Any]
         object["num_attention_heads"] = 3
         try JSONSerialization.data(withJSONObject: object).write(to: config)
         try expectFailure(route(model), naming: config.path, "not a multiple of num_key_value_heads")
@@ -215,8 +219,9 @@ final class MalformedInputTests: XCTestCase {
         try writeSafetensors(header, padTo: 72, to: routers.appendingPathComponent("bad.safetensors"))
         let text = scratch.appendingPathComponent("text.txt")
         try Data("In the beginning God created the heaven and the earth.".utf8).write(to: text)
-        try expectFailure(["snapshot", withRouters.path, text.path, "--view", "routes", "--format", "txt", "--width", "80"],
-                          naming: routers.appendingPathComponent("bad.safetensors").path, "needs more than")
+        try expectFailure(
+            ["snapshot", withRouters.path, text.path, "--view", "routes", "--format", "txt", "--width", "80"],
+            naming: routers.appendingPathComponent("bad.safetensors").path, "needs more than")
     }
 
     /// Finding 3: heads x head_dim overflowed while computing the expected shapes.
@@ -256,8 +261,9 @@ final class MalformedInputTests: XCTestCase {
         try makeFIFO(routers.appendingPathComponent("k1.safetensors"))
         let text = scratch.appendingPathComponent("text.txt")
         try Data("In the beginning God created the heaven and the earth.".utf8).write(to: text)
-        try expectFailure(["snapshot", withRouters.path, text.path, "--view", "routes", "--format", "txt", "--width", "80"],
-                          naming: routers.appendingPathComponent("k1.safetensors").path, "a FIFO", within: 20)
+        try expectFailure(
+            ["snapshot", withRouters.path, text.path, "--view", "routes", "--format", "txt", "--width", "80"],
+            naming: routers.appendingPathComponent("k1.safetensors").path, "a FIFO", within: 20)
 
         let tokenizerModel = try modelCopy("tiny-model-bf16-llama")
         let tokenizer = tokenizerModel.appendingPathComponent("tokenizer.json")
@@ -277,10 +283,13 @@ final class MalformedInputTests: XCTestCase {
         let model = try modelCopy()
         let url = model.appendingPathComponent("tokenizer.json")
         var object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        object["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [
-            ["type": "Split", "pattern": ["Regex": "(a+)+$"], "behavior": "Isolated", "invert": false],
-            ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false],
-        ]]
+        object["pre_tokenizer"] = [
+            "type": "Sequence",
+            "pretokenizers": [
+                ["type": "Split", "pattern": ["Regex": "(a+)+$"], "behavior": "Isolated", "invert": false],
+                ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false],
+            ],
+        ]
         try JSONSerialization.data(withJSONObject: object).write(to: url)
         let text = String(repeating: "a", count: 40) + "b"
         let start = Date()
@@ -298,17 +307,21 @@ final class MalformedInputTests: XCTestCase {
         func model(_ name: String) -> URL { checkpoints.appendingPathComponent(name) }
         for type in ["dynamic", "yarn", "longrope"] {
             let dir = model("refuse-rope-\(type)")
-            try expectFailure(route(dir), naming: dir.appendingPathComponent("config.json").path,
-                              "rope_parameters.rope_type \"\(type)\" is not supported")
+            try expectFailure(
+                route(dir), naming: dir.appendingPathComponent("config.json").path,
+                "rope_parameters.rope_type \"\(type)\" is not supported")
         }
-        try expectFailure(route(model("refuse-model-type")), naming: model("refuse-model-type").appendingPathComponent("config.json").path,
-                          "model_type \"gpt_neox\" is not supported")
-        try expectFailure(route(model("refuse-extra-tensor")),
-                          naming: model("refuse-extra-tensor").appendingPathComponent("model.safetensors").path,
-                          "unexpected tensor model.layers.0.self_attn.k_proj.bias")
-        try expectFailure(route(model("refuse-attention-bias")),
-                          naming: model("refuse-attention-bias").appendingPathComponent("config.json").path,
-                          "attention_bias = true is not supported")
+        try expectFailure(
+            route(model("refuse-model-type")), naming: model("refuse-model-type").appendingPathComponent("config.json").path,
+            "model_type \"gpt_neox\" is not supported")
+        try expectFailure(
+            route(model("refuse-extra-tensor")),
+            naming: model("refuse-extra-tensor").appendingPathComponent("model.safetensors").path,
+            "unexpected tensor model.layers.0.self_attn.k_proj.bias")
+        try expectFailure(
+            route(model("refuse-attention-bias")),
+            naming: model("refuse-attention-bias").appendingPathComponent("config.json").path,
+            "attention_bias = true is not supported")
     }
 
     func testShardMissingFromIndex() throws {
@@ -330,7 +343,8 @@ final class MalformedInputTests: XCTestCase {
         try FileManager.default.removeItem(at: model.appendingPathComponent("config.json"))
         try expectFailure(route(model), naming: "config.json", "file not found")
         let good = CLIRunner.fixtures.appendingPathComponent("tiny-model").path
-        try expectFailure(["route", good, "--file", scratch.appendingPathComponent("absent.txt").path], naming: "absent.txt", "file not found")
+        try expectFailure(
+            ["route", good, "--file", scratch.appendingPathComponent("absent.txt").path], naming: "absent.txt", "file not found")
     }
 
     func testBadTokenizerFile() throws {
@@ -347,8 +361,9 @@ final class MalformedInputTests: XCTestCase {
     func testInvalidUTF8Text() throws {
         let file = scratch.appendingPathComponent("bad.txt")
         try Data([0x48, 0x69, 0x20, 0xC3, 0x28, 0x21]).write(to: file)
-        try expectFailure(["route", CLIRunner.fixtures.appendingPathComponent("tiny-model").path, "--file", file.path],
-                          naming: file.path, "not valid UTF-8 (first bad byte at offset 3)")
+        try expectFailure(
+            ["route", CLIRunner.fixtures.appendingPathComponent("tiny-model").path, "--file", file.path],
+            naming: file.path, "not valid UTF-8 (first bad byte at offset 3)")
     }
 
     func testEmptyText() throws {
@@ -370,7 +385,8 @@ final class MalformedInputTests: XCTestCase {
 
     func testBadPolicyAndDirectoryAsFile() throws {
         let model = CLIRunner.fixtures.appendingPathComponent("tiny-model").path
-        try expectFailure(["route", model, "--text", "hello there", "--policy", "random:9"], naming: "policy \"random:9\"", "outside 0...4")
+        try expectFailure(
+            ["route", model, "--text", "hello there", "--policy", "random:9"], naming: "policy \"random:9\"", "outside 0...4")
         try expectFailure(["route", model, "--file", scratch.path], naming: scratch.path, "a directory, not a text file")
     }
 }

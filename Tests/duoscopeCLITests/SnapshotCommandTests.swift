@@ -36,7 +36,9 @@ final class SnapshotCommandTests: XCTestCase {
             XCTAssertTrue(r.stdout.split(separator: "\n").allSatisfy { $0.count <= 90 })
         }
         let out = scratch.appendingPathComponent("figs/compare.json").path
-        let r = try CLIRunner.run(["snapshot", model, input, "--view", "compare", "--k", "2", "--trials", "2", "--format", "json", "--out", out])
+        let r = try CLIRunner.run([
+            "snapshot", model, input, "--view", "compare", "--k", "2", "--trials", "2", "--format", "json", "--out", out,
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
         XCTAssertEqual(json["schema"] as? String, "duoscope.snapshot/1")

@@ -37,7 +37,8 @@ final class StudyCommandTests: XCTestCase {
         XCTAssertEqual(second.stdout, first.stdout)
         let uncached = try CLIRunner.run(arguments, environment: ["DUOSCOPE_NO_CACHE": "1"])
         XCTAssertEqual(uncached.stdout, first.stdout, "cached results equal freshly computed ones")
-        _ = try CLIRunner.run(["eval", model, "--text", text, "--trials", "4", "--format", "csv"], environment: ["DUOSCOPE_CACHE_DIR": cache.path])
+        _ = try CLIRunner.run(
+            ["eval", model, "--text", text, "--trials", "4", "--format", "csv"], environment: ["DUOSCOPE_CACHE_DIR": cache.path])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.path).count, 2)
     }
 
@@ -51,14 +52,17 @@ final class StudyCommandTests: XCTestCase {
         try fails(["oracle", model, "--text", text, "--budget", "1.5"], "outside 0...1")
         try fails(["oracle", model, "--text", text, "--skips=-2"], "outside 0...4")
         try fails(["oracle", model, "--text", text], "exactly one of --k, --skips or --budget")
-        try fails(["oracle", CLIRunner.fixtures.appendingPathComponent("tiny-model-bf16-llama").path, "--text", text, "--k", "1"], "small FFN")
+        try fails(
+            ["oracle", CLIRunner.fixtures.appendingPathComponent("tiny-model-bf16-llama").path, "--text", text, "--k", "1"], "small FFN")
     }
 
     func testRouterTrainingEvalAndRouterForAnotherModel() throws {
         let corpus = scratch.appendingPathComponent("corpus.txt").path
         let routerFile = scratch.appendingPathComponent("routers/k2.safetensors").path
-        let trained = try CLIRunner.run(["train-router", model, "--train", corpus, "--valid", corpus, "--budget", "0.5",
-                                         "--steps", "3", "--batch", "2", "--out", routerFile])
+        let trained = try CLIRunner.run([
+            "train-router", model, "--train", corpus, "--valid", corpus, "--budget", "0.5",
+            "--steps", "3", "--batch", "2", "--out", routerFile,
+        ])
         XCTAssertEqual(trained.status, 0, trained.stderr)
         XCTAssertTrue(trained.stdout.contains("compute share"), trained.stdout)
         let routed = try CLIRunner.run(["route", model, "--text", text, "--policy", "router:" + routerFile])
@@ -81,7 +85,9 @@ final class StudyCommandTests: XCTestCase {
     }
 
     func testPerplexityCommand() throws {
-        let result = try CLIRunner.run(["perplexity", model, "--file", scratch.appendingPathComponent("corpus.txt").path, "--format", "json"])
+        let result = try CLIRunner.run([
+            "perplexity", model, "--file", scratch.appendingPathComponent("corpus.txt").path, "--format", "json",
+        ])
         XCTAssertEqual(result.status, 0, result.stderr)
         let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
         XCTAssertEqual(rows.map { $0["policy"] as? String }, ["all-big", "all-small", "random:small=0.5,big=0.5,seed=0"])

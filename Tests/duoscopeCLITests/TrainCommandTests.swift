@@ -18,11 +18,13 @@ final class TrainCommandTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     private func trainArguments(out: String, train: String? = nil, steps: Int = 4) -> [String] {
-        ["train", "--train", train ?? scratch.appendingPathComponent("train.txt").path,
-         "--valid", scratch.appendingPathComponent("valid.txt").path, "--tokenizer", tokenizer,
-         "--out", out, "--layers", "2", "--hidden", "32", "--heads", "4", "--kv-heads", "2", "--context", "16",
-         "--batch", "2", "--steps", String(steps), "--warmup", "1", "--checkpoint-every", "2", "--eval-every", "2",
-         "--eval-windows", "4"]
+        [
+            "train", "--train", train ?? scratch.appendingPathComponent("train.txt").path,
+            "--valid", scratch.appendingPathComponent("valid.txt").path, "--tokenizer", tokenizer,
+            "--out", out, "--layers", "2", "--hidden", "32", "--heads", "4", "--kv-heads", "2", "--context", "16",
+            "--batch", "2", "--steps", String(steps), "--warmup", "1", "--checkpoint-every", "2", "--eval-every", "2",
+            "--eval-windows", "4",
+        ]
     }
 
     func testTrainWritesALoadableModelAndResumes() throws {
@@ -89,7 +91,8 @@ final class TrainCommandTests: XCTestCase {
         try Data([0x41, 0x42, 0xFF, 0xFE, 0x43]).write(to: binary)
         result = try CLIRunner.run(trainArguments(out: out, train: binary.path))
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertTrue(result.stderr.contains(binary.path) && result.stderr.contains("not valid UTF-8 (first bad byte at offset 2)"), result.stderr)
+        XCTAssertTrue(
+            result.stderr.contains(binary.path) && result.stderr.contains("not valid UTF-8 (first bad byte at offset 2)"), result.stderr)
 
         var arguments = trainArguments(out: out)
         arguments[arguments.firstIndex(of: "--heads")! + 1] = "5"

@@ -29,7 +29,7 @@ public enum EngineBenchmark {
 
     /// Runs `body` at least once and until `minimumSeconds` pass; returns (best seconds per run, runs).
     static func time(minimumSeconds: Double, _ body: () throws -> Void) rethrows -> (Double, Int) {
-        try body() // warm-up
+        try body()  // warm-up
         var best = Double.infinity
         var runs = 0
         let start = now()
@@ -44,13 +44,19 @@ public enum EngineBenchmark {
 
     /// Square single-precision GEMM of size n: the BLAS peak to compare the engine with.
     public static func sgemmPeak(size n: Int, minimumSeconds: Double = 1) -> Figure {
-        let a = Tensor(shape: [n, n]), b = Tensor(shape: [n, n]), c = Tensor(shape: [n, n])
-        for i in 0..<a.count { a.data[i] = Float(i % 7) * 0.1; b.data[i] = Float(i % 5) * 0.1 }
+        let a = Tensor(shape: [n, n])
+        let b = Tensor(shape: [n, n])
+        let c = Tensor(shape: [n, n])
+        for i in 0..<a.count {
+            a.data[i] = Float(i % 7) * 0.1
+            b.data[i] = Float(i % 5) * 0.1
+        }
         let (seconds, runs) = time(minimumSeconds: minimumSeconds) {
             BLAS.gemmABt(m: n, n: n, k: n, a: a.data, lda: n, b: b.data, ldb: n, c: c.data, ldc: n)
         }
-        return Figure(name: "sgemm \(n)x\(n)x\(n)", tokensPerSecond: nil, gflops: 2 * Double(n * n * n) / seconds / 1e9,
-                      seconds: seconds, repetitions: runs)
+        return Figure(
+            name: "sgemm \(n)x\(n)x\(n)", tokensPerSecond: nil, gflops: 2 * Double(n * n * n) / seconds / 1e9,
+            seconds: seconds, repetitions: runs)
     }
 
     /// A full-context prefill under `policy`.
@@ -64,8 +70,10 @@ public enum EngineBenchmark {
     }
 
     /// `n` tokens run `chunk` at a time through one session.
-    static func sequence(model: DuoModel, tokens n: Int, chunk: Int, policy: RoutingPolicy, name: String,
-                         minimumSeconds: Double) throws -> Figure {
+    static func sequence(
+        model: DuoModel, tokens n: Int, chunk: Int, policy: RoutingPolicy, name: String,
+        minimumSeconds: Double
+    ) throws -> Figure {
         let ids = (0..<n).map { ($0 * 7919) % model.config.vocabSize }
         let session = InferenceSession(model: model, capacity: n)
         let (seconds, runs) = try time(minimumSeconds: minimumSeconds) {
@@ -75,8 +83,9 @@ public enum EngineBenchmark {
             }
         }
         let flops = (0..<n).reduce(0) { $0 + model.cost.total(pattern: session.routes[$1], position: $1) }
-        return Figure(name: "\(name), \(policy.name)", tokensPerSecond: Double(n) / seconds,
-                      gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
+        return Figure(
+            name: "\(name), \(policy.name)", tokensPerSecond: Double(n) / seconds,
+            gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
     }
 }
 
@@ -89,15 +98,17 @@ extension EngineBenchmark {
         _ = try session.forwardHidden(ids, policy: UniformPolicy(.big))
         let tree = OracleTree(model: model)
         let (seconds, runs) = time(minimumSeconds: minimumSeconds) {
-            _ = tree.search(token: ids[position], target: ids[position + 1], cache: session.cache, contextLength: position,
-                            constraint: .anyBigSmall)
+            _ = tree.search(
+                token: ids[position], target: ids[position + 1], cache: session.cache, contextLength: position,
+                constraint: .anyBigSmall)
         }
         let cost = model.cost
         let attentionFLOPs = tree.rowsThroughAttention * (cost.attentionProjections + cost.attentionPerContextToken * (position + 1))
         let ffnFLOPs = (tree.rowsThroughFFN[.big] ?? 0) * cost.bigFFN + (tree.rowsThroughFFN[.small] ?? 0) * cost.smallFFN
         let flops = attentionFLOPs + ffnFLOPs + tree.leavesScored * cost.lmHead
-        return Figure(name: "oracle tree, \(tree.leavesScored) patterns at position \(position)", tokensPerSecond: 1 / seconds,
-                      gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
+        return Figure(
+            name: "oracle tree, \(tree.leavesScored) patterns at position \(position)", tokensPerSecond: 1 / seconds,
+            gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
     }
 
     /// The naive oracle: each of the 2^L patterns run separately as a one-token decode step
@@ -116,7 +127,8 @@ extension EngineBenchmark {
         }
         let flops = patterns.reduce(0) { $0 + model.cost.total(pattern: $1, position: position) }
         let perPattern = seconds / Double(sample)
-        return Figure(name: "oracle naive, each pattern separately", tokensPerSecond: 1 / (perPattern * Double(1 << layers)),
-                      gflops: Double(flops) / seconds / 1e9, seconds: perPattern * Double(1 << layers), repetitions: runs)
+        return Figure(
+            name: "oracle naive, each pattern separately", tokensPerSecond: 1 / (perPattern * Double(1 << layers)),
+            gflops: Double(flops) / seconds / 1e9, seconds: perPattern * Double(1 << layers), repetitions: runs)
     }
 }

@@ -56,8 +56,10 @@ public enum BudgetSweep {
         stride(from: 0, to: ids.count, by: context).map { Array(ids[$0..<min($0 + context, ids.count)]) }.filter { $0.count >= 2 }
     }
 
-    public static func run(model: DuoModel, ids: [Int], options: Options,
-                           progress: (String, Int, Int) -> Void = { _, _, _ in }) throws -> Result {
+    public static func run(
+        model: DuoModel, ids: [Int], options: Options,
+        progress: (String, Int, Int) -> Void = { _, _, _ in }
+    ) throws -> Result {
         let c = model.config
         let L = c.numLayers
         guard c.isDuo else { throw DuoError("the budget sweep needs a Duo model with a small FFN") }
@@ -67,7 +69,8 @@ public enum BudgetSweep {
         let scored = windows.reduce(0) { $0 + $1.count - 1 }
 
         func losses(_ policy: RoutingPolicy) throws -> (losses: [Double], routes: [[Route]]) {
-            var all: [Double] = [], routes: [[Route]] = []
+            var all: [Double] = []
+            var routes: [[Route]] = []
             for w in windows {
                 let e = try SequenceEvaluation.run(model: model, ids: w, policy: policy, topK: 0)
                 all += e.losses
@@ -104,7 +107,8 @@ public enum BudgetSweep {
         share("oracle", oracleRoutes[shareK])
 
         // Random routings: best and mean of N trials at each k.
-        var randomBest = [Double](), randomMean = [Double]()
+        var randomBest = [Double]()
+        var randomMean = [Double]()
         for k in 0...L {
             var trials: [Double] = []
             var bestRoutes: [[Route]] = []
@@ -122,7 +126,8 @@ public enum BudgetSweep {
         }
 
         // Fixed: the best single pattern per k, over all 2^L patterns (a layer-prefix tree per window).
-        var fixed: [Double]?, fixedPatterns: [String]?
+        var fixed: [Double]?
+        var fixedPatterns: [String]?
         if options.includeFixed {
             var sums = Array(repeating: 0.0, count: 1 << L)
             var done = 0
@@ -136,7 +141,10 @@ public enum BudgetSweep {
             for index in 0..<(1 << L) {
                 let k = index.nonzeroBitCount
                 let m = sums[index] / Double(scored)
-                if m < best[k] { best[k] = m; bestPattern[k] = String(FixedPatternSearch.pattern(index: index, layers: L).map(\.letter)) }
+                if m < best[k] {
+                    best[k] = m
+                    bestPattern[k] = String(FixedPatternSearch.pattern(index: index, layers: L).map(\.letter))
+                }
             }
             fixed = best
             fixedPatterns = bestPattern
@@ -145,10 +153,12 @@ public enum BudgetSweep {
         }
 
         // Routers at exactly k, each k with the router nearest its budget.
-        var router: [Double]?, routerNames: [String]?
+        var router: [Double]?
+        var routerNames: [String]?
         let twoWay = options.routers.filter { Set($0.routes) == [.small, .big] }
         if !twoWay.isEmpty {
-            var values: [Double] = [], names: [String] = []
+            var values: [Double] = []
+            var names: [String] = []
             for k in 0...L {
                 let target = Double(k) / Double(L)
                 let chosen = twoWay.min { abs($0.budget - target) < abs($1.budget - target) }!
@@ -178,17 +188,20 @@ public enum BudgetSweep {
             var index = 0
             for w in windows {
                 for t in 0..<(w.count - 1) {
-                    rows.append(TokenRow(id: w[t], target: w[t + 1], lossAllSmall: small[index], lossAllBig: big[index],
-                                         lossOracle: (0...L).map { oracleLosses[$0][index] },
-                                         difficulty: small[index] - oracleLosses[shareK][index]))
+                    rows.append(
+                        TokenRow(
+                            id: w[t], target: w[t + 1], lossAllSmall: small[index], lossAllBig: big[index],
+                            lossOracle: (0...L).map { oracleLosses[$0][index] },
+                            difficulty: small[index] - oracleLosses[shareK][index]))
                     index += 1
                 }
             }
             return rows
         }()
-        return Result(layers: L, tokensScored: scored, context: options.context.name, randomTrials: options.randomTrials,
-                      shareK: shareK, allBig: mean(big), allSmall: mean(small), oracle: oracleLosses.map(mean),
-                      fixed: fixed, fixedPatterns: fixedPatterns, router: router, routerNames: routerNames,
-                      randomBest: randomBest, randomMean: randomMean, layerShares: shares, tokens: tokens)
+        return Result(
+            layers: L, tokensScored: scored, context: options.context.name, randomTrials: options.randomTrials,
+            shareK: shareK, allBig: mean(big), allSmall: mean(small), oracle: oracleLosses.map(mean),
+            fixed: fixed, fixedPatterns: fixedPatterns, router: router, routerNames: routerNames,
+            randomBest: randomBest, randomMean: randomMean, layerShares: shares, tokens: tokens)
     }
 }

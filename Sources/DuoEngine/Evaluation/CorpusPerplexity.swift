@@ -25,8 +25,10 @@ public enum CorpusPerplexity {
     }
 
     /// Scores `ids` under each policy; `progress(done, total)` counts windows.
-    public static func run(model: DuoModel, ids: [Int], policies: [RoutingPolicy], window: Int? = nil,
-                           progress: (Int, Int) -> Void = { _, _ in }) throws -> [Result] {
+    public static func run(
+        model: DuoModel, ids: [Int], policies: [RoutingPolicy], window: Int? = nil,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> [Result] {
         let length = min(window ?? model.config.maxPositions, model.config.maxPositions)
         var windows: [[Int]] = []
         var start = 0
@@ -40,12 +42,16 @@ public enum CorpusPerplexity {
         var results: [Result] = []
         let session = InferenceSession(model: model, capacity: length)
         for policy in policies {
-            var lossSum = 0.0, count = 0, fraction = 0.0, routed = 0
+            var lossSum = 0.0
+            var count = 0
+            var fraction = 0.0
+            var routed = 0
             for w in windows {
                 session.reset()
                 let logits = try session.forward(w, policy: policy)
-                let scored = SequenceEvaluation.score(model: model, ids: w, logits: logits,
-                                                      routes: RouteMatrix(rows: session.routes), topK: 0)
+                let scored = SequenceEvaluation.score(
+                    model: model, ids: w, logits: logits,
+                    routes: RouteMatrix(rows: session.routes), topK: 0)
                 lossSum += scored.losses.reduce(0, +)
                 count += scored.losses.count
                 fraction += scored.ffnFractions.reduce(0, +)
@@ -53,8 +59,10 @@ public enum CorpusPerplexity {
                 done += 1
                 progress(done, total)
             }
-            results.append(Result(policy: policy.name, tokens: count, meanLoss: lossSum / Double(count),
-                                  ffnFraction: fraction / Double(routed)))
+            results.append(
+                Result(
+                    policy: policy.name, tokens: count, meanLoss: lossSum / Double(count),
+                    ffnFraction: fraction / Double(routed)))
         }
         return results
     }

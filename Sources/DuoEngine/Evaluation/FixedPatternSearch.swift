@@ -13,15 +13,18 @@ public enum FixedPatternSearch {
     /// The summed loss over the sequence's targets of every pattern whose number of big layers
     /// is in `bigCounts`, by pattern index. `progress(done, total)` counts patterns; when
     /// `shouldContinue` turns false the search stops with `OracleStopped`.
-    public static func losses(model: DuoModel, ids: [Int], bigCounts: ClosedRange<Int>,
-                              shouldContinue: () -> Bool = { true },
-                              progress: (Int, Int) -> Void = { _, _ in }) throws -> [Int: Double] {
+    public static func losses(
+        model: DuoModel, ids: [Int], bigCounts: ClosedRange<Int>,
+        shouldContinue: () -> Bool = { true },
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> [Int: Double] {
         let c = model.config
         let L = c.numLayers
         guard c.isDuo else { throw DuoError("the fixed-pattern search needs a Duo model with a small FFN") }
         guard ids.count >= 2 else { throw DuoError("the fixed-pattern search needs at least 2 tokens") }
         let session = InferenceSession(model: model, capacity: ids.count)
-        let n = ids.count, d = c.hiddenSize
+        let n = ids.count
+        let d = c.hiddenSize
         let streams = [try session.embed(ids)] + (0..<L).map { _ in Tensor(shape: [n, d]) }
         let total = (0..<(1 << L)).filter { bigCounts.contains($0.nonzeroBitCount) }.count
         var results: [Int: Double] = [:]

@@ -107,18 +107,21 @@ public final class InferenceSession: @unchecked Sendable {
         let n = x.rows
         let hd = c.headDim
         Ops.rmsNorm(x.data, rows: n, width: c.hiddenSize, weight: w.inputNorm.data, eps: c.rmsNormEps, into: s.normed.data)
-        let keys = cache.keys[layer], values = cache.values[layer]
-        LayerKernels.projectQKV(s.normed.data, rows: n, layer: w, config: c, rope: model.rope, position: { start + $0 },
-                                q: s.q.data, k: keys.row(start), v: values.row(start), linear: LayerKernels.rowSplitLinear)
+        let keys = cache.keys[layer]
+        let values = cache.values[layer]
+        LayerKernels.projectQKV(
+            s.normed.data, rows: n, layer: w, config: c, rope: model.rope, position: { start + $0 },
+            q: s.q.data, k: keys.row(start), v: values.row(start), linear: LayerKernels.rowSplitLinear)
         let group = c.numHeads / c.numKVHeads
         let window = c.attentionWindow(layer: layer)
         // Heads side by side on the cores; each writes its own probability block and output columns.
         func attendHead(_ h: Int) {
             let g = h / group
-            LayerKernels.attendHead(q: s.q.data + h * hd, qStride: c.qWidth, rows: n, first: start,
-                                    keys: keys.data + g * hd, values: values.data + g * hd, kvStride: c.kvWidth, headDim: hd,
-                                    window: window, probabilities: s.scores.data + h * n * (start + n),
-                                    out: s.attended.data + h * hd, outStride: c.qWidth)
+            LayerKernels.attendHead(
+                q: s.q.data + h * hd, qStride: c.qWidth, rows: n, first: start,
+                keys: keys.data + g * hd, values: values.data + g * hd, kvStride: c.kvWidth, headDim: hd,
+                window: window, probabilities: s.scores.data + h * n * (start + n),
+                out: s.attended.data + h * hd, outStride: c.qWidth)
         }
         if n > 1 {
             Parallel.withSingleThreadedBLAS { Parallel.forEach(c.numHeads, attendHead) }
@@ -160,8 +163,9 @@ public final class InferenceSession: @unchecked Sendable {
             for (k, r) in rows.enumerated() { s.gathered.row(k).update(from: s.normed.row(r), count: d) }
             input = s.gathered.data
         }
-        LayerKernels.swigluFFN(module, input: input, rows: m, gate: s.gate.data, up: s.up.data, activation: s.gate.data,
-                               output: all ? x.data : s.ffnOut.data, accumulate: all, linear: LayerKernels.rowSplitLinear)
+        LayerKernels.swigluFFN(
+            module, input: input, rows: m, gate: s.gate.data, up: s.up.data, activation: s.gate.data,
+            output: all ? x.data : s.ffnOut.data, accumulate: all, linear: LayerKernels.rowSplitLinear)
         if !all {
             for (k, r) in rows.enumerated() { Ops.add(s.ffnOut.row(k), into: x.row(r), count: d) }
         }

@@ -75,7 +75,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     /// One header entry; `shown` is its name escaped for messages.
-    private static func parseEntry(name rawName: String, shown name: String, value: ExactJSON, dataSize: Int, url: URL) throws -> TensorEntry {
+    private static func parseEntry(name rawName: String, shown name: String, value: ExactJSON, dataSize: Int, url: URL) throws
+        -> TensorEntry
+    {
         guard let fields = value.object else {
             throw DuoError(file: url, "tensor \(name): header entry is not an object")
         }
@@ -104,7 +106,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow, bytes == end - begin else {
             let needed = overflow ? "more than \(Int.max)" : "\(bytes)"
-            throw DuoError(file: url, "tensor \(name): shape \(shape) x \(dtypeName) needs \(needed) bytes but data_offsets span \(end - begin)")
+            throw DuoError(
+                file: url, "tensor \(name): shape \(shape) x \(dtypeName) needs \(needed) bytes but data_offsets span \(end - begin)")
         }
         return TensorEntry(name: rawName, dtype: dtype, shape: shape, begin: begin, end: end)
     }
@@ -112,7 +115,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private static func checkNoOverlap<S: Sequence>(_ entries: S, url: URL) throws where S.Element == TensorEntry {
         let sorted = entries.filter { $0.end > $0.begin }.sorted { ($0.begin, $0.name) < ($1.begin, $1.name) }
         for (previous, next) in zip(sorted, sorted.dropFirst()) where next.begin < previous.end {
-            throw DuoError(file: url, "tensors \(TerminalSafe.escape(previous.name)) and \(TerminalSafe.escape(next.name)) overlap in the data section")
+            throw DuoError(
+                file: url, "tensors \(TerminalSafe.escape(previous.name)) and \(TerminalSafe.escape(next.name)) overlap in the data section"
+            )
         }
     }
 

@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Accelerate)
-import Accelerate
+    import Accelerate
 #else
-import CBLAS
+    import CBLAS
 #endif
 
 /// Which BLAS this process runs and which of its kernels, and the fix for an OpenBLAS that does
@@ -40,18 +41,22 @@ public enum BLASCore {
     static let keepVariable = "DUOSCOPE_BLAS_CORE"
 
     /// OpenBLAS's generic x86 cores, chosen when it does not recognise the CPU.
-    static let genericCores: Set<String> = ["prescott", "katmai", "coppermine", "northwood", "banias", "core2", "penryn",
-                                            "dunnington", "nehalem", "atom", "athlon", "opteron", "barcelona"]
+    static let genericCores: Set<String> = [
+        "prescott", "katmai", "coppermine", "northwood", "banias", "core2", "penryn",
+        "dunnington", "nehalem", "atom", "athlon", "opteron", "barcelona",
+    ]
 
     public static var info: Info {
         let (name, features) = cpu()
         #if canImport(Accelerate)
-        return Info(library: "Accelerate", core: "Accelerate", replacedCore: nil, cpu: name, cpuFeatures: features, genericFallback: false)
+            return Info(
+                library: "Accelerate", core: "Accelerate", replacedCore: nil, cpu: name, cpuFeatures: features, genericFallback: false)
         #else
-        let core = String(cString: openblas_get_corename())
-        let library = String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
-        return Info(library: library, core: core, replacedCore: ProcessInfo.processInfo.environment[replacedVariable],
-                    cpu: name, cpuFeatures: features, genericFallback: tunedCore(for: core, features: features) != nil)
+            let core = String(cString: openblas_get_corename())
+            let library = String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
+            return Info(
+                library: library, core: core, replacedCore: ProcessInfo.processInfo.environment[replacedVariable],
+                cpu: name, cpuFeatures: features, genericFallback: tunedCore(for: core, features: features) != nil)
         #endif
     }
 
@@ -86,16 +91,18 @@ public enum BLASCore {
     /// the environment for `info`). Call first thing in `main`, before any threads start.
     public static func ensureTunedKernels() {
         #if os(Linux)
-        let environment = ProcessInfo.processInfo.environment
-        guard environment[keepVariable] != "keep", environment[replacedVariable] == nil else { return }
-        let chosen = String(cString: openblas_get_corename())
-        guard let tuned = tunedCore(for: chosen, features: cpu().1) else { return }
-        setenv("OPENBLAS_CORETYPE", tuned, 1)
-        setenv(replacedVariable, chosen, 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
-        // execv returned: it failed; run on with the generic kernels, and say so once.
-        FileHandle.standardError.write(Data(("duoscope: OpenBLAS uses its generic \(chosen) kernels on this CPU and switching "
-            + "to \(tuned) failed; GEMM runs far below peak (set OPENBLAS_CORETYPE=\(tuned) to fix)\n").utf8))
+            let environment = ProcessInfo.processInfo.environment
+            guard environment[keepVariable] != "keep", environment[replacedVariable] == nil else { return }
+            let chosen = String(cString: openblas_get_corename())
+            guard let tuned = tunedCore(for: chosen, features: cpu().1) else { return }
+            setenv("OPENBLAS_CORETYPE", tuned, 1)
+            setenv(replacedVariable, chosen, 1)
+            execv("/proc/self/exe", CommandLine.unsafeArgv)
+            // execv returned: it failed; run on with the generic kernels, and say so once.
+            FileHandle.standardError.write(
+                Data(
+                    ("duoscope: OpenBLAS uses its generic \(chosen) kernels on this CPU and switching "
+                        + "to \(tuned) failed; GEMM runs far below peak (set OPENBLAS_CORETYPE=\(tuned) to fix)\n").utf8))
         #endif
     }
 }

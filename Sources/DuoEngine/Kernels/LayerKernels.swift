@@ -6,8 +6,10 @@ import Foundation
 /// type) is implemented here once, and every caller runs the same arithmetic.
 public enum LayerKernels {
     /// `y (+)= x W^T` for `rows` rows: how a caller spreads a matrix product over the cores.
-    public typealias Linear = (_ x: UnsafePointer<Float>, _ rows: Int, _ weight: Tensor, _ y: UnsafeMutablePointer<Float>,
-                               _ accumulate: Bool) -> Void
+    public typealias Linear = (
+        _ x: UnsafePointer<Float>, _ rows: Int, _ weight: Tensor, _ y: UnsafeMutablePointer<Float>,
+        _ accumulate: Bool
+    ) -> Void
 
     /// One BLAS call (BLAS's own threads split it).
     public static let blasLinear: Linear = { x, rows, weight, y, accumulate in
@@ -22,9 +24,11 @@ public enum LayerKernels {
         let parts = Parallel.workers
         Parallel.withSingleThreadedBLAS {
             Parallel.forEach(parts) { part in
-                let lower = rows * part / parts, upper = rows * (part + 1) / parts
-                BLAS.linear(x + lower * weight.columns, rows: upper - lower, weight: weight, into: y + lower * weight.rows,
-                            accumulate: accumulate)
+                let lower = rows * part / parts
+                let upper = rows * (part + 1) / parts
+                BLAS.linear(
+                    x + lower * weight.columns, rows: upper - lower, weight: weight, into: y + lower * weight.rows,
+                    accumulate: accumulate)
             }
         }
     }
@@ -32,9 +36,11 @@ public enum LayerKernels {
     /// The q, k and v projections of `rows` normalised rows `[rows, d]` into `q` `[rows, qWidth]`,
     /// `k` and `v` `[rows, kvWidth]`, with the family's biases, then RoPE on q and k, row i at
     /// position `position(i)`.
-    public static func projectQKV(_ normed: UnsafePointer<Float>, rows: Int, layer w: LayerWeights, config c: ModelConfig,
-                                  rope: RoPETable, position: (Int) -> Int, q: UnsafeMutablePointer<Float>,
-                                  k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, linear: Linear = blasLinear) {
+    public static func projectQKV(
+        _ normed: UnsafePointer<Float>, rows: Int, layer w: LayerWeights, config c: ModelConfig,
+        rope: RoPETable, position: (Int) -> Int, q: UnsafeMutablePointer<Float>,
+        k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, linear: Linear = blasLinear
+    ) {
         linear(normed, rows, w.q, q, false)
         linear(normed, rows, w.k, k, false)
         linear(normed, rows, w.v, v, false)
@@ -54,26 +60,32 @@ public enum LayerKernels {
     /// head's columns): causal, within `window` when given, scaled by 1/sqrt(headDim).
     /// `probabilities` `[rows, first + rows]` receives the attention weights (0 where masked);
     /// the head's output goes to `out` (rows `outStride` apart).
-    public static func attendHead(q: UnsafePointer<Float>, qStride: Int, rows: Int, first: Int, keys: UnsafePointer<Float>,
-                                  values: UnsafePointer<Float>, kvStride: Int, headDim: Int, window: Int?,
-                                  probabilities: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+    public static func attendHead(
+        q: UnsafePointer<Float>, qStride: Int, rows: Int, first: Int, keys: UnsafePointer<Float>,
+        values: UnsafePointer<Float>, kvStride: Int, headDim: Int, window: Int?,
+        probabilities: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
         let context = first + rows
         let scale = 1 / Float(headDim).squareRoot()
-        BLAS.gemmABt(m: rows, n: context, k: headDim, a: q, lda: qStride, b: keys, ldb: kvStride,
-                     c: probabilities, ldc: context, alpha: scale)
+        BLAS.gemmABt(
+            m: rows, n: context, k: headDim, a: q, lda: qStride, b: keys, ldb: kvStride,
+            c: probabilities, ldc: context, alpha: scale)
         for i in 0..<rows {
             Ops.maskedSoftmax(probabilities + i * context, count: context, position: first + i, window: window)
         }
-        BLAS.gemmAB(m: rows, n: headDim, k: context, a: probabilities, lda: context, b: values, ldb: kvStride,
-                    c: out, ldc: outStride)
+        BLAS.gemmAB(
+            m: rows, n: headDim, k: context, a: probabilities, lda: context, b: values, ldb: kvStride,
+            c: out, ldc: outStride)
     }
 
     /// The SwiGLU FFN of `module` over `rows` input rows `[rows, d]`:
     /// `output (+)= down(silu(gate(x)) * up(x))`. `gate` and `up` are `[rows, inner]` scratch that
     /// keep the projections; `activation` (which may be `gate`) receives `silu(gate) * up`.
-    public static func swigluFFN(_ module: FFNWeights, input: UnsafePointer<Float>, rows: Int, gate: UnsafeMutablePointer<Float>,
-                                 up: UnsafeMutablePointer<Float>, activation: UnsafeMutablePointer<Float>,
-                                 output: UnsafeMutablePointer<Float>, accumulate: Bool, linear: Linear = blasLinear) {
+    public static func swigluFFN(
+        _ module: FFNWeights, input: UnsafePointer<Float>, rows: Int, gate: UnsafeMutablePointer<Float>,
+        up: UnsafeMutablePointer<Float>, activation: UnsafeMutablePointer<Float>,
+        output: UnsafeMutablePointer<Float>, accumulate: Bool, linear: Linear = blasLinear
+    ) {
         linear(input, rows, module.gate, gate, false)
         linear(input, rows, module.up, up, false)
         let count = rows * module.inner

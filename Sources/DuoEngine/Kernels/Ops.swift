@@ -5,8 +5,10 @@ public enum Ops {
     /// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for `rows` rows of width `width`;
     /// each row's inverse RMS goes to `inverseRMS` when given (the backward pass needs it).
     @inlinable @inline(__always)
-    public static func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>,
-                               eps: Float, into y: UnsafeMutablePointer<Float>, inverseRMS: UnsafeMutablePointer<Float>? = nil) {
+    public static func rmsNorm(
+        _ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>,
+        eps: Float, into y: UnsafeMutablePointer<Float>, inverseRMS: UnsafeMutablePointer<Float>? = nil
+    ) {
         for r in 0..<rows {
             let xr = x + r * width
             let yr = y + r * width

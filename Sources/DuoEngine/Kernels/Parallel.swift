@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Accelerate)
-import Accelerate
+    import Accelerate
 #else
-import CBLAS
+    import CBLAS
 #endif
 
 /// Splits independent work across the machine's cores.
@@ -24,7 +25,8 @@ public enum Parallel {
         let slices = min(workers, max(1, count / max(minimum, 1)))
         let size = (count + slices - 1) / max(slices, 1)
         forEach(slices) { s in
-            let lower = s * size, upper = min(count, lower + size)
+            let lower = s * size
+            let upper = min(count, lower + size)
             if lower < upper { body(lower..<upper) }
         }
     }
@@ -32,9 +34,9 @@ public enum Parallel {
     /// The number of threads BLAS uses now (1 with Accelerate, which manages its own).
     public static var blasThreads: Int {
         #if canImport(Accelerate)
-        return 1
+            return 1
         #else
-        return Int(openblas_get_num_threads())
+            return Int(openblas_get_num_threads())
         #endif
     }
 
@@ -45,39 +47,39 @@ public enum Parallel {
     /// the last one leaves, never while another is inside.
     public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
         #if canImport(Accelerate)
-        return try body()
+            return try body()
         #else
-        SingleThreadedBLAS.shared.enter()
-        defer { SingleThreadedBLAS.shared.leave() }
-        return try body()
+            SingleThreadedBLAS.shared.enter()
+            defer { SingleThreadedBLAS.shared.leave() }
+            return try body()
         #endif
     }
 }
 
 #if !canImport(Accelerate)
-/// The one owner of OpenBLAS's thread count while single-threaded sections are open.
-private final class SingleThreadedBLAS: @unchecked Sendable {  // all state is guarded by `lock`
-    static let shared = SingleThreadedBLAS()
-    private let lock = NSLock()
-    private var depth = 0
-    private var saved: Int32 = 1
+    /// The one owner of OpenBLAS's thread count while single-threaded sections are open.
+    private final class SingleThreadedBLAS: @unchecked Sendable {  // all state is guarded by `lock`
+        static let shared = SingleThreadedBLAS()
+        private let lock = NSLock()
+        private var depth = 0
+        private var saved: Int32 = 1
 
-    func enter() {
-        lock.lock()
-        defer { lock.unlock() }
-        if depth == 0 {
-            saved = openblas_get_num_threads()
-            openblas_set_num_threads(1)
+        func enter() {
+            lock.lock()
+            defer { lock.unlock() }
+            if depth == 0 {
+                saved = openblas_get_num_threads()
+                openblas_set_num_threads(1)
+            }
+            depth += 1
         }
-        depth += 1
-    }
 
-    func leave() {
-        lock.lock()
-        defer { lock.unlock() }
-        depth -= 1
-        if depth == 0 { openblas_set_num_threads(saved) }
-    }
+        func leave() {
+            lock.lock()
+            defer { lock.unlock() }
+            depth -= 1
+            if depth == 0 { openblas_set_num_threads(saved) }
+        }
 
-}
+    }
 #endif

@@ -36,8 +36,10 @@ public struct RoPETable: Sendable {
     }
 
     /// cos and sin of `position * inv_freq` for each pair, as HF computes them (float32 angle).
-    private static func angles(position: Int, _ inverseFrequencies: [Float], cos c: inout ArraySlice<Float>,
-                               sin s: inout ArraySlice<Float>) {
+    private static func angles(
+        position: Int, _ inverseFrequencies: [Float], cos c: inout ArraySlice<Float>,
+        sin s: inout ArraySlice<Float>
+    ) {
         var k = c.startIndex
         for invFreq in inverseFrequencies {
             let angle = Float(position) * invFreq
@@ -63,29 +65,37 @@ public struct RoPETable: Sendable {
     private func rotate(_ vector: UnsafeMutablePointer<Float>, heads: Int, position: Int, direction: Float) {
         let half = headDim / 2
         if position >= positions {
-            var c = [Float](repeating: 0, count: half)[...], s = c
+            var c = [Float](repeating: 0, count: half)[...]
+            var s = c
             Self.angles(position: position, inverseFrequencies, cos: &c, sin: &s)
             c.withUnsafeBufferPointer { cp in
-                s.withUnsafeBufferPointer { sp in rotate(vector, heads: heads, cos: cp.baseAddress!, sin: sp.baseAddress!, direction: direction) }
+                s.withUnsafeBufferPointer { sp in
+                    rotate(vector, heads: heads, cos: cp.baseAddress!, sin: sp.baseAddress!, direction: direction)
+                }
             }
             return
         }
         cos.withUnsafeBufferPointer { cp in
             sin.withUnsafeBufferPointer { sp in
-                rotate(vector, heads: heads, cos: cp.baseAddress! + position * half, sin: sp.baseAddress! + position * half,
-                       direction: direction)
+                rotate(
+                    vector, heads: heads, cos: cp.baseAddress! + position * half, sin: sp.baseAddress! + position * half,
+                    direction: direction)
             }
         }
     }
 
     @inline(__always)
-    private func rotate(_ vector: UnsafeMutablePointer<Float>, heads: Int, cos c: UnsafePointer<Float>, sin s: UnsafePointer<Float>,
-                        direction: Float) {
+    private func rotate(
+        _ vector: UnsafeMutablePointer<Float>, heads: Int, cos c: UnsafePointer<Float>, sin s: UnsafePointer<Float>,
+        direction: Float
+    ) {
         let half = headDim / 2
         for h in 0..<heads {
             let v = vector + h * headDim
             for i in 0..<half {
-                let a = v[i], b = v[i + half], si = direction * s[i]
+                let a = v[i]
+                let b = v[i + half]
+                let si = direction * s[i]
                 v[i] = a * c[i] - b * si
                 v[i + half] = b * c[i] + a * si
             }

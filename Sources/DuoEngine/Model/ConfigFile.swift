@@ -55,8 +55,10 @@ public enum ConfigFile {
         case .none: break
         case .linear(let factor): rope["factor"] = factor
         case .llama3(let factor, let low, let high, let original):
-            rope.merge(["factor": factor, "low_freq_factor": low, "high_freq_factor": high,
-                        "original_max_position_embeddings": original]) { a, _ in a }
+            rope.merge([
+                "factor": factor, "low_freq_factor": low, "high_freq_factor": high,
+                "original_max_position_embeddings": original,
+            ]) { a, _ in a }
         }
         var object: [String: Any] = [
             "architectures": [config.family.architecture], "model_type": config.family.rawValue,
@@ -155,16 +157,18 @@ private struct ConfigKeys {
             family = known
         } else if let first = architectures?.first {
             guard let known = ModelFamily.allCases.first(where: { $0.architecture == first }) else {
-                throw fail("architectures \"\(TerminalSafe.escape(first))\" is not supported (no model_type; supported: "
-                    + ModelFamily.allCases.map(\.architecture).joined(separator: ", ") + ")")
+                throw fail(
+                    "architectures \"\(TerminalSafe.escape(first))\" is not supported (no model_type; supported: "
+                        + ModelFamily.allCases.map(\.architecture).joined(separator: ", ") + ")")
             }
             family = known
         } else {
             family = .llama
         }
         if let other = architectures?.first(where: { $0 != family.architecture }) {
-            throw fail("architectures \"\(TerminalSafe.escape(other))\" is not supported for model_type \(family.rawValue) "
-                + "(expected \(family.architecture))")
+            throw fail(
+                "architectures \"\(TerminalSafe.escape(other))\" is not supported for model_type \(family.rawValue) "
+                    + "(expected \(family.architecture))")
         }
         return family
     }
@@ -213,7 +217,9 @@ private struct ConfigKeys {
     }
 
     /// One RoPE dictionary, as transformers' `standardize_rope_params` reads it.
-    private func rope(_ dict: ExactJSONObject, path: String, theta fallbackTheta: Double?, maxPositions: Int) throws -> (Double, RoPEScaling) {
+    private func rope(_ dict: ExactJSONObject, path: String, theta fallbackTheta: Double?, maxPositions: Int) throws -> (
+        Double, RoPEScaling
+    ) {
         let prefix = path + "."
         if dict.keys.contains(where: { dict[$0]?.object != nil }) {
             throw fail("\(path) per layer type is not supported (one RoPE for every layer only)")
@@ -231,10 +237,12 @@ private struct ConfigKeys {
             scaling = .linear(factor: try required("factor", dict, prefix))
         case "llama3":
             known.formUnion(["factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"])
-            let original = try int("original_max_position_embeddings", in: dict,
-                                   default: try int("original_max_position_embeddings", default: maxPositions), prefix: prefix)
-            scaling = .llama3(factor: try required("factor", dict, prefix), lowFreqFactor: try required("low_freq_factor", dict, prefix),
-                              highFreqFactor: try required("high_freq_factor", dict, prefix), originalMaxPositions: original)
+            let original = try int(
+                "original_max_position_embeddings", in: dict,
+                default: try int("original_max_position_embeddings", default: maxPositions), prefix: prefix)
+            scaling = .llama3(
+                factor: try required("factor", dict, prefix), lowFreqFactor: try required("low_freq_factor", dict, prefix),
+                highFreqFactor: try required("high_freq_factor", dict, prefix), originalMaxPositions: original)
         default:
             throw fail("\(prefix)\(typeKey) \"\(TerminalSafe.escape(type))\" is not supported (supported: default, linear, llama3)")
         }
@@ -295,8 +303,12 @@ private struct ConfigKeys {
         guard let probs = present("train_route_probabilities", in: duo) else { return (small, nil) }
         guard let dict = probs.object else { throw fail("duo.train_route_probabilities is not an object") }
         let p = "duo.train_route_probabilities."
-        return (small, RouteProbabilities(skip: try double("skip", in: dict, default: 0, prefix: p),
-                                          small: try double("small", in: dict, default: 0, prefix: p),
-                                          big: try double("big", in: dict, default: 0, prefix: p)))
+        return (
+            small,
+            RouteProbabilities(
+                skip: try double("skip", in: dict, default: 0, prefix: p),
+                small: try double("small", in: dict, default: 0, prefix: p),
+                big: try double("big", in: dict, default: 0, prefix: p))
+        )
     }
 }

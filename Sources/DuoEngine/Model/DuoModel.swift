@@ -41,12 +41,14 @@ public final class DuoModel: @unchecked Sendable {
             }
             let loaded = try Tokenizer.load(from: tokenizerURL)
             guard loaded.vocabSize <= config.vocabSize else {
-                throw DuoError(file: tokenizerURL, "tokenizer has \(loaded.vocabSize) ids but config.json vocab_size is \(config.vocabSize)")
+                throw DuoError(
+                    file: tokenizerURL, "tokenizer has \(loaded.vocabSize) ids but config.json vocab_size is \(config.vocabSize)")
             }
             tokenizer = loaded
         }
-        return DuoModel(config: config, weights: weights, tokenizer: tokenizer, directory: directory,
-                        storedDType: checkpoint.dominantDType)
+        return DuoModel(
+            config: config, weights: weights, tokenizer: tokenizer, directory: directory,
+            storedDType: checkpoint.dominantDType)
     }
 
     private let fingerprintLock = NSLock()

@@ -29,11 +29,13 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// Route probabilities the model was trained with (skip, small, big), when the config records them.
     public var trainRouteProbabilities: RouteProbabilities?
 
-    public init(vocabSize: Int, hiddenSize: Int, intermediateSize: Int, smallIntermediateSize: Int?,
-                numLayers: Int, numHeads: Int, numKVHeads: Int, headDim: Int? = nil, maxPositions: Int,
-                rmsNormEps: Float = 1e-5, ropeTheta: Float = 10000, ropeScaling: RoPEScaling = .none,
-                tieWordEmbeddings: Bool = false, trainRouteProbabilities: RouteProbabilities? = nil,
-                family: ModelFamily = .llama, slidingWindow: Int? = nil, slidingWindowLayers: [Int]? = nil) {
+    public init(
+        vocabSize: Int, hiddenSize: Int, intermediateSize: Int, smallIntermediateSize: Int?,
+        numLayers: Int, numHeads: Int, numKVHeads: Int, headDim: Int? = nil, maxPositions: Int,
+        rmsNormEps: Float = 1e-5, ropeTheta: Float = 10000, ropeScaling: RoPEScaling = .none,
+        tieWordEmbeddings: Bool = false, trainRouteProbabilities: RouteProbabilities? = nil,
+        family: ModelFamily = .llama, slidingWindow: Int? = nil, slidingWindowLayers: [Int]? = nil
+    ) {
         self.family = family
         self.vocabSize = vocabSize
         self.hiddenSize = hiddenSize
@@ -94,18 +96,22 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// Checks the numbers are usable; `source` names the file in the error.
     public func validate(source: String) throws {
         func fail(_ problem: String) -> DuoError { DuoError(problem, file: source) }
-        for (name, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
-                              ("num_hidden_layers", numLayers), ("num_attention_heads", numHeads),
-                              ("num_key_value_heads", numKVHeads), ("max_position_embeddings", maxPositions)] where value <= 0 {
+        for (name, value) in [
+            ("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
+            ("num_hidden_layers", numLayers), ("num_attention_heads", numHeads),
+            ("num_key_value_heads", numKVHeads), ("max_position_embeddings", maxPositions),
+        ] where value <= 0 {
             throw fail("\(name) must be positive, got \(value)")
         }
         // Plausibility bounds, checked before any size is multiplied or anything allocated: each far
         // above the largest Llama-family model, and small enough that no product of them overflows.
-        let bounds = [("vocab_size", vocabSize, 1 << 22), ("hidden_size", hiddenSize, 1 << 17),
-                      ("intermediate_size", intermediateSize, 1 << 20), ("duo.small_intermediate_size", smallIntermediateSize ?? 1, 1 << 20),
-                      ("num_hidden_layers", numLayers, 1 << 10), ("num_attention_heads", numHeads, 1 << 10),
-                      ("num_key_value_heads", numKVHeads, 1 << 10), ("head_dim", headDim, 1 << 12),
-                      ("max_position_embeddings", maxPositions, 1 << 24), ("sliding_window", slidingWindow ?? 1, 1 << 24)]
+        let bounds = [
+            ("vocab_size", vocabSize, 1 << 22), ("hidden_size", hiddenSize, 1 << 17),
+            ("intermediate_size", intermediateSize, 1 << 20), ("duo.small_intermediate_size", smallIntermediateSize ?? 1, 1 << 20),
+            ("num_hidden_layers", numLayers, 1 << 10), ("num_attention_heads", numHeads, 1 << 10),
+            ("num_key_value_heads", numKVHeads, 1 << 10), ("head_dim", headDim, 1 << 12),
+            ("max_position_embeddings", maxPositions, 1 << 24), ("sliding_window", slidingWindow ?? 1, 1 << 24),
+        ]
         for (name, value, limit) in bounds where value > limit {
             throw fail("\(name) \(value) is implausibly large (the limit is \(limit))")
         }
@@ -123,8 +129,9 @@ public struct ModelConfig: Sendable, Equatable, Codable {
             guard factor > 0, factor.isFinite else { throw fail("rope_parameters.factor must be positive, got \(factor)") }
         case .llama3(let factor, let low, let high, let original):
             guard factor > 0, factor.isFinite, low > 0, high > low, high.isFinite, original > 0 else {
-                throw fail("rope_parameters for llama3 need factor > 0, 0 < low_freq_factor < high_freq_factor "
-                    + "and original_max_position_embeddings > 0")
+                throw fail(
+                    "rope_parameters for llama3 need factor > 0, 0 < low_freq_factor < high_freq_factor "
+                        + "and original_max_position_embeddings > 0")
             }
         }
     }

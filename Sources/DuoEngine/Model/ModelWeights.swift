@@ -21,8 +21,10 @@ public struct LayerWeights: Sendable {
     public let big: FFNWeights
     public let small: FFNWeights?
 
-    public init(inputNorm: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, qkvBias: QKVBias? = nil,
-                postNorm: Tensor, big: FFNWeights, small: FFNWeights?) {
+    public init(
+        inputNorm: Tensor, q: Tensor, k: Tensor, v: Tensor, o: Tensor, qkvBias: QKVBias? = nil,
+        postNorm: Tensor, big: FFNWeights, small: FFNWeights?
+    ) {
         self.inputNorm = inputNorm
         self.q = q
         self.k = k
@@ -131,8 +133,9 @@ public struct ModelWeights: Sendable {
         let tiedHead = c.tieWordEmbeddings && checkpoint.entry("lm_head.weight") != nil
         for name in checkpoint.tensorNames where !expected.contains(name) && !Self.isIgnorable(name) {
             if name == "lm_head.weight" && c.tieWordEmbeddings { continue }  // checked against the embedding below
-            throw DuoError(file: checkpoint.file(of: name) ?? checkpoint.url,
-                           "unexpected tensor \(name): \(Self.refusal(name, c))")
+            throw DuoError(
+                file: checkpoint.file(of: name) ?? checkpoint.url,
+                "unexpected tensor \(name): \(Self.refusal(name, c))")
         }
         var tensors: [String: Tensor] = [:]
         for (name, shape) in shapes {
@@ -180,18 +183,24 @@ public struct ModelWeights: Sendable {
         var list: [(String, Tensor)] = [("model.embed_tokens.weight", embedding)]
         for (i, l) in layers.enumerated() {
             let p = "model.layers.\(i)."
-            list += [(p + "input_layernorm.weight", l.inputNorm), (p + "self_attn.q_proj.weight", l.q),
-                     (p + "self_attn.k_proj.weight", l.k), (p + "self_attn.v_proj.weight", l.v),
-                     (p + "self_attn.o_proj.weight", l.o)]
+            list += [
+                (p + "input_layernorm.weight", l.inputNorm), (p + "self_attn.q_proj.weight", l.q),
+                (p + "self_attn.k_proj.weight", l.k), (p + "self_attn.v_proj.weight", l.v),
+                (p + "self_attn.o_proj.weight", l.o),
+            ]
             if let b = l.qkvBias {
                 list += [(p + "self_attn.q_proj.bias", b.q), (p + "self_attn.k_proj.bias", b.k), (p + "self_attn.v_proj.bias", b.v)]
             }
-            list += [(p + "post_attention_layernorm.weight", l.postNorm),
-                     (p + "mlp.gate_proj.weight", l.big.gate), (p + "mlp.up_proj.weight", l.big.up),
-                     (p + "mlp.down_proj.weight", l.big.down)]
+            list += [
+                (p + "post_attention_layernorm.weight", l.postNorm),
+                (p + "mlp.gate_proj.weight", l.big.gate), (p + "mlp.up_proj.weight", l.big.up),
+                (p + "mlp.down_proj.weight", l.big.down),
+            ]
             if let s = l.small {
-                list += [(p + "mlp_small.gate_proj.weight", s.gate), (p + "mlp_small.up_proj.weight", s.up),
-                         (p + "mlp_small.down_proj.weight", s.down)]
+                list += [
+                    (p + "mlp_small.gate_proj.weight", s.gate), (p + "mlp_small.up_proj.weight", s.up),
+                    (p + "mlp_small.down_proj.weight", s.down),
+                ]
             }
         }
         list.append(("model.norm.weight", finalNorm))
@@ -207,9 +216,10 @@ public struct ModelWeights: Sendable {
         return ModelWeights(
             embedding: e,
             layers: layers.map { l in
-                LayerWeights(inputNorm: z(l.inputNorm), q: z(l.q), k: z(l.k), v: z(l.v), o: z(l.o),
-                             qkvBias: l.qkvBias.map { QKVBias(q: z($0.q), k: z($0.k), v: z($0.v)) }, postNorm: z(l.postNorm),
-                             big: zf(l.big), small: l.small.map(zf))
+                LayerWeights(
+                    inputNorm: z(l.inputNorm), q: z(l.q), k: z(l.k), v: z(l.v), o: z(l.o),
+                    qkvBias: l.qkvBias.map { QKVBias(q: z($0.q), k: z($0.k), v: z($0.v)) }, postNorm: z(l.postNorm),
+                    big: zf(l.big), small: l.small.map(zf))
             },
             finalNorm: z(finalNorm), lmHead: c.tieWordEmbeddings ? e : z(lmHead))
     }

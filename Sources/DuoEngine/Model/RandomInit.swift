@@ -21,18 +21,21 @@ public enum RandomInit {
             return t
         }
         func ffn(_ inner: Int) -> FFNWeights {
-            FFNWeights(gate: matrix(inner, c.hiddenSize), up: matrix(inner, c.hiddenSize), down: matrix(c.hiddenSize, inner, scale: residualScale))
+            FFNWeights(
+                gate: matrix(inner, c.hiddenSize), up: matrix(inner, c.hiddenSize), down: matrix(c.hiddenSize, inner, scale: residualScale))
         }
         let embedding = matrix(c.vocabSize, c.hiddenSize)
         let layers = (0..<c.numLayers).map { _ in
-            LayerWeights(inputNorm: ones(c.hiddenSize), q: matrix(c.qWidth, c.hiddenSize), k: matrix(c.kvWidth, c.hiddenSize),
-                         v: matrix(c.kvWidth, c.hiddenSize), o: matrix(c.hiddenSize, c.qWidth, scale: residualScale),
-                         qkvBias: c.family.hasQKVBias ? QKVBias(q: vector(c.qWidth), k: vector(c.kvWidth), v: vector(c.kvWidth)) : nil,
-                         postNorm: ones(c.hiddenSize),
-                         big: ffn(c.intermediateSize), small: c.smallIntermediateSize.map(ffn))
+            LayerWeights(
+                inputNorm: ones(c.hiddenSize), q: matrix(c.qWidth, c.hiddenSize), k: matrix(c.kvWidth, c.hiddenSize),
+                v: matrix(c.kvWidth, c.hiddenSize), o: matrix(c.hiddenSize, c.qWidth, scale: residualScale),
+                qkvBias: c.family.hasQKVBias ? QKVBias(q: vector(c.qWidth), k: vector(c.kvWidth), v: vector(c.kvWidth)) : nil,
+                postNorm: ones(c.hiddenSize),
+                big: ffn(c.intermediateSize), small: c.smallIntermediateSize.map(ffn))
         }
-        return ModelWeights(embedding: embedding, layers: layers, finalNorm: ones(c.hiddenSize),
-                            lmHead: c.tieWordEmbeddings ? embedding : matrix(c.vocabSize, c.hiddenSize))
+        return ModelWeights(
+            embedding: embedding, layers: layers, finalNorm: ones(c.hiddenSize),
+            lmHead: c.tieWordEmbeddings ? embedding : matrix(c.vocabSize, c.hiddenSize))
     }
 
     /// A standard normal draw (Box-Muller).
@@ -44,9 +47,9 @@ public enum RandomInit {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 @inline(__always) private func _log(_ x: Double) -> Double { log(x) }
 @inline(__always) private func _cos(_ x: Double) -> Double { cos(x) }

@@ -69,7 +69,7 @@ public struct RouteMatrix: Sendable, Equatable, Codable {
         set { values[token * layers + layer] = newValue }
     }
 
-    public func row(_ token: Int) -> ArraySlice<Route> { values[token * layers ..< (token + 1) * layers] }
+    public func row(_ token: Int) -> ArraySlice<Route> { values[token * layers..<(token + 1) * layers] }
 
     /// A token's pattern as letters, layer 0 first (e.g. "BBSK").
     public func pattern(_ token: Int) -> String { String(row(token).map(\.letter)) }

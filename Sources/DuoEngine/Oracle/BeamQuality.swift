@@ -14,8 +14,10 @@ public enum BeamQuality {
         public var secondsPerToken: Double
     }
 
-    public static func measure(model: DuoModel, ids: [Int], constraint: OracleConstraint, widths: [Int],
-                               context: RoutingPolicy = UniformPolicy(.big), progress: (Int, Int) -> Void = { _, _ in }) throws -> [Row] {
+    public static func measure(
+        model: DuoModel, ids: [Int], constraint: OracleConstraint, widths: [Int],
+        context: RoutingPolicy = UniformPolicy(.big), progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> [Row] {
         try constraint.validate(config: model.config)
         guard ids.count >= 2, ids.count <= model.config.maxPositions else { throw DuoError("need 2...context tokens") }
         let session = InferenceSession(model: model, capacity: ids.count)
@@ -35,22 +37,31 @@ public enum BeamQuality {
             optimum.append(best)
             for (i, width) in widths.enumerated() {
                 start = EngineBenchmark.now()
-                let beam = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
-                                       constraint: constraint, beamWidth: width)
+                let beam = tree.search(
+                    token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
+                    constraint: constraint, beamWidth: width)
                 seconds[i] += EngineBenchmark.now() - start
                 // Differences below 1e-5 nats are float noise between differently sized batches.
                 var gap = max(0, beam.map(\.loss).min()! - best)
-                if gap <= 1e-5 { gap = 0; found[i] += 1 }
+                if gap <= 1e-5 {
+                    gap = 0
+                    found[i] += 1
+                }
                 gaps[i].append(gap)
             }
             progress(t + 1, positions)
         }
-        var rows = [Row(beamWidth: nil, tokens: positions, foundOptimum: 1, meanGap: 0, maxGap: 0,
-                        secondsPerToken: exhaustiveSeconds / Double(positions))]
+        var rows = [
+            Row(
+                beamWidth: nil, tokens: positions, foundOptimum: 1, meanGap: 0, maxGap: 0,
+                secondsPerToken: exhaustiveSeconds / Double(positions))
+        ]
         for (i, width) in widths.enumerated() {
-            rows.append(Row(beamWidth: width, tokens: positions, foundOptimum: Double(found[i]) / Double(positions),
-                            meanGap: gaps[i].reduce(0, +) / Double(positions), maxGap: gaps[i].max() ?? 0,
-                            secondsPerToken: seconds[i] / Double(positions)))
+            rows.append(
+                Row(
+                    beamWidth: width, tokens: positions, foundOptimum: Double(found[i]) / Double(positions),
+                    meanGap: gaps[i].reduce(0, +) / Double(positions), maxGap: gaps[i].max() ?? 0,
+                    secondsPerToken: seconds[i] / Double(positions)))
         }
         return rows
     }

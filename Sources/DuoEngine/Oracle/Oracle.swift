@@ -35,29 +35,37 @@ public enum Oracle {
     /// `beamWidth` limits the search to a beam (see `OracleTree.search`); nil searches every pattern.
     /// `onChoice` sees each position's choice as soon as it is found; returning false stops the
     /// search with `OracleStopped` (a viewer cancelling work it no longer needs).
-    public static func run(model: DuoModel, ids: [Int], constraint: OracleConstraint, context: OracleContext,
-                           beamWidth: Int? = nil, progress: (Int, Int) -> Void = { _, _ in },
-                           onChoice: ((OracleChoice) -> Bool)? = nil) throws -> [OracleChoice] {
+    public static func run(
+        model: DuoModel, ids: [Int], constraint: OracleConstraint, context: OracleContext,
+        beamWidth: Int? = nil, progress: (Int, Int) -> Void = { _, _ in },
+        onChoice: ((OracleChoice) -> Bool)? = nil
+    ) throws -> [OracleChoice] {
         try constraint.validate(config: model.config)
         guard constraint != .anyBigSmall else { throw DuoError("choose a constraint: --k, --skips or --budget") }
         if let beamWidth, beamWidth < 1 { throw DuoError("--beam \(beamWidth) must be at least 1") }
-        return try search(model: model, ids: ids, context: context, constraints: [constraint], beamWidth: beamWidth,
-                          progress: progress, onChoice: onChoice)[0]
+        return try search(
+            model: model, ids: ids, context: context, constraints: [constraint], beamWidth: beamWidth,
+            progress: progress, onChoice: onChoice)[0]
     }
 
     /// Big/small oracles for every k = 0...L. In a fixed context one tree per token serves every k;
     /// in the causal context each k has its own context, so each k runs its own (pruned) tree.
-    public static func everyK(model: DuoModel, ids: [Int], context: OracleContext,
-                              progress: (Int, Int) -> Void = { _, _ in }) throws -> [[OracleChoice]] {
+    public static func everyK(
+        model: DuoModel, ids: [Int], context: OracleContext,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> [[OracleChoice]] {
         try OracleConstraint.anyBigSmall.validate(config: model.config)
         let layers = model.config.numLayers
-        return try search(model: model, ids: ids, context: context, constraints: (0...layers).map { .exactlyBig($0) },
-                          progress: progress)
+        return try search(
+            model: model, ids: ids, context: context, constraints: (0...layers).map { .exactlyBig($0) },
+            progress: progress)
     }
 
-    private static func search(model: DuoModel, ids: [Int], context: OracleContext, constraints: [OracleConstraint],
-                               beamWidth: Int? = nil, progress: (Int, Int) -> Void,
-                               onChoice: ((OracleChoice) -> Bool)? = nil) throws -> [[OracleChoice]] {
+    private static func search(
+        model: DuoModel, ids: [Int], context: OracleContext, constraints: [OracleConstraint],
+        beamWidth: Int? = nil, progress: (Int, Int) -> Void,
+        onChoice: ((OracleChoice) -> Bool)? = nil
+    ) throws -> [[OracleChoice]] {
         guard ids.count >= 2 else { throw DuoError("the oracle needs at least 2 tokens") }
         guard ids.count <= model.config.maxPositions else {
             throw DuoError("sequence of \(ids.count) tokens is longer than the context of \(model.config.maxPositions)")
@@ -72,15 +80,17 @@ public enum Oracle {
             let bigSmall = constraints.allSatisfy { if case .exactlyBig = $0 { return true } else { return false } }
             for t in 0..<positions {
                 if bigSmall && constraints.count > 1 {
-                    let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .anyBigSmall)
+                    let leaves = tree.search(
+                        token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .anyBigSmall)
                     for (i, constraint) in constraints.enumerated() {
                         guard case .exactlyBig(let k) = constraint else { continue }
                         results[i].append(best(leaves.filter { $0.bigCount == k }, position: t, target: ids[t + 1]))
                     }
                 } else {
                     for (i, constraint) in constraints.enumerated() {
-                        let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
-                                                 constraint: constraint, beamWidth: beamWidth)
+                        let leaves = tree.search(
+                            token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
+                            constraint: constraint, beamWidth: beamWidth)
                         results[i].append(best(leaves, position: t, target: ids[t + 1]))
                     }
                 }
@@ -92,8 +102,9 @@ public enum Oracle {
             for t in 0..<positions {
                 for (i, constraint) in constraints.enumerated() {
                     let session = sessions[i]
-                    let leaves = tree.search(token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
-                                             constraint: constraint, beamWidth: beamWidth)
+                    let leaves = tree.search(
+                        token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
+                        constraint: constraint, beamWidth: beamWidth)
                     let choice = best(leaves, position: t, target: ids[t + 1])
                     results[i].append(choice)
                     _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern))
@@ -119,9 +130,10 @@ extension SequenceEvaluation {
     public init(model: DuoModel, ids: [Int], oracle choices: [OracleChoice]) {
         var rows = choices.map(\.pattern)
         rows.append(rows.last ?? Array(repeating: .big, count: model.config.numLayers))
-        self.init(ids: ids, routes: RouteMatrix(rows: rows), losses: choices.map(\.loss),
-                  top: Array(repeating: [], count: ids.count),
-                  ffnFractions: rows.map { model.cost.ffnFraction(pattern: $0) },
-                  totalFLOPs: rows.enumerated().reduce(0) { $0 + model.cost.total(pattern: $1.1, position: $1.0) })
+        self.init(
+            ids: ids, routes: RouteMatrix(rows: rows), losses: choices.map(\.loss),
+            top: Array(repeating: [], count: ids.count),
+            ffnFractions: rows.map { model.cost.ffnFraction(pattern: $0) },
+            totalFLOPs: rows.enumerated().reduce(0) { $0 + model.cost.total(pattern: $1.1, position: $1.0) })
     }
 }

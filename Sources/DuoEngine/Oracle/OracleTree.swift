@@ -24,8 +24,10 @@ public final class OracleTree {
     /// only the `beamWidth` prefixes whose hidden state already predicts the target best (the
     /// logit-lens loss: final norm and LM head applied early) go on — a beam search for
     /// constraints whose full tree is too large (ternary: 3^L leaves).
-    public func search(token id: Int, target: Int, cache: KVCache, contextLength t: Int,
-                       constraint: OracleConstraint, beamWidth: Int? = nil) -> [Leaf] {
+    public func search(
+        token id: Int, target: Int, cache: KVCache, contextLength t: Int,
+        constraint: OracleConstraint, beamWidth: Int? = nil
+    ) -> [Leaf] {
         // One BLAS thread per core, the work split by rows (or heads, or LM-head blocks) across
         // the cores: no fork/join inside each small GEMM and no BLAS threads spinning idle while
         // the element-wise work runs.
@@ -34,17 +36,26 @@ public final class OracleTree {
         }
     }
 
-    private func searchOnCores(token id: Int, target: Int, cache: KVCache, contextLength t: Int,
-                               constraint: OracleConstraint, beamWidth: Int?) -> [Leaf] {
-        let c = model.config, w = model.weights, cost = model.cost
-        let d = c.hiddenSize, hd = c.headDim, L = c.numLayers
+    private func searchOnCores(
+        token id: Int, target: Int, cache: KVCache, contextLength t: Int,
+        constraint: OracleConstraint, beamWidth: Int?
+    ) -> [Leaf] {
+        let c = model.config
+        let w = model.weights
+        let cost = model.cost
+        let d = c.hiddenSize
+        let hd = c.headDim
+        let L = c.numLayers
         precondition(t <= cache.count && t < c.maxPositions, "OracleTree: context beyond the cache")
         rowsThroughAttention = 0
         rowsThroughFFN = [:]
         var frontier = Tensor(shape: [1, d])
         frontier.row(0).update(from: w.embedding.row(id), count: d)
         // Per prefix: its routes packed two bits a layer, its counts and its FFN FLOPs.
-        var codes: [UInt64] = [0], bigs = [0], skips = [0], ffnCost = [0]
+        var codes: [UInt64] = [0]
+        var bigs = [0]
+        var skips = [0]
+        var ffnCost = [0]
         let group = c.numHeads / c.numKVHeads
         let scale = 1 / Float(hd).squareRoot()
         for l in 0..<L {
@@ -54,23 +65,29 @@ public final class OracleTree {
             // Attention: each prefix's own query/key/value at position t against the shared context.
             let normed = Tensor(shape: [m, d])
             Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.inputNorm.data, eps: c.rmsNormEps, into: normed.data)
-            let q = Tensor(shape: [m, c.qWidth]), k = Tensor(shape: [m, c.kvWidth]), v = Tensor(shape: [m, c.kvWidth])
-            LayerKernels.projectQKV(normed.data, rows: m, layer: lw, config: c, rope: model.rope, position: { _ in t },
-                                    q: q.data, k: k.data, v: v.data, linear: LayerKernels.rowSplitLinear)
+            let q = Tensor(shape: [m, c.qWidth])
+            let k = Tensor(shape: [m, c.kvWidth])
+            let v = Tensor(shape: [m, c.kvWidth])
+            LayerKernels.projectQKV(
+                normed.data, rows: m, layer: lw, config: c, rope: model.rope, position: { _ in t },
+                q: q.data, k: k.data, v: v.data, linear: LayerKernels.rowSplitLinear)
             let attended = Tensor(shape: [m, c.qWidth])
             let scores = Tensor(shape: [c.numHeads, m, t + 1])
-            let keys = cache.keys[l].data, values = cache.values[l].data
+            let keys = cache.keys[l].data
+            let values = cache.values[l].data
             let window = c.attentionWindow(layer: l)
             // Heads side by side on the cores, each with its own score block and output columns.
             func attendHead(_ h: Int) {
                 let g = h / group
                 let block = scores.data + h * m * (t + 1)
                 if t > 0 {
-                    BLAS.gemmABt(m: m, n: t, k: hd, a: q.data + h * hd, lda: c.qWidth, b: keys + g * hd, ldb: c.kvWidth,
-                                 c: block, ldc: t + 1, alpha: scale)
+                    BLAS.gemmABt(
+                        m: m, n: t, k: hd, a: q.data + h * hd, lda: c.qWidth, b: keys + g * hd, ldb: c.kvWidth,
+                        c: block, ldc: t + 1, alpha: scale)
                 }
                 for i in 0..<m {
-                    let qi = q.row(i) + h * hd, ki = k.row(i) + g * hd
+                    let qi = q.row(i) + h * hd
+                    let ki = k.row(i) + g * hd
                     var own: Float = 0
                     for j in 0..<hd { own += qi[j] * ki[j] }
                     let row = block + i * (t + 1)
@@ -78,12 +95,14 @@ public final class OracleTree {
                     Ops.maskedSoftmax(row, count: t + 1, position: t, window: window)
                 }
                 if t > 0 {
-                    BLAS.gemmAB(m: m, n: hd, k: t, a: block, lda: t + 1, b: values + g * hd, ldb: c.kvWidth,
-                                c: attended.data + h * hd, ldc: c.qWidth)
+                    BLAS.gemmAB(
+                        m: m, n: hd, k: t, a: block, lda: t + 1, b: values + g * hd, ldb: c.kvWidth,
+                        c: attended.data + h * hd, ldc: c.qWidth)
                 }
                 for i in 0..<m {
                     let p = block[i * (t + 1) + t]
-                    let out = attended.row(i) + h * hd, vi = v.row(i) + g * hd
+                    let out = attended.row(i) + h * hd
+                    let vi = v.row(i) + g * hd
                     for j in 0..<hd { out[j] += p * vi[j] }
                 }
             }
@@ -96,11 +115,14 @@ public final class OracleTree {
             // FFN: fork every prefix into its admissible children.
             let normed2 = Tensor(shape: [m, d])
             Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.postNorm.data, eps: c.rmsNormEps, into: normed2.data)
-            var parents: [Int] = [], childRoutes: [Route] = []
+            var parents: [Int] = []
+            var childRoutes: [Route] = []
             for i in 0..<m {
                 for route in constraint.routes {
-                    let big = bigs[i] + (route == .big ? 1 : 0), skip = skips[i] + (route == .skip ? 1 : 0)
-                    guard constraint.admits(big: big, skip: skip, ffnFLOPs: ffnCost[i] + cost.ffn(route), remaining: L - l - 1, cost: cost) else { continue }
+                    let big = bigs[i] + (route == .big ? 1 : 0)
+                    let skip = skips[i] + (route == .skip ? 1 : 0)
+                    guard constraint.admits(big: big, skip: skip, ffnFLOPs: ffnCost[i] + cost.ffn(route), remaining: L - l - 1, cost: cost)
+                    else { continue }
                     parents.append(i)
                     childRoutes.append(route)
                 }
@@ -113,10 +135,12 @@ public final class OracleTree {
                 rowsThroughFFN[route, default: 0] += rows.count
                 let input = Tensor(shape: [rows.count, d])
                 for (j, r) in rows.enumerated() { input.row(j).update(from: normed2.row(parents[r]), count: d) }
-                let gate = Tensor(shape: [rows.count, module.inner]), up = Tensor(shape: [rows.count, module.inner])
+                let gate = Tensor(shape: [rows.count, module.inner])
+                let up = Tensor(shape: [rows.count, module.inner])
                 let out = Tensor(shape: [rows.count, d])
-                LayerKernels.swigluFFN(module, input: input.data, rows: rows.count, gate: gate.data, up: up.data, activation: gate.data,
-                                       output: out.data, accumulate: false, linear: LayerKernels.rowSplitLinear)
+                LayerKernels.swigluFFN(
+                    module, input: input.data, rows: rows.count, gate: gate.data, up: up.data, activation: gate.data,
+                    output: out.data, accumulate: false, linear: LayerKernels.rowSplitLinear)
                 for (j, r) in rows.enumerated() { Ops.add(out.row(j), into: children.row(r), count: d) }
             }
             codes = zip(parents, childRoutes).map { codes[$0] | UInt64($1.rawValue) << (2 * UInt64(l)) }
@@ -144,14 +168,18 @@ public final class OracleTree {
 
     /// Loss on `target` of each row of a residual stream: final norm and LM head, in blocks of rows.
     func losses(of hidden: Tensor, target: Int) -> [Double] {
-        let c = model.config, w = model.weights, d = c.hiddenSize
+        let c = model.config
+        let w = model.weights
+        let d = c.hiddenSize
         let n = hidden.rows
         var losses = [Double](repeating: 0, count: n)
         let block = 256
         losses.withUnsafeMutableBufferPointer { out in
             Parallel.forEach((n + block - 1) / block) { b in
-                let start = b * block, rows = min(block, n - start)
-                let normed = Tensor(shape: [rows, d]), logits = Tensor(shape: [rows, c.vocabSize])
+                let start = b * block
+                let rows = min(block, n - start)
+                let normed = Tensor(shape: [rows, d])
+                let logits = Tensor(shape: [rows, c.vocabSize])
                 Ops.rmsNorm(hidden.row(start), rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
                 BLAS.linear(normed.data, rows: rows, weight: w.lmHead, into: logits.data)
                 for r in 0..<rows {

@@ -50,11 +50,16 @@ public enum PolicySpec {
         }
     }
 
-    private static func parseRandom(_ argument: String, config: ModelConfig, low: Route,
-                                    fail: (String) -> DuoError) throws -> RoutingPolicy {
-        var fields = argument.isEmpty ? [] : argument.split(separator: ",", omittingEmptySubsequences: false).map {
-            $0.trimmingCharacters(in: .whitespaces)
-        }
+    private static func parseRandom(
+        _ argument: String, config: ModelConfig, low: Route,
+        fail: (String) -> DuoError
+    ) throws -> RoutingPolicy {
+        var fields =
+            argument.isEmpty
+            ? []
+            : argument.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
         var seed: UInt64 = 0
         if let last = fields.last, last.lowercased().hasPrefix("seed=") || (fields.count >= 2 && !last.contains("=")) {
             let value = last.lowercased().hasPrefix("seed=") ? String(last.dropFirst(5)) : last
@@ -75,8 +80,10 @@ public enum PolicySpec {
             }
             guard let p = Double(field), p.isFinite else { throw fail("\(field) is neither a layer count k nor a probability p") }
             guard (0...1).contains(p) else { throw fail("probability \(p) is outside 0...1") }
-            let probabilities = config.isDuo ? RouteProbabilities(skip: 0, small: 1 - p, big: p)
-                                             : RouteProbabilities(skip: 1 - p, small: 0, big: p)
+            let probabilities =
+                config.isDuo
+                ? RouteProbabilities(skip: 0, small: 1 - p, big: p)
+                : RouteProbabilities(skip: 1 - p, small: 0, big: p)
             return RandomPolicy(mode: .probabilities(probabilities), seed: seed, layers: layers, low: low)
         }
         var p = RouteProbabilities(skip: 0, small: 0, big: 0)

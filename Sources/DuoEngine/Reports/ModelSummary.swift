@@ -23,7 +23,8 @@ public struct ModelSummary: Sendable {
         var lines: [String] = []
         lines.append("model        \(model.directory?.path ?? model.name)")
         let family = c.family.architecture
-        lines.append("kind         \(c.isDuo ? "Duo \(family) (big + small FFN per layer; routes skip/small/big)" : "plain \(family) (routes big/skip)")")
+        let kind = c.isDuo ? "Duo \(family) (big + small FFN per layer; routes skip/small/big)" : "plain \(family) (routes big/skip)"
+        lines.append("kind         \(kind)")
         lines.append("dtype        \(model.storedDType?.rawValue ?? "F32") on disk, Float32 in memory")
         lines.append("layers       \(c.numLayers)")
         lines.append("hidden       \(c.hiddenSize)")
@@ -60,13 +61,18 @@ public struct ModelSummary: Sendable {
         lines.append("  norms      \(n(p.norms))")
         lines.append("")
         lines.append("FLOPs per token (1 multiply-add = 2 FLOPs)")
-        lines.append("  per layer: attention projections \(n(cost.attentionProjections)) + \(n(cost.attentionPerContextToken)) per context token")
+        lines.append(
+            "  per layer: attention projections \(n(cost.attentionProjections)) + \(n(cost.attentionPerContextToken)) per context token")
         lines.append("  per layer FFN: big \(n(cost.bigFFN))" + (c.isDuo ? ", small \(n(cost.smallFFN))" : "") + ", skip 0")
         lines.append("  lm head: \(n(cost.lmHead))")
         for route in c.availableRoutes.reversed() {
             let pattern = Array(repeating: route, count: c.numLayers)
             let total = cost.total(pattern: pattern, position: c.maxPositions / 2)
-            lines.append("  all-\(route.name) at position \(c.maxPositions / 2): \(n(total)) (\(String(format: "%.1f", 100 * cost.totalFraction(pattern: pattern, position: c.maxPositions / 2)))% of all-big; FFN \(String(format: "%.1f", 100 * cost.ffnFraction(pattern: pattern)))%)")
+            lines.append(
+                "  all-\(route.name) at position \(c.maxPositions / 2): \(n(total)) "
+                    + "(\(String(format: "%.1f", 100 * cost.totalFraction(pattern: pattern, position: c.maxPositions / 2)))% of "
+                    + "all-big; FFN \(String(format: "%.1f", 100 * cost.ffnFraction(pattern: pattern)))%)"
+            )
         }
         if let t = model.tokenizer {
             let s = t.summary
@@ -94,9 +100,10 @@ public struct ModelSummary: Sendable {
     }
 
     public func json() throws -> String {
-        let info = InfoJSON(path: model.directory?.path, config: model.config, dtype: model.storedDType?.rawValue,
-                            parameters: model.parameterCounts, parameters_total: model.parameterCounts.total,
-                            flops: model.cost, tokenizer: model.tokenizer?.summary, blas: BLASCore.info)
+        let info = InfoJSON(
+            path: model.directory?.path, config: model.config, dtype: model.storedDType?.rawValue,
+            parameters: model.parameterCounts, parameters_total: model.parameterCounts.total,
+            flops: model.cost, tokenizer: model.tokenizer?.summary, blas: BLASCore.info)
         return try JSONOutput.string(info)
     }
 }

@@ -19,7 +19,11 @@ public struct RouteReport: Sendable {
 
     // MARK: JSON
 
-    struct TopJSON: Encodable { let id: Int; let text: String; let probability: Double }
+    struct TopJSON: Encodable {
+        let id: Int
+        let text: String
+        let probability: Double
+    }
     struct TokenJSON: Encodable {
         let position: Int
         let id: Int
@@ -77,19 +81,23 @@ public struct RouteReport: Sendable {
         let c = model.config
         let allBig = Array(repeating: Route.big, count: c.numLayers)
         let tokens = e.ids.indices.map { t in
-            TokenJSON(position: t, id: e.ids[t], text: tokenText(e.ids[t]),
-                      next_id: t + 1 < e.ids.count ? e.ids[t + 1] : nil,
-                      loss: t < e.losses.count ? e.losses[t] : nil,
-                      routes: e.routes.pattern(t), ffn_fraction: e.ffnFractions[t],
-                      flops: model.cost.total(pattern: e.routes.row(t), position: t),
-                      top: e.top[t].map { TopJSON(id: $0.id, text: tokenText($0.id), probability: $0.probability) })
+            TokenJSON(
+                position: t, id: e.ids[t], text: tokenText(e.ids[t]),
+                next_id: t + 1 < e.ids.count ? e.ids[t + 1] : nil,
+                loss: t < e.losses.count ? e.losses[t] : nil,
+                routes: e.routes.pattern(t), ffn_fraction: e.ffnFractions[t],
+                flops: model.cost.total(pattern: e.routes.row(t), position: t),
+                top: e.top[t].map { TopJSON(id: $0.id, text: tokenText($0.id), probability: $0.probability) })
         }
-        let summary = SummaryJSON(tokens: e.ids.count, scored: e.losses.count, mean_loss: e.meanLoss, perplexity: e.perplexity,
-                                  ffn_fraction: e.meanFFNFraction, total_flops: e.totalFLOPs,
-                                  all_big_flops: e.ids.indices.reduce(0) { $0 + model.cost.total(pattern: allBig, position: $1) })
-        let report = ReportJSON(model: ModelJSON(name: model.name, path: model.directory?.path, layers: c.numLayers,
-                                                 routes: c.availableRoutes.map(\.name), context: c.maxPositions),
-                                policy: policy, text: text, tokens: tokens, summary: summary)
+        let summary = SummaryJSON(
+            tokens: e.ids.count, scored: e.losses.count, mean_loss: e.meanLoss, perplexity: e.perplexity,
+            ffn_fraction: e.meanFFNFraction, total_flops: e.totalFLOPs,
+            all_big_flops: e.ids.indices.reduce(0) { $0 + model.cost.total(pattern: allBig, position: $1) })
+        let report = ReportJSON(
+            model: ModelJSON(
+                name: model.name, path: model.directory?.path, layers: c.numLayers,
+                routes: c.availableRoutes.map(\.name), context: c.maxPositions),
+            policy: policy, text: text, tokens: tokens, summary: summary)
         return try JSONOutput.string(report)
     }
 
@@ -101,15 +109,19 @@ public struct RouteReport: Sendable {
         for t in e.ids.indices {
             let next = t + 1 < e.ids.count ? String(e.ids[t + 1]) : ""
             let loss = t < e.losses.count ? String(format: "%.6f", e.losses[t]) : ""
-            lines.append([String(t), String(e.ids[t]), Self.csvField(tokenText(e.ids[t])), next, loss,
-                          e.routes.pattern(t), String(format: "%.6f", e.ffnFractions[t])].joined(separator: ","))
+            lines.append(
+                [
+                    String(t), String(e.ids[t]), Self.csvField(tokenText(e.ids[t])), next, loss,
+                    e.routes.pattern(t), String(format: "%.6f", e.ffnFractions[t]),
+                ].joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// RFC 4180 quoting: fields with commas, quotes or line breaks are quoted, quotes doubled.
     static func csvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ") || text.hasSuffix(" ") else {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ") || text.hasSuffix(" ")
+        else {
             return text
         }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
@@ -122,8 +134,9 @@ public struct RouteReport: Sendable {
         let e = evaluation
         let c = model.config
         var out = "model \(model.name)  policy \(policy)  tokens \(e.ids.count)  layers \(c.numLayers)\n"
-        out += String(format: "mean loss %.4f  perplexity %.3f  FFN compute %.1f%% of all-big\n",
-                      e.meanLoss, e.perplexity, 100 * e.meanFFNFraction)
+        out += String(
+            format: "mean loss %.4f  perplexity %.3f  FFN compute %.1f%% of all-big\n",
+            e.meanLoss, e.perplexity, 100 * e.meanFFNFraction)
         out += "routes: B big, S small, K skip; layer 0 first\n\n"
         let shown = e.ids.map { "\"" + TerminalSafe.escape(tokenText($0)) + "\"" }
         let width = min(max(7, shown.map(\.count).max() ?? 7), 24)
@@ -131,13 +144,16 @@ public struct RouteReport: Sendable {
             s.count >= w ? String(s.prefix(w)) : s + String(repeating: " ", count: w - s.count)
         }
         func left(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
-        out += left("pos", 5) + "  " + pad("token", width) + "  " + pad("next", width) + "  " + left("loss", 8)
+        out +=
+            left("pos", 5) + "  " + pad("token", width) + "  " + pad("next", width) + "  " + left("loss", 8)
             + "  " + pad("routes", max(6, c.numLayers)) + "  " + left("ffn%", 6) + "\n"
         for t in e.ids.indices {
             let next = t + 1 < e.ids.count ? shown[t + 1] : ""
             let loss = t < e.losses.count ? String(format: "%.4f", e.losses[t]) : "-"
-            out += left(String(t), 5) + "  " + pad(shown[t], width) + "  " + pad(next, width) + "  " + left(loss, 8)
-                + "  " + pad(e.routes.pattern(t), max(6, c.numLayers)) + "  " + left(String(format: "%.1f", 100 * e.ffnFractions[t]), 6) + "\n"
+            out +=
+                left(String(t), 5) + "  " + pad(shown[t], width) + "  " + pad(next, width) + "  " + left(loss, 8)
+                + "  " + pad(e.routes.pattern(t), max(6, c.numLayers)) + "  " + left(String(format: "%.1f", 100 * e.ffnFractions[t]), 6)
+                + "\n"
         }
         return out
     }

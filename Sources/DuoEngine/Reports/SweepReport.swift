@@ -48,8 +48,9 @@ public struct SweepReport: Sendable {
         let curves = self.curves
         var lines = ["k," + curves.map { $0.0.replacingOccurrences(of: " ", with: "_") }.joined(separator: ",") + ",all_big,all_small"]
         for k in 0...result.layers {
-            lines.append("\(k)," + curves.map { String(format: "%.4f", $0.1[k]) }.joined(separator: ",")
-                         + String(format: ",%.4f,%.4f", exp(result.allBig), exp(result.allSmall)))
+            lines.append(
+                "\(k)," + curves.map { String(format: "%.4f", $0.1[k]) }.joined(separator: ",")
+                    + String(format: ",%.4f,%.4f", exp(result.allBig), exp(result.allSmall)))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -62,18 +63,28 @@ public struct SweepReport: Sendable {
     /// all-small as dashed references.
     public func svg() -> String {
         let r = result
-        let width = 760.0, height = 460.0, left = 70.0, right = 130.0, top = 62.0, bottom = 50.0
-        let plotW = width - left - right, plotH = height - top - bottom
+        let width = 760.0
+        let height = 460.0
+        let left = 70.0
+        let right = 130.0
+        let top = 62.0
+        let bottom = 50.0
+        let plotW = width - left - right
+        let plotH = height - top - bottom
         let curves = self.curves
         let values = curves.flatMap(\.1) + [exp(r.allBig), exp(r.allSmall)]
-        let lo = log(values.min()! * 0.95), hi = log(values.max()! * 1.05)
+        let lo = log(values.min()! * 0.95)
+        let hi = log(values.max()! * 1.05)
         func x(_ k: Int) -> Double { left + plotW * Double(k) / Double(r.layers) }
         func y(_ v: Double) -> Double { top + plotH * (1 - (log(v) - lo) / max(hi - lo, 1e-9)) }
         let colors = ["#d62728", "#2ca02c", "#9467bd", "#1f77b4", "#7f7f7f"]
         func esc(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+                of: ">", with: "&gt;")
         }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+        var s =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"Helvetica, "
+            + "Arial, sans-serif\" font-size=\"12\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"\(left)\" y=\"22\" font-size=\"14\" font-weight=\"bold\">\(esc(title))</text>\n"
         s += "<line x1=\"\(left)\" y1=\"\(top + plotH)\" x2=\"\(left + plotW)\" y2=\"\(top + plotH)\" stroke=\"black\"/>\n"
@@ -90,7 +101,9 @@ public struct SweepReport: Sendable {
         }
         s += "<text transform=\"translate(16,\(top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\">perplexity (log scale)</text>\n"
         for (name, value, dash) in [("all-big", exp(r.allBig), "6,4"), ("all-small", exp(r.allSmall), "2,3")] {
-            s += "<line x1=\"\(left)\" y1=\"\(y(value))\" x2=\"\(left + plotW)\" y2=\"\(y(value))\" stroke=\"black\" stroke-dasharray=\"\(dash)\"/>\n"
+            s +=
+                "<line x1=\"\(left)\" y1=\"\(y(value))\" x2=\"\(left + plotW)\" y2=\"\(y(value))\" stroke=\"black\" "
+                + "stroke-dasharray=\"\(dash)\"/>\n"
             s += "<text x=\"\(left + plotW + 6)\" y=\"\(y(value) + 4)\">\(name) \(String(format: "%.1f", value))</text>\n"
         }
         var legendX = left

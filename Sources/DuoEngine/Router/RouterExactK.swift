@@ -12,7 +12,8 @@ public enum RouterExactK {
     /// The exact-k patterns together with the first pass's route probabilities,
     /// `probabilities[t][layer][r]` for the router's routes `router.routes[r]`.
     public static func run(model: DuoModel, router: RouterWeights, ids: [Int], k: Int) throws
-        -> (patterns: [[Route]], probabilities: [[[Float]]]) {
+        -> (patterns: [[Route]], probabilities: [[[Float]]])
+    {
         guard let big = router.routes.firstIndex(of: .big), router.routes.contains(.small) else {
             throw DuoError("exact-k routing needs a router over small and big")
         }
@@ -46,7 +47,8 @@ final class ProbabilityRecorder: RoutingPolicy, @unchecked Sendable {
         let r = router.routes.count
         let logits = router.logits(layer: layer, input: ffnInput, rows: positions.count)
         // log P(big) = logit(big) - logsumexp(logits): it ranks P(big) at any temperature ordering.
-        var margins: [Float] = [], probs: [[Float]] = []
+        var margins: [Float] = []
+        var probs: [[Float]] = []
         for i in 0..<positions.count {
             let row = logits[(i * r)..<((i + 1) * r)]
             let m = row.max()!

@@ -58,11 +58,13 @@ public final class RouterWeights: @unchecked Sendable {
 
     public func write(to url: URL) throws {
         try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try SafeTensorsWriter.write(named, metadata: [
-            "duoscope_router": "1", "routes": routes.map(\.name).joined(separator: ","),
-            "budget": String(budget), "temperature": String(temperature), "model": modelName,
-            "hidden_size": String(hidden), "num_hidden_layers": String(layers),
-        ], to: url)
+        try SafeTensorsWriter.write(
+            named,
+            metadata: [
+                "duoscope_router": "1", "routes": routes.map(\.name).joined(separator: ","),
+                "budget": String(budget), "temperature": String(temperature), "model": modelName,
+                "hidden_size": String(hidden), "num_hidden_layers": String(layers),
+            ], to: url)
     }
 
     /// Reads a router and checks it fits `config` (layers, hidden size, routes the model has).
@@ -75,19 +77,23 @@ public final class RouterWeights: @unchecked Sendable {
         guard !routes.isEmpty, !routes.contains(nil), Set(routes.map { $0! }).count == routes.count else {
             throw DuoError(file: url, "router routes \"\(names)\" are not distinct names from skip, small, big")
         }
-        let router = RouterWeights(routes: routes.map { $0! }, layers: config.numLayers, hidden: config.hiddenSize,
-                                   budget: Double(file.metadata["budget"] ?? "") ?? .nan,
-                                   temperature: Double(file.metadata["temperature"] ?? "") ?? 1,
-                                   modelName: file.metadata["model"] ?? "")
+        let router = RouterWeights(
+            routes: routes.map { $0! }, layers: config.numLayers, hidden: config.hiddenSize,
+            budget: Double(file.metadata["budget"] ?? "") ?? .nan,
+            temperature: Double(file.metadata["temperature"] ?? "") ?? 1,
+            modelName: file.metadata["model"] ?? "")
         if !config.isDuo, router.routes.contains(.small) {
             throw DuoError(file: url, "router chooses the small FFN but the model has none")
         }
         for (name, tensor) in router.named {
             guard let entry = file.entries[name] else {
-                throw DuoError(file: url, "missing tensor \(name): router made for another model? (this model has \(config.numLayers) layers)")
+                throw DuoError(
+                    file: url, "missing tensor \(name): router made for another model? (this model has \(config.numLayers) layers)")
             }
             guard entry.shape == tensor.shape else {
-                throw DuoError(file: url, "tensor \(name) has shape \(entry.shape) but this model needs \(tensor.shape): router made for another model?")
+                throw DuoError(
+                    file: url,
+                    "tensor \(name) has shape \(entry.shape) but this model needs \(tensor.shape): router made for another model?")
             }
             let loaded = try file.tensor(name)
             tensor.data.update(from: loaded.data, count: tensor.count)

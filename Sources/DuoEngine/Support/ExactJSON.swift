@@ -79,14 +79,28 @@ enum ExactJSONParser {
         let n = b.count
         while i < n {
             let c = b[i]
-            if c < 0x80 { i += 1; continue }
+            if c < 0x80 {
+                i += 1
+                continue
+            }
             var need = 0
             var minValue: UInt32 = 0
             var value: UInt32 = 0
-            if c & 0xE0 == 0xC0 { need = 1; minValue = 0x80; value = UInt32(c & 0x1F) }
-            else if c & 0xF0 == 0xE0 { need = 2; minValue = 0x800; value = UInt32(c & 0x0F) }
-            else if c & 0xF8 == 0xF0 { need = 3; minValue = 0x10000; value = UInt32(c & 0x07) }
-            else { return i }
+            if c & 0xE0 == 0xC0 {
+                need = 1
+                minValue = 0x80
+                value = UInt32(c & 0x1F)
+            } else if c & 0xF0 == 0xE0 {
+                need = 2
+                minValue = 0x800
+                value = UInt32(c & 0x0F)
+            } else if c & 0xF8 == 0xF0 {
+                need = 3
+                minValue = 0x10000
+                value = UInt32(c & 0x07)
+            } else {
+                return i
+            }
             if i + need >= n { return i }
             for k in 1...need {
                 let cc = b[i + k]
@@ -122,9 +136,15 @@ enum ExactJSONParser {
             case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
             case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
             case UInt8(ascii: "\""): return .string(try parseString())
-            case UInt8(ascii: "t"): try expectWord("true"); return .bool(true)
-            case UInt8(ascii: "f"): try expectWord("false"); return .bool(false)
-            case UInt8(ascii: "n"): try expectWord("null"); return .null
+            case UInt8(ascii: "t"):
+                try expectWord("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try expectWord("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try expectWord("null")
+                return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
             default: throw fail("unexpected character")
             }
@@ -142,7 +162,10 @@ enum ExactJSONParser {
             pos += 1
             var members = ExactJSONObject()
             skipWhitespace()
-            if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(members) }
+            if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") {
+                pos += 1
+                return .object(members)
+            }
             while true {
                 skipWhitespace()
                 guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
@@ -156,8 +179,14 @@ enum ExactJSONParser {
                 members.values.append(value)
                 skipWhitespace()
                 guard pos < bytes.count else { throw fail("unexpected end of data") }
-                if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-                if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(members) }
+                if bytes[pos] == UInt8(ascii: ",") {
+                    pos += 1
+                    continue
+                }
+                if bytes[pos] == UInt8(ascii: "}") {
+                    pos += 1
+                    return .object(members)
+                }
                 throw fail("expected ',' or '}'")
             }
         }
@@ -167,14 +196,23 @@ enum ExactJSONParser {
             pos += 1
             var items: [ExactJSON] = []
             skipWhitespace()
-            if pos < bytes.count && bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
+            if pos < bytes.count && bytes[pos] == UInt8(ascii: "]") {
+                pos += 1
+                return .array(items)
+            }
             while true {
                 skipWhitespace()
                 items.append(try parseValue(depth: depth))
                 skipWhitespace()
                 guard pos < bytes.count else { throw fail("unexpected end of data") }
-                if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-                if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
+                if bytes[pos] == UInt8(ascii: ",") {
+                    pos += 1
+                    continue
+                }
+                if bytes[pos] == UInt8(ascii: "]") {
+                    pos += 1
+                    return .array(items)
+                }
                 throw fail("expected ',' or ']'")
             }
         }
@@ -203,7 +241,11 @@ enum ExactJSONParser {
                     return String(decoding: buffer, as: UTF8.self)
                 }
                 if c < 0x20 { throw fail("control character in string") }
-                if c != UInt8(ascii: "\\") { buffer.append(c); pos += 1; continue }
+                if c != UInt8(ascii: "\\") {
+                    buffer.append(c)
+                    pos += 1
+                    continue
+                }
                 pos += 1
                 guard pos < bytes.count else { throw fail("unterminated string") }
                 let e = bytes[pos]
@@ -286,7 +328,10 @@ enum ExactJSONParser {
                 var k = start
                 let negative = bytes[k] == UInt8(ascii: "-")
                 if negative { k += 1 }
-                while k < pos { v = v * 10 + Int(bytes[k] - UInt8(ascii: "0")); k += 1 }
+                while k < pos {
+                    v = v * 10 + Int(bytes[k] - UInt8(ascii: "0"))
+                    k += 1
+                }
                 return Double(negative ? -v : v)
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)

@@ -1,8 +1,9 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Results that take long to compute (oracle searches, best-of-N, eval sweeps), kept on disk so
@@ -62,9 +63,10 @@ public final class ResultCache: @unchecked Sendable {  // immutable; the file sy
         let file = url(for: key)
         guard let data = try? InputFile.contents(file, limit: 1 << 30) else { return nil }
         guard let newline = data.firstIndex(of: UInt8(ascii: "\n")),
-              String(decoding: data[..<newline], as: UTF8.self) == ContentHash.hex(data[(newline + 1)...]),
-              let entry = try? JSONDecoder().decode(Entry<Value>.self, from: data[(newline + 1)...]),
-              entry.format == Self.format else {
+            String(decoding: data[..<newline], as: UTF8.self) == ContentHash.hex(data[(newline + 1)...]),
+            let entry = try? JSONDecoder().decode(Entry<Value>.self, from: data[(newline + 1)...]),
+            entry.format == Self.format
+        else {
             try? FileManager.default.removeItem(at: file)
             return nil
         }
@@ -130,7 +132,8 @@ public enum ContentHash {
         }
 
         public var hex: String {
-            var x = a ^ length, y = b ^ (length &* 0x9E37_79B9_7F4A_7C15)
+            var x = a ^ length
+            var y = b ^ (length &* 0x9E37_79B9_7F4A_7C15)
             for _ in 0..<2 {
                 x = (x ^ (x >> 33)) &* 0xFF51_AFD7_ED55_8CCD ^ y
                 y = (y ^ (y >> 29)) &* 0xC4CE_B9FE_1A85_EC53 ^ x

@@ -33,7 +33,10 @@ public struct TextSource: Sendable {
         let context = model.config.maxPositions
         if ids.count > context {
             guard truncate else {
-                throw DuoError("text is \(ids.count) tokens, longer than the model's context of \(context) (use --truncate to keep the first \(context))", file: label)
+                throw DuoError(
+                    "text is \(ids.count) tokens, longer than the model's context of \(context) (use --truncate to keep the first "
+                        + "\(context))",
+                    file: label)
             }
             ids = Array(ids.prefix(context))
         }

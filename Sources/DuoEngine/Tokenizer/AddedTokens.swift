@@ -62,7 +62,10 @@ struct AddedTokenMatcher {
                 var bestId = -1
                 var j = i + 1
                 while true {
-                    if terminal[node] >= 0 { bestEnd = j; bestId = terminal[node] }
+                    if terminal[node] >= 0 {
+                        bestEnd = j
+                        bestId = terminal[node]
+                    }
                     guard j < n, let next = children[node][s[j]] else { break }
                     node = Int(next)
                     j += 1

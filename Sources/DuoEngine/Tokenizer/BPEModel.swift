@@ -69,17 +69,21 @@ final class BPEModel: @unchecked Sendable {  // mutable state (the cache) is gua
         for (rank, pair) in config.merges.enumerated() {
             let (a, b) = pair
             guard let aId = vocab[a] else {
-                throw BuildError(message: "merge \(rank) (\(BPEModel.show(a)) \(BPEModel.show(b))) uses \(BPEModel.show(a)), which is not in the vocab")
+                throw BuildError(
+                    message: "merge \(rank) (\(BPEModel.show(a)) \(BPEModel.show(b))) uses \(BPEModel.show(a)), which is not in the vocab")
             }
             guard let bId = vocab[b] else {
-                throw BuildError(message: "merge \(rank) (\(BPEModel.show(a)) \(BPEModel.show(b))) uses \(BPEModel.show(b)), which is not in the vocab")
+                throw BuildError(
+                    message: "merge \(rank) (\(BPEModel.show(a)) \(BPEModel.show(b))) uses \(BPEModel.show(b)), which is not in the vocab")
             }
             guard b.count >= prefixLength else {
                 throw BuildError(message: "merge \(rank): \(BPEModel.show(b)) is shorter than continuing_subword_prefix")
             }
             let merged = a + b[prefixLength...]
             guard let newId = vocab[merged] else {
-                throw BuildError(message: "merge \(rank) (\(BPEModel.show(a)) \(BPEModel.show(b))) makes \(BPEModel.show(merged)), which is not in the vocab")
+                throw BuildError(
+                    message:
+                        "merge \(rank) (\(BPEModel.show(a)) \(BPEModel.show(b))) makes \(BPEModel.show(merged)), which is not in the vocab")
             }
             merges[UInt64(aId) << 32 | UInt64(bId)] = UInt64(rank) << 32 | UInt64(newId)  // a repeated pair: the last one wins
         }
@@ -150,7 +154,10 @@ final class BPEModel: @unchecked Sendable {  // mutable state (the cache) is gua
                 id = vocab[key].map { Int32($0) }
             }
             if let id {
-                if let u = pendingUnk { symbols.append(u); pendingUnk = nil }
+                if let u = pendingUnk {
+                    symbols.append(u)
+                    pendingUnk = nil
+                }
                 symbols.append(id)
                 continue
             }

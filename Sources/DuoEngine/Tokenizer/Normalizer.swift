@@ -141,7 +141,9 @@ struct Normalizer {
         var compatibility = false
         var composed = false
         switch form {
-        case .nfkc: compatibility = true; composed = true
+        case .nfkc:
+            compatibility = true
+            composed = true
         case .nfkd: compatibility = true
         case .nfc: composed = true
         default: break
@@ -161,7 +163,10 @@ struct Normalizer {
         let n = a.count
         while i < n {
             let ccc = a[i].properties.canonicalCombiningClass.rawValue
-            if ccc == 0 { i += 1; continue }
+            if ccc == 0 {
+                i += 1
+                continue
+            }
             var j = i + 1
             while j < n && a[j].properties.canonicalCombiningClass.rawValue != 0 { j += 1 }
             if j - i > 1 {

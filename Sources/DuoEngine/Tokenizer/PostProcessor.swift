@@ -38,7 +38,10 @@ struct PostProcessor {
         var result = PostProcessor(single: nil)
         for p in processors {
             guard let template = p.single else { continue }
-            guard let current = result.single else { result.single = template; continue }
+            guard let current = result.single else {
+                result.single = template
+                continue
+            }
             var combined: [Piece] = []
             for piece in template {
                 if case .sequence = piece { combined.append(contentsOf: current) } else { combined.append(piece) }

@@ -130,8 +130,9 @@ struct PreTokenizer {
             if addPrefixSpace && text.first != " " { text.insert(" ", at: 0) }
             var mapped: [Unicode.Scalar] = []
             if let regex {
-                let ranges = PreTokenizer.splitRanges(count: text.count, matches: try regex.matches(in: text),
-                                                      behavior: .isolated, invert: false)
+                let ranges = PreTokenizer.splitRanges(
+                    count: text.count, matches: try regex.matches(in: text),
+                    behavior: .isolated, invert: false)
                 for r in ranges {
                     mapped.removeAll(keepingCapacity: true)
                     ByteLevel.appendMapped(text[r], to: &mapped)
@@ -142,8 +143,9 @@ struct PreTokenizer {
                 try run(mapped, step: step + 1, atStart: atStart, body)
             }
         case .split(let pattern, let behavior, let invert):
-            let ranges = PreTokenizer.splitRanges(count: piece.count, matches: try pattern.matches(in: piece),
-                                                  behavior: behavior, invert: invert)
+            let ranges = PreTokenizer.splitRanges(
+                count: piece.count, matches: try pattern.matches(in: piece),
+                behavior: behavior, invert: invert)
             if ranges.count == 1 && ranges[0].count == piece.count {
                 try run(piece, step: step + 1, atStart: atStart, body)
             } else {

@@ -10,8 +10,10 @@ enum NativePattern: Equatable {
     case llama3(maxDigits: Int)
 
     static let gpt2Source = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
-    static let llama3Source = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
-    static let qwen2Source = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    static let llama3Source =
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    static let qwen2Source =
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
     /// The native matcher for a regex source, if it is one of the known patterns.
     static func recognize(_ source: String) -> NativePattern? {
@@ -139,8 +141,7 @@ enum NativePattern: Equatable {
         }
         // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
         var otherStart = -1
-        if s[i].value == 0x20 && i + 1 < n && cls[i + 1] == .other { otherStart = i + 1 }
-        else if k == .other { otherStart = i }
+        if s[i].value == 0x20 && i + 1 < n && cls[i + 1] == .other { otherStart = i + 1 } else if k == .other { otherStart = i }
         if otherStart >= 0 {
             var j = NativePattern.run(.other, from: otherStart, cls)
             while j < n && NativePattern.isCRLF(s[j]) { j += 1 }
@@ -183,7 +184,10 @@ final class ICURegex: @unchecked Sendable {  // NSRegularExpression is immutable
         var it = pattern.unicodeScalars.makeIterator()
         while let c = it.next() {
             if c == "\\" {
-                guard let e = it.next() else { out.unicodeScalars.append(c); break }
+                guard let e = it.next() else {
+                    out.unicodeScalars.append(c)
+                    break
+                }
                 switch e {
                 case "s": out += "\\p{White_Space}"
                 case "S": out += "\\P{White_Space}"
@@ -214,7 +218,12 @@ final class ICURegex: @unchecked Sendable {  // NSRegularExpression is immutable
         var u = 0
         for (k, c) in s.enumerated() {
             scalarIndex[u] = k
-            if c.value >= 0x10000 { scalarIndex[u + 1] = k; u += 2 } else { u += 1 }
+            if c.value >= 0x10000 {
+                scalarIndex[u + 1] = k
+                u += 2
+            } else {
+                u += 1
+            }
         }
         scalarIndex[u] = s.count
         var found: [NSRange] = []

@@ -115,7 +115,8 @@ struct TokenDecoder {
         guard token.count == 6 || token.count == 5 else { return nil }
         let bytes = UTF8Bytes.of(token)
         guard bytes.count == 6, bytes[0] == UInt8(ascii: "<"), bytes[1] == UInt8(ascii: "0"),
-              bytes[2] == UInt8(ascii: "x"), bytes[5] == UInt8(ascii: ">") else { return nil }
+            bytes[2] == UInt8(ascii: "x"), bytes[5] == UInt8(ascii: ">")
+        else { return nil }
         func hex(_ c: UInt8) -> UInt8? {
             switch c {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")

@@ -49,8 +49,9 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
         self.preTokenizer = def.preTokenizer
         self.postProcessor = def.postProcessor
         self.decoder = def.decoder
-        let added = AddedVocabulary(tokens: def.addedTokens, modelId: { model.vocab[$0] },
-                                    modelVocabCount: model.vocab.count, normalizer: def.normalizer)
+        let added = AddedVocabulary(
+            tokens: def.addedTokens, modelId: { model.vocab[$0] },
+            modelVocabCount: model.vocab.count, normalizer: def.normalizer)
         self.added = added
 
         var decodeTokens: [Int: [Unicode.Scalar]] = [:]
@@ -105,8 +106,9 @@ public final class Tokenizer: @unchecked Sendable {  // immutable apart from BPE
         do {
             return try encodeUnchecked(text, addSpecialTokens: addSpecialTokens)
         } catch let e as RegexBudgetExceeded {
-            throw DuoError("pre_tokenizer regex \(TerminalSafe.escape(e.pattern)) gave up on a \(e.length)-character piece "
-                + "(catastrophic backtracking; the pattern cannot be matched in bounded time)", file: source)
+            throw DuoError(
+                "pre_tokenizer regex \(TerminalSafe.escape(e.pattern)) gave up on a \(e.length)-character piece "
+                    + "(catastrophic backtracking; the pattern cannot be matched in bounded time)", file: source)
         }
     }
 
@@ -210,8 +212,10 @@ public struct TokenizerSummary: Sendable, Codable, Equatable {
     /// e.g. "none", "NFC", "NFKC+Lowercase".
     public var normalizer: String
 
-    public init(model: String, vocabSize: Int, mergeCount: Int, addedTokens: [String], specialTokens: [String],
-                preTokenizer: String, normalizer: String) {
+    public init(
+        model: String, vocabSize: Int, mergeCount: Int, addedTokens: [String], specialTokens: [String],
+        preTokenizer: String, normalizer: String
+    ) {
         self.model = model
         self.vocabSize = vocabSize
         self.mergeCount = mergeCount

@@ -388,7 +388,10 @@ struct TokenizerJSONReader {
             }
             return PostProcessor(single: pieces)
         default:
-            throw fail("unsupported post_processor type \(t) (supported: TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence)")
+            throw fail(
+                "unsupported post_processor type \(t) (supported: TemplateProcessing, BertProcessing, RobertaProcessing, "
+                    + "ByteLevel, Sequence)"
+            )
         }
     }
 

@@ -14,8 +14,10 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
     /// Where complete runs persist between sessions (nil: nowhere).
     public let cache: ResultCache?
 
-    public init(model: DuoModel, routers: [(name: String, weights: RouterWeights)], randomTrials: Int = 100,
-                cache: ResultCache? = nil) {
+    public init(
+        model: DuoModel, routers: [(name: String, weights: RouterWeights)], randomTrials: Int = 100,
+        cache: ResultCache? = nil
+    ) {
         self.model = model
         self.routers = routers.filter { Set($0.weights.routes) == [.small, .big] }
         self.randomTrials = randomTrials
@@ -48,9 +50,13 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
     /// model, not a regular file) is an error naming it, not a router silently missing.
     public static func loadRouters(for model: DuoModel) throws -> [(name: String, weights: RouterWeights)] {
         guard let dir = model.directory?.appendingPathComponent("routers"),
-              let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return [] }
+            let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path)
+        else { return [] }
         return try files.filter { $0.hasSuffix(".safetensors") }.sorted().map { file in
-            (String(file.dropLast(".safetensors".count)), try RouterWeights.read(from: dir.appendingPathComponent(file), config: model.config))
+            (
+                String(file.dropLast(".safetensors".count)),
+                try RouterWeights.read(from: dir.appendingPathComponent(file), config: model.config)
+            )
         }
     }
 
@@ -64,9 +70,11 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
 
     /// Runs `key` on `ids`. `partial` sees oracle results as they arrive; `progress(done, total)`
     /// reports; when `shouldContinue` turns false the work stops with `OracleStopped`.
-    public func run(_ key: PolicyKey, ids: [Int], shouldContinue: @escaping () -> Bool = { true },
-                    progress: @escaping (Int, Int) -> Void = { _, _ in },
-                    partial: @escaping (PolicyRun) -> Void = { _ in }) throws -> PolicyRun {
+    public func run(
+        _ key: PolicyKey, ids: [Int], shouldContinue: @escaping () -> Bool = { true },
+        progress: @escaping (Int, Int) -> Void = { _, _ in },
+        partial: @escaping (PolicyRun) -> Void = { _ in }
+    ) throws -> PolicyRun {
         let cacheKey = cache == nil ? [] : self.cacheKey(key, ids: ids)
         if let hit = cache?.value(PolicyRun.self, for: cacheKey), hit.key == key, hit.isComplete, hit.routes.tokens == ids.count {
             return hit
@@ -76,8 +84,10 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         return run
     }
 
-    private func compute(_ key: PolicyKey, ids: [Int], shouldContinue: @escaping () -> Bool,
-                         progress: @escaping (Int, Int) -> Void, partial: @escaping (PolicyRun) -> Void) throws -> PolicyRun {
+    private func compute(
+        _ key: PolicyKey, ids: [Int], shouldContinue: @escaping () -> Bool,
+        progress: @escaping (Int, Int) -> Void, partial: @escaping (PolicyRun) -> Void
+    ) throws -> PolicyRun {
         let L = layers
         switch key.kind {
         case .allBig: return try score(key, ids: ids, routes: RouteMatrix(tokens: ids.count, layers: L, fill: .big))
@@ -86,18 +96,21 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         case .router:
             guard let router = router(for: key.k) else { throw DuoError("no router over small and big in the model's routers/ folder") }
             let (patterns, probabilities) = try RouterExactK.run(model: model, router: router.weights, ids: ids, k: key.k)
-            var run = try score(key, ids: ids, routes: RouteMatrix(rows: patterns), note: "router \(router.name), exactly \(key.k) big by P(big)")
+            var run = try score(
+                key, ids: ids, routes: RouteMatrix(rows: patterns), note: "router \(router.name), exactly \(key.k) big by P(big)")
             run.routerProbabilities = probabilities
             run.routerRoutes = router.weights.routes
             return run
         case .fixed:
-            let losses = try FixedPatternSearch.losses(model: model, ids: ids, bigCounts: key.k...key.k,
-                                                       shouldContinue: shouldContinue, progress: progress)
+            let losses = try FixedPatternSearch.losses(
+                model: model, ids: ids, bigCounts: key.k...key.k,
+                shouldContinue: shouldContinue, progress: progress)
             // The lowest loss; ties go to the lowest pattern index.
             let best = losses.min { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }!.key
             let pattern = FixedPatternSearch.pattern(index: best, layers: L)
-            return try score(key, ids: ids, routes: RouteMatrix(rows: Array(repeating: pattern, count: ids.count)),
-                             note: "best of \(losses.count) fixed patterns: \(String(pattern.map(\.letter)))")
+            return try score(
+                key, ids: ids, routes: RouteMatrix(rows: Array(repeating: pattern, count: ids.count)),
+                note: "best of \(losses.count) fixed patterns: \(String(pattern.map(\.letter)))")
         case .random:
             let trials = (key.k == 0 || key.k == L) ? 1 : randomTrials
             var best: (loss: Double, seed: UInt64)?
@@ -114,23 +127,29 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         }
     }
 
-    private func oracle(_ key: PolicyKey, ids: [Int], shouldContinue: @escaping () -> Bool,
-                        progress: @escaping (Int, Int) -> Void, partial: @escaping (PolicyRun) -> Void) throws -> PolicyRun {
+    private func oracle(
+        _ key: PolicyKey, ids: [Int], shouldContinue: @escaping () -> Bool,
+        progress: @escaping (Int, Int) -> Void, partial: @escaping (PolicyRun) -> Void
+    ) throws -> PolicyRun {
         let L = layers
         let context: OracleContext = key.context == .causal ? .causal : .fixed(UniformPolicy(.big))
         var found: [OracleChoice] = []
         let cost = model.cost
-        let choices = try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(key.k), context: context, progress: progress) { choice in
+        let choices = try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(key.k), context: context, progress: progress) {
+            choice in
             found.append(choice)
             var rows = found.map(\.pattern)
             rows += Array(repeating: Array(repeating: Route.small, count: L), count: ids.count - rows.count)
-            partial(PolicyRun(key: key, routes: RouteMatrix(rows: rows), completed: found.count, losses: found.map(\.loss),
-                              top: [], lens: [], ffnFractions: rows.map { cost.ffnFraction(pattern: $0) }, note: ""))
+            partial(
+                PolicyRun(
+                    key: key, routes: RouteMatrix(rows: rows), completed: found.count, losses: found.map(\.loss),
+                    top: [], lens: [], ffnFractions: rows.map { cost.ffnFraction(pattern: $0) }, note: ""))
             return shouldContinue()
         }
         let sequence = SequenceEvaluation(model: model, ids: ids, oracle: choices)
-        var run = try score(key, ids: ids, routes: sequence.routes,
-                            note: "oracle, exactly \(key.k) big, \(key.context.rawValue) context; last token repeats the one before")
+        var run = try score(
+            key, ids: ids, routes: sequence.routes,
+            note: "oracle, exactly \(key.k) big, \(key.context.rawValue) context; last token repeats the one before")
         // The oracle's own losses: equal to the forward pass in the causal context, and the
         // per-token optimum over an all-big context in the fixed one.
         run.losses = choices.map(\.loss)
@@ -146,8 +165,9 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
             for t in 0..<ids.count { lens[t].append(read.top[t].first ?? TokenProbability(id: 0, probability: 0)) }
         }
         let evaluation = SequenceEvaluation.score(model: model, ids: ids, logits: session.logits(of: hidden), routes: routes, topK: 5)
-        return PolicyRun(key: key, routes: routes, completed: ids.count, losses: evaluation.losses, top: evaluation.top,
-                         lens: lens, ffnFractions: evaluation.ffnFractions, note: note)
+        return PolicyRun(
+            key: key, routes: routes, completed: ids.count, losses: evaluation.losses, top: evaluation.top,
+            lens: lens, ffnFractions: evaluation.ffnFractions, note: note)
     }
 
     /// The loss of token `token`'s target when that token's route at one layer is flipped
@@ -157,7 +177,8 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         guard t + 1 < ids.count else { return [] }
         let session = InferenceSession(model: model, capacity: ids.count)
         if t > 0 {
-            let context: RoutingPolicy = run.key.kind == .oracle && run.key.context == .fixed ? UniformPolicy(.big) : MatrixPolicy(run.routes)
+            let context: RoutingPolicy =
+                run.key.kind == .oracle && run.key.context == .fixed ? UniformPolicy(.big) : MatrixPolicy(run.routes)
             _ = try session.forwardHidden(Array(ids[0..<t]), policy: context)
         }
         let pattern = Array(run.routes.row(t))
@@ -189,8 +210,10 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
     /// Greedy continuation of `ids` by up to `count` tokens under `policy`; `onToken` sees the
     /// new id, the routes of every token so far and the probability the new token was chosen
     /// with, and returns false to stop.
-    public func generate(ids: [Int], count: Int, policy: RoutingPolicy,
-                         onToken: (_ id: Int, _ routes: [[Route]], _ probability: Double) -> Bool) throws {
+    public func generate(
+        ids: [Int], count: Int, policy: RoutingPolicy,
+        onToken: (_ id: Int, _ routes: [[Route]], _ probability: Double) -> Bool
+    ) throws {
         let capacity = model.config.maxPositions
         guard ids.count < capacity else { throw DuoError("the text already fills the model's context of \(capacity) tokens") }
         let session = InferenceSession(model: model, capacity: capacity)

@@ -2,7 +2,9 @@ import DuoEngine
 
 /// The routing policies the explorer compares.
 public enum PolicyKind: String, CaseIterable, Sendable, Codable {
-    case oracle, router, fixed, random, allBig = "all-big", allSmall = "all-small"
+    case oracle, router, fixed, random
+    case allBig = "all-big"
+    case allSmall = "all-small"
 
     /// The key that makes this policy the primary one (its upper case makes it the partner).
     public var key: Character {

@@ -5,9 +5,11 @@ extension Explorer {
     /// Loads a Duo model with its routers and opens the first of `textFiles` (or, with none, the
     /// sample `quotes.txt` next to the model); every given file and sample text is offered by
     /// the picker. `state` builds the user's starting choices once the model's shape is known.
-    public static func open(modelDirectory: URL, textFiles: [URL] = [], randomTrials: Int = 100, truncate: Bool = false,
-                            snapshotFolder: URL = URL(fileURLWithPath: "duoscope-snapshots"), cache: ResultCache? = ResultCache.standard(),
-                            state: (ModelConfig) throws -> ExplorerState = { _ in ExplorerState() }) throws -> Explorer {
+    public static func open(
+        modelDirectory: URL, textFiles: [URL] = [], randomTrials: Int = 100, truncate: Bool = false,
+        snapshotFolder: URL = URL(fileURLWithPath: "duoscope-snapshots"), cache: ResultCache? = ResultCache.standard(),
+        state: (ModelConfig) throws -> ExplorerState = { _ in ExplorerState() }
+    ) throws -> Explorer {
         let model = try DuoModel.load(directory: modelDirectory)
         guard model.config.isDuo else { throw DuoError("the explorer needs a Duo model with a small FFN", file: modelDirectory.path) }
         let samples = TextChoice.samples(near: model)
@@ -16,10 +18,12 @@ extension Explorer {
         }
         let ids = try TextSource(file: first).tokenize(for: model, truncate: truncate)
         let document = ExplorerDocument(ids: ids, label: first.lastPathComponent, model: model, revision: 0)
-        let analyzer = Analyzer(model: model, routers: try Analyzer.loadRouters(for: model), randomTrials: randomTrials,
-                                cache: cache)
+        let analyzer = Analyzer(
+            model: model, routers: try Analyzer.loadRouters(for: model), randomTrials: randomTrials,
+            cache: cache)
         let choices = (textFiles + samples.filter { !textFiles.contains($0) }).map(TextChoice.file) + [.typed]
-        return Explorer(model: model, analyzer: analyzer, document: document, state: try state(model.config),
-                        choices: choices, snapshotFolder: snapshotFolder)
+        return Explorer(
+            model: model, analyzer: analyzer, document: document, state: try state(model.config),
+            choices: choices, snapshotFolder: snapshotFolder)
     }
 }

@@ -21,8 +21,10 @@ public final class Explorer: @unchecked Sendable {
     /// The label of the text a continuation is being generated from.
     private var generationBase = ""
 
-    public init(model: DuoModel, analyzer: Analyzer, document: ExplorerDocument, state: ExplorerState = ExplorerState(),
-                choices: [TextChoice] = [], snapshotFolder: URL = URL(fileURLWithPath: "duoscope-snapshots")) {
+    public init(
+        model: DuoModel, analyzer: Analyzer, document: ExplorerDocument, state: ExplorerState = ExplorerState(),
+        choices: [TextChoice] = [], snapshotFolder: URL = URL(fileURLWithPath: "duoscope-snapshots")
+    ) {
         self.model = model
         self.analyzer = analyzer
         self.document = document
@@ -33,8 +35,9 @@ public final class Explorer: @unchecked Sendable {
         state.pickerChoices = choices.map(\.label)
         self.state = state
         let tokenizer = model.tokenizer
-        store = AnalysisStore(document: document, modelName: model.name, layers: model.config.numLayers,
-                              vocabulary: { id in tokenizer?.tokenText(id) ?? "#\(id)" })
+        store = AnalysisStore(
+            document: document, modelName: model.name, layers: model.config.numLayers,
+            vocabulary: { id in tokenizer?.tokenText(id) ?? "#\(id)" })
         searchWorker = BackgroundWorker(store: store, lane: "search")
         quickWorker = BackgroundWorker(store: store, lane: "quick")
     }
@@ -87,7 +90,9 @@ public final class Explorer: @unchecked Sendable {
 
     /// The body that computes a job for the current document.
     public func request(_ job: ExplorerJob) -> BackgroundWorker.Request {
-        let doc = document, analyzer = analyzer, store = store
+        let doc = document
+        let analyzer = analyzer
+        let store = store
         return BackgroundWorker.Request(job: job, revision: doc.revision) { shouldContinue, progress in
             switch job {
             case .run(let key):
@@ -140,10 +145,13 @@ public final class Explorer: @unchecked Sendable {
             requestWork()
         } else {
             let L = layers
-            let rows = update.routes + Array(repeating: Array(repeating: Route.small, count: L), count: update.ids.count - update.routes.count)
-            store.store(PolicyRun(key: state.primaryKey, routes: RouteMatrix(rows: rows), completed: update.routes.count, losses: [],
-                                  top: [], lens: [], ffnFractions: rows.map { model.cost.ffnFraction(pattern: $0) },
-                                  note: "live preview while generating under \(state.generating ?? "")"), revision: next.revision)
+            let rows =
+                update.routes + Array(repeating: Array(repeating: Route.small, count: L), count: update.ids.count - update.routes.count)
+            store.store(
+                PolicyRun(
+                    key: state.primaryKey, routes: RouteMatrix(rows: rows), completed: update.routes.count, losses: [],
+                    top: [], lens: [], ffnFractions: rows.map { model.cost.ffnFraction(pattern: $0) },
+                    note: "live preview while generating under \(state.generating ?? "")"), revision: next.revision)
         }
         return true
     }
@@ -159,9 +167,20 @@ public final class Explorer: @unchecked Sendable {
     /// Applies a key; returns false when the user quits.
     public func handle(_ key: KeyPress) -> Bool {
         state.message = nil
-        if state.input != nil { handleInput(key); requestWork(); return true }
-        if state.showHelp { state.showHelp = false; return true }
-        if state.showPicker { handlePicker(key); requestWork(); return true }
+        if state.input != nil {
+            handleInput(key)
+            requestWork()
+            return true
+        }
+        if state.showHelp {
+            state.showHelp = false
+            return true
+        }
+        if state.showPicker {
+            handlePicker(key)
+            requestWork()
+            return true
+        }
         switch key {
         case .interrupt, .character("q"): return false
         case .escape:
@@ -190,7 +209,9 @@ public final class Explorer: @unchecked Sendable {
         case .character("/"): state.input = InputLine(purpose: .find)
         case .character("n"): find(state.lastFind)
         case .character("i"): state.input = InputLine(purpose: .text)
-        case .character("p"): state.showPicker = true; state.pickerIndex = 0
+        case .character("p"):
+            state.showPicker = true
+            state.pickerIndex = 0
         case .character("g"): startGeneration()
         case .character("e"): exportSnapshot()
         case .mouse(let x, let y): click(x: x, y: y)
@@ -209,7 +230,9 @@ public final class Explorer: @unchecked Sendable {
     private func click(x: Int, y: Int) {
         switch lastFrame?.target(x: x, y: y) {
         case .token(let t): state.token = t
-        case .cell(let t, let l): state.token = t; state.layer = l
+        case .cell(let t, let l):
+            state.token = t
+            state.layer = l
         case .layer(let l): state.layer = l
         case .view(let v): state.view = v
         case nil: break
@@ -219,7 +242,9 @@ public final class Explorer: @unchecked Sendable {
     private func handleInput(_ key: KeyPress) {
         guard var input = state.input else { return }
         switch key {
-        case .escape, .interrupt: state.input = nil; return
+        case .escape, .interrupt:
+            state.input = nil
+            return
         case .backspace: if !input.buffer.isEmpty { input.buffer.removeLast() }
         case .enter:
             state.input = nil
@@ -292,7 +317,9 @@ public final class Explorer: @unchecked Sendable {
             setDocument(doc)
             state.token = 0
             let total = try model.tokenizer?.encode(text).count ?? doc.count
-            state.message = "opened \(TerminalSafe.escape(label)): \(doc.count) tokens" + (total > doc.count ? " (the first \(doc.count) of \(total))" : "")
+            state.message =
+                "opened \(TerminalSafe.escape(label)): \(doc.count) tokens"
+                + (total > doc.count ? " (the first \(doc.count) of \(total))" : "")
         } catch {
             state.message = "error: \(error)"
         }
@@ -303,13 +330,17 @@ public final class Explorer: @unchecked Sendable {
     private func startGeneration() {
         guard state.generating == nil else { return }
         let room = model.config.maxPositions - document.count
-        guard room > 0 else { state.message = "error: the text already fills the context of \(model.config.maxPositions) tokens"; return }
+        guard room > 0 else {
+            state.message = "error: the text already fills the context of \(model.config.maxPositions) tokens"
+            return
+        }
         let fixed = store.snapshot().runs[state.key(.fixed)].map { Array($0.routes.row(0)) }
         let (policy, label) = analyzer.generationPolicy(for: state.primaryKey, fixedPattern: fixed)
         state.generating = label
         generationBase = document.label
         let start = document.ids
-        let buffer = generation, analyzer = analyzer
+        let buffer = generation
+        let analyzer = analyzer
         buffer.begin(ids: start)
         let thread = Thread {
             do {
@@ -332,8 +363,10 @@ public final class Explorer: @unchecked Sendable {
     /// The current view as snapshot content (rendered in color and without).
     public func snapshotContent(width: Int, height: Int) -> SnapshotContent {
         let analysis = store.snapshot()
-        let color = ExplorerRenderer.render(ViewContext(state: state, analysis: analysis, theme: Theme(color: true)), width: width, height: height)
-        let plain = ExplorerRenderer.render(ViewContext(state: state, analysis: analysis, theme: Theme(color: false)), width: width, height: height)
+        let color = ExplorerRenderer.render(
+            ViewContext(state: state, analysis: analysis, theme: Theme(color: true)), width: width, height: height)
+        let plain = ExplorerRenderer.render(
+            ViewContext(state: state, analysis: analysis, theme: Theme(color: false)), width: width, height: height)
         return SnapshotContent(view: state.view, state: state, analysis: analysis, colorGrid: color, plainGrid: plain)
     }
 

@@ -18,7 +18,8 @@ final class GenerationBuffer: @unchecked Sendable {
     private var running = false
 
     func begin(ids: [Int]) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         current = Update(ids: ids, routes: [], generated: 0, finished: false)
         cancelled = false
         changed = false
@@ -27,13 +28,15 @@ final class GenerationBuffer: @unchecked Sendable {
 
     /// Blocks until the generating thread has finished (after `cancel`, within one token).
     func waitUntilFinished() {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         while running { lock.wait() }
     }
 
     /// Returns false once cancelled, so the generator stops.
     func append(id: Int, routes: [[Route]]) -> Bool {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         current?.ids.append(id)
         current?.routes = routes
         current?.generated += 1
@@ -42,7 +45,8 @@ final class GenerationBuffer: @unchecked Sendable {
     }
 
     func finish(error: String?) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         current?.finished = true
         current?.error = error
         changed = true
@@ -51,12 +55,14 @@ final class GenerationBuffer: @unchecked Sendable {
     }
 
     func cancel() {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         cancelled = true
     }
 
     func take() -> Update? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard changed, let update = current else { return nil }
         changed = false
         if update.finished { current = nil }

@@ -29,8 +29,10 @@ public enum ExplorerBenchmark {
     }
 
     /// `cache`: where results persist for the cached measurement (emptied first; a temporary folder by default).
-    public static func run(model modelURL: URL, text textURL: URL, width: Int = 160, height: Int = 48, repetitions: Int = 200,
-                           randomTrials: Int = 100, summary: Bool = true) throws -> Result {
+    public static func run(
+        model modelURL: URL, text textURL: URL, width: Int = 160, height: Int = 48, repetitions: Int = 200,
+        randomTrials: Int = 100, summary: Bool = true
+    ) throws -> Result {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("duoscope-bench-cache-\(getpid())")
         try? FileManager.default.removeItem(at: folder)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -43,7 +45,8 @@ public enum ExplorerBenchmark {
         let computeStart = Date()
         explorer.computeSynchronously()
         let compute = Date().timeIntervalSince(computeStart)
-        var summarySeconds = 0.0, cachedSeconds = 0.0
+        var summarySeconds = 0.0
+        var cachedSeconds = 0.0
         if summary {
             let summaryStart = Date()
             _ = explorer.handle(.character("5"))
@@ -81,11 +84,14 @@ public enum ExplorerBenchmark {
                 if i % 20 == 19 { _ = explorer.handle(.home) }
             }
             samples.sort()
-            keys.append(Latency(name: name, meanMilliseconds: samples.reduce(0, +) / Double(samples.count),
-                                p99Milliseconds: samples[min(samples.count - 1, Int(Double(samples.count) * 0.99))], samples: samples.count))
+            keys.append(
+                Latency(
+                    name: name, meanMilliseconds: samples.reduce(0, +) / Double(samples.count),
+                    p99Milliseconds: samples[min(samples.count - 1, Int(Double(samples.count) * 0.99))], samples: samples.count))
         }
         explorer.stop()
-        return Result(firstFrameSeconds: firstFrame, computeSeconds: compute, summarySeconds: summarySeconds, cachedSeconds: cachedSeconds,
-                      width: width, height: height, tokens: explorer.document.count, keys: keys)
+        return Result(
+            firstFrameSeconds: firstFrame, computeSeconds: compute, summarySeconds: summarySeconds, cachedSeconds: cachedSeconds,
+            width: width, height: height, tokens: explorer.document.count, keys: keys)
     }
 }

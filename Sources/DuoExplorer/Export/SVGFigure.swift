@@ -67,7 +67,8 @@ public enum SVGFigure {
     /// Maps values onto 0...1 over their finite range (0.5 when all are equal).
     static func normalizer(_ values: [Double?]) -> (low: Double, high: Double, map: (Double) -> Double) {
         let finite = values.compactMap { $0 }.filter(\.isFinite)
-        let low = finite.min() ?? 0, high = finite.max() ?? 0
+        let low = finite.min() ?? 0
+        let high = finite.max() ?? 0
         return (low, high, { high > low ? ($0 - low) / (high - low) : 0.5 })
     }
 }
@@ -95,7 +96,9 @@ struct SVGCanvas {
     /// `text` is escaped here.
     mutating func text(_ text: String, _ x: Double, _ y: Double, size: Double, extra: String = "") {
         let n = SVGCanvas.number
-        add("<text x=\"\(n(x))\" y=\"\(n(y))\" font-size=\"\(n(size))\"\(extra.isEmpty ? "" : " " + extra)>\(SVGFigure.escape(text))</text>")
+        add(
+            "<text x=\"\(n(x))\" y=\"\(n(y))\" font-size=\"\(n(size))\"\(extra.isEmpty ? "" : " " + extra)>\(SVGFigure.escape(text))</text>"
+        )
     }
 
     /// The horizontal blue-white-red gradient `Theme.heat` draws, as `url(#heat)`.
@@ -121,15 +124,16 @@ struct SVGCanvas {
     }
 
     func document(width: Double, height: Double, fontFamily: String = "Helvetica, Arial, sans-serif") -> String {
-        let w = SVGCanvas.number(width.rounded(.up)), h = SVGCanvas.number(height.rounded(.up))
+        let w = SVGCanvas.number(width.rounded(.up))
+        let h = SVGCanvas.number(height.rounded(.up))
         return """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(w)" height="\(h)" viewBox="0 0 \(w) \(h)" font-family="\(fontFamily)">
-        <rect x="0" y="0" width="\(w)" height="\(h)" fill="#ffffff"/>
-        \(body.joined(separator: "\n"))
-        </svg>
+            <?xml version="1.0" encoding="UTF-8"?>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(w)" height="\(h)" viewBox="0 0 \(w) \(h)" font-family="\(fontFamily)">
+            <rect x="0" y="0" width="\(w)" height="\(h)" fill="#ffffff"/>
+            \(body.joined(separator: "\n"))
+            </svg>
 
-        """
+            """
     }
 }
 
@@ -231,7 +235,7 @@ extension SVGFigure {
         canvas.text(spec.title, 12, 22, size: 14, extra: "font-weight=\"bold\"")
         let legendWidth = drawLegend(spec, into: &canvas, y: 34)
         for band in 0..<bands {
-            let tokens = band * perBand ..< min((band + 1) * perBand, count)
+            let tokens = band * perBand..<min((band + 1) * perBand, count)
             drawBand(spec, tokens: tokens, into: &canvas, top: 56 + Double(band) * bandHeight)
         }
         let width = max(leftMargin + Double(perBand) * cell + 20, estimatedWidth(spec.title, size: 14) + 24, legendWidth + 24)
@@ -321,15 +325,22 @@ extension SVGFigure {
     /// Lays the tokens out as words, wrapping at `flowWidth` and after newlines; returns the bottom.
     static func flowTokens(_ document: ExplorerDocument, _ heat: [Double?], into canvas: inout SVGCanvas, top: Double) -> Double {
         let left = 12.0
-        var x = left, y = top
+        var x = left
+        var y = top
         for (t, text) in document.tokenTexts.enumerated() {
             let width = Double(max(DisplayWidth.of(text), 1)) * characterWidth + 4
-            if x + width > flowWidth - left, x > left { x = left; y += lineHeight }
+            if x + width > flowWidth - left, x > left {
+                x = left
+                y += lineHeight
+            }
             let value = t < heat.count ? heat[t] : nil
             canvas.rect(x, y, width, lineHeight - 4, fill: value.map(Theme.heat), extra: "stroke=\"\(gridLine.hex)\" stroke-width=\"0.5\"")
             canvas.text(text, x + 2, y + 13, size: 12, extra: "font-family=\"monospace\" xml:space=\"preserve\" fill=\"\(Theme.ink.hex)\"")
             x += width
-            if document.rawTokenTexts[t].contains("\n") { x = left; y += lineHeight }
+            if document.rawTokenTexts[t].contains("\n") {
+                x = left
+                y += lineHeight
+            }
         }
         return y + lineHeight
     }
@@ -349,7 +360,8 @@ extension SVGFigure {
     static func grid(_ c: SnapshotContent) -> String {
         let grid = c.colorGrid
         let heading = title(c, c.view.title)
-        let left = 10.0, top = 34.0
+        let left = 10.0
+        let top = 34.0
         var canvas = SVGCanvas()
         canvas.text(heading, left, 22, size: 14, extra: "font-family=\"Helvetica, Arial, sans-serif\" font-weight=\"bold\"")
         for y in 0..<grid.height {
@@ -368,8 +380,9 @@ extension SVGFigure {
             var end = x + 1
             while end < grid.width, colors(grid[end, y].style).background == background { end += 1 }
             if let background {
-                canvas.rect(left + Double(x) * gridCellWidth, top + Double(y) * gridCellHeight,
-                            Double(end - x) * gridCellWidth, gridCellHeight, fill: background)
+                canvas.rect(
+                    left + Double(x) * gridCellWidth, top + Double(y) * gridCellHeight,
+                    Double(end - x) * gridCellWidth, gridCellHeight, fill: background)
             }
             x = end
         }
@@ -388,8 +401,9 @@ extension SVGFigure {
             while end < grid.width, grid[end, y].character == nil || look(end) == style { end += 1 }
             let text = String((x..<end).compactMap { grid[$0, y].character })
             if text.contains(where: { $0 != " " }) {
-                drawRun(text, style: style, columns: end - x, into: &canvas,
-                        x: left + Double(x) * gridCellWidth, y: top + Double(y) * gridCellHeight + 13)
+                drawRun(
+                    text, style: style, columns: end - x, into: &canvas,
+                    x: left + Double(x) * gridCellWidth, y: top + Double(y) * gridCellHeight + 13)
             }
             x = end
         }

@@ -1,13 +1,14 @@
 import DuoEngine
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
-private let systemWrite = Glibc.write
-private let systemLink = Glibc.link
+    import Glibc
+    private let systemWrite = Glibc.write
+    private let systemLink = Glibc.link
 #elseif canImport(Darwin)
-import Darwin
-private let systemWrite = Darwin.write
-private let systemLink = Darwin.link
+    import Darwin
+    private let systemWrite = Darwin.write
+    private let systemLink = Darwin.link
 #endif
 
 /// The files a snapshot can be written as; the raw value is the file extension.
@@ -45,7 +46,7 @@ public enum SnapshotWriter {
     public static func write(_ c: SnapshotContent, to folder: URL, formats: [SnapshotFormat] = SnapshotFormat.allCases) throws -> [URL] {
         try createFolder(folder)
         var temporaries: [URL] = []
-        defer { temporaries.forEach { unlink($0.path) } }
+        defer { for url in temporaries { unlink(url.path) } }
         for format in formats {
             temporaries.append(try writeTemporary(Data(render(format, c).utf8), in: folder, suffix: format.rawValue))
         }
@@ -76,7 +77,7 @@ public enum SnapshotWriter {
         for (temporary, target) in zip(temporaries, targets) {
             guard systemLink(temporary.path, target.path) == 0 else {
                 let error = errno
-                linked.forEach { unlink($0.path) }
+                for url in linked { unlink(url.path) }
                 if error == EEXIST { return false }
                 throw DuoError("cannot write snapshot: \(String(cString: strerror(error)))", file: target.path)
             }

@@ -41,8 +41,10 @@ public struct CellGrid: Sendable {
     /// Writes `text` from (x, y), clipped at `limit` columns (default: the grid's edge).
     /// Returns the column after the last character written.
     @discardableResult
-    public mutating func put(_ text: String, x: Int, y: Int, style: CellStyle = .plain, limit: Int? = nil,
-                             target: HitTarget? = nil) -> Int {
+    public mutating func put(
+        _ text: String, x: Int, y: Int, style: CellStyle = .plain, limit: Int? = nil,
+        target: HitTarget? = nil
+    ) -> Int {
         guard y >= 0, y < height else { return x }
         let end = min(limit.map { x + $0 } ?? width, width)
         var column = x
@@ -64,8 +66,10 @@ public struct CellGrid: Sendable {
     }
 
     /// Fills a rectangle with one character and style.
-    public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, character: Character = " ",
-                              style: CellStyle = .plain, target: HitTarget? = nil) {
+    public mutating func fill(
+        x: Int, y: Int, width w: Int, height h: Int, character: Character = " ",
+        style: CellStyle = .plain, target: HitTarget? = nil
+    ) {
         for row in max(y, 0)..<min(y + h, height) where row >= 0 {
             for column in max(x, 0)..<min(x + w, width) {
                 cells[row * width + column] = Cell(character: character, style: style)

@@ -7,8 +7,10 @@ public struct CellStyle: Hashable, Sendable {
     public var reverse = false
     public var underline = false
 
-    public init(foreground: RGB? = nil, background: RGB? = nil, bold: Bool = false, dim: Bool = false,
-                reverse: Bool = false, underline: Bool = false) {
+    public init(
+        foreground: RGB? = nil, background: RGB? = nil, bold: Bool = false, dim: Bool = false,
+        reverse: Bool = false, underline: Bool = false
+    ) {
         self.foreground = foreground
         self.background = background
         self.bold = bold

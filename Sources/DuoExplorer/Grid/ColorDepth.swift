@@ -1,7 +1,11 @@
 /// How many colors a terminal (or an ANSI export) can show. `none` draws with glyphs and
 /// attributes only (NO_COLOR, --no-color, or a terminal without color).
 public enum ColorDepth: String, Sendable, CaseIterable {
-    case truecolor, palette256 = "256", palette16 = "16", palette8 = "8", none
+    case truecolor
+    case palette256 = "256"
+    case palette16 = "16"
+    case palette8 = "8"
+    case none
 
     public var hasColor: Bool { self != .none }
 }

@@ -55,9 +55,14 @@ public enum ColorQuantizer {
         var bestDistance = Int.max
         for index in indices {
             let p = paletteColor(index)
-            let dr = Int(c.r) - Int(p.r), dg = Int(c.g) - Int(p.g), db = Int(c.b) - Int(p.b)
+            let dr = Int(c.r) - Int(p.r)
+            let dg = Int(c.g) - Int(p.g)
+            let db = Int(c.b) - Int(p.b)
             let distance = dr * dr + dg * dg + db * db
-            if distance < bestDistance { best = index; bestDistance = distance }
+            if distance < bestDistance {
+                best = index
+                bestDistance = distance
+            }
         }
         return best
     }

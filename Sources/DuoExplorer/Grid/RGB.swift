@@ -2,7 +2,11 @@
 /// what the terminal offers (truecolor, 256, 16 or 8 colors).
 public struct RGB: Hashable, Sendable, Codable {
     public var r: UInt8, g: UInt8, b: UInt8
-    public init(_ r: UInt8, _ g: UInt8, _ b: UInt8) { self.r = r; self.g = g; self.b = b }
+    public init(_ r: UInt8, _ g: UInt8, _ b: UInt8) {
+        self.r = r
+        self.g = g
+        self.b = b
+    }
 
     /// `#rrggbb`.
     public var hex: String {

@@ -1,9 +1,10 @@
 import CNcursesw
 import DuoEngine
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// The ncurses front end: owns the terminal between `start` and `stop`, draws grids (only the
@@ -53,8 +54,9 @@ public final class TerminalScreen {
         default: available = .none
         }
         let depth = requested.map { rank($0) < rank(available) ? $0 : available } ?? available
-        return TerminalScreen(depth: depth, terminalIsDirectColor: colors >= 1 << 24,
-                              colorPairLimit: Int(duo_color_pairs()))
+        return TerminalScreen(
+            depth: depth, terminalIsDirectColor: colors >= 1 << 24,
+            colorPairLimit: Int(duo_color_pairs()))
     }
 
     private static func rank(_ depth: ColorDepth) -> Int {
@@ -95,8 +97,9 @@ public final class TerminalScreen {
         if style.dim { attributes |= Int32(DUO_ATTR_DIM) }
         if style.reverse { attributes |= Int32(DUO_ATTR_REVERSE) }
         if style.underline { attributes |= Int32(DUO_ATTR_UNDERLINE) }
-        let pair = colorPair(foreground: style.foreground.map(terminalColor) ?? -1,
-                             background: style.background.map(terminalColor) ?? -1)
+        let pair = colorPair(
+            foreground: style.foreground.map(terminalColor) ?? -1,
+            background: style.background.map(terminalColor) ?? -1)
         let scalars = character.unicodeScalars.prefix(5).map(\.value)
         scalars.withUnsafeBufferPointer { buffer in
             duo_put(Int32(y), Int32(x), buffer.baseAddress, Int32(buffer.count), attributes, pair)
@@ -130,7 +133,8 @@ public final class TerminalScreen {
     public func readKey(timeoutMilliseconds: Int) -> KeyPress? {
         guard running else { return nil }
         var character: UInt32 = 0
-        var mouseY: Int32 = 0, mouseX: Int32 = 0
+        var mouseY: Int32 = 0
+        var mouseX: Int32 = 0
         let code = duo_read_key(Int32(clamping: timeoutMilliseconds), &character, &mouseY, &mouseX)
         switch code {
         case 0:

@@ -51,7 +51,8 @@ enum DetailPane {
             for p in top {
                 let text = c.tokenText(id: p.id)
                 let hit = t + 1 < doc.count && p.id == doc.ids[t + 1]
-                x = grid.put("\(Format.quoted(text)) \(Format.percent(p.probability))  ", x: x, y: area.y + 3, style: hit ? theme.emphasis : .plain)
+                x = grid.put(
+                    "\(Format.quoted(text)) \(Format.percent(p.probability))  ", x: x, y: area.y + 3, style: hit ? theme.emphasis : .plain)
             }
         } else {
             grid.put("…", x: x, y: area.y + 3, style: theme.label)

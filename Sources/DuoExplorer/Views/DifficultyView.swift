@@ -8,7 +8,8 @@ enum DifficultyView {
     static func draw(into grid: inout CellGrid, area: Rect, context c: ViewContext) {
         let theme = c.theme
         let n = c.document.count
-        let metricName = c.state.metric == .potential
+        let metricName =
+            c.state.metric == .potential
             ? "potential loss reduction = loss all-small − loss oracle@\(c.state.k)"
             : "raw loss under \(c.state.primaryKey)"
         let other = c.state.metric == .potential ? "raw loss" : "potential loss reduction"
@@ -18,7 +19,11 @@ enum DifficultyView {
         var x = grid.put("low ", x: area.x, y: area.y + 1, style: theme.label)
         for i in 0..<16 {
             let t = Double(i) / 15
-            if theme.color { grid.put(" ", x: x, y: area.y + 1, style: theme.heatStyle(t)) } else { grid.put(String(Theme.bar(t)), x: x, y: area.y + 1) }
+            if theme.color {
+                grid.put(" ", x: x, y: area.y + 1, style: theme.heatStyle(t))
+            } else {
+                grid.put(String(Theme.bar(t)), x: x, y: area.y + 1)
+            }
             x += 1
         }
         let known = values.compactMap { $0 }
@@ -42,16 +47,22 @@ enum DifficultyView {
                 let value = values[cell.token]
                 var style = value.map { theme.heatStyle(scale($0)) } ?? CellStyle()
                 if cell.token == c.state.token { style = theme.cursor.with(underline: true) }
-                grid.put(c.document.tokenTexts[cell.token], x: textArea.x + cell.x, y: y, style: style, limit: cell.width,
-                         target: .token(cell.token))
+                grid.put(
+                    c.document.tokenTexts[cell.token], x: textArea.x + cell.x, y: y, style: style, limit: cell.width,
+                    target: .token(cell.token))
                 let bar: Character = value.map { Theme.bar(scale($0)) } ?? " "
-                grid.fill(x: textArea.x + cell.x, y: y + 1, width: cell.width, height: 1, character: bar,
-                          style: theme.color ? CellStyle(foreground: value.map { Theme.heat(scale($0)) }) : CellStyle(),
-                          target: .token(cell.token))
+                grid.fill(
+                    x: textArea.x + cell.x, y: y + 1, width: cell.width, height: 1, character: bar,
+                    style: theme.color ? CellStyle(foreground: value.map { Theme.heat(scale($0)) }) : CellStyle(),
+                    target: .token(cell.token))
             }
             y += 2
         }
-        if rankingHeight >= 3 { drawRankings(into: &grid, area: Rect(x: area.x, y: area.y + area.height - rankingHeight, width: area.width, height: rankingHeight), context: c) }
+        if rankingHeight >= 3 {
+            drawRankings(
+                into: &grid, area: Rect(x: area.x, y: area.y + area.height - rankingHeight, width: area.width, height: rankingHeight),
+                context: c)
+        }
     }
 
     /// The tokens with the highest raw loss next to those with the highest potential, and
@@ -74,26 +85,31 @@ enum DifficultyView {
         for i in 0..<count {
             for (column, list) in [raw, potential].enumerated() where i < list.count {
                 let (t, v) = list[i]
-                grid.put("\(Format.number(v)) \(Format.quoted(c.document.tokenTexts[t])) #\(t + 1)", x: area.x + column * half,
-                         y: area.y + 2 + i, limit: half - 1, target: .token(t))
+                grid.put(
+                    "\(Format.number(v)) \(Format.quoted(c.document.tokenTexts[t])) #\(t + 1)", x: area.x + column * half,
+                    y: area.y + 2 + i, limit: half - 1, target: .token(t))
             }
         }
         if scatterWidth > 0 {
-            drawScatter(into: &grid, area: Rect(x: area.x + 2 * half, y: area.y + 1, width: scatterWidth, height: area.height - 1),
-                        raw: raw, potential: potential, context: c)
+            drawScatter(
+                into: &grid, area: Rect(x: area.x + 2 * half, y: area.y + 1, width: scatterWidth, height: area.height - 1),
+                raw: raw, potential: potential, context: c)
         }
     }
 
     /// Raw loss (x) against potential loss reduction (y), one mark per token, the current
     /// token highlighted: tokens far right but low show loss that compute cannot remove.
-    private static func drawScatter(into grid: inout CellGrid, area: Rect, raw: [(Int, Double)], potential: [(Int, Double)],
-                                    context c: ViewContext) {
+    private static func drawScatter(
+        into grid: inout CellGrid, area: Rect, raw: [(Int, Double)], potential: [(Int, Double)],
+        context c: ViewContext
+    ) {
         let theme = c.theme
         let yByToken = Dictionary(potential.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
         let points = raw.compactMap { p in yByToken[p.0].map { (token: p.0, x: p.1, y: $0) } }
         let plot = Rect(x: area.x + 2, y: area.y, width: area.width - 3, height: area.height - 1)
         guard plot.width > 4, plot.height > 2, let x0 = points.map(\.x).min(), let x1 = points.map(\.x).max(),
-              let y0 = points.map(\.y).min(), let y1 = points.map(\.y).max() else { return }
+            let y0 = points.map(\.y).min(), let y1 = points.map(\.y).max()
+        else { return }
         grid.put("↑", x: area.x, y: plot.y, style: theme.label)
         grid.put("potential", x: area.x, y: plot.y + plot.height, style: theme.label)
         grid.put("raw loss →", x: plot.x + plot.width - 10, y: plot.y + plot.height, style: theme.label)
@@ -103,7 +119,10 @@ enum DifficultyView {
             return (cx, cy)
         }
         var counts: [Int: Int] = [:]
-        for p in points { let (x, y) = cell(p); counts[y * grid.width + x, default: 0] += 1 }
+        for p in points {
+            let (x, y) = cell(p)
+            counts[y * grid.width + x, default: 0] += 1
+        }
         for p in points {
             let (x, y) = cell(p)
             let n = counts[y * grid.width + x] ?? 1
@@ -119,8 +138,11 @@ enum DifficultyView {
         let bByToken = Dictionary(b.map { ($0.0, $0.1) }, uniquingKeysWith: { x, _ in x })
         let pairs = a.compactMap { p in bByToken[p.0].map { (p.1, $0) } }
         guard pairs.count > 2 else { return nil }
-        let mx = pairs.map(\.0).reduce(0, +) / Double(pairs.count), my = pairs.map(\.1).reduce(0, +) / Double(pairs.count)
-        var sxy = 0.0, sxx = 0.0, syy = 0.0
+        let mx = pairs.map(\.0).reduce(0, +) / Double(pairs.count)
+        let my = pairs.map(\.1).reduce(0, +) / Double(pairs.count)
+        var sxy = 0.0
+        var sxx = 0.0
+        var syy = 0.0
         for (x, y) in pairs {
             sxy += (x - mx) * (y - my)
             sxx += (x - mx) * (x - mx)

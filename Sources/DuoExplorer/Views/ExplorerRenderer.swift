@@ -13,7 +13,10 @@ public enum ExplorerRenderer {
         var grid = CellGrid(width: width, height: height)
         let minHeight = minimumHeight(layers: c.layers)
         guard width >= minimumWidth, height >= minHeight else {
-            let lines = ["terminal too small: \(width)×\(height)", "duoscope needs at least \(minimumWidth)×\(minHeight)", "resize, or press q to quit"]
+            let lines = [
+                "terminal too small: \(width)×\(height)", "duoscope needs at least \(minimumWidth)×\(minHeight)",
+                "resize, or press q to quit",
+            ]
             for (i, line) in lines.enumerated() {
                 grid.put(line, x: max((width - line.count) / 2, 0), y: max(height / 2 - 1, 0) + i, style: c.theme.warning)
             }
@@ -77,14 +80,17 @@ public enum ExplorerRenderer {
             if let progress = c.analysis.progress[lane] { left += "⟳ " + progress.line() + "  " }
         }
         var message = c.state.message
-        if message == nil, let failed = [c.state.primaryKey, c.state.partnerKey].first(where: { c.analysis.failures[$0.description] != nil }) {
+        if message == nil,
+            let failed = [c.state.primaryKey, c.state.partnerKey].first(where: { c.analysis.failures[$0.description] != nil })
+        {
             message = "error: \(failed): \(c.analysis.failures[failed.description]!)"
         }
         if let message { left = left.isEmpty ? message : left + "  │ " + message }
         let hints = "1-5 views  o/r/f/x/b/s policy  O/R… partner  e export  q quit"
         let hintX = grid.width - hints.count - 1
-        let leftEnd = grid.put(left, x: 1, y: y, style: message?.hasPrefix("error") == true ? theme.warning : .plain,
-                               limit: max(grid.width - 2, 0))
+        let leftEnd = grid.put(
+            left, x: 1, y: y, style: message?.hasPrefix("error") == true ? theme.warning : .plain,
+            limit: max(grid.width - 2, 0))
         if leftEnd < hintX - 1 { grid.put(hints, x: hintX, y: y, style: theme.label) }
     }
 }

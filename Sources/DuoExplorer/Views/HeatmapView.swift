@@ -12,7 +12,8 @@ enum HeatmapView {
 
     static func draw(into grid: inout CellGrid, area: Rect, context c: ViewContext, compare: Bool) {
         let theme = c.theme
-        let a = c.primary, b = c.partner
+        let a = c.primary
+        let b = c.partner
         let painter: CellPainter = { t, l in
             guard compare else { return theme.routeCell(a?.route(token: t, layer: l)) }
             guard let ra = a?.route(token: t, layer: l), let rb = b?.route(token: t, layer: l) else { return theme.routeCell(nil) }
@@ -23,7 +24,8 @@ enum HeatmapView {
         }
         let n = c.document.count
         // Row under the grid 1: loss (Routes) or loss difference A − B (Compare); row 2: difficulty.
-        let firstRow: ValueRow = compare
+        let firstRow: ValueRow =
+            compare
             ? ("Δloss", (0..<n).map { t in a?.loss(t).flatMap { x in b?.loss(t).map { x - $0 } } }, .diverging)
             : ("loss", (0..<n).map { a?.loss($0) }, .fromZero)
         let secondRow: ValueRow = ("diff", (0..<n).map { c.potential($0) }, .range)
@@ -42,8 +44,10 @@ enum HeatmapView {
         }
     }
 
-    private static func drawBands(into grid: inout CellGrid, area: Rect, context c: ViewContext, painter: CellPainter,
-                                  labels: [String], rows: [ValueRow]) {
+    private static func drawBands(
+        into grid: inout CellGrid, area: Rect, context c: ViewContext, painter: CellPainter,
+        labels: [String], rows: [ValueRow]
+    ) {
         let theme = c.theme
         let labelWidth = (labels.map(\.count).max() ?? 3) + 1
         let bands = TokenBands(texts: c.document.tokenTexts, width: area.width - labelWidth)
@@ -60,20 +64,24 @@ enum HeatmapView {
             }
             for cell in band {
                 let selected = cell.token == c.state.token
-                grid.put(c.document.tokenTexts[cell.token], x: left + cell.x, y: y, style: selected ? theme.cursor : theme.emphasis,
-                         limit: cell.width, target: .token(cell.token))
+                grid.put(
+                    c.document.tokenTexts[cell.token], x: left + cell.x, y: y, style: selected ? theme.cursor : theme.emphasis,
+                    limit: cell.width, target: .token(cell.token))
             }
             for l in 0..<c.layers {
                 let row = y + 1 + l
                 grid.put(labels[l], x: area.x, y: row, style: l == c.state.layer ? theme.cursor : theme.label, target: .layer(l))
                 for cell in band {
                     let (ch, style) = painter(cell.token, l)
-                    grid.fill(x: left + cell.x, y: row, width: cell.width, height: 1, character: ch, style: style,
-                              target: .cell(token: cell.token, layer: l))
+                    grid.fill(
+                        x: left + cell.x, y: row, width: cell.width, height: 1, character: ch, style: style,
+                        target: .cell(token: cell.token, layer: l))
                     if cell.token == c.state.token, l == c.state.layer {
-                        grid.put("◆", x: left + cell.x, y: row, style: theme.color
-                            ? CellStyle(foreground: Theme.accent, background: style.background, bold: true)
-                            : CellStyle(bold: true), target: .cell(token: cell.token, layer: l))
+                        grid.put(
+                            "◆", x: left + cell.x, y: row,
+                            style: theme.color
+                                ? CellStyle(foreground: Theme.accent, background: style.background, bold: true)
+                                : CellStyle(bold: true), target: .cell(token: cell.token, layer: l))
                     }
                 }
             }
@@ -81,8 +89,9 @@ enum HeatmapView {
                 let row = y + 1 + c.layers + i
                 grid.put(info.label, x: area.x, y: row, style: theme.label)
                 for cell in band {
-                    drawValue(into: &grid, x: left + cell.x, y: row, width: cell.width, value: info.values[cell.token],
-                              scale: scales[i], theme: theme, target: .token(cell.token))
+                    drawValue(
+                        into: &grid, x: left + cell.x, y: row, width: cell.width, value: info.values[cell.token],
+                        scale: scales[i], theme: theme, target: .token(cell.token))
                 }
             }
             y += bandHeight + 1
@@ -91,8 +100,10 @@ enum HeatmapView {
     }
 
     /// A value as a heat cell (color) or bar glyphs (no color); numbers where they fit.
-    static func drawValue(into grid: inout CellGrid, x: Int, y: Int, width: Int, value: Double?, scale: (Double) -> Double,
-                          theme: Theme, target: HitTarget?) {
+    static func drawValue(
+        into grid: inout CellGrid, x: Int, y: Int, width: Int, value: Double?, scale: (Double) -> Double,
+        theme: Theme, target: HitTarget?
+    ) {
         guard let value, value.isFinite else {
             grid.fill(x: x, y: y, width: width, height: 1, character: " ", target: target)
             return
@@ -107,8 +118,10 @@ enum HeatmapView {
         }
     }
 
-    private static func drawTransposed(into grid: inout CellGrid, area: Rect, context c: ViewContext, painter: CellPainter,
-                                       rows: [ValueRow]) {
+    private static func drawTransposed(
+        into grid: inout CellGrid, area: Rect, context c: ViewContext, painter: CellPainter,
+        rows: [ValueRow]
+    ) {
         let theme = c.theme
         let textWidth = 14
         let cellsX = area.x + textWidth + 1
@@ -123,16 +136,18 @@ enum HeatmapView {
         let scales = rows.map { row in ViewContext.scale(row.values.compactMap { $0 }, row.scale) }
         for t in first..<min(first + visible, c.document.count) {
             let y = area.y + 1 + t - first
-            grid.put(c.document.tokenTexts[t], x: area.x, y: y, style: t == c.state.token ? theme.cursor : theme.emphasis,
-                     limit: textWidth, target: .token(t))
+            grid.put(
+                c.document.tokenTexts[t], x: area.x, y: y, style: t == c.state.token ? theme.cursor : theme.emphasis,
+                limit: textWidth, target: .token(t))
             for l in 0..<c.layers {
                 let (ch, style) = painter(t, l)
                 grid.fill(x: cellsX + 3 * l + 1, y: y, width: 2, height: 1, character: ch, style: style, target: .cell(token: t, layer: l))
                 if t == c.state.token, l == c.state.layer { grid.put("◆", x: cellsX + 3 * l + 1, y: y, style: theme.cursor) }
             }
             for (i, info) in rows.enumerated() {
-                drawValue(into: &grid, x: valuesX + i * 7, y: y, width: 6, value: info.values[t], scale: scales[i], theme: theme,
-                          target: .token(t))
+                drawValue(
+                    into: &grid, x: valuesX + i * 7, y: y, width: 6, value: info.values[t], scale: scales[i], theme: theme,
+                    target: .token(t))
             }
         }
     }

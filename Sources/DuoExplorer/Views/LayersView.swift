@@ -20,10 +20,14 @@ enum LayersView {
         let baseline = c.primary?.loss(t)
         // Columns: layer, one per policy, router P(big), flip Δloss, logit lens.
         var x = area.x
-        let labelX = x; x += 6
-        let policyX = x; x += kinds.count * 6 + 1
-        let routerX = x; x += 13
-        let flipX = x; x += 8
+        let labelX = x
+        x += 6
+        let policyX = x
+        x += kinds.count * 6 + 1
+        let routerX = x
+        x += 13
+        let flipX = x
+        x += 8
         let lensX = x
         let y0 = area.y + 2
         grid.put("layer", x: labelX, y: y0, style: theme.label)
@@ -47,13 +51,16 @@ enum LayersView {
                 grid.fill(x: policyX + i * 6 + 1, y: y, width: 3, height: 1, character: ch, style: style, target: .layer(l))
             }
             if let p = router?.routerProbabilities?[safe: t]?[safe: l], let routes = router?.routerRoutes,
-               let bigIndex = routes.firstIndex(of: .big) {
+                let bigIndex = routes.firstIndex(of: .big)
+            {
                 let pBig = Double(p[bigIndex])
                 let filled = Int((pBig * 6).rounded())
-                grid.fill(x: routerX, y: y, width: 6, height: 1, character: theme.color ? " " : "·",
-                          style: theme.color ? CellStyle(background: Theme.small) : CellStyle())
-                grid.fill(x: routerX, y: y, width: filled, height: 1, character: theme.color ? " " : "█",
-                          style: theme.color ? CellStyle(background: Theme.big) : CellStyle())
+                grid.fill(
+                    x: routerX, y: y, width: 6, height: 1, character: theme.color ? " " : "·",
+                    style: theme.color ? CellStyle(background: Theme.small) : CellStyle())
+                grid.fill(
+                    x: routerX, y: y, width: filled, height: 1, character: theme.color ? " " : "█",
+                    style: theme.color ? CellStyle(background: Theme.big) : CellStyle())
                 grid.put(String(format: "%.2f", pBig), x: routerX + 7, y: y)
             } else {
                 grid.put(router == nil ? "…" : "—", x: routerX, y: y, style: theme.label)
@@ -66,15 +73,17 @@ enum LayersView {
             if let lens = c.primary?.lens[safe: t]?[safe: l] {
                 let text = c.tokenText(id: lens.id)
                 let hit = t + 1 < doc.count && lens.id == doc.ids[t + 1]
-                grid.put("\(Format.quoted(text)) \(Format.percent(lens.probability))\(hit ? " ✓" : "")", x: lensX, y: y,
-                         style: hit ? theme.emphasis : .plain)
+                grid.put(
+                    "\(Format.quoted(text)) \(Format.percent(lens.probability))\(hit ? " ✓" : "")", x: lensX, y: y,
+                    style: hit ? theme.emphasis : .plain)
             }
         }
         let noteY = y0 + 1 + min(visible, c.layers) + 1
         if noteY < area.y + area.height {
-            grid.put("ora/rou/fix/rnd/big/sml: oracle, router, fixed, random, all-big, all-small @k; P(big): router; "
-                     + "flip Δ: loss change if this one layer's route were flipped (big↔small); ✓: the lens predicts the true next token",
-                     x: area.x, y: noteY, style: theme.label)
+            grid.put(
+                "ora/rou/fix/rnd/big/sml: oracle, router, fixed, random, all-big, all-small @k; P(big): router; "
+                    + "flip Δ: loss change if this one layer's route were flipped (big↔small); ✓: the lens predicts the true next token",
+                x: area.x, y: noteY, style: theme.label)
         }
     }
 }

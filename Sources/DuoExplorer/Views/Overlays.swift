@@ -24,8 +24,10 @@ enum Overlays {
     ]
 
     static func box(into grid: inout CellGrid, width: Int, height: Int, title: String, theme: Theme) -> Rect {
-        let w = min(width, grid.width - 2), h = min(height, grid.height - 2)
-        let x = (grid.width - w) / 2, y = (grid.height - h) / 2
+        let w = min(width, grid.width - 2)
+        let h = min(height, grid.height - 2)
+        let x = (grid.width - w) / 2
+        let y = (grid.height - h) / 2
         let frameStyle = theme.color ? CellStyle(foreground: Theme.accent, background: RGB(25, 25, 35)) : CellStyle(bold: true)
         let inside = theme.color ? CellStyle(foreground: RGB(235, 235, 235), background: RGB(25, 25, 35)) : CellStyle()
         grid.fill(x: x, y: y, width: w, height: h, style: inside)
@@ -54,8 +56,9 @@ enum Overlays {
         let style = c.theme.color ? CellStyle(foreground: RGB(235, 235, 235), background: RGB(25, 25, 35)) : CellStyle()
         for (i, choice) in choices.enumerated() where i < inner.height {
             let selected = i == c.state.pickerIndex
-            grid.put((selected ? "▶ " : "  ") + choice, x: inner.x, y: inner.y + i, style: selected ? c.theme.cursor : style,
-                     limit: inner.width)
+            grid.put(
+                (selected ? "▶ " : "  ") + choice, x: inner.x, y: inner.y + i, style: selected ? c.theme.cursor : style,
+                limit: inner.width)
         }
     }
 }

@@ -12,9 +12,12 @@ enum SummaryView {
         let compact = area.width < 110
         let column = compact ? 4 : 10
         let sharesWidth = 5 + kinds.count * column
-        drawShares(into: &grid, area: Rect(x: area.x, y: area.y, width: sharesWidth, height: area.height), context: c,
-                   column: column, compact: compact)
-        drawChart(into: &grid, area: Rect(x: area.x + sharesWidth + 2, y: area.y, width: area.width - sharesWidth - 2, height: area.height), context: c)
+        drawShares(
+            into: &grid, area: Rect(x: area.x, y: area.y, width: sharesWidth, height: area.height), context: c,
+            column: column, compact: compact)
+        drawChart(
+            into: &grid, area: Rect(x: area.x + sharesWidth + 2, y: area.y, width: area.width - sharesWidth - 2, height: area.height),
+            context: c)
     }
 
     private static func drawShares(into grid: inout CellGrid, area: Rect, context c: ViewContext, column: Int, compact: Bool) {
@@ -22,7 +25,8 @@ enum SummaryView {
         let title = compact ? "big % at k=\(c.state.k)" : "layer shares at k=\(c.state.k) (█ big ▒ small · skip)"
         grid.put(title, x: area.x, y: area.y, style: theme.emphasis, limit: area.width)
         for (i, kind) in kinds.enumerated() {
-            grid.put(compact ? String(kind.rawValue.prefix(3)) : kind.rawValue, x: area.x + 5 + i * column, y: area.y + 1, style: theme.label)
+            grid.put(
+                compact ? String(kind.rawValue.prefix(3)) : kind.rawValue, x: area.x + 5 + i * column, y: area.y + 1, style: theme.label)
         }
         let shares = kinds.map { c.run($0).flatMap { $0.isComplete ? $0.layerShares() : nil } }
         for l in 0..<min(c.layers, area.height - 2) {
@@ -30,12 +34,16 @@ enum SummaryView {
             grid.put("L\(l)", x: area.x, y: y, style: l == c.state.layer ? theme.cursor : theme.label, target: .layer(l))
             for (i, share) in shares.enumerated() {
                 let x = area.x + 5 + i * column
-                guard let s = share?[l] else { grid.put("…", x: x, y: y, style: theme.label); continue }
+                guard let s = share?[l] else {
+                    grid.put("…", x: x, y: y, style: theme.label)
+                    continue
+                }
                 if compact {
                     grid.put(String(format: "%3d", Int((s[0] * 100).rounded())), x: x, y: y, style: theme.heatStyle(s[0]))
                     continue
                 }
-                let big = Int((s[0] * 5).rounded()), small = min(Int((s[1] * 5).rounded()), 5 - big)
+                let big = Int((s[0] * 5).rounded())
+                let small = min(Int((s[1] * 5).rounded()), 5 - big)
                 for j in 0..<5 {
                     let route: Route = j < big ? .big : j < big + small ? .small : .skip
                     let (ch, style) = theme.routeCell(route)
@@ -68,7 +76,8 @@ enum SummaryView {
             grid.put("waiting for results…", x: area.x, y: area.y + 2, style: theme.label)
             return
         }
-        let logLo = log(lo * 0.98), logHi = log(hi * 1.02)
+        let logLo = log(lo * 0.98)
+        let logHi = log(hi * 1.02)
         func row(_ ppl: Double) -> Int {
             let t = (log(ppl) - logLo) / max(logHi - logLo, 1e-9)
             return area.y + 1 + Int(((1 - t) * Double(plotHeight - 1)).rounded())
@@ -76,7 +85,9 @@ enum SummaryView {
         func column(_ k: Int) -> Int { area.x + axisWidth + Int((Double(k) / Double(L) * Double(plotWidth - 1)).rounded()) }
         for i in 0..<plotHeight {
             let ppl = exp(logHi - (logHi - logLo) * Double(i) / Double(plotHeight - 1))
-            if i % 3 == 0 || i == plotHeight - 1 { grid.put(String(format: "%6.1f", ppl), x: area.x, y: area.y + 1 + i, style: theme.label) }
+            if i % 3 == 0 || i == plotHeight - 1 {
+                grid.put(String(format: "%6.1f", ppl), x: area.x, y: area.y + 1 + i, style: theme.label)
+            }
             grid.put("┤", x: area.x + axisWidth - 1, y: area.y + 1 + i, style: theme.rule)
         }
         for (value, name) in [(big, "   big"), (small, " small")] {
@@ -85,7 +96,9 @@ enum SummaryView {
             grid.fill(x: area.x + axisWidth, y: y, width: plotWidth, height: 1, character: "╌", style: theme.rule)
             grid.put(name, x: area.x, y: y, style: theme.emphasis)
         }
-        let colors: [PolicyKind: RGB] = [.oracle: Theme.accent, .router: RGB(80, 200, 120), .fixed: RGB(180, 120, 255), .random: Theme.muted]
+        let colors: [PolicyKind: RGB] = [
+            .oracle: Theme.accent, .router: RGB(80, 200, 120), .fixed: RGB(180, 120, 255), .random: Theme.muted,
+        ]
         for s in series {
             for p in s.points {
                 let style = theme.color ? CellStyle(foreground: colors[s.kind], bold: true) : CellStyle(bold: true)
@@ -98,7 +111,9 @@ enum SummaryView {
         for k in 0...L where k % every == 0 || k == c.state.k {
             grid.put(String(k), x: column(k), y: axisY + 1, style: k == c.state.k ? theme.cursor : theme.label)
         }
-        let legend = series.map { "\(marks[$0.kind]!) \($0.kind == .random ? "random best-of-N" : $0.kind.rawValue) \($0.points.count)/\(L + 1)" }
+        let legend = series.map {
+            "\(marks[$0.kind]!) \($0.kind == .random ? "random best-of-N" : $0.kind.rawValue) \($0.points.count)/\(L + 1)"
+        }
         grid.put(legend.joined(separator: "  "), x: area.x, y: axisY + 2, style: theme.label, limit: area.width)
     }
 }

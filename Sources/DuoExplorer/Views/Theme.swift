@@ -63,11 +63,17 @@ public struct Theme: Sendable {
         return CellStyle(foreground: Theme.ink, background: bg)
     }
 
-    public var title: CellStyle { color ? CellStyle(foreground: RGB(255, 255, 255), background: RGB(40, 60, 90), bold: true) : CellStyle(bold: true, reverse: true) }
-    public var selectedTab: CellStyle { color ? CellStyle(foreground: Theme.ink, background: Theme.accent, bold: true) : CellStyle(bold: true, reverse: true) }
+    public var title: CellStyle {
+        color ? CellStyle(foreground: RGB(255, 255, 255), background: RGB(40, 60, 90), bold: true) : CellStyle(bold: true, reverse: true)
+    }
+    public var selectedTab: CellStyle {
+        color ? CellStyle(foreground: Theme.ink, background: Theme.accent, bold: true) : CellStyle(bold: true, reverse: true)
+    }
     public var tab: CellStyle { CellStyle(foreground: color ? Theme.muted : nil) }
     public var label: CellStyle { CellStyle(foreground: color ? Theme.muted : nil, dim: !color) }
-    public var cursor: CellStyle { color ? CellStyle(foreground: Theme.ink, background: Theme.accent, bold: true) : CellStyle(bold: true, reverse: true) }
+    public var cursor: CellStyle {
+        color ? CellStyle(foreground: Theme.ink, background: Theme.accent, bold: true) : CellStyle(bold: true, reverse: true)
+    }
     public var emphasis: CellStyle { CellStyle(bold: true) }
     public var warning: CellStyle { CellStyle(foreground: color ? Theme.accent : nil, bold: true) }
     public var rule: CellStyle { CellStyle(foreground: color ? RGB(90, 90, 90) : nil, dim: !color) }

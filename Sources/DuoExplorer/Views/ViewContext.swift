@@ -61,14 +61,16 @@ public struct ViewContext: Sendable {
             let top = max(finite.max() ?? 1, 1e-9)
             return { $0 / top }
         case .range:
-            let lo = finite.min() ?? 0, span = max((finite.max() ?? 1) - lo, 1e-9)
+            let lo = finite.min() ?? 0
+            let span = max((finite.max() ?? 1) - lo, 1e-9)
             return { ($0 - lo) / span }
         }
     }
 
     /// "token 4/30 ' fox' → ' jumps'" for the current token.
     public var currentTokenHeading: String {
-        let t = state.token, doc = document
+        let t = state.token
+        let doc = document
         let next = t + 1 < doc.count ? Format.quoted(doc.tokenTexts[t + 1]) : "(end of text)"
         return "token \(t + 1)/\(doc.count) \(Format.quoted(doc.tokenTexts[t], limit: 24)) → \(next)"
     }

@@ -4,12 +4,16 @@ import Foundation
 /// Backward counterparts of the forward kernels in `Ops`.
 enum BackwardOps {
     /// Backward of `y = x * r * w` (r = inverse RMS of the row): adds dL/dx into `dx`, dL/dw into `dw`.
-    static func rmsNormBackward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, inverseRMS: UnsafePointer<Float>,
-                                weight: UnsafePointer<Float>, rows: Int, width: Int,
-                                dx: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>) {
+    static func rmsNormBackward(
+        dy: UnsafePointer<Float>, x: UnsafePointer<Float>, inverseRMS: UnsafePointer<Float>,
+        weight: UnsafePointer<Float>, rows: Int, width: Int,
+        dx: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>
+    ) {
         let invWidth = 1 / Float(width)
         for row in 0..<rows {
-            let dyr = dy + row * width, xr = x + row * width, dxr = dx + row * width
+            let dyr = dy + row * width
+            let xr = x + row * width
+            let dxr = dx + row * width
             let r = inverseRMS[row]
             var dot: Float = 0
             for i in 0..<width {
@@ -28,8 +32,10 @@ enum BackwardOps {
     }
 
     /// Backward of act = silu(g) * u: writes dg into `dact`'s storage and du into `du`.
-    static func swigluBackward(dact: UnsafeMutablePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>,
-                               du: UnsafeMutablePointer<Float>, count: Int) {
+    static func swigluBackward(
+        dact: UnsafeMutablePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>,
+        du: UnsafeMutablePointer<Float>, count: Int
+    ) {
         for i in 0..<count {
             let x = g[i]
             let sigma = FastMath.sigmoid(x)

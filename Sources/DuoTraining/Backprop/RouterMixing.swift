@@ -75,11 +75,12 @@ public final class RouterMixing {
         let penaltyGradient = Float(2 * alpha * (meanShare - budget) / Double(rows * probabilities.count))
         let inverse = 1 / temperature
         for t in 0..<rows {
-            let pr = p.row(t), dr = dp.row(t)
+            let pr = p.row(t)
+            let dr = dp.row(t)
             for j in 0..<r { dr[j] += penaltyGradient * share[j] }
             var dot: Float = 0
             for j in 0..<r { dot += pr[j] * dr[j] }
-            for j in 0..<r { dr[j] = pr[j] * (dr[j] - dot) * inverse }   // now dLoss/dlogit
+            for j in 0..<r { dr[j] = pr[j] * (dr[j] - dot) * inverse }  // now dLoss/dlogit
         }
         let h = router.hidden
         BLAS.gemmAtB(m: r, n: h, k: rows, a: dp.data, lda: r, b: input, ldb: h, c: gradients.weights[layer].data, ldc: h, beta: 1)

@@ -126,8 +126,9 @@ public final class TrainingGraph {
             let output = l + 1 < c.numLayers ? layers[l + 1].input : final
             forwardLayer(l, weights: w.layers[l], routing: routing, output: output)
         }
-        Ops.rmsNorm(final.data, rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps,
-                            into: finalNormed.data, inverseRMS: finalInverseRMS.data)
+        Ops.rmsNorm(
+            final.data, rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps,
+            into: finalNormed.data, inverseRMS: finalInverseRMS.data)
         BLAS.linear(finalNormed.data, rows: rows, weight: w.lmHead, into: logits.data)
         let train = gradients != nil || mixing != nil
         var loss = crossEntropy(targets: targets, keepGradient: train)
@@ -141,12 +142,16 @@ public final class TrainingGraph {
     private func forwardLayer(_ l: Int, weights w: LayerWeights, routing: Routing, output: Tensor) {
         let c = config
         let a = layers[l]
-        let n = rows, d = c.hiddenSize, hd = c.headDim
-        Ops.rmsNorm(a.input.data, rows: n, width: d, weight: w.inputNorm.data, eps: c.rmsNormEps,
-                            into: a.normed1.data, inverseRMS: a.inverseRMS1.data)
+        let n = rows
+        let d = c.hiddenSize
+        let hd = c.headDim
+        Ops.rmsNorm(
+            a.input.data, rows: n, width: d, weight: w.inputNorm.data, eps: c.rmsNormEps,
+            into: a.normed1.data, inverseRMS: a.inverseRMS1.data)
         let T = length
-        LayerKernels.projectQKV(a.normed1.data, rows: n, layer: w, config: c, rope: rope, position: { $0 % T },
-                                q: a.q.data, k: a.k.data, v: a.v.data)
+        LayerKernels.projectQKV(
+            a.normed1.data, rows: n, layer: w, config: c, rope: rope, position: { $0 % T },
+            q: a.q.data, k: a.k.data, v: a.v.data)
         let group = c.numHeads / c.numKVHeads
         let window = c.attentionWindow(layer: l)
         // Attention per sequence: small GEMMs, one sequence per core.
@@ -154,18 +159,20 @@ public final class TrainingGraph {
             Parallel.forEach(batch) { b in
                 for h in 0..<c.numHeads {
                     let g = h / group
-                    LayerKernels.attendHead(q: a.q.row(b * T) + h * hd, qStride: c.qWidth, rows: T, first: 0,
-                                            keys: a.k.row(b * T) + g * hd, values: a.v.row(b * T) + g * hd, kvStride: c.kvWidth,
-                                            headDim: hd, window: window,
-                                            probabilities: a.probabilities.data + (b * c.numHeads + h) * T * T,
-                                            out: a.attended.row(b * T) + h * hd, outStride: c.qWidth)
+                    LayerKernels.attendHead(
+                        q: a.q.row(b * T) + h * hd, qStride: c.qWidth, rows: T, first: 0,
+                        keys: a.k.row(b * T) + g * hd, values: a.v.row(b * T) + g * hd, kvStride: c.kvWidth,
+                        headDim: hd, window: window,
+                        probabilities: a.probabilities.data + (b * c.numHeads + h) * T * T,
+                        out: a.attended.row(b * T) + h * hd, outStride: c.qWidth)
                 }
             }
         }
         a.mid.data.update(from: a.input.data, count: n * d)
         BLAS.linear(a.attended.data, rows: n, weight: w.o, into: a.mid.data, accumulate: true)
-        Ops.rmsNorm(a.mid.data, rows: n, width: d, weight: w.postNorm.data, eps: c.rmsNormEps,
-                            into: a.normed2.data, inverseRMS: a.inverseRMS2.data)
+        Ops.rmsNorm(
+            a.mid.data, rows: n, width: d, weight: w.postNorm.data, eps: c.rmsNormEps,
+            into: a.normed2.data, inverseRMS: a.inverseRMS2.data)
         output.data.update(from: a.mid.data, count: n * d)
         var mixing: RouterMixing?
         if case .soft(let m) = routing {
@@ -180,12 +187,15 @@ public final class TrainingGraph {
             let m = module.rows.count
             guard m > 0, let ffn = w.ffn(module.route) else { continue }
             for (i, r) in module.rows.enumerated() { module.input.row(i).update(from: a.normed2.row(r), count: d) }
-            LayerKernels.swigluFFN(ffn, input: module.input.data, rows: m, gate: module.gate.data, up: module.up.data,
-                                   activation: module.act.data, output: module.output.data, accumulate: false)
+            LayerKernels.swigluFFN(
+                ffn, input: module.input.data, rows: m, gate: module.gate.data, up: module.up.data,
+                activation: module.act.data, output: module.output.data, accumulate: false)
             if let mixing, let j = mixing.router.routes.firstIndex(of: module.route) {
                 let p = mixing.probabilities[l]
                 for t in 0..<n {
-                    let weight = p.row(t)[j], out = module.output.row(t), target = output.row(t)
+                    let weight = p.row(t)[j]
+                    let out = module.output.row(t)
+                    let target = output.row(t)
                     for i in 0..<d { target[i] += weight * out[i] }
                 }
             } else {
@@ -228,15 +238,18 @@ public final class TrainingGraph {
     /// `g` nil: the model is frozen, only activation gradients (and the router's) are formed.
     private func backward(weights w: ModelWeights, gradients g: ModelWeights?, mixing: RouterMixing?, inputs: [Int]) {
         let c = config
-        let n = rows, d = c.hiddenSize, v = c.vocabSize
+        let n = rows
+        let d = c.hiddenSize
+        let v = c.vocabSize
         // LM head and final norm.
         BLAS.gemmAB(m: n, n: d, k: v, a: logits.data, lda: v, b: w.lmHead.data, ldb: d, c: dNormed.data, ldc: d)
         if let g {
             BLAS.gemmAtB(m: v, n: d, k: n, a: logits.data, lda: v, b: finalNormed.data, ldb: d, c: g.lmHead.data, ldc: d, beta: 1)
         }
         dx.zero()
-        BackwardOps.rmsNormBackward(dy: dNormed.data, x: final.data, inverseRMS: finalInverseRMS.data, weight: w.finalNorm.data,
-                                    rows: n, width: d, dx: dx.data, dw: g?.finalNorm.data ?? discardedGain.data)
+        BackwardOps.rmsNormBackward(
+            dy: dNormed.data, x: final.data, inverseRMS: finalInverseRMS.data, weight: w.finalNorm.data,
+            rows: n, width: d, dx: dx.data, dw: g?.finalNorm.data ?? discardedGain.data)
         for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
             backwardLayer(l, weights: w.layers[l], gradients: g?.layers[l], mixing: mixing)
         }
@@ -250,7 +263,10 @@ public final class TrainingGraph {
     private func backwardLayer(_ l: Int, weights w: LayerWeights, gradients g: LayerWeights?, mixing: RouterMixing?) {
         let c = config
         let a = layers[l]
-        let n = rows, d = c.hiddenSize, hd = c.headDim, T = length
+        let n = rows
+        let d = c.hiddenSize
+        let hd = c.headDim
+        let T = length
         // FFN modules.
         dNormed.zero()
         if mixing != nil { dRouteProbabilities.zero() }
@@ -262,7 +278,9 @@ public final class TrainingGraph {
                 // Soft mix over all rows: dP = <dy, output>, and the module sees p * dy.
                 let p = mixing.probabilities[l]
                 for t in 0..<n {
-                    let dy = dx.row(t), out = module.output.row(t), target = dOut.row(t)
+                    let dy = dx.row(t)
+                    let out = module.output.row(t)
+                    let target = dOut.row(t)
                     var dot: Float = 0
                     for i in 0..<d { dot += dy[i] * out[i] }
                     dRouteProbabilities.row(t)[j] = dot
@@ -274,17 +292,20 @@ public final class TrainingGraph {
             }
             BLAS.gemmAB(m: m, n: inner, k: d, a: dOut.data, lda: d, b: ffn.down.data, ldb: inner, c: dAct.data, ldc: inner)
             if let gffn = g?.ffn(module.route) {
-                BLAS.gemmAtB(m: d, n: inner, k: m, a: dOut.data, lda: d, b: module.act.data, ldb: inner, c: gffn.down.data, ldc: inner, beta: 1)
+                BLAS.gemmAtB(
+                    m: d, n: inner, k: m, a: dOut.data, lda: d, b: module.act.data, ldb: inner, c: gffn.down.data, ldc: inner, beta: 1)
             }
             let (dact, gate, up, du) = (dAct.data, module.gate.data, module.up.data, dUp.data)
             Parallel.forEachSlice(m * inner, minimum: 32768) { r in
-                BackwardOps.swigluBackward(dact: dact + r.lowerBound, gate: gate + r.lowerBound, up: up + r.lowerBound,
-                                           du: du + r.lowerBound, count: r.count)
+                BackwardOps.swigluBackward(
+                    dact: dact + r.lowerBound, gate: gate + r.lowerBound, up: up + r.lowerBound,
+                    du: du + r.lowerBound, count: r.count)
             }
             BLAS.gemmAB(m: m, n: d, k: inner, a: dAct.data, lda: inner, b: ffn.gate.data, ldb: d, c: dIn.data, ldc: d)
             BLAS.gemmAB(m: m, n: d, k: inner, a: dUp.data, lda: inner, b: ffn.up.data, ldb: d, c: dIn.data, ldc: d, beta: 1)
             if let gffn = g?.ffn(module.route) {
-                BLAS.gemmAtB(m: inner, n: d, k: m, a: dAct.data, lda: inner, b: module.input.data, ldb: d, c: gffn.gate.data, ldc: d, beta: 1)
+                BLAS.gemmAtB(
+                    m: inner, n: d, k: m, a: dAct.data, lda: inner, b: module.input.data, ldb: d, c: gffn.gate.data, ldc: d, beta: 1)
                 BLAS.gemmAtB(m: inner, n: d, k: m, a: dUp.data, lda: inner, b: module.input.data, ldb: d, c: gffn.up.data, ldc: d, beta: 1)
             }
             for (i, r) in module.rows.enumerated() { Ops.add(dIn.row(i), into: dNormed.row(r), count: d) }
@@ -293,12 +314,14 @@ public final class TrainingGraph {
             mixing.backward(layer: l, dp: dRouteProbabilities, input: a.normed2.data, rows: n, dInput: dNormed.data)
         }
         dMid.data.update(from: dx.data, count: n * d)
-        BackwardOps.rmsNormBackward(dy: dNormed.data, x: a.mid.data, inverseRMS: a.inverseRMS2.data, weight: w.postNorm.data,
-                                    rows: n, width: d, dx: dMid.data, dw: g?.postNorm.data ?? discardedGain.data)
+        BackwardOps.rmsNormBackward(
+            dy: dNormed.data, x: a.mid.data, inverseRMS: a.inverseRMS2.data, weight: w.postNorm.data,
+            rows: n, width: d, dx: dMid.data, dw: g?.postNorm.data ?? discardedGain.data)
         // Attention output projection.
         BLAS.gemmAB(m: n, n: c.qWidth, k: d, a: dMid.data, lda: d, b: w.o.data, ldb: c.qWidth, c: dAttended.data, ldc: c.qWidth)
         if let g {
-            BLAS.gemmAtB(m: d, n: c.qWidth, k: n, a: dMid.data, lda: d, b: a.attended.data, ldb: c.qWidth, c: g.o.data, ldc: c.qWidth, beta: 1)
+            BLAS.gemmAtB(
+                m: d, n: c.qWidth, k: n, a: dMid.data, lda: d, b: a.attended.data, ldb: c.qWidth, c: g.o.data, ldc: c.qWidth, beta: 1)
         }
         // Attention heads.
         dK.zero()
@@ -316,16 +339,19 @@ public final class TrainingGraph {
                     BLAS.gemmAtB(m: T, n: hd, k: T, a: p, lda: T, b: dO, ldb: c.qWidth, c: dV.row(b * T) + kv * hd, ldc: c.kvWidth, beta: 1)
                     BLAS.gemmABt(m: T, n: T, k: hd, a: dO, lda: c.qWidth, b: a.v.row(b * T) + kv * hd, ldb: c.kvWidth, c: dp, ldc: T)
                     for i in 0..<T {
-                        let pr = p + i * T, dr = dp + i * T
+                        let pr = p + i * T
+                        let dr = dp + i * T
                         var dot: Float = 0
                         for j in 0...i { dot += pr[j] * dr[j] }
                         for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
                         if i + 1 < T { (dr + i + 1).update(repeating: 0, count: T - i - 1) }
                     }
-                    BLAS.gemmAB(m: T, n: hd, k: T, a: dp, lda: T, b: a.k.row(b * T) + kv * hd, ldb: c.kvWidth,
-                                c: dQ.row(b * T) + h * hd, ldc: c.qWidth, alpha: scale)
-                    BLAS.gemmAtB(m: T, n: hd, k: T, a: dp, lda: T, b: a.q.row(b * T) + h * hd, ldb: c.qWidth,
-                                 c: dK.row(b * T) + kv * hd, ldc: c.kvWidth, alpha: scale, beta: 1)
+                    BLAS.gemmAB(
+                        m: T, n: hd, k: T, a: dp, lda: T, b: a.k.row(b * T) + kv * hd, ldb: c.kvWidth,
+                        c: dQ.row(b * T) + h * hd, ldc: c.qWidth, alpha: scale)
+                    BLAS.gemmAtB(
+                        m: T, n: hd, k: T, a: dp, lda: T, b: a.q.row(b * T) + h * hd, ldb: c.qWidth,
+                        c: dK.row(b * T) + kv * hd, ldc: c.kvWidth, alpha: scale, beta: 1)
                 }
             }
         }
@@ -348,7 +374,8 @@ public final class TrainingGraph {
             }
         }
         dx.data.update(from: dMid.data, count: n * d)
-        BackwardOps.rmsNormBackward(dy: dNormed.data, x: a.input.data, inverseRMS: a.inverseRMS1.data, weight: w.inputNorm.data,
-                                    rows: n, width: d, dx: dx.data, dw: g?.inputNorm.data ?? discardedGain.data)
+        BackwardOps.rmsNormBackward(
+            dy: dNormed.data, x: a.input.data, inverseRMS: a.inverseRMS1.data, weight: w.inputNorm.data,
+            rows: n, width: d, dx: dx.data, dw: g?.inputNorm.data ?? discardedGain.data)
     }
 }

@@ -31,10 +31,13 @@ public enum TrainingBenchmark {
         let seconds = (EngineBenchmark.now() - start) / Double(steps)
         // Forward FLOPs at the expected 50/50 routing; backward is twice the forward.
         let cost = ComputeCost(config)
-        let perToken = config.numLayers * (cost.attentionProjections + cost.attentionPerContextToken * (length + 1) / 2
-            + (cost.bigFFN + cost.smallFFN) / 2) + cost.lmHead
+        let perToken =
+            config.numLayers
+            * (cost.attentionProjections + cost.attentionPerContextToken * (length + 1) / 2
+                + (cost.bigFFN + cost.smallFFN) / 2) + cost.lmHead
         let flops = 3.0 * Double(perToken * batch * length)
-        return EngineBenchmark.Figure(name: "train step \(batch)x\(length), random 50/50", tokensPerSecond: Double(batch * length) / seconds,
-                                      gflops: flops / seconds / 1e9, seconds: seconds, repetitions: steps)
+        return EngineBenchmark.Figure(
+            name: "train step \(batch)x\(length), random 50/50", tokensPerSecond: Double(batch * length) / seconds,
+            gflops: flops / seconds / 1e9, seconds: seconds, repetitions: steps)
     }
 }

@@ -23,7 +23,8 @@ public struct BatchSampler: Sendable {
     /// Inputs and next-token targets of step `step`: `batch` random windows of `length + 1` tokens.
     public func batch(step: Int) -> (inputs: [Int], targets: [Int]) {
         var rng = generator(step: step, stream: 1)
-        var inputs: [Int] = [], targets: [Int] = []
+        var inputs: [Int] = []
+        var targets: [Int] = []
         inputs.reserveCapacity(batch * length)
         targets.reserveCapacity(batch * length)
         let span = tokens.count - length

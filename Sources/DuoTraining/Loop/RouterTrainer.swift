@@ -19,9 +19,11 @@ public struct RouterTrainingOptions: Sendable, Equatable, Codable {
     public var seed: UInt64
     public var evalWindows: Int
 
-    public init(routes: [Route], budget: Double, alpha: Double = 10, batch: Int = 8, length: Int, steps: Int,
-                learningRate: Float = 3e-3, temperatureStart: Float = 1, temperatureEnd: Float = 0.1, seed: UInt64 = 0,
-                evalWindows: Int = 16) {
+    public init(
+        routes: [Route], budget: Double, alpha: Double = 10, batch: Int = 8, length: Int, steps: Int,
+        learningRate: Float = 3e-3, temperatureStart: Float = 1, temperatureEnd: Float = 0.1, seed: UInt64 = 0,
+        evalWindows: Int = 16
+    ) {
         self.routes = routes
         self.budget = budget
         self.alpha = alpha
@@ -71,20 +73,26 @@ public final class RouterTrainer {
     public init(model: DuoModel, options: RouterTrainingOptions, train: TokenCorpus, valid: TokenCorpus) throws {
         try options.validate(config: model.config)
         guard train.tokens.count > options.length + 1 else {
-            throw DuoError(file: URL(fileURLWithPath: train.source), "corpus has \(train.tokens.count) tokens, fewer than one window of \(options.length + 1)")
+            throw DuoError(
+                file: URL(fileURLWithPath: train.source),
+                "corpus has \(train.tokens.count) tokens, fewer than one window of \(options.length + 1)")
         }
         self.model = model
         self.options = options
         let c = model.config
-        router = RouterWeights(routes: options.routes, layers: c.numLayers, hidden: c.hiddenSize, budget: options.budget,
-                               temperature: Double(options.temperatureEnd), modelName: model.name)
+        router = RouterWeights(
+            routes: options.routes, layers: c.numLayers, hidden: c.hiddenSize, budget: options.budget,
+            temperature: Double(options.temperatureEnd), modelName: model.name)
         var rng = SplitMix64(seed: options.seed ^ 0x0A_0B)
         for w in router.weights { for i in 0..<w.count { w.data[i] = 0.02 * Float(rng.nextUnit() * 2 - 1) } }
-        mixing = RouterMixing(router: router, config: c, temperature: options.temperatureStart, budget: options.budget, alpha: options.alpha)
+        mixing = RouterMixing(
+            router: router, config: c, temperature: options.temperatureStart, budget: options.budget, alpha: options.alpha)
         optimizer = AdamW(parameters: router.named, settings: AdamWSettings(weightDecay: 0))
         graph = TrainingGraph(config: c, batch: options.batch, length: options.length)
         sampler = BatchSampler(tokens: train.tokens, batch: options.batch, length: options.length, seed: options.seed)
-        let windows = BatchSampler.windows(valid.tokens, length: options.length - 1, count: options.evalWindows).map { $0.inputs + [$0.targets.last!] }
+        let windows = BatchSampler.windows(valid.tokens, length: options.length - 1, count: options.evalWindows).map {
+            $0.inputs + [$0.targets.last!]
+        }
         // A text shorter than one window is scored whole.
         validation = windows.isEmpty ? [valid.tokens.map(Int.init)] : windows
         guard validation[0].count >= 2 else {
@@ -111,7 +119,8 @@ public final class RouterTrainer {
     /// The training objective (cross-entropy + budget penalty under soft mixing) at a fixed
     /// temperature on the training batches of `steps`, without updating anything.
     public func objective(temperature: Float, steps: Range<Int>) -> Double {
-        let probe = RouterMixing(router: router, config: model.config, temperature: temperature, budget: options.budget, alpha: options.alpha)
+        let probe = RouterMixing(
+            router: router, config: model.config, temperature: temperature, budget: options.budget, alpha: options.alpha)
         var total = 0.0
         for step in steps {
             let (inputs, targets) = sampler.batch(step: step)
@@ -123,7 +132,10 @@ public final class RouterTrainer {
     /// Hard (argmax) routing on the validation windows: mean loss and compute share.
     public func evaluate() throws -> (loss: Double, share: Double) {
         let policy = RouterPolicy(router: router)
-        var loss = 0.0, scored = 0, share = 0.0, decisions = 0
+        var loss = 0.0
+        var scored = 0
+        var share = 0.0
+        var decisions = 0
         for window in validation {
             let result = try SequenceEvaluation.run(model: model, ids: window, policy: policy, topK: 0)
             loss += result.losses.reduce(0, +)

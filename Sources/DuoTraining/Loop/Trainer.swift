@@ -40,7 +40,9 @@ public final class Trainer {
     public init(options: TrainingOptions, train: TokenCorpus, valid: TokenCorpus, tokenizerJSON: Data?, output: URL, resume: Bool) throws {
         try options.validate()
         guard train.tokens.count > options.length + 1 else {
-            throw DuoError(file: URL(fileURLWithPath: train.source), "corpus has \(train.tokens.count) tokens, fewer than one training window of \(options.length + 1)")
+            throw DuoError(
+                file: URL(fileURLWithPath: train.source),
+                "corpus has \(train.tokens.count) tokens, fewer than one training window of \(options.length + 1)")
         }
         let config = options.config
         if let bad = (train.tokens + valid.tokens).first(where: { Int($0) >= config.vocabSize || $0 < 0 }) {
@@ -48,7 +50,8 @@ public final class Trainer {
         }
         self.output = output
         self.tokenizerJSON = tokenizerJSON
-        weights = RandomInit.weights(config, seed: options.seed, std: options.initStd, residualScale: 1 / Float(2 * config.numLayers).squareRoot())
+        weights = RandomInit.weights(
+            config, seed: options.seed, std: options.initStd, residualScale: 1 / Float(2 * config.numLayers).squareRoot())
         gradients = weights.zerosLike(config)
         optimizer = AdamW(parameters: weights.named(config), settings: options.adamW)
         graph = TrainingGraph(config: config, batch: options.batch, length: options.length)
@@ -56,7 +59,9 @@ public final class Trainer {
         let windows = BatchSampler.windows(valid.tokens, length: options.length, count: options.evalWindows)
         validation = Array(windows.prefix(windows.count / options.batch * options.batch))
         guard !validation.isEmpty else {
-            throw DuoError(file: URL(fileURLWithPath: valid.source), "validation corpus has fewer than \(options.batch) windows of \(options.length + 1) tokens")
+            throw DuoError(
+                file: URL(fileURLWithPath: valid.source),
+                "validation corpus has fewer than \(options.batch) windows of \(options.length + 1) tokens")
         }
         self.options = options
         do {
@@ -70,7 +75,9 @@ public final class Trainer {
             }
             let saved = try TrainingCheckpoint.read(from: checkpointURL, into: weights, optimizer: optimizer)
             guard saved.options.sameRun(as: options) else {
-                throw DuoError(file: checkpointURL, "checkpoint belongs to a run with other options (model, batch, length, steps, schedule, seed or routes differ)")
+                throw DuoError(
+                    file: checkpointURL,
+                    "checkpoint belongs to a run with other options (model, batch, length, steps, schedule, seed or routes differ)")
             }
             history = saved.history
         }
@@ -103,8 +110,10 @@ public final class Trainer {
             let elapsed = EngineBenchmark.now() - startTime
             let done = Double(step - startStep)
             let rate = done * Double(options.batch * options.length) / max(elapsed, 1e-9)
-            progress(Progress(step: step, steps: options.steps, loss: loss, learningRate: lr, tokensPerSecond: rate,
-                              secondsLeft: elapsed / done * Double(options.steps - step), record: record))
+            progress(
+                Progress(
+                    step: step, steps: options.steps, loss: loss, learningRate: lr, tokensPerSecond: rate,
+                    secondsLeft: elapsed / done * Double(options.steps - step), record: record))
             if step % options.checkpointEvery == 0 || step == options.steps {
                 try saveCheckpoint()
             }
@@ -119,18 +128,24 @@ public final class Trainer {
         var result: [String: Double] = [:]
         var policies: [(String, (Int) -> [Route])] = [("all-big", { Array(repeating: .big, count: $0) })]
         if config.isDuo { policies.append(("all-small", { Array(repeating: .small, count: $0) })) }
-        policies.append(("random", { count in
-            var rng = SplitMix64(seed: 0x5EED)
-            return (0..<count).map { _ in self.options.routes.sample(using: &rng) }
-        }))
+        policies.append(
+            (
+                "random",
+                { count in
+                    var rng = SplitMix64(seed: 0x5EED)
+                    return (0..<count).map { _ in self.options.routes.sample(using: &rng) }
+                }
+            ))
         for (name, routes) in policies {
             var total = 0.0
             var batches = 0
             for start in stride(from: 0, to: validation.count, by: options.batch) {
                 let windows = validation[start..<(start + options.batch)]
-                let inputs = windows.flatMap(\.inputs), targets = windows.flatMap(\.targets)
-                total += graph.run(weights: weights, inputs: inputs, targets: targets,
-                                   routes: routes(inputs.count * config.numLayers), gradients: nil)
+                let inputs = windows.flatMap(\.inputs)
+                let targets = windows.flatMap(\.targets)
+                total += graph.run(
+                    weights: weights, inputs: inputs, targets: targets,
+                    routes: routes(inputs.count * config.numLayers), gradients: nil)
                 batches += 1
             }
             result[name] = total / Double(batches)
@@ -141,8 +156,9 @@ public final class Trainer {
     /// Writes the checkpoint, then the model directory and the training log, each atomically.
     public func saveCheckpoint() throws {
         try TrainingCheckpoint.write(to: checkpointURL, options: options, weights: weights, optimizer: optimizer, history: history)
-        try ModelWriter.write(config: options.config, weights: weights, tokenizerJSON: tokenizerJSON, to: output,
-                              metadata: ["duoscope_step": String(step)])
+        try ModelWriter.write(
+            config: options.config, weights: weights, tokenizerJSON: tokenizerJSON, to: output,
+            metadata: ["duoscope_step": String(step)])
         try AtomicFile.write(Data(TrainingLog.csv(history).utf8), to: output.appendingPathComponent("training-log.csv"))
     }
 }
@@ -154,7 +170,10 @@ public enum TrainingLog {
         for r in history {
             let v = r.validation
             func f(_ key: String) -> String { v?[key].map { String(format: "%.5f", $0) } ?? "" }
-            lines.append("\(r.step),\(String(format: "%.5f", r.loss)),\(r.learningRate),\(String(format: "%.4f", r.gradientNorm)),\(f("all-big")),\(f("all-small")),\(f("random"))")
+            lines.append(
+                "\(r.step),\(String(format: "%.5f", r.loss)),\(r.learningRate),\(String(format: "%.4f", r.gradientNorm)),"
+                    + "\(f("all-big")),\(f("all-small")),\(f("random"))"
+            )
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -9,8 +9,10 @@ public struct TrainingCheckpoint {
     public var step: Int
     public var history: [TrainingRecord]
 
-    public static func write(to url: URL, options: TrainingOptions, weights: ModelWeights, optimizer: AdamW,
-                             history: [TrainingRecord]) throws {
+    public static func write(
+        to url: URL, options: TrainingOptions, weights: ModelWeights, optimizer: AdamW,
+        history: [TrainingRecord]
+    ) throws {
         var tensors: [(String, Tensor)] = []
         for (index, (name, tensor)) in optimizer.parameters.enumerated() {
             tensors.append(("param/" + name, tensor))
@@ -32,16 +34,20 @@ public struct TrainingCheckpoint {
     public static func read(from url: URL, into weights: ModelWeights, optimizer: AdamW) throws -> TrainingCheckpoint {
         let file = try SafeTensorsFile(url: url)
         guard file.metadata["duoscope_checkpoint"] == "1", let stepText = file.metadata["step"], let step = Int(stepText),
-              let optionsText = file.metadata["options"], let historyText = file.metadata["history"] else {
+            let optionsText = file.metadata["options"], let historyText = file.metadata["history"]
+        else {
             throw DuoError(file: url, "not a duoscope training checkpoint")
         }
         let decoder = JSONDecoder()
         guard let options = try? decoder.decode(TrainingOptions.self, from: Data(optionsText.utf8)),
-              let history = try? decoder.decode([TrainingRecord].self, from: Data(historyText.utf8)) else {
+            let history = try? decoder.decode([TrainingRecord].self, from: Data(historyText.utf8))
+        else {
             throw DuoError(file: url, "checkpoint metadata is unreadable")
         }
         for (index, (name, tensor)) in optimizer.parameters.enumerated() {
-            for (prefix, target) in [("param/", tensor), ("adam_m/", optimizer.firstMoments[index]), ("adam_v/", optimizer.secondMoments[index])] {
+            for (prefix, target) in [
+                ("param/", tensor), ("adam_m/", optimizer.firstMoments[index]), ("adam_v/", optimizer.secondMoments[index]),
+            ] {
                 guard let entry = file.entries[prefix + name], entry.shape == target.shape else {
                     throw DuoError(file: url, "checkpoint lacks \(prefix + name) with shape \(target.shape)")
                 }

@@ -20,10 +20,12 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
     public var evalEvery: Int
     public var evalWindows: Int
 
-    public init(config: ModelConfig, batch: Int, length: Int, steps: Int, schedule: LearningRateSchedule,
-                adamW: AdamWSettings = AdamWSettings(), clipNorm: Double = 1, seed: UInt64 = 0,
-                routes: RouteProbabilities = RouteProbabilities(skip: 0, small: 0.5, big: 0.5), initStd: Float = 0.02,
-                checkpointEvery: Int = 100, evalEvery: Int = 100, evalWindows: Int = 32) {
+    public init(
+        config: ModelConfig, batch: Int, length: Int, steps: Int, schedule: LearningRateSchedule,
+        adamW: AdamWSettings = AdamWSettings(), clipNorm: Double = 1, seed: UInt64 = 0,
+        routes: RouteProbabilities = RouteProbabilities(skip: 0, small: 0.5, big: 0.5), initStd: Float = 0.02,
+        checkpointEvery: Int = 100, evalEvery: Int = 100, evalWindows: Int = 32
+    ) {
         self.config = config
         self.batch = batch
         self.length = length
@@ -41,7 +43,8 @@ public struct TrainingOptions: Sendable, Equatable, Codable {
 
     /// The same run, ignoring how often it reports and saves.
     public func sameRun(as other: TrainingOptions) -> Bool {
-        var a = self, b = other
+        var a = self
+        var b = other
         (a.checkpointEvery, a.evalEvery, a.evalWindows) = (0, 0, 0)
         (b.checkpointEvery, b.evalEvery, b.evalWindows) = (0, 0, 0)
         return a == b

@@ -45,7 +45,10 @@ public final class AdamW {
         let stepSize = lr / correction1
         let inverseSqrtCorrection2 = 1 / correction2.squareRoot()
         for (index, (_, p)) in parameters.enumerated() {
-            let g = gradients[index].data, m = firstMoments[index].data, v = secondMoments[index].data, w = p.data
+            let g = gradients[index].data
+            let m = firstMoments[index].data
+            let v = secondMoments[index].data
+            let w = p.data
             let decay = (p.shape.count >= 2 || s.decayVectors) ? 1 - lr * s.weightDecay : 1
             Parallel.forEachSlice(p.count, minimum: 65536) { range in
                 for i in range {
@@ -69,7 +72,8 @@ public enum GradientClipping {
             var partials = [Double](repeating: 0, count: slices)
             partials.withUnsafeMutableBufferPointer { out in
                 Parallel.forEach(slices) { s in
-                    let lower = g.count * s / slices, upper = g.count * (s + 1) / slices
+                    let lower = g.count * s / slices
+                    let upper = g.count * (s + 1) / slices
                     var partial: Float = 0
                     for i in lower..<upper { partial += g.data[i] * g.data[i] }
                     out[s] = Double(partial)
