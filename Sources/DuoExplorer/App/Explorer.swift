@@ -181,44 +181,51 @@ public final class Explorer: @unchecked Sendable {
             requestWork()
             return true
         }
-        switch key {
-        case .interrupt, .character("q"): return false
-        case .escape:
-            if state.generating != nil { generation.cancel() }
-        case .left, .character("h"): moveToken(-1)
-        case .right, .character("l"): moveToken(1)
-        case .up, .character("k"): state.layer = max(state.layer - 1, 0)
-        case .down, .character("j"): state.layer = min(state.layer + 1, layers - 1)
-        case .pageUp: moveToken(-pageSize)
-        case .pageDown: moveToken(pageSize)
-        case .home: state.token = 0
-        case .end: state.token = document.count - 1
-        case .tab: state.view = ViewKind(rawValue: (state.view.rawValue + 1) % ViewKind.allCases.count)!
-        case .backTab: state.view = ViewKind(rawValue: (state.view.rawValue + ViewKind.allCases.count - 1) % ViewKind.allCases.count)!
-        case .character(let c) where ("1"..."5").contains(c): state.view = ViewKind(rawValue: Int(String(c))! - 1)!
-        case .character(let c) where PolicyKind(key: c) != nil: state.primary = PolicyKind(key: c)!
-        case .character(let c) where c.isUppercase && PolicyKind(key: Character(c.lowercased())) != nil:
-            state.partner = PolicyKind(key: Character(c.lowercased()))!
-        case .character(" "): (state.primary, state.partner) = (state.partner, state.primary)
-        case .character("+"), .character("="): state.k = min(state.k + 1, layers)
-        case .character("-"), .character("_"): state.k = max(state.k - 1, 0)
-        case .character("c"): state.context = state.context.toggled
-        case .character("d"): state.metric = state.metric == .potential ? .rawLoss : .potential
-        case .character("t"): state.transposed.toggle()
-        case .character("?"): state.showHelp = true
-        case .character("/"): state.input = InputLine(purpose: .find)
-        case .character("n"): find(state.lastFind)
-        case .character("i"): state.input = InputLine(purpose: .text)
-        case .character("p"):
-            state.showPicker = true
-            state.pickerIndex = 0
-        case .character("g"): startGeneration()
-        case .character("e"): exportSnapshot()
-        case .mouse(let x, let y): click(x: x, y: y)
-        default: break
+        if case .mouse(let x, let y) = key {
+            click(x: x, y: y)
+        } else if let action = KeyBindings.action(for: key) {
+            if action == .quit { return false }
+            perform(action)
         }
         requestWork()
         return true
+    }
+
+    /// Carries out a bound key's action (the key table is `KeyBindings.all`).
+    private func perform(_ action: ExplorerAction) {
+        let views = ViewKind.allCases.count
+        switch action {
+        case .quit: break
+        case .cancelGeneration: if state.generating != nil { generation.cancel() }
+        case .tokenLeft: moveToken(-1)
+        case .tokenRight: moveToken(1)
+        case .layerUp: state.layer = max(state.layer - 1, 0)
+        case .layerDown: state.layer = min(state.layer + 1, layers - 1)
+        case .pageBack: moveToken(-pageSize)
+        case .pageForward: moveToken(pageSize)
+        case .firstToken: state.token = 0
+        case .lastToken: state.token = document.count - 1
+        case .nextView: state.view = ViewKind(rawValue: (state.view.rawValue + 1) % views)!
+        case .previousView: state.view = ViewKind(rawValue: (state.view.rawValue + views - 1) % views)!
+        case .view(let view): state.view = view
+        case .primary(let kind): state.primary = kind
+        case .partner(let kind): state.partner = kind
+        case .swapPolicies: (state.primary, state.partner) = (state.partner, state.primary)
+        case .budgetUp: state.k = min(state.k + 1, layers)
+        case .budgetDown: state.k = max(state.k - 1, 0)
+        case .toggleContext: state.context = state.context.toggled
+        case .toggleMetric: state.metric = state.metric == .potential ? .rawLoss : .potential
+        case .transpose: state.transposed.toggle()
+        case .help: state.showHelp = true
+        case .find: state.input = InputLine(purpose: .find)
+        case .findNext: find(state.lastFind)
+        case .typeText: state.input = InputLine(purpose: .text)
+        case .openText:
+            state.showPicker = true
+            state.pickerIndex = 0
+        case .generate: startGeneration()
+        case .export: exportSnapshot()
+        }
     }
 
     private var pageSize: Int { max(document.count / 8, 10) }

@@ -58,7 +58,7 @@ public enum ExplorerRenderer {
             let label = " \(view.rawValue + 1) \(view.title) "
             x = grid.put(label, x: x, y: 1, style: view == c.state.view ? c.theme.selectedTab : c.theme.tab, target: .view(view)) + 1
         }
-        let hint = "k=\(c.state.k)  [+/-] budget  [?] help"
+        let hint = "k=\(c.state.k)  " + KeyBindings.hints(.tabBar)
         grid.put(hint, x: max(grid.width - hint.count - 1, x), y: 1, style: c.theme.label)
     }
 
@@ -86,7 +86,7 @@ public enum ExplorerRenderer {
             message = "error: \(failed): \(c.analysis.failures[failed.description]!)"
         }
         if let message { left = left.isEmpty ? message : left + "  │ " + message }
-        let hints = "1-5 views  o/r/f/x/b/s policy  O/R… partner  e export  q quit"
+        let hints = KeyBindings.hints(.statusLine)
         let hintX = grid.width - hints.count - 1
         let leftEnd = grid.put(
             left, x: 1, y: y, style: message?.hasPrefix("error") == true ? theme.warning : .plain,

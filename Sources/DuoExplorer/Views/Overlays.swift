@@ -1,27 +1,7 @@
 /// Boxes drawn over the view: the key help and the text picker.
 enum Overlays {
-    static let keys: [(String, String)] = [
-        ("Tab / 1-5", "switch view: Routes, Compare, Difficulty, Layers, Summary"),
-        ("← → h l", "previous / next token"),
-        ("↑ ↓ k j", "previous / next layer"),
-        ("PgUp PgDn", "a page of tokens back / forward"),
-        ("Home End", "first / last token"),
-        ("mouse", "click a token, a cell, a layer or a tab"),
-        ("o r f x b s", "primary policy: oracle, router, fixed, random, all-big, all-small"),
-        ("O R F X B S", "partner policy for Compare (default: oracle vs router)"),
-        ("space", "swap primary and partner (toggle oracle / router)"),
-        ("+ -", "budget k: big layers per token"),
-        ("c", "oracle context: causal / fixed (all-big)"),
-        ("d", "difficulty by raw loss / potential loss reduction"),
-        ("t", "transpose the heatmap (tokens as rows)"),
-        ("/  n", "find a token / find next"),
-        ("p", "open another text (samples, files, type one)"),
-        ("i", "type or paste a text"),
-        ("g", "generate a continuation under the primary policy"),
-        ("e", "export a snapshot (txt, ansi, svg, json)"),
-        ("?", "this help (any key closes)"),
-        ("q  Ctrl-C", "quit"),
-    ]
+    /// The help rows: the key table's labels and texts.
+    static var keys: [(String, String)] { KeyBindings.all.map { ($0.label, $0.help) } }
 
     static func box(into grid: inout CellGrid, width: Int, height: Int, title: String, theme: Theme) -> Rect {
         let w = min(width, grid.width - 2)
