@@ -71,5 +71,5 @@ let package = Package(
             dependencies: ["duoscope", "DuoEngine"]
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -31,7 +31,7 @@ struct EvalCommand: ParsableCommand {
     var fromJSON: String?
 
     func run() throws {
-        setvbuf(stdout, nil, _IOLBF, 0)
+        StandardOutput.lineBuffered()
         let duo = try Loader.model(model)
         let result =
             try fromJSON.map { path -> BudgetSweep.Result in

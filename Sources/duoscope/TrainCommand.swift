@@ -43,7 +43,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         Interrupt.install()
-        setvbuf(stdout, nil, _IOLBF, 0)  // validation lines reach a log file as they happen
+        StandardOutput.lineBuffered()  // validation lines reach a log file as they happen
         let tokenizerURL = URL(fileURLWithPath: tokenizer)
         let tokenizerJSON = try InputFile.contents(tokenizerURL, what: "a tokenizer file")
         let tok = try Tokenizer(jsonData: tokenizerJSON, source: tokenizerURL.path)

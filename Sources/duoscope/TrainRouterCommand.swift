@@ -27,7 +27,7 @@ struct TrainRouterCommand: ParsableCommand {
 
     func run() throws {
         Interrupt.install()
-        setvbuf(stdout, nil, _IOLBF, 0)
+        StandardOutput.lineBuffered()
         let duo = try Loader.model(model)
         guard let tokenizer = duo.tokenizer, let directory = duo.directory else {
             throw DuoError("model has no tokenizer.json", file: model)

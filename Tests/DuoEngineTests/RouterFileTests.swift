@@ -63,7 +63,7 @@ final class RouterFileTests: XCTestCase {
 }
 
 /// Passes decisions through from another policy and keeps the FFN inputs it was shown.
-final class Recorder: RoutingPolicy, @unchecked Sendable {
+final class Recorder: RoutingPolicy, @unchecked Sendable {  // used by one forward pass on one thread
     let inner: RoutingPolicy
     var inputs: [[[Float]]] = []
     init(inner: RoutingPolicy) { self.inner = inner }

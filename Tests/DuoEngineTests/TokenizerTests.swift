@@ -13,7 +13,7 @@ final class TokenizerTests: XCTestCase {
 
     // MARK: - Fixture format (cases.json)
 
-    enum OrReference<T: Decodable>: Decodable {
+    enum OrReference<T: Decodable & Sendable>: Decodable, Sendable {
         case value(T)
         case reference(String)  // "same as <name>"
 
@@ -23,19 +23,19 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
-    struct EncodeCase: Decodable {
+    struct EncodeCase: Decodable, Sendable {
         var text: String
         var ids: [Int]
         var ids_special: [Int]
         var decoded: String
     }
 
-    struct DecodeCase: Decodable {
+    struct DecodeCase: Decodable, Sendable {
         var ids: [Int]
         var decoded: String
     }
 
-    struct TokenizerCases: Decodable {
+    struct TokenizerCases: Decodable, Sendable {
         var name: String
         var file: String
         var vocab_size: Int
@@ -47,17 +47,17 @@ final class TokenizerTests: XCTestCase {
         var token_bytes: OrReference<[String]>
     }
 
-    struct PreTokenizerCase: Decodable {
+    struct PreTokenizerCase: Decodable, Sendable {
         var text: String
         var pieces: [String]
     }
 
-    struct PreTokenizerCases: Decodable {
+    struct PreTokenizerCases: Decodable, Sendable {
         var config: String
         var cases: [PreTokenizerCase]
     }
 
-    struct CaseFile: Decodable {
+    struct CaseFile: Decodable, Sendable {
         var tokenizers: [TokenizerCases]
         var pretokenizers: [PreTokenizerCases]
     }
@@ -375,14 +375,15 @@ final class TokenizerTests: XCTestCase {
         let t = entry("llama3-style")
         let tok = try load(t)
         let cases = encodeCases(t)
-        let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: 8)
-        defer { results.deallocate() }
+        let buffer = UnsafeMutableBufferPointer<Bool>.allocate(capacity: 8)
+        defer { buffer.deallocate() }
+        let results = UncheckedSendable(buffer)  // each iteration writes only its own element
         DispatchQueue.concurrentPerform(iterations: 8) { k in
             var ok = true
             for c in (k % 2 == 0 ? cases : cases.reversed()) where (try? tok.encode(c.text)) != c.ids { ok = false }
-            results[k] = ok
+            results.value[k] = ok
         }
-        XCTAssert(results.allSatisfy { $0 })
+        XCTAssert(buffer.allSatisfy { $0 })
     }
 
     /// With DUO_TOKENIZER_REFERENCE=OUT_JSON (written by `make_tokenizer_fixtures.py --reference`):

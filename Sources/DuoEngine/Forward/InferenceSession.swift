@@ -4,7 +4,7 @@ import Foundation
 /// sequence can be extended a token (or a block) at a time. A full prefill and token-by-token
 /// decoding go through the same code: each call appends its tokens' keys and values, then lets
 /// every new token attend to all cached positions up to its own.
-public final class InferenceSession: @unchecked Sendable {
+public final class InferenceSession: @unchecked Sendable {  // raw buffers; one thread uses a session at a time
     public let model: DuoModel
     public let cache: KVCache
     /// The routes taken so far, one row per position.

@@ -1,7 +1,7 @@
 /// Keys and values of every layer for the positions run so far (after RoPE), so later
 /// tokens can attend to them without recomputing. Attention runs at every layer for every
 /// token (skip bypasses only the FFN), so the cache is always complete.
-public final class KVCache: @unchecked Sendable {
+public final class KVCache: @unchecked Sendable {  // raw buffers, written by its one session
     public let capacity: Int
     public let width: Int
     /// Positions filled so far.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A model's tensors: one `model.safetensors`, or shards listed by `model.safetensors.index.json`.
-public final class Checkpoint: @unchecked Sendable {
+public final class Checkpoint: @unchecked Sendable {  // immutable after init; the files are read-only maps
     /// The file named in errors about the checkpoint as a whole (the single file or the index).
     public let url: URL
     private let files: [SafeTensorsFile]

@@ -7,7 +7,7 @@ import Foundation
 #endif
 
 /// A read-only memory map of a whole file; unmapped when released.
-public final class MappedFile: @unchecked Sendable {
+public final class MappedFile: @unchecked Sendable {  // a read-only map, unmapped only on deinit
     public let url: URL
     public let count: Int
     private let base: UnsafeRawPointer?

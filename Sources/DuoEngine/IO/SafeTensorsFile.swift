@@ -15,7 +15,7 @@ public struct TensorEntry: Sendable, Equatable {
 /// A memory-mapped `.safetensors` file whose header has been fully validated:
 /// header length inside the file, JSON well formed, supported dtypes, offsets inside the data
 /// section and non-overlapping, and shape x dtype size equal to each byte span.
-public final class SafeTensorsFile: @unchecked Sendable {
+public final class SafeTensorsFile: @unchecked Sendable {  // immutable; a read-only memory map
     public let url: URL
     public let entries: [String: TensorEntry]
     public let metadata: [String: String]

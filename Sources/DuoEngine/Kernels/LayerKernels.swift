@@ -6,7 +6,7 @@ import Foundation
 /// type) is implemented here once, and every caller runs the same arithmetic.
 public enum LayerKernels {
     /// `y (+)= x W^T` for `rows` rows: how a caller spreads a matrix product over the cores.
-    public typealias Linear = (
+    public typealias Linear = @Sendable (
         _ x: UnsafePointer<Float>, _ rows: Int, _ weight: Tensor, _ y: UnsafeMutablePointer<Float>,
         _ accumulate: Bool
     ) -> Void

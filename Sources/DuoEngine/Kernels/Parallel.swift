@@ -17,7 +17,12 @@ public enum Parallel {
             for i in 0..<count { body(i) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+        // The contract above (disjoint writes) is what makes sharing `body` across threads safe;
+        // the compiler cannot check it for closures over raw buffers.
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
+        }
     }
 
     /// Runs `body(range)` over `workers` contiguous slices of 0..<count.
@@ -54,6 +59,13 @@ public enum Parallel {
             return try body()
         #endif
     }
+}
+
+/// A value handed to other threads under a contract the compiler cannot check (stated where it
+/// is used); for closures over raw buffers that parallel loops share.
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
 }
 
 #if !canImport(Accelerate)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A model ready to run: its config, Float32 weights, tokenizer and RoPE table.
-public final class DuoModel: @unchecked Sendable {
+public final class DuoModel: @unchecked Sendable {  // immutable weights in raw buffers; fingerprint under a lock
     /// The model directory, when loaded from disk.
     public let directory: URL?
     public let config: ModelConfig

@@ -32,7 +32,7 @@ public enum RouterExactK {
 }
 
 /// The router's argmax policy, keeping log P(big) per layer and token.
-final class ProbabilityRecorder: RoutingPolicy, @unchecked Sendable {
+final class ProbabilityRecorder: RoutingPolicy, @unchecked Sendable {  // used by one forward pass on one thread
     let router: RouterWeights
     let big: Int
     var bigMargin: [[Float]] = []

@@ -2,7 +2,7 @@ import Foundation
 
 /// A learned router: per layer a linear map from the FFN input (post-attention RMSNorm of the
 /// token) to one logit per route. Stored as `routers/NAME.safetensors` (docs/model-format.md).
-public final class RouterWeights: @unchecked Sendable {
+public final class RouterWeights: @unchecked Sendable {  // raw-buffer tensors, written only while training
     /// The routes the logit rows stand for, e.g. [.small, .big] or [.skip, .small, .big].
     public let routes: [Route]
     /// Per layer: weight [R, hidden] and bias [R].

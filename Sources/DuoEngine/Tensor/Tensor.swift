@@ -1,6 +1,6 @@
 /// A dense row-major Float32 tensor that owns its storage (zero-initialised).
 /// A reference type so that large weights are never copied; hot loops use `data` directly.
-public final class Tensor: @unchecked Sendable {
+public final class Tensor: @unchecked Sendable {  // a raw buffer: parallel loops write disjoint rows (Parallel.forEach)
     public let shape: [Int]
     public let count: Int
     public let data: UnsafeMutablePointer<Float>

@@ -2,7 +2,7 @@ import Foundation
 
 /// Results shared between the background worker (writer) and the UI thread (reader).
 /// Results for an older revision of the document are dropped, never shown.
-public final class AnalysisStore: @unchecked Sendable {
+public final class AnalysisStore: @unchecked Sendable {  // every access to `state` holds `lock`
     private let lock = NSLock()
     private var state: AnalysisSnapshot
     /// Bumped on every change, so the UI knows when to redraw.

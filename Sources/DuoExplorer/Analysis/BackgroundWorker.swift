@@ -6,7 +6,7 @@ import Foundation
 /// settled, and a running job that is no longer wanted is asked to stop. The explorer keeps
 /// two: one lane for long searches (oracle, fixed, random) and one for quick passes, so a
 /// flip or a router pass never waits behind a minute-long search.
-public final class BackgroundWorker: @unchecked Sendable {
+public final class BackgroundWorker: @unchecked Sendable {  // its queue of requests is guarded by a lock
     /// A job's body: it checks `shouldContinue` and reports `progress(done, total)`.
     public typealias Body = (_ shouldContinue: @escaping () -> Bool, _ progress: @escaping (Int, Int) -> Void) throws -> Void
 

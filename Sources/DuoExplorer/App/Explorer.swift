@@ -4,7 +4,7 @@ import Foundation
 /// The explorer's controller: owns the model, the text, the user's choices and the background
 /// work; turns key presses into state changes and asks the worker for the results the current
 /// screen needs. Free of terminal I/O: the front end feeds it keys and draws its frames.
-public final class Explorer: @unchecked Sendable {
+public final class Explorer: @unchecked Sendable {  // state is touched by the UI thread only; workers see the store
     public let model: DuoModel
     public let analyzer: Analyzer
     public let store: AnalysisStore

@@ -2,7 +2,7 @@ import DuoEngine
 import Foundation
 
 /// Tokens produced by the generation thread, handed to the UI thread.
-final class GenerationBuffer: @unchecked Sendable {
+final class GenerationBuffer: @unchecked Sendable {  // every access holds its lock
     struct Update {
         var ids: [Int]
         var routes: [[Route]]

@@ -1,5 +1,5 @@
 /// What a key does in the explorer's main screen.
-enum ExplorerAction: Equatable {
+enum ExplorerAction: Equatable, Sendable {
     case quit, cancelGeneration
     case tokenLeft, tokenRight, layerUp, layerDown, pageBack, pageForward, firstToken, lastToken
     case nextView, previousView
@@ -12,7 +12,7 @@ enum ExplorerAction: Equatable {
 }
 
 /// Where a binding's short hint is shown.
-enum HintPlace {
+enum HintPlace: Sendable {
     /// The tab bar's right end, after "k=K".
     case tabBar
     /// The status line's right end.
@@ -22,16 +22,16 @@ enum HintPlace {
 /// One row of the key table: the keys, how the help overlay writes them, what they do (given
 /// the key pressed), the help text, and the short hint shown on screen (if any). The table drives
 /// the controller, the `?` overlay and the hints, as lazygit's does, so they cannot disagree.
-struct KeyBinding {
+struct KeyBinding: Sendable {
     let keys: [KeyPress]
     let label: String
     let help: String
     let hint: (text: String, place: HintPlace)?
-    let action: ((KeyPress) -> ExplorerAction)?
+    let action: (@Sendable (KeyPress) -> ExplorerAction)?
 
     init(
         _ keys: [KeyPress], _ label: String, _ help: String, hint: (String, HintPlace)? = nil,
-        action: ((KeyPress) -> ExplorerAction)?
+        action: (@Sendable (KeyPress) -> ExplorerAction)?
     ) {
         self.keys = keys
         self.label = label
