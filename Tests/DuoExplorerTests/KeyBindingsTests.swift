@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import DuoExplorer
 
 /// The one key table: no key bound twice, every action reachable, and the help overlay and the

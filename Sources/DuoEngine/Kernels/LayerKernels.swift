@@ -6,10 +6,11 @@ import Foundation
 /// type) is implemented here once, and every caller runs the same arithmetic.
 public enum LayerKernels {
     /// `y (+)= x W^T` for `rows` rows: how a caller spreads a matrix product over the cores.
-    public typealias Linear = @Sendable (
-        _ x: UnsafePointer<Float>, _ rows: Int, _ weight: Tensor, _ y: UnsafeMutablePointer<Float>,
-        _ accumulate: Bool
-    ) -> Void
+    public typealias Linear =
+        @Sendable (
+            _ x: UnsafePointer<Float>, _ rows: Int, _ weight: Tensor, _ y: UnsafeMutablePointer<Float>,
+            _ accumulate: Bool
+        ) -> Void
 
     /// One BLAS call (BLAS's own threads split it).
     public static let blasLinear: Linear = { x, rows, weight, y, accumulate in
