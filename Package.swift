@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "DuoEngine", targets: ["DuoEngine"]),
+        .library(name: "DuoReports", targets: ["DuoReports"]),
         .library(name: "DuoTraining", targets: ["DuoTraining"]),
         .library(name: "DuoExplorer", targets: ["DuoExplorer"]),
         .executable(name: "duoscope", targets: ["duoscope"]),
@@ -29,6 +30,11 @@ let package = Package(
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]
         ),
         .target(
+            name: "DuoReports",
+            dependencies: ["DuoEngine"],
+            swiftSettings: optimize
+        ),
+        .target(
             name: "DuoTraining",
             dependencies: ["DuoEngine"],
             swiftSettings: optimize
@@ -41,13 +47,14 @@ let package = Package(
         ),
         .target(
             name: "DuoExplorer",
-            dependencies: ["DuoEngine", "CNcursesw"],
+            dependencies: ["DuoEngine", "DuoReports", "CNcursesw"],
             swiftSettings: optimize
         ),
         .executableTarget(
             name: "duoscope",
             dependencies: [
                 "DuoEngine",
+                "DuoReports",
                 "DuoTraining",
                 "DuoExplorer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -56,7 +63,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DuoEngineTests",
-            dependencies: ["DuoEngine"]
+            dependencies: ["DuoEngine", "DuoReports"]
         ),
         .testTarget(
             name: "DuoTrainingTests",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuoEngine
+import DuoReports
 import DuoExplorer
 import DuoTraining
 import Foundation

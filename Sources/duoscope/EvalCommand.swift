@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuoEngine
+import DuoReports
 import Foundation
 
 /// `duoscope eval MODEL --file F`: perplexity vs number of big layers for every policy.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuoEngine
+import DuoReports
 
 /// `duoscope info MODEL`: architecture, parameters, FLOPs per route, tokenizer.
 struct InfoCommand: ParsableCommand {

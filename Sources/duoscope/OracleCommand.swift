@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuoEngine
+import DuoReports
 import Foundation
 
 /// `duoscope oracle MODEL (--text S | --file F) (--k K | --skips S | --budget F)`: stage 2.

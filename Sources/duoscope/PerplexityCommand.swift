@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuoEngine
+import DuoReports
 import Foundation
 
 /// `duoscope perplexity MODEL --file F --policy P...`: held-out perplexity of a long text.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DuoEngine
+import DuoReports
 
 /// `duoscope route MODEL --text S --policy P`: run a text under a routing policy.
 struct RouteCommand: ParsableCommand {

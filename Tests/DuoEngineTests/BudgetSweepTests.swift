@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import DuoEngine
+import DuoReports
 
 #if canImport(FoundationXML)
     import FoundationXML

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import DuoEngine
+@testable import DuoReports
 
 /// The outputs of `duoscope route` and `info`, and text input handling.
 final class ReportTests: XCTestCase {

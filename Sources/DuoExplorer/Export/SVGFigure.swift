@@ -1,4 +1,5 @@
 import DuoEngine
+import DuoReports
 import Foundation
 
 /// A snapshot as a standalone SVG figure for papers, in the explorer's colors (red big, blue
@@ -29,23 +30,7 @@ public enum SVGFigure {
 
     static func color(_ route: Route) -> RGB { route == .skip ? white : Theme.color(route) }
 
-    /// XML-escaped text; characters XML 1.0 forbids (controls, U+FFFE, U+FFFF) become U+FFFD.
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
-            case _ where scalar.value < 0x20 || scalar.value == 0xFFFE || scalar.value == 0xFFFF: out += "\u{FFFD}"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { SVGText.escape(text) }
 
     /// A label or name from outside (file names, model names): made terminal-safe first, so
     /// control characters show as escapes rather than disappearing.

@@ -1,3 +1,4 @@
+import DuoEngine
 import Foundation
 
 /// `duoscope eval` output: a Markdown table, CSV, JSON and an SVG chart of perplexity against
@@ -78,10 +79,7 @@ public struct SweepReport: Sendable {
         func x(_ k: Int) -> Double { left + plotW * Double(k) / Double(r.layers) }
         func y(_ v: Double) -> Double { top + plotH * (1 - (log(v) - lo) / max(hi - lo, 1e-9)) }
         let colors = ["#d62728", "#2ca02c", "#9467bd", "#1f77b4", "#7f7f7f"]
-        func esc(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
-                of: ">", with: "&gt;")
-        }
+        func esc(_ s: String) -> String { SVGText.escape(s) }
         var s =
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"Helvetica, "
             + "Arial, sans-serif\" font-size=\"12\">\n"

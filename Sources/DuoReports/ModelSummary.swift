@@ -1,3 +1,4 @@
+import DuoEngine
 import Foundation
 
 /// What `duoscope info` prints: architecture, parameter counts, FLOPs per token per route and

@@ -1,3 +1,4 @@
+import DuoEngine
 import Foundation
 
 /// The output of `duoscope route` in its three formats. The JSON form (schema

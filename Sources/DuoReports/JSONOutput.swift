@@ -1,3 +1,4 @@
+import DuoEngine
 import Foundation
 
 /// The JSON that reports print: pretty, keys sorted, slashes unescaped, a final newline.
