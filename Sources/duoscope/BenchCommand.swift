@@ -1,7 +1,7 @@
 import ArgumentParser
 import DuoEngine
-import DuoReports
 import DuoExplorer
+import DuoReports
 import DuoTraining
 import Foundation
 

@@ -1,8 +1,8 @@
+import DuoReports
 import Foundation
 import XCTest
 
 @testable import DuoEngine
-import DuoReports
 
 #if canImport(FoundationXML)
     import FoundationXML
