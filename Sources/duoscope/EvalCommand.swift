@@ -62,11 +62,7 @@ struct EvalCommand: ParsableCommand {
         options.includeFixed = !noFixed
         options.shareK = shareK
         var files = router.map { URL(fileURLWithPath: $0) }
-        if files.isEmpty, let directory = duo.directory {
-            let folder = directory.appendingPathComponent("routers")
-            files = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
-                .filter { $0.hasSuffix(".safetensors") }.sorted().map { folder.appendingPathComponent($0) }
-        }
+        if files.isEmpty, let directory = duo.directory { files = ModelDirectory(directory).routerFiles }
         options.routers = try files.map { try RouterWeights.read(from: $0, config: duo.config) }
         // A sweep seen before (same weights, routers, text and options) comes from the cache.
         var routerHash = ContentHash.Hasher128()

@@ -32,7 +32,7 @@ struct TrainRouterCommand: ParsableCommand {
         guard let tokenizer = duo.tokenizer, let directory = duo.directory else {
             throw DuoError("model has no tokenizer.json", file: model)
         }
-        let tokenizerJSON = try InputFile.contents(directory.appendingPathComponent("tokenizer.json"), what: "a tokenizer file")
+        let tokenizerJSON = try InputFile.contents(ModelDirectory(directory).tokenizer, what: "a tokenizer file")
         let parsed = routes.split(separator: ",").map { name in
             Route.allCases.first { $0.name == name.trimmingCharacters(in: .whitespaces) }
         }
@@ -43,7 +43,7 @@ struct TrainRouterCommand: ParsableCommand {
             temperatureStart: temperatureStart, temperatureEnd: temperatureEnd, seed: seed)
         try options.validate(config: duo.config)
         let label = name ?? (parsed.contains(.skip) ? "budget-\(budget)-skip" : "big-\(budget)")
-        let output = out.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("routers/\(label).safetensors")
+        let output = out.map { URL(fileURLWithPath: $0) } ?? ModelDirectory(directory).router(named: label)
         let cache = FileManager.default.temporaryDirectory
         let trainCorpus = try TokenCorpus.load(
             file: URL(fileURLWithPath: train), tokenizer: tokenizer, tokenizerJSON: tokenizerJSON,

@@ -29,11 +29,11 @@ public final class DuoModel: @unchecked Sendable {  // immutable weights in raw 
             throw DuoError(file: directory, "model directory not found")
         }
         guard isDirectory.boolValue else { throw DuoError(file: directory, "not a model directory") }
-        let configURL = directory.appendingPathComponent("config.json")
-        let config = try ConfigFile.read(configURL)
+        let layout = ModelDirectory(directory)
+        let config = try ConfigFile.read(layout.config)
         let checkpoint = try Checkpoint(directory: directory)
         let weights = try ModelWeights(checkpoint: checkpoint, config: config)
-        let tokenizerURL = directory.appendingPathComponent("tokenizer.json")
+        let tokenizerURL = layout.tokenizer
         var tokenizer: Tokenizer?
         if requireTokenizer || FileManager.default.fileExists(atPath: tokenizerURL.path) {
             guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {

@@ -16,9 +16,9 @@ public enum ModelWriter {
             weights.named(config), metadata: metadata.merging(["format": "pt"]) { a, _ in a },
             to: directory.appendingPathComponent("model.safetensors"))
         let json = try JSONSerialization.data(withJSONObject: ConfigFile.jsonObject(config), options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(json + Data("\n".utf8), to: directory.appendingPathComponent("config.json"))
+        try AtomicFile.write(json + Data("\n".utf8), to: ModelDirectory(directory).config)
         if let tokenizerJSON {
-            try AtomicFile.write(tokenizerJSON, to: directory.appendingPathComponent("tokenizer.json"))
+            try AtomicFile.write(tokenizerJSON, to: ModelDirectory(directory).tokenizer)
         }
     }
 }

@@ -40,7 +40,7 @@ public enum PolicySpec {
             guard !argument.isEmpty else { throw fail("give a router file or name") }
             var url = URL(fileURLWithPath: argument)
             if !FileManager.default.fileExists(atPath: url.path), let modelDirectory {
-                let named = modelDirectory.appendingPathComponent("routers/\(argument).safetensors")
+                let named = ModelDirectory(modelDirectory).router(named: argument)
                 if FileManager.default.fileExists(atPath: named.path) { url = named }
             }
             let router = try RouterWeights.read(from: url, config: config)

@@ -49,15 +49,7 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
     /// Loads every router in MODEL/routers; one that cannot be loaded (corrupt, made for another
     /// model, not a regular file) is an error naming it, not a router silently missing.
     public static func loadRouters(for model: DuoModel) throws -> [(name: String, weights: RouterWeights)] {
-        guard let dir = model.directory?.appendingPathComponent("routers"),
-            let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path)
-        else { return [] }
-        return try files.filter { $0.hasSuffix(".safetensors") }.sorted().map { file in
-            (
-                String(file.dropLast(".safetensors".count)),
-                try RouterWeights.read(from: dir.appendingPathComponent(file), config: model.config)
-            )
-        }
+        try model.directory.map { try ModelDirectory($0).routers(for: model.config) } ?? []
     }
 
     var layers: Int { model.config.numLayers }

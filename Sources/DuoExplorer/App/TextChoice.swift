@@ -16,9 +16,6 @@ public enum TextChoice: Sendable, Equatable {
 
     /// The sample texts bundled next to a model (MODEL/../texts/*.txt), sorted.
     public static func samples(near model: DuoModel) -> [URL] {
-        guard let dir = model.directory?.deletingLastPathComponent().appendingPathComponent("texts"),
-            let names = try? FileManager.default.contentsOfDirectory(atPath: dir.path)
-        else { return [] }
-        return names.filter { $0.hasSuffix(".txt") }.sorted().map { dir.appendingPathComponent($0) }
+        model.directory.map { ModelDirectory($0).sampleTexts } ?? []
     }
 }
