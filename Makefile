@@ -70,12 +70,17 @@ fuzz-ci:
 SANITIZE_SKIP ?= duoscopeCLITests.ExplorerTerminalTests
 sanitize: sanitize-asan sanitize-tsan
 
+SANITIZE_TEST := swift test --disable-swift-testing $(addprefix --skip ,$(SANITIZE_SKIP))
+# Leak checking is off: ASan is here for memory errors (LeakSanitizer is not part of `make sanitize`).
+SANITIZE_ASAN_OPTIONS ?= detect_leaks=0
+SANITIZE_TSAN_OPTIONS ?= suppressions=$(CURDIR)/Fuzz/tsan.supp
+
 sanitize-asan: deps
-	mkdir -p .build-asan; set -o pipefail; ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 swift test --disable-swift-testing --sanitize=address \
-	  --scratch-path .build-asan $(addprefix --skip ,$(SANITIZE_SKIP)) 2>&1 | tee .build-asan/test.log
+	mkdir -p .build-asan; set -o pipefail; ASAN_OPTIONS=$(SANITIZE_ASAN_OPTIONS) \
+	  $(SANITIZE_TEST) --sanitize=address --scratch-path .build-asan 2>&1 | tee .build-asan/test.log
 	@scripts/test-summary.sh .build-asan/test.log
 
 sanitize-tsan: deps
-	mkdir -p .build-tsan; set -o pipefail; TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/Fuzz/tsan.supp" swift test --disable-swift-testing \
-	  --sanitize=thread --scratch-path .build-tsan $(addprefix --skip ,$(SANITIZE_SKIP)) 2>&1 | tee .build-tsan/test.log
+	mkdir -p .build-tsan; set -o pipefail; TSAN_OPTIONS="$(SANITIZE_TSAN_OPTIONS)" \
+	  $(SANITIZE_TEST) --sanitize=thread --scratch-path .build-tsan 2>&1 | tee .build-tsan/test.log
 	@scripts/test-summary.sh .build-tsan/test.log

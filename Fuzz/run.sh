@@ -28,6 +28,8 @@ seeds_text="sample-models/texts/*.txt"
 
 # The Swift runtime's own crash backtracer (swift-backtrace) stalls under ASan + libFuzzer; libFuzzer prints the stack.
 export SWIFT_BACKTRACE=enable=no
+# Leaks outside duoscope's code that LeakSanitizer must not report (each explained in the file).
+export LSAN_OPTIONS="suppressions=$PWD/Fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 [ -x "$bin" ] || { echo "fuzz: $bin missing (make fuzz-build)"; exit 2; }
 mkdir -p "$out/logs"
 summary="$out/logs/summary.txt"
@@ -60,12 +62,15 @@ for target in "${targets[@]}"; do
   cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' <<< "$done_line")
   ft=$(sed -n 's/.*ft: \([0-9]*\).*/\1/p' <<< "$done_line")
   corp=$(sed -n 's/.*corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<< "$done_line")
-  if [ $rc -eq 0 ]; then result=ok; else result="FAILED (exit $rc, see $log, inputs in $artifacts)"; failed+=("$target"); fi
-  line="$target: ${seconds}s execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=${corp:-?} peak_rss=${rss:-?}MB $result"
+  result=ok
+  [ $rc -eq 0 ] || { result="FAILED (exit $rc, see $log, inputs in $artifacts)"; failed+=("$target"); }
+  line="$target: ${seconds}s execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=${corp:-?}"
+  line+=" peak_rss=${rss:-?}MB $result"
   echo "fuzz: $line"
   echo "$line" >> "$summary"
   if [ $rc -ne 0 ]; then
-    grep -E 'ERROR: libFuzzer|ERROR: AddressSanitizer|Fatal error|duofuzz invariant|SUMMARY|Test unit written' "$log" | head -8 | sed 's/^/  /'
+    grep -E 'ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|Fatal error|duofuzz invariant|SUMMARY|Test unit written' "$log" \
+      | head -8 | sed 's/^/  /'
   fi
 done
 if [ ${#failed[@]} -gt 0 ]; then echo "fuzz: findings in: ${failed[*]}"; exit 1; fi
