@@ -119,8 +119,11 @@ public struct RouteReport: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// RFC 4180 quoting: fields with commas, quotes or line breaks are quoted, quotes doubled.
-    static func csvField(_ text: String) -> String {
+    /// A token's text as a CSV field: escaped like the table (`\n`, `\e`, `\u{7}`), so that CSV
+    /// printed to a terminal cannot act on it, then RFC 4180-quoted when it holds a comma, a quote
+    /// or edge spaces (quotes doubled).
+    static func csvField(_ raw: String) -> String {
+        let text = TerminalSafe.escape(raw)
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ") || text.hasSuffix(" ")
         else {
             return text

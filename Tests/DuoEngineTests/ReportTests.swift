@@ -47,6 +47,9 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(RouteReport.csvField("a,b"), "\"a,b\"")
         XCTAssertEqual(RouteReport.csvField("say \"hi\""), "\"say \"\"hi\"\"\"")
         XCTAssertEqual(RouteReport.csvField("plain"), "plain")
+        // Escape sequences and bells in token text never reach the terminal raw.
+        XCTAssertEqual(RouteReport.csvField("\u{1B}[31mred\u{07}"), "\\e[31mred\\u{7}")
+        XCTAssertEqual(RouteReport.csvField("a\nb"), "a\\nb")
     }
 
     func testUntrustedTextCannotReachTheTerminalRaw() throws {

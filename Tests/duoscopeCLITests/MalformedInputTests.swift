@@ -300,6 +300,17 @@ final class MalformedInputTests: XCTestCase {
         XCTAssertEqual(ok.status, 0, ok.stderr)
     }
 
+    /// Escape sequences and bells in the text never reach stdout raw, in any format.
+    func testControlCharactersInTokensAreEscapedInEveryFormat() throws {
+        let model = CLIRunner.fixtures.appendingPathComponent("tiny-model")
+        for format in ["table", "csv", "json"] {
+            let result = try CLIRunner.run(route(model, text: "red \u{1B}[31mtext\u{07} and \u{9B}31m more") + ["--format", format])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let raw = result.stdout.unicodeScalars.filter { ($0.value < 0x20 && $0 != "\n") || (0x7F...0x9F).contains($0.value) }
+            XCTAssertTrue(raw.isEmpty, "\(format): raw control characters \(raw.map(\.value))")
+        }
+    }
+
     /// The refusals of scripts/make_hf_checkpoints.py through the real binary: checkpoints that
     /// transformers wrote and duoscope does not implement.
     func testUnsupportedCheckpointsAreRefused() throws {

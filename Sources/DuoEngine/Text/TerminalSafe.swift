@@ -20,6 +20,14 @@ public enum TerminalSafe {
         return out
     }
 
+    /// Whether `scalar` can act on a terminal: a C0 or C1 control, DEL, or a bidi/format override.
+    public static func steersTerminal(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0xFEFF: return true
+        default: return false
+        }
+    }
+
     /// True when `text` holds nothing `escape` would change.
     public static func isSafe(_ text: String) -> Bool { escape(text) == text }
 }
