@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <wchar.h>
 #include <curses.h>
+#include <term.h>
 
 static struct termios saved_termios;
 static int have_saved_termios = 0;
@@ -49,6 +50,14 @@ int duo_start(int want_color, int want_mouse) {
     // newterm rather than initscr: initscr exits the process when TERM is unknown.
     screen = newterm(NULL, stdout, stdin);
     if (screen == NULL) return -1;
+    // A terminal that cannot address the cursor (TERM=dumb) would show a blank screen.
+    char *cup = tigetstr("cup");
+    if (cup == NULL || cup == (char *)-1) {
+        endwin();
+        delscreen(screen);
+        screen = NULL;
+        return -2;
+    }
     started = 1;
     raw();
     noecho();

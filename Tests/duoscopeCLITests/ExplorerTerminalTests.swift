@@ -172,6 +172,20 @@ final class ExplorerTerminalTests: XCTestCase {
         try expectCleanExit(status: 0)
     }
 
+    /// TERM=dumb (no cursor addressing) and an unknown TERM: one clear line and a non-zero exit,
+    /// not a blank screen.
+    func testDumbAndUnknownTerminalsAreRefused() throws {
+        for (term, phrase) in [("dumb", "TERM=dumb cannot move the cursor"), ("no-such-terminal", "is unknown to terminfo")] {
+            tmux.killServer()
+            try launch(
+                text: try write("plain.txt", Self.sampleText), snapshots: scratch.appendingPathComponent("snaps"),
+                environment: ["TERM": term])
+            let screen = try waitFor("the refusal for TERM=\(term)") { $0.contains("EXITED=") }
+            XCTAssertTrue(screen.contains(phrase), screen)
+            XCTAssertFalse(screen.contains("EXITED=0"), screen)
+        }
+    }
+
     /// `--colors 8`: only the eight basic colors reach the terminal (30-37, 40-47).
     func testEightColorFallback() throws {
         try launch(

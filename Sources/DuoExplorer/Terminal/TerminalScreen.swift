@@ -41,8 +41,17 @@ public final class TerminalScreen {
             throw DuoError("the explorer needs a terminal on stdin and stdout; use `duoscope snapshot` to render views to files")
         }
         duo_install_restore_handlers()
-        guard duo_start(requested == ColorDepth.none ? 0 : 1, mouse ? 1 : 0) == 0 else {
-            throw DuoError("cannot start the terminal (is TERM set?)")
+        let term = TerminalSafe.escape(getenv("TERM").map { String(cString: $0) } ?? "")
+        switch duo_start(requested == ColorDepth.none ? 0 : 1, mouse ? 1 : 0) {
+        case 0: break
+        case -2:
+            throw DuoError(
+                "TERM=\(term) cannot move the cursor, so the explorer cannot draw; run it in a full-screen terminal "
+                    + "(e.g. TERM=xterm-256color) or use `duoscope snapshot` to render views to files")
+        default:
+            throw DuoError(
+                term.isEmpty
+                    ? "cannot start the terminal: TERM is not set" : "cannot start the terminal: TERM=\(term) is unknown to terminfo")
         }
         let colors = requested == ColorDepth.none ? 0 : Int(duo_colors())
         let available: ColorDepth
