@@ -42,6 +42,26 @@ struct TextOptions: ParsableArguments {
     }
 }
 
+/// The oracle's `--context`, one grammar for `oracle` and `eval` (and the explorer's `c` key):
+/// `causal` (earlier tokens keep their oracle routes), `fixed` (earlier tokens all-big, as the
+/// explorer calls it; `big` is the same), or any other policy for the earlier tokens.
+enum OracleContextOption {
+    static func parse(_ text: String, model: DuoModel) throws -> OracleContext {
+        switch text.lowercased() {
+        case "causal": return .causal
+        case "fixed", "big", "all-big": return .fixed(UniformPolicy(.big))
+        default:
+            do {
+                return .fixed(try PolicySpec.parse(text, config: model.config, modelDirectory: model.directory))
+            } catch let error as DuoError {
+                throw DuoError(
+                    "--context \(TerminalSafe.escape(text)): expected causal, fixed (earlier tokens all-big) "
+                        + "or a policy for the earlier tokens (\(error.problem))")
+            }
+        }
+    }
+}
+
 enum Loader {
     /// Loads a model directory given on the command line.
     static func model(_ path: String) throws -> DuoModel {

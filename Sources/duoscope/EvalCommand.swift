@@ -21,7 +21,7 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var input: TextOptions
     @Option(help: "A router file; repeat for several.") var router: [String] = []
     @Option(help: "Random routings per k for best-of-N and mean.") var trials = 100
-    @Option(help: "Oracle context: causal, or a policy for earlier tokens (e.g. big).") var context = "causal"
+    @Option(help: "Oracle context: causal, fixed (earlier tokens all-big), or a policy for earlier tokens.") var context = "causal"
     @Flag(name: .customLong("no-fixed"), help: "Skip the exhaustive best-fixed-pattern baseline (2^L runs of the text).") var noFixed =
         false
     @Option(name: .customLong("share-k"), help: "k for per-layer shares and token difficulty (default L/2).") var shareK: Int?
@@ -56,7 +56,7 @@ struct EvalCommand: ParsableCommand {
         let ids = try CorpusPerplexity.documentTokens(source.text, tokenizer: tokenizer)
         var options = BudgetSweep.Options()
         options.context =
-            context == "causal" ? .causal : .fixed(try PolicySpec.parse(context, config: duo.config, modelDirectory: duo.directory))
+            try OracleContextOption.parse(context, model: duo)
         options.randomTrials = trials
         options.seed = seed
         options.includeFixed = !noFixed

@@ -23,7 +23,7 @@ struct OracleCommand: ParsableCommand {
     @Option(help: "Exactly K big layers per token.") var k: Int?
     @Option(help: "Big or skip, with exactly S skipped layers.") var skips: Int?
     @Option(help: "FFN compute budget as a fraction of all-big (ternary search).") var budget: Double?
-    @Option(help: "Context routing: causal, or a policy for the earlier tokens (e.g. big).") var context = "causal"
+    @Option(help: "Context routing: causal, fixed (earlier tokens all-big), or a policy for the earlier tokens.") var context = "causal"
     @Option(help: "Output format: table, json or csv.") var format: Format = .table
     @Option(help: "Search only a beam of this width (default: every admissible pattern; see --compare-beams for what a beam loses).")
     var beam: Int?
@@ -45,7 +45,7 @@ struct OracleCommand: ParsableCommand {
         let constraint: OracleConstraint = k.map { .exactlyBig($0) } ?? skips.map { .bigOrSkip(skips: $0) } ?? .budget(budget ?? 1)
         try constraint.validate(config: duo.config)
         let contextMode: OracleContext =
-            context == "causal" ? .causal : .fixed(try PolicySpec.parse(context, config: duo.config, modelDirectory: duo.directory))
+            try OracleContextOption.parse(context, model: duo)
         let source = try input.source()
         let ids = try source.tokenize(for: duo, truncate: input.truncate)
         let line = ProgressLine()

@@ -42,6 +42,19 @@ final class StudyCommandTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.path).count, 2)
     }
 
+    /// `--context fixed` is the explorer's name for the all-big context; an unknown router name
+    /// lists the routers the model has.
+    func testContextNamesAndRouterNamesAreUnderstood() throws {
+        let fixed = try CLIRunner.run(["oracle", model, "--text", text, "--k", "1", "--context", "fixed", "--format", "csv"])
+        let big = try CLIRunner.run(["oracle", model, "--text", text, "--k", "1", "--context", "big", "--format", "csv"])
+        XCTAssertEqual(fixed.status, 0, fixed.stderr)
+        XCTAssertEqual(fixed.stdout, big.stdout)
+        try fails(["oracle", model, "--text", text, "--k", "1", "--context", "sideways"], "--context sideways: expected causal, fixed")
+        let sample = CLIRunner.fixtures.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("sample-models/duo-12L").path
+        try fails(["route", sample, "--text", text, "--policy", "router:k5"], "(it has: k2, k4, k6, k8")
+    }
+
     func testOracleOutputsAndBadArguments() throws {
         let json = try CLIRunner.run(["oracle", model, "--text", text, "--k", "1", "--format", "json"])
         XCTAssertEqual(json.status, 0, json.stderr)

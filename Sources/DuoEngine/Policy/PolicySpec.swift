@@ -40,8 +40,16 @@ public enum PolicySpec {
             guard !argument.isEmpty else { throw fail("give a router file or name") }
             var url = URL(fileURLWithPath: argument)
             if !FileManager.default.fileExists(atPath: url.path), let modelDirectory {
-                let named = ModelDirectory(modelDirectory).router(named: argument)
-                if FileManager.default.fileExists(atPath: named.path) { url = named }
+                let folder = ModelDirectory(modelDirectory)
+                let named = folder.router(named: argument)
+                if FileManager.default.fileExists(atPath: named.path) {
+                    url = named
+                } else if !argument.contains("/") {
+                    let have = folder.routerFiles.map { $0.deletingPathExtension().lastPathComponent }
+                    throw fail(
+                        "no router file \(TerminalSafe.escape(argument)) and no router of that name in the model's routers/ folder "
+                            + (have.isEmpty ? "(it has none)" : "(it has: \(have.map(TerminalSafe.escape).joined(separator: ", ")))"))
+                }
             }
             let router = try RouterWeights.read(from: url, config: config)
             return RouterPolicy(router: router, name: "router:" + url.deletingPathExtension().lastPathComponent)
