@@ -22,8 +22,15 @@ extension Explorer {
             model: model, routers: try Analyzer.loadRouters(for: model), randomTrials: randomTrials,
             cache: cache)
         let choices = (textFiles + samples.filter { !textFiles.contains($0) }).map(TextChoice.file) + [.typed]
+        var initial = try state(model.config)
+        if analyzer.routers.isEmpty && (initial.partner == .router || initial.primary == .router) {
+            // Without routers the router policy has nothing to show: compare against the best fixed pattern.
+            if initial.partner == .router { initial.partner = initial.primary == .fixed ? .oracle : .fixed }
+            if initial.primary == .router { initial.primary = initial.partner == .oracle ? .fixed : .oracle }
+            initial.message =
+                "no routers in the model's routers/ folder: comparing \(initial.primary.rawValue) with \(initial.partner.rawValue)"
+        }
         return Explorer(
-            model: model, analyzer: analyzer, document: document, state: try state(model.config),
-            choices: choices, snapshotFolder: snapshotFolder)
+            model: model, analyzer: analyzer, document: document, state: initial, choices: choices, snapshotFolder: snapshotFolder)
     }
 }
