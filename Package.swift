@@ -61,21 +61,25 @@ let package = Package(
             ],
             swiftSettings: optimize
         ),
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "DuoEngineTests",
-            dependencies: ["DuoEngine", "DuoReports"]
+            dependencies: ["DuoEngine", "DuoReports", "TestSupport"]
         ),
         .testTarget(
             name: "DuoTrainingTests",
-            dependencies: ["DuoTraining", "DuoEngine"]
+            dependencies: ["DuoTraining", "DuoEngine", "TestSupport"]
         ),
         .testTarget(
             name: "DuoExplorerTests",
-            dependencies: ["DuoExplorer", "DuoEngine"]
+            dependencies: ["DuoExplorer", "DuoEngine", "TestSupport"]
         ),
         .testTarget(
             name: "duoscopeCLITests",
-            dependencies: ["duoscope", "DuoEngine"]
+            dependencies: ["duoscope", "DuoEngine", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,12 +1,12 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import DuoEngine
 
 /// Paths and loaders for the committed fixtures under Tests/Fixtures (written by scripts/).
 enum Fixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures")
+    static let root = FixturePaths.root
 
     static func url(_ name: String) -> URL { root.appendingPathComponent(name) }
 

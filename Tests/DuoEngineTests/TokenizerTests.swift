@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import DuoEngine
@@ -7,9 +8,7 @@ import XCTest
 /// scripts/make_tokenizer_fixtures.py writes (tokenizer files trained with HF, and HF's own
 /// encode/decode/pre_tokenize_str results).
 final class TokenizerTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures").appendingPathComponent("tokenizer")
+    static let fixtures = FixturePaths.url("tokenizer")
 
     // MARK: - Fixture format (cases.json)
 

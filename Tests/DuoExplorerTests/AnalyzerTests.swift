@@ -1,13 +1,13 @@
 import DuoEngine
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import DuoExplorer
 
 /// The explorer's computations against the engine, on the tiny fixture model (4 layers).
 final class AnalyzerTests: XCTestCase {
-    static let modelURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/tiny-model")
+    static let modelURL = FixturePaths.url("tiny-model")
     let ids = [1, 17, 42, 99, 5, 230, 64, 7, 300, 12, 150, 77]
 
     func model() throws -> DuoModel { try DuoModel.load(directory: Self.modelURL) }

@@ -1,5 +1,6 @@
 import DuoEngine
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import DuoExplorer
@@ -8,8 +9,7 @@ import XCTest
 /// and without (compared as text), against committed snapshots. Set DUOSCOPE_RECORD_SNAPSHOTS=1
 /// to rewrite them after an intended change, then review the diff.
 final class ViewSnapshotTests: XCTestCase {
-    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/explorer-snapshots")
+    static let folder = FixturePaths.url("explorer-snapshots")
     static let sizes = [(80, 24), (132, 40)]
 
     func state(_ view: ViewKind) -> ExplorerState {

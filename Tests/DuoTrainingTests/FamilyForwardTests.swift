@@ -1,4 +1,5 @@
 import DuoEngine
+import TestSupport
 import XCTest
 
 @testable import DuoTraining
@@ -14,8 +15,7 @@ final class FamilyForwardTests: XCTestCase {
     }
 
     func testTrainingGraphMatchesTransformersOnMistralAndQwen2() throws {
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/hf-checkpoints")
+        let directory = FixturePaths.url("hf-checkpoints")
         let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: directory.appendingPathComponent("golden.json")))
         for name in ["mistral-window", "qwen2", "llama-rope-llama3"] {
             let model = try DuoModel.load(directory: directory.appendingPathComponent(name))

@@ -1,12 +1,12 @@
 import DuoEngine
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import DuoTraining
 
 final class RouterTrainerTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures")
+    static let fixtures = FixturePaths.root
 
     private func corpus(_ count: Int, seed: UInt64) -> TokenCorpus {
         var rng = SplitMix64(seed: seed)

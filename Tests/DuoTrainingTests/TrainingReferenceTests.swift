@@ -1,5 +1,6 @@
 import DuoEngine
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import DuoTraining
@@ -7,8 +8,7 @@ import XCTest
 /// The trainer against PyTorch (scripts/make_train_golden.py): gradients of one batch with fixed
 /// routes, and the parameters after one clipped AdamW step.
 final class TrainingReferenceTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures")
+    static let fixtures = FixturePaths.root
 
     struct Batch: Decodable {
         struct Settings: Decodable {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Runs the built `duoscope` binary and captures its exit status and output.
@@ -26,8 +27,7 @@ struct CLIRunner {
         return Bundle.main.bundleURL.appendingPathComponent("duoscope")
     }
 
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures")
+    static let fixtures = FixturePaths.root
 
     @discardableResult
     static func run(

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 #if canImport(FoundationXML)
@@ -9,8 +10,7 @@ import XCTest
 /// with `send-keys`, the screen comes back with `capture-pane`. Every step polls the pane until
 /// what it expects shows up (or a timeout passes), so the tests never sleep a fixed time.
 final class ExplorerTerminalTests: XCTestCase {
-    private static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
+    private static let repositoryRoot = FixturePaths.repository
     private static let model = repositoryRoot.appendingPathComponent("sample-models/duo-12L").path
     private static let sampleText = "The quick brown fox jumps over the lazy dog. It was a bright cold day in April."
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `oracle`, `train-router`, `eval` and `perplexity` through the binary.
@@ -50,8 +51,7 @@ final class StudyCommandTests: XCTestCase {
         XCTAssertEqual(fixed.status, 0, fixed.stderr)
         XCTAssertEqual(fixed.stdout, big.stdout)
         try fails(["oracle", model, "--text", text, "--k", "1", "--context", "sideways"], "--context sideways: expected causal, fixed")
-        let sample = CLIRunner.fixtures.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("sample-models/duo-12L").path
+        let sample = FixturePaths.repository.appendingPathComponent("sample-models/duo-12L").path
         try fails(["route", sample, "--text", text, "--policy", "router:k5"], "(it has: k2, k4, k6, k8")
     }
 
