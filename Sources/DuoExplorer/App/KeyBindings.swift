@@ -71,14 +71,14 @@ enum KeyBindings {
         KeyBinding([], "mouse", "click a token, a cell, a layer or a tab", action: nil),
         KeyBinding(
             PolicyKind.allCases.map { .character($0.key) }, "o r f x b s",
-            "primary policy: oracle, router, fixed, random, all-big, all-small", hint: ("o/r/f/x/b/s policy", .statusLine),
+            "primary: oracle, router, fixed, random, all-big, all-small", hint: ("o/r/f/x/b/s policy", .statusLine),
             action: { key in
                 guard case .character(let c) = key, let kind = PolicyKind(key: c) else { return .primary(.oracle) }
                 return .primary(kind)
             }),
         KeyBinding(
             PolicyKind.allCases.map { .character(Character($0.key.uppercased())) }, "O R F X B S",
-            "partner policy for Compare (default: oracle vs router)", hint: ("O/R… partner", .statusLine),
+            "partner in Compare (default: oracle vs router)", hint: ("O/R… partner", .statusLine),
             action: { key in
                 guard case .character(let c) = key, let kind = PolicyKind(key: Character(c.lowercased())) else { return .partner(.router) }
                 return .partner(kind)
@@ -97,7 +97,7 @@ enum KeyBindings {
             [.character("g"), .escape], "g", "generate a continuation under the primary policy",
             action: { $0 == .escape ? .cancelGeneration : .generate }),
         KeyBinding([.character("e")], "e", "export a snapshot (txt, ansi, svg, json)", hint: ("e export", .statusLine), .export),
-        KeyBinding([.character("?")], "?", "this help (any key closes)", hint: ("[?] help", .tabBar), .help),
+        KeyBinding([.character("?")], "?", "this help (any key closes)", hint: ("? help", .statusLine), .help),
         KeyBinding([.character("q"), .interrupt], "q  Ctrl-C", "quit", hint: ("q quit", .statusLine), .quit),
     ]
 

@@ -22,7 +22,8 @@ enum Overlays {
     }
 
     static func help(into grid: inout CellGrid, context c: ViewContext) {
-        let inner = box(into: &grid, width: 78, height: keys.count + 2, title: "keys", theme: c.theme)
+        // As wide as the longest row needs (key column 14, frame and margins 4), within the screen.
+        let inner = box(into: &grid, width: 18 + (keys.map(\.1.count).max() ?? 0), height: keys.count + 2, title: "keys", theme: c.theme)
         let style = c.theme.color ? CellStyle(foreground: RGB(235, 235, 235), background: RGB(25, 25, 35)) : CellStyle()
         for (i, (key, action)) in keys.enumerated() where i < inner.height {
             grid.put(key, x: inner.x, y: inner.y + i, style: style.with(bold: true), limit: 13)
