@@ -72,9 +72,10 @@ enum DifficultyView {
         let n = c.document.count
         let raw = (0..<n).compactMap { t in c.primary?.loss(t).map { (t, $0) } }.sorted { $0.1 > $1.1 }
         let potential = (0..<n).compactMap { t in c.potential(t).map { (t, $0) } }.sorted { $0.1 > $1.1 }
-        let count = area.height - 2
-        let shared = Set(raw.prefix(10).map(\.0)).intersection(potential.prefix(10).map(\.0)).count
-        var summary = "top 10 by raw loss and top 10 by potential share \(shared) tokens"
+        // The lists show as many rows as fit; the summary speaks of exactly those rows.
+        let count = max(0, min(area.height - 2, raw.count, potential.count))
+        let shared = Set(raw.prefix(count).map(\.0)).intersection(potential.prefix(count).map(\.0)).count
+        var summary = "the \(count) highest by raw loss and by potential: \(shared) of \(count) tokens in both lists"
         if let r = correlation(raw, potential) { summary += String(format: "; correlation r = %.2f", r) }
         grid.put(summary, x: area.x, y: area.y, style: theme.emphasis)
         // Two ranked lists, and on wide screens a scatter of one metric against the other.
