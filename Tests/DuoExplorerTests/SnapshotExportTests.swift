@@ -188,7 +188,7 @@ final class SnapshotExportTests: XCTestCase {
         XCTAssertTrue(svg.contains(String(format: "agreement %.1f%%", 100 * Double(cells - differing) / Double(cells))))
         // One outline per differing cell, plus the legend's swatch.
         XCTAssertEqual(svg.components(separatedBy: "stroke=\"\(Theme.ink.hex)\"").count - 1, differing + 1)
-        XCTAssertTrue(svg.contains("Δloss (router@2 − oracle@2)"))
+        XCTAssertTrue(svg.contains("Δloss (oracle@2 − router@2)"), "the same sign as the Compare view")
     }
 
     func testDifficultyFigureNamesItsMetric() {

@@ -177,7 +177,7 @@ extension SVGFigure {
         let count = c.analysis.document.count
         let differences: [Double?] = (0..<count).map { t in
             guard let p = primary.loss(t), let q = partner.loss(t) else { return nil }
-            return q - p
+            return p - q  // primary − partner, as the Compare view shows it
         }
         let bound = differences.compactMap { $0 }.filter(\.isFinite).map(abs).max() ?? 0
         let rest = "\(primary.key) vs \(partner.key) · agreement \(format(agreement(primary, partner) * 100, 1))%"
@@ -185,7 +185,7 @@ extension SVGFigure {
             title: title(c, rest), layers: primary.routes.layers, labels: c.analysis.document.tokenTexts,
             mark: { t, l in compareMark(primary.route(token: t, layer: l), partner.route(token: t, layer: l)) },
             strip: differences.map { d in d.map { bound > 0 ? 0.5 + $0 / (2 * bound) : 0.5 } },
-            stripName: "Δloss (\(partner.key) − \(primary.key))", stripTag: "Δloss",
+            stripName: "Δloss (\(primary.key) − \(partner.key))", stripTag: "Δloss",
             scaleLow: "−" + format(bound, 2), scaleHigh: "+" + format(bound, 2),
             legend: [Route.big, .small, .skip].map { Swatch(mark: Mark(fill: color($0)), label: $0.name) } + [
                 Swatch(mark: Mark(fill: Theme.big, opacity: 0.35), label: "same in \(partner.key)"),
