@@ -6,10 +6,13 @@
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libopenblas-dev libncursesw5-dev tmux pkg-config
+# Tests run optimised (the numeric tests are 10-50x slower in a debug build) with testability on,
+# so @testable imports work; the package itself carries no unsafe flags.
+TEST_FLAGS := -c release -Xswiftc -enable-testing --disable-swift-testing
 MODEL ?= sample-models/duo-12L
 TEXT ?= sample-models/texts/quotes.txt
 
-.PHONY: deps build release run test bench sample-model study clean fuzz-build fuzz fuzz-ci sanitize sanitize-asan sanitize-tsan
+.PHONY: deps build release run test lint bench sample-model study clean fuzz-build fuzz fuzz-ci sanitize sanitize-asan sanitize-tsan
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -25,9 +28,14 @@ release: deps
 run: release
 	.build/release/duoscope explore $(MODEL) $(TEXT)
 
-test: deps
-	set -o pipefail; swift test --disable-swift-testing 2>&1 | tee .build-test.log
+test: deps lint
+	set -o pipefail; swift test $(TEST_FLAGS) 2>&1 | tee .build-test.log
 	@scripts/test-summary.sh .build-test.log
+
+# Formatting (.swift-format) and the 140-column limit, which swift-format cannot enforce on string literals.
+lint:
+	swift format lint --strict -r Sources Tests
+	@! LC_ALL=C.UTF-8 grep -rnP --include='*.swift' '^.{141,}' Sources Tests || { echo "lines over 140 characters"; exit 1; }
 
 bench: release
 	.build/release/duoscope bench $(MODEL) --seconds 2
@@ -70,7 +78,7 @@ fuzz-ci:
 SANITIZE_SKIP ?= duoscopeCLITests.ExplorerTerminalTests
 sanitize: sanitize-asan sanitize-tsan
 
-SANITIZE_TEST := swift test --disable-swift-testing $(addprefix --skip ,$(SANITIZE_SKIP))
+SANITIZE_TEST := swift test $(TEST_FLAGS) $(addprefix --skip ,$(SANITIZE_SKIP))
 # Leak checking is off: ASan is here for memory errors (LeakSanitizer is not part of `make sanitize`).
 SANITIZE_ASAN_OPTIONS ?= detect_leaks=0
 SANITIZE_TSAN_OPTIONS ?= suppressions=$(CURDIR)/Fuzz/tsan.supp

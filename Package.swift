@@ -1,7 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-let optimize: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 let package = Package(
     name: "duoscope",
@@ -26,18 +25,15 @@ let package = Package(
         .target(
             name: "DuoEngine",
             dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
-            swiftSettings: optimize,
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]
         ),
         .target(
             name: "DuoReports",
-            dependencies: ["DuoEngine"],
-            swiftSettings: optimize
+            dependencies: ["DuoEngine"]
         ),
         .target(
             name: "DuoTraining",
-            dependencies: ["DuoEngine"],
-            swiftSettings: optimize
+            dependencies: ["DuoEngine"]
         ),
         .target(
             name: "CNcursesw",
@@ -47,8 +43,7 @@ let package = Package(
         ),
         .target(
             name: "DuoExplorer",
-            dependencies: ["DuoEngine", "DuoReports", "CNcursesw"],
-            swiftSettings: optimize
+            dependencies: ["DuoEngine", "DuoReports", "CNcursesw"]
         ),
         .executableTarget(
             name: "duoscope",
@@ -58,8 +53,7 @@ let package = Package(
                 "DuoTraining",
                 "DuoExplorer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: optimize
+            ]
         ),
         .target(
             name: "TestSupport",
