@@ -137,7 +137,7 @@ public struct RouteReport: Sendable {
     public func table() -> String {
         let e = evaluation
         let c = model.config
-        var out = "model \(model.name)  policy \(policy)  tokens \(e.ids.count)  layers \(c.numLayers)\n"
+        var out = "model \(model.name)  policy \(policy)  tokens \(e.ids.count) (\(e.losses.count) scored)  layers \(c.numLayers)\n"
         out += String(
             format: "mean loss %.4f  perplexity %.3f  FFN compute %.1f%% of all-big\n",
             e.meanLoss, e.perplexity, 100 * e.meanFFNFraction)

@@ -24,7 +24,7 @@ public struct SweepReport: Sendable {
 
     public func markdown() -> String {
         let r = result
-        var out = "Perplexity by number of big layers k (of \(r.layers)), \(r.tokensScored) tokens, context \(r.context)"
+        var out = "Perplexity by number of big layers k (of \(r.layers)), \(r.tokensScored) tokens scored, context \(r.context)"
         out += String(format: "; all-big %.2f, all-small %.2f.\n\n", exp(r.allBig), exp(r.allSmall))
         let curves = self.curves
         out += "| k | " + curves.map(\.0).joined(separator: " | ") + " |\n"

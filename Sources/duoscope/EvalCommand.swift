@@ -47,13 +47,12 @@ struct EvalCommand: ParsableCommand {
     }
 
     private func compute(_ duo: DuoModel) throws -> BudgetSweep.Result {
-        guard let tokenizer = duo.tokenizer else { throw DuoError("model has no tokenizer.json", file: model) }
         guard trials >= 1, trials <= 10_000 else { throw DuoError("--trials \(trials) must be in 1...10000") }
         if let shareK, !(0...duo.config.numLayers).contains(shareK) {
             throw DuoError("--share-k \(shareK) is outside 0...\(duo.config.numLayers)")
         }
         let source = try input.source()
-        let ids = try CorpusPerplexity.documentTokens(source.text, tokenizer: tokenizer)
+        let ids = try source.tokens(for: duo)
         var options = BudgetSweep.Options()
         options.context =
             try OracleContextOption.parse(context, model: duo)

@@ -26,11 +26,10 @@ struct PerplexityCommand: ParsableCommand {
 
     func run() throws {
         let duo = try Loader.model(model)
-        guard let tokenizer = duo.tokenizer else { throw DuoError("model has no tokenizer.json", file: model) }
         let source = try TextSource(file: URL(fileURLWithPath: file))
         let specs = policy.isEmpty ? (duo.config.isDuo ? ["big", "small", "random"] : ["big", "random"]) : policy
         let policies = try specs.map { try PolicySpec.parse($0, config: duo.config, modelDirectory: duo.directory) }
-        let ids = try CorpusPerplexity.documentTokens(source.text, tokenizer: tokenizer)
+        let ids = try source.tokens(for: duo)
         let line = ProgressLine()
         let start = Date()
         let results = try CorpusPerplexity.run(model: duo, ids: ids, policies: policies) { done, total in
@@ -62,7 +61,10 @@ struct PerplexityCommand: ParsableCommand {
                     String(format: "| %@ | %d | %.4f | %.2f | %.1f%% |", r.policy, r.tokens, r.meanLoss, r.perplexity, 100 * r.ffnFraction))
             }
         case .table:
-            print("\(duo.name): \(ids.count) tokens of \(source.label) in windows of \(duo.config.maxPositions)")
+            let scored = results.first?.tokens ?? 0
+            print(
+                "\(duo.name): \(ids.count) tokens of \(TerminalSafe.escape(source.label)) (\(scored) scored) in windows of \(duo.config.maxPositions)"
+            )
             for r in results {
                 let name = r.policy.count >= 36 ? r.policy : r.policy + String(repeating: " ", count: 36 - r.policy.count)
                 print(

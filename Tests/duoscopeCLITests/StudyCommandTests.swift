@@ -43,6 +43,40 @@ final class StudyCommandTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.path).count, 2)
     }
 
+    /// One scoring convention: the same text gives the same all-big perplexity in `route`,
+    /// `perplexity`, `eval` and `snapshot` (the explorer's analysis), and the same oracle in
+    /// `oracle` and `eval` — every token after the first, nothing appended.
+    func testEveryCommandScoresTheSameTokens() throws {
+        let file = scratch.appendingPathComponent("line.txt")
+        try Data(text.utf8).write(to: file)
+        func json(_ arguments: [String]) throws -> Any {
+            let r = try CLIRunner.run(arguments, environment: ["DUOSCOPE_NO_CACHE": "1"])
+            XCTAssertEqual(r.status, 0, "\(arguments): \(r.stderr)")
+            return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
+        }
+        let route = try XCTUnwrap(try json(["route", model, "--text", text, "--policy", "big", "--format", "json"]) as? [String: Any])
+        let summary = try XCTUnwrap(route["summary"] as? [String: Any])
+        let routeLoss = try XCTUnwrap(summary["mean_loss"] as? Double)
+        let scored = try XCTUnwrap(summary["scored"] as? Int)
+        let perplexity = try XCTUnwrap(
+            try json(["perplexity", model, "--file", file.path, "--policy", "big", "--format", "json"]) as? [[String: Any]])
+        XCTAssertEqual(try XCTUnwrap(perplexity.first?["mean_loss"] as? Double), routeLoss, accuracy: 1e-9)
+        XCTAssertEqual(perplexity.first?["tokens"] as? Int, scored)
+        let eval = try XCTUnwrap(try json(["eval", model, "--file", file.path, "--trials", "2", "--format", "json"]) as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(eval["allBig"] as? Double), routeLoss, accuracy: 1e-9)
+        XCTAssertEqual(eval["tokensScored"] as? Int, scored)
+        let oracle = try XCTUnwrap(try json(["oracle", model, "--text", text, "--k", "1", "--format", "json"]) as? [String: Any])
+        let oracleLoss = try XCTUnwrap((oracle["summary"] as? [String: Any])?["mean_loss"] as? Double)
+        let evalOracle = try XCTUnwrap(eval["oracle"] as? [Double])
+        XCTAssertEqual(evalOracle[1], oracleLoss, accuracy: 1e-9)
+        let snapshot = try XCTUnwrap(
+            try json(["snapshot", model, file.path, "--view", "routes", "--policy", "all-big", "--format", "json", "--width", "80"])
+                as? [String: Any])
+        let runs = try XCTUnwrap(snapshot["policies"] as? [[String: Any]])
+        let allBig = try XCTUnwrap(runs.first { ($0["kind"] as? String) == "all-big" })
+        XCTAssertEqual(log(try XCTUnwrap(allBig["perplexity"] as? Double)), routeLoss, accuracy: 1e-9)
+    }
+
     /// `--context fixed` is the explorer's name for the all-big context; an unknown router name
     /// lists the routers the model has.
     func testContextNamesAndRouterNamesAreUnderstood() throws {

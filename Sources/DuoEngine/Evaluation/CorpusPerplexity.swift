@@ -12,18 +12,6 @@ public enum CorpusPerplexity {
         public var ffnFraction: Double
     }
 
-    /// Token ids of a text: documents separated by blank lines, joined by `<|endoftext|>` when
-    /// the tokenizer has it (the same stream the trainer sees).
-    public static func documentTokens(_ text: String, tokenizer: Tokenizer) throws -> [Int] {
-        let separator = tokenizer.id(forToken: "<|endoftext|>")
-        var ids: [Int] = []
-        for document in text.components(separatedBy: "\n\n") where !document.isEmpty {
-            ids += try tokenizer.encode(document)
-            if let separator { ids.append(separator) }
-        }
-        return ids
-    }
-
     /// Scores `ids` under each policy; `progress(done, total)` counts windows.
     public static func run(
         model: DuoModel, ids: [Int], policies: [RoutingPolicy], window: Int? = nil,

@@ -28,8 +28,7 @@ public struct TextSource: Sendable {
     /// Tokenizes the text and checks it fits the model: at least 2 tokens (one to score) and
     /// at most the context length, unless `truncate` keeps the first `maxPositions` tokens.
     public func tokenize(for model: DuoModel, truncate: Bool = false) throws -> [Int] {
-        guard let tokenizer = model.tokenizer else { throw DuoError("model has no tokenizer.json", file: model.directory?.path) }
-        var ids = try tokenizer.encode(text)
+        var ids = try tokens(for: model)
         let context = model.config.maxPositions
         if ids.count > context {
             guard truncate else {
@@ -40,6 +39,15 @@ public struct TextSource: Sendable {
             }
             ids = Array(ids.prefix(context))
         }
+        return ids
+    }
+
+    /// The text's ids as scored by every command and view (the scoring convention): the
+    /// tokenizer's encoding of the whole text, nothing inserted or appended (no end-of-text);
+    /// every token after the first is scored, predicted from its prefix. At least 2 tokens.
+    public func tokens(for model: DuoModel) throws -> [Int] {
+        guard let tokenizer = model.tokenizer else { throw DuoError("model has no tokenizer.json", file: model.directory?.path) }
+        let ids = try tokenizer.encode(text)
         guard ids.count >= 2 else {
             throw DuoError("text is \(ids.count) token; at least 2 are needed to score a next token", file: label)
         }

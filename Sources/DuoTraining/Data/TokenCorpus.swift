@@ -13,6 +13,18 @@ public struct TokenCorpus: Sendable {
         self.tokens = tokens
     }
 
+    /// The training stream of a corpus: documents separated by blank lines, each followed by
+    /// `<|endoftext|>` when the tokenizer has it. (Scoring uses `TextSource.tokens`: the text as is.)
+    static func documentTokens(_ text: String, tokenizer: Tokenizer) throws -> [Int] {
+        let separator = tokenizer.id(forToken: "<|endoftext|>")
+        var ids: [Int] = []
+        for document in text.components(separatedBy: "\n\n") where !document.isEmpty {
+            ids += try tokenizer.encode(document)
+            if let separator { ids.append(separator) }
+        }
+        return ids
+    }
+
     static let magic = Array("DUOTOK01".utf8)
 
     /// Tokenizes `file` (or reads the cache at `cache` when it matches).
@@ -25,7 +37,7 @@ public struct TokenCorpus: Sendable {
         if let cache, let cached = readCache(cache, fingerprint: fingerprint) {
             return TokenCorpus(source: file.path, tokens: cached)
         }
-        let tokens = try CorpusPerplexity.documentTokens(text.text, tokenizer: tokenizer).map { Int32($0) }
+        let tokens = try documentTokens(text.text, tokenizer: tokenizer).map { Int32($0) }
         guard !tokens.isEmpty else { throw DuoError(file: file, "corpus holds no tokens") }
         if let cache { try writeCache(cache, tokens: tokens, fingerprint: fingerprint) }
         return TokenCorpus(source: file.path, tokens: tokens)
