@@ -77,12 +77,11 @@ struct EvalCommand: ParsableCommand {
             "fixed=\(!noFixed)", "share=\(shareK.map(String.init) ?? "-")", ids.map(String.init).joined(separator: ","),
         ]
         if let hit = cache?.value(BudgetSweep.Result.self, for: key) { return hit }
-        let line = ProgressLine()
-        let start = Date()
+        let ticker = ProgressTicker()
+        defer { ticker.finish() }
         let result = try BudgetSweep.run(model: duo, ids: ids, options: options) { stage, done, total in
-            line.update(String(format: "%@ %d/%d  elapsed %@", stage, done, total, DurationText.short(Date().timeIntervalSince(start))))
+            ticker.report(stage, done, total)
         }
-        line.clear()
         cache?.store(result, for: key)
         return result
     }

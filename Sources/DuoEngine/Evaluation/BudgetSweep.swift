@@ -95,8 +95,12 @@ public enum BudgetSweep {
         var oracleLosses = Array(repeating: [Double](), count: L + 1)
         var oracleRoutes = Array(repeating: [[Route]](), count: L + 1)
         var done = 0
+        progress("oracle", 0, scored)
         for w in windows {
-            let perK = try Oracle.everyK(model: model, ids: w, context: options.context) { _, _ in }
+            let before = done
+            let perK = try Oracle.everyK(model: model, ids: w, context: options.context) { tokens, _ in
+                progress("oracle", before + tokens, scored)
+            }
             for k in 0...L {
                 oracleLosses[k] += perK[k].map(\.loss)
                 oracleRoutes[k] += perK[k].map(\.pattern)
@@ -109,6 +113,7 @@ public enum BudgetSweep {
         // Random routings: best and mean of N trials at each k.
         var randomBest = [Double]()
         var randomMean = [Double]()
+        progress("random", 0, L + 1)
         for k in 0...L {
             var trials: [Double] = []
             var bestRoutes: [[Route]] = []
@@ -131,8 +136,15 @@ public enum BudgetSweep {
         if options.includeFixed {
             var sums = Array(repeating: 0.0, count: 1 << L)
             var done = 0
+            progress("fixed patterns", 0, scored)
             for w in windows {
-                for (index, sum) in try FixedPatternSearch.losses(model: model, ids: w, bigCounts: 0...L) { sums[index] += sum }
+                let before = done
+                let search = try FixedPatternSearch.losses(
+                    model: model, ids: w, bigCounts: 0...L,
+                    progress: { part, whole in
+                        progress("fixed patterns", before + (w.count - 1) * part / max(whole, 1), scored)
+                    })
+                for (index, sum) in search { sums[index] += sum }
                 done += w.count - 1
                 progress("fixed patterns", done, scored)
             }
