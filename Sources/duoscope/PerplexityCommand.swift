@@ -63,7 +63,8 @@ struct PerplexityCommand: ParsableCommand {
         case .table:
             let scored = results.first?.tokens ?? 0
             print(
-                "\(duo.name): \(ids.count) tokens of \(TerminalSafe.escape(source.label)) (\(scored) scored) in windows of \(duo.config.maxPositions)"
+                "\(duo.name): \(ids.count) tokens of \(TerminalSafe.escape(source.label)) (\(scored) scored) "
+                    + "in windows of \(duo.config.maxPositions)"
             )
             for r in results {
                 let name = r.policy.count >= 36 ? r.policy : r.policy + String(repeating: " ", count: 36 - r.policy.count)
