@@ -141,7 +141,10 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         let sequence = SequenceEvaluation(model: model, ids: ids, oracle: choices)
         var run = try score(
             key, ids: ids, routes: sequence.routes,
-            note: "oracle, exactly \(key.k) big, \(key.context.rawValue) context; last token repeats the one before")
+            note:
+                "oracle, exactly \(key.k) big, \(key.context.rawValue) context; "
+                + "the last token is not scored (no next token) and repeats the routes before it"
+        )
         // The oracle's own losses: equal to the forward pass in the causal context, and the
         // per-token optimum over an all-big context in the fixed one.
         run.losses = choices.map(\.loss)

@@ -18,10 +18,11 @@ enum DetailPane {
             let value = c.analysis.runs[c.state.key(kind)]?.loss(t)
             let name = kind == .allSmall ? "small" : kind == .allBig ? "big" : kind.rawValue
             x = grid.put(name + " ", x: x, y: area.y + 1, style: kind == c.state.primary ? theme.emphasis : theme.label)
-            x = grid.put(Format.number(value) + "  ", x: x, y: area.y + 1)
+            // The last token has no next token: its loss is not defined ("—"), not pending ("…").
+            x = grid.put((t + 1 < doc.count ? Format.number(value) : Format.undefined) + "  ", x: x, y: area.y + 1)
         }
         x = grid.put("difficulty ", x: x, y: area.y + 1, style: theme.label)
-        grid.put(Format.number(c.potential(t)), x: x, y: area.y + 1, style: theme.emphasis)
+        grid.put(t + 1 < doc.count ? Format.number(c.potential(t)) : Format.undefined, x: x, y: area.y + 1, style: theme.emphasis)
 
         // Routes of this token under the primary, the partner, then every other policy that fits.
         x = area.x

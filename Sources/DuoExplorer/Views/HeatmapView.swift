@@ -37,10 +37,43 @@ enum HeatmapView {
             return "L\(l)" + String(repeating: " ", count: max(4 - "L\(l)".count, 1)) + Format.percent(Double(same) / Double(known))
         }
         let rows = [firstRow, secondRow]
+        // The last line is the legend; the heatmap takes the rest.
+        let body = Rect(x: area.x, y: area.y, width: area.width, height: max(area.height - 1, 1))
         if c.state.transposed {
-            drawTransposed(into: &grid, area: area, context: c, painter: painter, rows: rows)
+            drawTransposed(into: &grid, area: body, context: c, painter: painter, rows: rows)
         } else {
-            drawBands(into: &grid, area: area, context: c, painter: painter, labels: labels, rows: rows)
+            drawBands(into: &grid, area: body, context: c, painter: painter, labels: labels, rows: rows)
+        }
+        if area.height >= 4 {
+            drawLegend(into: &grid, x: area.x, y: area.y + area.height - 1, width: area.width, context: c, compare: compare)
+        }
+    }
+
+    /// What the marks mean, drawn with the marks themselves (colors or glyphs, as the grid shows them).
+    private static func drawLegend(into grid: inout CellGrid, x start: Int, y: Int, width: Int, context c: ViewContext, compare: Bool) {
+        let theme = c.theme
+        var x = start
+        func swatch(_ cell: (Character, CellStyle), _ label: String) {
+            grid.put(String(cell.0), x: x, y: y, style: cell.1)
+            x = grid.put(" " + label + "  ", x: x + 1, y: y, style: theme.label)
+        }
+        if compare {
+            swatch(theme.routeCell(.big, dimmed: true), "same as \(c.state.partnerKey)")
+            let bright =
+                theme.color ? CellStyle(foreground: RGB(255, 255, 255), background: Theme.color(.big), bold: true) : CellStyle(bold: true)
+            swatch(("+", bright), "bigger")
+            swatch(("−", bright), "smaller")
+            swatch(theme.routeCell(nil), "pending")
+            grid.put(
+                "Δloss = \(c.state.primaryKey) − \(c.state.partnerKey)", x: x, y: y, style: theme.label, limit: max(start + width - x, 0))
+        } else {
+            swatch(theme.routeCell(.big), "big")
+            swatch(theme.routeCell(.small), "small")
+            swatch(theme.routeCell(.skip), "skip")
+            swatch(theme.routeCell(nil), "pending")
+            grid.put(
+                "loss: next token (nats)  diff: all-small − oracle@\(c.state.k)", x: x, y: y, style: theme.label,
+                limit: max(start + width - x, 0))
         }
     }
 

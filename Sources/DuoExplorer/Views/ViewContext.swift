@@ -89,6 +89,10 @@ public struct ViewContext: Sendable {
 
 /// Formats used across views.
 enum Format {
+    /// A value that does not exist (e.g. the loss of the last token, which has no next token);
+    /// "…" means a value still being computed.
+    static let undefined = "—"
+
     static func number(_ v: Double?, digits: Int = 2) -> String {
         guard let v, v.isFinite else { return "…" }
         return String(format: "%.\(digits)f", v)
