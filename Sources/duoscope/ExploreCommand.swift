@@ -3,43 +3,60 @@ import DuoEngine
 import DuoExplorer
 import Foundation
 
-/// Options shared by `explore` and `snapshot`: what to show and under which policies.
+/// Options shared by `explore` and `snapshot`: what to show and under which policies. Each is
+/// optional: `explore` falls back to the remembered settings, `snapshot` to the defaults.
 struct ExplorerOptions: ParsableArguments {
-    @Option(name: .long, help: "Primary policy: oracle, router, fixed, random, all-big, all-small.")
-    var policy: String = "oracle"
+    @Option(name: .long, help: "Primary policy: oracle, router, fixed, random, all-big, all-small (default oracle).")
+    var policy: String?
 
-    @Option(name: .long, help: "Partner policy for the Compare view.")
-    var compare: String = "router"
+    @Option(name: .long, help: "Partner policy for the Compare view (default router).")
+    var compare: String?
 
-    @Option(name: .long, help: "Budget: big layers per token.")
-    var k: Int = 4
+    @Option(name: .long, help: "Budget: big layers per token (default 4).")
+    var k: Int?
 
-    @Option(name: .long, help: "Oracle context: causal or fixed (all-big).")
-    var context: String = "causal"
+    @Option(name: .long, help: "Oracle context: causal or fixed (all-big) (default causal).")
+    var context: String?
 
-    @Option(name: .long, help: "View: routes, compare, difficulty, layers, summary.")
-    var view: String = "routes"
+    @Option(name: .long, help: "View: routes, compare, difficulty, layers, summary (default routes).")
+    var view: String?
 
-    @Option(name: .long, help: "Trials behind the random best-of-N baseline.")
-    var trials: Int = 100
+    @Option(name: .long, help: "Trials behind the random best-of-N baseline (default 100).")
+    var trials: Int?
 
     @Flag(name: .long, help: "Keep the first context-length tokens of a longer text instead of failing.")
     var truncate = false
 
-    func state(layers: Int) throws -> ExplorerState {
-        var s = ExplorerState()
-        s.primary = try Self.kind(policy, option: "--policy")
-        s.partner = try Self.kind(compare, option: "--compare")
-        guard (0...layers).contains(k) else { throw DuoError("--k \(k) is outside 0...\(layers)") }
-        guard trials >= 1 else { throw DuoError("--trials \(trials) must be at least 1") }
-        s.k = k
-        guard let mode = ContextMode(rawValue: context) else { throw DuoError("--context \(context): expected causal or fixed") }
-        s.context = mode
-        guard let v = ViewKind(name: view) else {
-            throw DuoError("--view \(view): expected routes, compare, difficulty, layers or summary")
+    /// `base` with every option given on the command line applied.
+    func settings(over base: ExplorerSettings) throws -> ExplorerSettings {
+        var s = base
+        if let policy { s.primary = try Self.kind(policy, option: "--policy") }
+        if let compare { s.partner = try Self.kind(compare, option: "--compare") }
+        if let k {
+            guard k >= 0 else { throw DuoError("--k \(k) must be at least 0") }
+            s.k = k
         }
-        s.view = v
+        if let trials {
+            guard trials >= 1 else { throw DuoError("--trials \(trials) must be at least 1") }
+            s.trials = trials
+        }
+        if let context {
+            guard let mode = ContextMode(rawValue: context) else { throw DuoError("--context \(context): expected causal or fixed") }
+            s.context = mode
+        }
+        if let view {
+            guard let v = ViewKind(name: view) else {
+                throw DuoError("--view \(view): expected routes, compare, difficulty, layers or summary")
+            }
+            s.view = v
+        }
         return s
+    }
+
+    /// The starting state for a model of `layers` layers; an explicit --k beyond them is an error.
+    func state(over base: ExplorerSettings, layers: Int) throws -> ExplorerState {
+        if let k, k > layers { throw DuoError("--k \(k) is outside 0...\(layers)") }
+        return try settings(over: base).state(layers: layers)
     }
 
     static func kind(_ name: String, option: String) throws -> PolicyKind {
@@ -80,7 +97,10 @@ struct ExploreCommand: ParsableCommand {
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else {
             throw DuoError("the explorer needs a terminal; use `duoscope snapshot` to render views to files")
         }
-        let explorer = try ExplorerSetup.make(modelPath: model, texts: texts, options: options, snapshots: snapshots)
+        let settingsFile = ExplorerSettings.standardFile()
+        let (remembered, note) = ExplorerSettings.load(from: settingsFile)
+        let explorer = try ExplorerSetup.make(
+            modelPath: model, texts: texts, options: options, settings: remembered, snapshots: snapshots, note: note)
         var depth: ColorDepth?
         if let colors {
             guard let d = ColorDepth(rawValue: colors), d != .none else {
@@ -91,6 +111,7 @@ struct ExploreCommand: ParsableCommand {
         if noColor || !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty { depth = ColorDepth.none }
         let log = ProcessInfo.processInfo.environment["DUOSCOPE_TIMING_LOG"].map { URL(fileURLWithPath: $0) }
         try ExplorerApp.run(explorer, depth: depth, started: started, timingLog: log)
+        if let settingsFile { ExplorerSettings(explorer.state, trials: explorer.analyzer.randomTrials).save(to: settingsFile) }
     }
 }
 
@@ -113,12 +134,20 @@ enum ExplorerSetup {
         throw DuoError("no model given and the sample model \(sampleModel) was not found (run from the duoscope checkout)")
     }
 
-    static func make(modelPath: String?, texts: [String], options: ExplorerOptions, snapshots: String) throws -> Explorer {
-        try Explorer.open(
+    /// `settings`: what the options fall back to (remembered ones for `explore`, defaults for `snapshot`);
+    /// `note`: a line to show on the first screen.
+    static func make(
+        modelPath: String?, texts: [String], options: ExplorerOptions, settings: ExplorerSettings = ExplorerSettings(),
+        snapshots: String, note: String? = nil
+    ) throws -> Explorer {
+        let merged = try options.settings(over: settings)
+        return try Explorer.open(
             modelDirectory: URL(fileURLWithPath: modelPath ?? defaultModelPath()), textFiles: texts.map { URL(fileURLWithPath: $0) },
-            randomTrials: options.trials, truncate: options.truncate, snapshotFolder: URL(fileURLWithPath: snapshots)
+            randomTrials: merged.trials, truncate: options.truncate, snapshotFolder: URL(fileURLWithPath: snapshots)
         ) {
-            try options.state(layers: $0.numLayers)
+            var state = try options.state(over: settings, layers: $0.numLayers)
+            state.message = note
+            return state
         }
     }
 }

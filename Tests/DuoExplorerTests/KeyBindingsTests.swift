@@ -32,3 +32,32 @@ final class KeyBindingsTests: XCTestCase {
         }
     }
 }
+
+/// The explorer's remembered settings: a round trip, and a damaged file gives the defaults and
+/// a note instead of an error.
+final class ExplorerSettingsTests: XCTestCase {
+    func testRoundTripAndDamagedFiles() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("duoscope-settings-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("explorer.json")
+        XCTAssertEqual(ExplorerSettings.load(from: file).0, ExplorerSettings())
+        var state = ExplorerState()
+        state.view = .summary
+        state.k = 7
+        state.primary = .fixed
+        state.metric = .rawLoss
+        let settings = ExplorerSettings(state, trials: 30)
+        settings.save(to: file)
+        let (loaded, note) = ExplorerSettings.load(from: file)
+        XCTAssertNil(note)
+        XCTAssertEqual(loaded, settings)
+        XCTAssertEqual(loaded.state(layers: 4).k, 4, "k clamped to the model's layers")
+        XCTAssertEqual(loaded.state(layers: 12).view, .summary)
+        try Data("{ not json".utf8).write(to: file)
+        let (fallback, problem) = ExplorerSettings.load(from: file)
+        XCTAssertEqual(fallback, ExplorerSettings())
+        XCTAssertTrue(problem?.contains("ignored settings") == true, problem ?? "no note")
+        XCTAssertNil(ExplorerSettings.standardFile(environment: ["DUOSCOPE_NO_CONFIG": "1", "HOME": "/root"]))
+        XCTAssertEqual(ExplorerSettings.standardFile(environment: ["XDG_CONFIG_HOME": "/x"])?.path, "/x/duoscope/explorer.json")
+    }
+}

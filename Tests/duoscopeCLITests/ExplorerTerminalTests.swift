@@ -172,6 +172,32 @@ final class ExplorerTerminalTests: XCTestCase {
         try expectCleanExit(status: 0)
     }
 
+    /// Settings persist: the view and budget chosen in one session open the next one; a command
+    /// line option overrides them.
+    func testSettingsPersistBetweenSessions() throws {
+        let text = try write("plain.txt", Self.sampleText)
+        try launch(text: text, snapshots: scratch.appendingPathComponent("snaps"))
+        try waitFor("the first frame") { self.title($0).contains("duoscope │") }
+        tmux.keys("3", literal: true)
+        tmux.keys("+", literal: true)
+        try waitFor("k=5 in Difficulty") { $0.contains("k=5") }
+        tmux.keys("q", literal: true)
+        try expectCleanExit(status: 0)
+        let saved = try String(contentsOf: scratch.appendingPathComponent("config/explorer.json"), encoding: .utf8)
+        XCTAssertTrue(saved.contains("\"k\" : 5"), saved)
+        tmux.killServer()
+        try launch(text: text, snapshots: scratch.appendingPathComponent("snaps"))
+        let screen = try waitFor("the remembered view and budget") { $0.contains("k=5") && $0.contains("highest by raw loss") }
+        XCTAssertTrue(screen.contains("k=5"), screen)
+        tmux.keys("q", literal: true)
+        try expectCleanExit(status: 0)
+        tmux.killServer()
+        try launch(text: text, snapshots: scratch.appendingPathComponent("snaps"), arguments: ["--k", "2"])
+        try waitFor("--k 2 over the remembered 5") { $0.contains("k=2") }
+        tmux.keys("q", literal: true)
+        try expectCleanExit(status: 0)
+    }
+
     /// TERM=dumb (no cursor addressing) and an unknown TERM: one clear line and a non-zero exit,
     /// not a blank screen.
     func testDumbAndUnknownTerminalsAreRefused() throws {
@@ -223,7 +249,9 @@ final class ExplorerTerminalTests: XCTestCase {
     private func launch(text: URL, snapshots: URL, environment: [String: String] = [:], arguments: [String] = []) throws {
         let binary = CLIRunner.binary.path
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary), "no duoscope binary at \(binary)")
-        let env = (["TERM": "xterm-256color"].merging(environment) { $1 }).sorted { $0.key < $1.key }
+        // Settings go to this test's own folder, so no test sees another's (or the user's).
+        let defaults = ["TERM": "xterm-256color", "DUOSCOPE_CONFIG_DIR": scratch.appendingPathComponent("config").path]
+        let env = (defaults.merging(environment) { $1 }).sorted { $0.key < $1.key }
             .map { "\($0.key)=\(Self.quote($0.value))" }.joined(separator: " ")
         let script = """
             echo $$ > \(Self.quote(scratch.appendingPathComponent("pid").path))

@@ -1,0 +1,82 @@
+import DuoEngine
+import Foundation
+
+/// What the explorer remembers between runs, in a small JSON file in the XDG config directory
+/// (`$DUOSCOPE_CONFIG_DIR`, else `$XDG_CONFIG_HOME/duoscope`, else `~/.config/duoscope`;
+/// `DUOSCOPE_NO_CONFIG` turns it off): the policies, budget, context, view, difficulty metric,
+/// orientation and random trials. Command-line options override it; `snapshot` never reads it.
+public struct ExplorerSettings: Codable, Equatable, Sendable {
+    public var primary: PolicyKind = .oracle
+    public var partner: PolicyKind = .router
+    public var k = 4
+    public var context: ContextMode = .causal
+    public var view: ViewKind = .routes
+    public var metric: DifficultyMetric = .potential
+    public var transposed = false
+    public var trials = 100
+
+    public init() {}
+
+    /// The settings of a session, to keep.
+    public init(_ state: ExplorerState, trials: Int) {
+        primary = state.primary
+        partner = state.partner
+        k = state.k
+        context = state.context
+        view = state.view
+        metric = state.metric
+        transposed = state.transposed
+        self.trials = trials
+    }
+
+    /// A state starting from these settings, with k clamped to the model's layers.
+    public func state(layers: Int) -> ExplorerState {
+        var s = ExplorerState()
+        s.primary = primary
+        s.partner = partner
+        s.k = min(max(k, 0), layers)
+        s.context = context
+        s.view = view
+        s.metric = metric
+        s.transposed = transposed
+        return s
+    }
+
+    /// The settings file, or nil when settings are off or there is no home.
+    public static func standardFile(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
+        if environment["DUOSCOPE_NO_CONFIG"] != nil { return nil }
+        let folder: URL
+        if let dir = environment["DUOSCOPE_CONFIG_DIR"], !dir.isEmpty {
+            folder = URL(fileURLWithPath: dir)
+        } else if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
+            folder = URL(fileURLWithPath: xdg).appendingPathComponent("duoscope")
+        } else if let home = environment["HOME"], home.hasPrefix("/") {
+            folder = URL(fileURLWithPath: home).appendingPathComponent(".config/duoscope")
+        } else {
+            return nil
+        }
+        return folder.appendingPathComponent("explorer.json")
+    }
+
+    /// The settings in `file`; a missing file gives the defaults, an unreadable or invalid one
+    /// the defaults and a one-line note saying so (the explorer shows it and starts anyway).
+    public static func load(from file: URL?) -> (ExplorerSettings, note: String?) {
+        guard let file, FileManager.default.fileExists(atPath: file.path) else { return (ExplorerSettings(), nil) }
+        do {
+            let data = try InputFile.contents(file, limit: 1 << 20, what: "a settings file")
+            return (try JSONDecoder().decode(ExplorerSettings.self, from: data), nil)
+        } catch {
+            let reason = (error as? DuoError)?.problem ?? "not valid settings JSON"
+            return (ExplorerSettings(), "ignored settings \(TerminalSafe.escape(file.path)): \(reason)")
+        }
+    }
+
+    /// Writes the settings atomically; a failure only costs remembering them.
+    public func save(to file: URL) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? encoder.encode(self) else { return }
+        try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? AtomicFile.write(data + Data("\n".utf8), to: file)
+    }
+}
