@@ -119,6 +119,24 @@ final class ExplorerControllerTests: XCTestCase {
         XCTAssertNil(e.state.input)
     }
 
+    /// After `g`, the text's label and the status line say which policy generated the continuation.
+    func testGenerationSaysWhichPolicyGenerated() throws {
+        let e = try makeExplorer()
+        _ = e.handle(.character("b"))  // all-big generates without waiting for a search
+        let before = e.document.count
+        _ = e.handle(.character("g"))
+        let deadline = Date().addingTimeInterval(60)
+        while e.state.generating != nil || e.document.count == before {
+            _ = e.poll()
+            if Date() > deadline { return XCTFail("generation did not finish") }
+            usleep(10_000)
+        }
+        XCTAssertGreaterThan(e.document.count, before)
+        XCTAssertTrue(e.document.label.contains("generated under all-big"), e.document.label)
+        XCTAssertTrue(e.state.message?.contains("under all-big") == true, e.state.message ?? "no message")
+        e.stop()
+    }
+
     func testMouseSelectsWhatWasDrawnUnderIt() throws {
         let e = try makeExplorer()
         let grid = e.frame(width: 100, height: 30, color: false)

@@ -20,6 +20,8 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
     private let generation = GenerationBuffer()
     /// The label of the text a continuation is being generated from.
     private var generationBase = ""
+    /// The policy the current or last continuation was generated under (kept in the text's label).
+    private var generationPolicy = ""
 
     public init(
         model: DuoModel, analyzer: Analyzer, document: ExplorerDocument, state: ExplorerState = ExplorerState(),
@@ -135,13 +137,13 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
     /// Picks up generated tokens; returns true when the screen changed.
     public func poll() -> Bool {
         guard let update = generation.take() else { return false }
-        let label = generationBase + (update.generated > 0 ? " + \(update.generated) generated" : "")
+        let label = generationBase + (update.generated > 0 ? " + \(update.generated) generated under \(generationPolicy)" : "")
         let next = ExplorerDocument(ids: update.ids, label: label, model: model, revision: document.revision + 1)
         setDocument(next)
         state.token = next.count - 1
         if update.finished {
             state.generating = nil
-            state.message = update.error.map { "error: \($0)" } ?? "generated \(update.generated) tokens"
+            state.message = update.error.map { "error: \($0)" } ?? "generated \(update.generated) tokens under \(generationPolicy)"
             requestWork()
         } else {
             let L = layers
@@ -344,6 +346,7 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         let fixed = store.snapshot().runs[state.key(.fixed)].map { Array($0.routes.row(0)) }
         let (policy, label) = analyzer.generationPolicy(for: state.primaryKey, fixedPattern: fixed)
         state.generating = label
+        generationPolicy = label
         generationBase = document.label
         let start = document.ids
         let buffer = generation
