@@ -51,9 +51,11 @@ for target in "${targets[@]}"; do
     *) dict=(-dict=Fuzz/json.dict) ;;
   esac
   echo "fuzz: $target for ${seconds}s (corpus $corpus)"
+  started=$SECONDS
   DUOFUZZ_TARGET=$target "$bin" "$corpus" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="$artifacts/" -print_final_stats=1 -close_fd_mask=1 > "$log" 2>&1
   rc=$?
+  elapsed=$((SECONDS - started))
   done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)
   [ -n "$done_line" ] || done_line=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
@@ -64,7 +66,7 @@ for target in "${targets[@]}"; do
   corp=$(sed -n 's/.*corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<< "$done_line")
   result=ok
   [ $rc -eq 0 ] || { result="FAILED (exit $rc, see $log, inputs in $artifacts)"; failed+=("$target"); }
-  line="$target: ${seconds}s execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=${corp:-?}"
+  line="$target: ${elapsed}s of ${seconds}s execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} ft=${ft:-?} corpus=${corp:-?}"
   line+=" peak_rss=${rss:-?}MB $result"
   echo "fuzz: $line"
   echo "$line" >> "$summary"
