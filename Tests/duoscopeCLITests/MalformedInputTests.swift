@@ -242,6 +242,22 @@ final class MalformedInputTests: XCTestCase {
         try expectFailure(route(model), naming: config.path, "num_hidden_layers 1000000000 is implausibly large", within: 20)
     }
 
+    /// Found by the config fuzzer: a Qwen2 config with a sliding window and no layer_types built
+    /// its window layers from num_hidden_layers before checking it (negative: a trap; 10^9: 2 GB).
+    func testQwen2WindowWithAbsurdLayerCountsIsRefused() throws {
+        let model = try modelCopy()
+        for (layers, phrase) in [(-1, "must be positive"), (1_000_000_000, "implausibly large")] {
+            let config = try editConfig(model) { object in
+                object["model_type"] = "qwen2"
+                object["architectures"] = ["Qwen2ForCausalLM"]
+                object["use_sliding_window"] = true
+                object["sliding_window"] = 4
+                object["num_hidden_layers"] = layers
+            }
+            try expectFailure(route(model), naming: config.path, phrase, within: 20)
+        }
+    }
+
     /// Finding 5: a FIFO where a weights file belongs blocked in open(); and finding 8: a FIFO or a
     /// device as tokenizer.json was reported as a permission problem.
     func testFIFOsAndDevicesAreRefusedWithoutWaiting() throws {

@@ -19,6 +19,13 @@ public enum ConfigFile {
         try keys.refuseUnsupported(family)
         let heads = try keys.int("num_attention_heads")
         let layers = try keys.int("num_hidden_layers")
+        // Checked before anything is built per layer (the sliding-window layers below).
+        guard (1...(1 << 10)).contains(layers) else {
+            throw DuoError(
+                layers <= 0
+                    ? "num_hidden_layers must be positive, got \(layers)"
+                    : "num_hidden_layers \(layers) is implausibly large (the limit is \(1 << 10))", file: source)
+        }
         let maxPositions = try keys.int("max_position_embeddings")
         let (theta, scaling) = try keys.rope(maxPositions: maxPositions)
         let (window, windowLayers) = try keys.slidingWindow(family, layers: layers)

@@ -385,7 +385,10 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         do {
             let urls = try SnapshotWriter.write(snapshotContent(width: size.0, height: size.1), to: snapshotFolder)
             let stem = urls.first?.deletingPathExtension().path ?? ""
-            state.message = "snapshot: \(TerminalSafe.escape(stem)).{\(urls.map(\.pathExtension).joined(separator: ","))}"
+            let pending = wantedJobs().filter { !store.isSettled($0) }.count
+            state.message =
+                "snapshot: \(TerminalSafe.escape(stem)).{\(urls.map(\.pathExtension).joined(separator: ","))}"
+                + (pending > 0 ? " (partial: \(pending) results still computing)" : "")
         } catch {
             state.message = "error: \(error)"
         }

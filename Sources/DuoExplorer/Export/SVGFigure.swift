@@ -16,10 +16,36 @@ public enum SVGFigure {
             if let primary = c.primaryRun, let partner = c.partnerRun { return heatmap(compareMap(c, primary, partner)) }
         case .difficulty:
             if let values = difficultyValues(c) { return difficulty(c, values) }
-        case .layers, .summary:
+        case .summary:
+            return summaryChart(c)
+        case .layers:
             break
         }
         return grid(c)
+    }
+
+    /// The Summary as the paper's figure (eval's chart): perplexity against k for each policy,
+    /// all-big and all-small as references; results still computing leave gaps, and the figure
+    /// says how many were in when it was exported.
+    static func summaryChart(_ c: SnapshotContent) -> String {
+        let layers = c.analysis.layers
+        let runs = c.analysis.runs
+        func perplexity(_ key: PolicyKey) -> Double? {
+            guard let run = runs[key], run.isComplete else { return nil }
+            return run.perplexity
+        }
+        let curves = SummaryView.kinds.map { kind in
+            (kind.rawValue, (0...layers).map { perplexity(PolicyKey(kind, k: $0, context: c.state.context)) })
+        }
+        let references = [PolicyKind.allBig, .allSmall].map { ($0.rawValue, perplexity(PolicyKey($0, k: 0))) }
+        let expected = curves.count * (layers + 1) + references.count
+        let known = curves.flatMap(\.1).compactMap { $0 }.count + references.compactMap(\.1).count
+        let scored = max(c.analysis.document.count - 1, 0)
+        return PerplexityChart(
+            title: title(c, "perplexity vs big layers, \(scored) tokens scored, oracle context \(c.state.context.rawValue)"),
+            layers: layers, curves: curves, references: references,
+            note: known < expected ? "partial: \(known) of \(expected) results were computed when this was exported" : nil
+        ).svg()
     }
 
     // MARK: Colors and text
