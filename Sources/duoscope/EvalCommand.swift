@@ -65,12 +65,7 @@ struct EvalCommand: ParsableCommand {
         options.routers = try files.map { try RouterWeights.read(from: $0, config: duo.config) }
         // A sweep seen before (same weights, routers, text and options) comes from the cache.
         var routerHash = ContentHash.Hasher128()
-        for router in options.routers {
-            for (name, t) in router.named {
-                routerHash.add(name)
-                routerHash.add(UnsafeRawBufferPointer(start: t.data, count: t.count * MemoryLayout<Float>.size))
-            }
-        }
+        for router in options.routers { routerHash.add(tensors: router.named) }
         let cache = ResultCache.standard()
         let key = [
             "eval", duo.fingerprint, "routers=" + routerHash.hex, "context=\(context)", "trials=\(trials)", "seed=\(seed)",

@@ -64,10 +64,7 @@ public final class DuoModel: @unchecked Sendable {  // immutable weights in raw 
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         if let json = try? encoder.encode(config) { json.withUnsafeBytes { hasher.add($0) } }
-        for (name, tensor) in weights.named(config) {
-            hasher.add(name)
-            hasher.add(UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * MemoryLayout<Float>.size))
-        }
+        hasher.add(tensors: weights.named(config))
         cachedFingerprint = hasher.hex
         return hasher.hex
     }

@@ -131,6 +131,14 @@ public enum ContentHash {
             mix(0xFF)  // separator
         }
 
+        /// Names and Float32 contents of tensors (model or router weights), in order.
+        public mutating func add(tensors: [(String, Tensor)]) {
+            for (name, tensor) in tensors {
+                add(name)
+                add(UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * MemoryLayout<Float>.size))
+            }
+        }
+
         public var hex: String {
             var x = a ^ length
             var y = b ^ (length &* 0x9E37_79B9_7F4A_7C15)

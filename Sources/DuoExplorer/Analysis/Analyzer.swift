@@ -33,10 +33,7 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
             var hasher = ContentHash.Hasher128()
             if let router = router(for: key.k) {
                 hasher.add(router.name)
-                for (name, t) in router.weights.named {
-                    hasher.add(name)
-                    hasher.add(UnsafeRawBufferPointer(start: t.data, count: t.count * MemoryLayout<Float>.size))
-                }
+                hasher.add(tensors: router.weights.named)
             }
             parts.append("router=" + hasher.hex)
         case .random: parts.append("trials=\(randomTrials)")
