@@ -39,13 +39,7 @@ public final class ResultCache: @unchecked Sendable {  // immutable; the file sy
     /// The user's cache: `$DUOSCOPE_CACHE_DIR`, else `$XDG_CACHE_HOME/duoscope`, else
     /// `~/.cache/duoscope`; nil when `DUOSCOPE_NO_CACHE` is set or there is no home.
     public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment) -> ResultCache? {
-        if environment["DUOSCOPE_NO_CACHE"] != nil { return nil }
-        if let dir = environment["DUOSCOPE_CACHE_DIR"], !dir.isEmpty { return ResultCache(directory: URL(fileURLWithPath: dir)) }
-        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
-            return ResultCache(directory: URL(fileURLWithPath: xdg).appendingPathComponent("duoscope"))
-        }
-        guard let home = environment["HOME"], home.hasPrefix("/") else { return nil }
-        return ResultCache(directory: URL(fileURLWithPath: home).appendingPathComponent(".cache/duoscope"))
+        UserDirectory.cache.url(environment: environment).map { ResultCache(directory: $0) }
     }
 
     private struct Entry<Value: Codable>: Codable {

@@ -44,18 +44,7 @@ public struct ExplorerSettings: Codable, Equatable, Sendable {
 
     /// The settings file, or nil when settings are off or there is no home.
     public static func standardFile(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
-        if environment["DUOSCOPE_NO_CONFIG"] != nil { return nil }
-        let folder: URL
-        if let dir = environment["DUOSCOPE_CONFIG_DIR"], !dir.isEmpty {
-            folder = URL(fileURLWithPath: dir)
-        } else if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") {
-            folder = URL(fileURLWithPath: xdg).appendingPathComponent("duoscope")
-        } else if let home = environment["HOME"], home.hasPrefix("/") {
-            folder = URL(fileURLWithPath: home).appendingPathComponent(".config/duoscope")
-        } else {
-            return nil
-        }
-        return folder.appendingPathComponent("explorer.json")
+        UserDirectory.config.url(environment: environment)?.appendingPathComponent("explorer.json")
     }
 
     /// The settings in `file`; a missing file gives the defaults, an unreadable or invalid one
