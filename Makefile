@@ -76,6 +76,9 @@ fuzz-ci:
 # terminal tests (duoscopeCLITests.ExplorerTerminalTests) are skipped: they drive the
 # duoscope binary inside tmux with wall-clock waits and send it SIGSEGV on purpose (docs/reliability.md).
 SANITIZE_SKIP ?= duoscopeCLITests.ExplorerTerminalTests
+# Under TSan only: the full-disk test sets `ulimit -f 400`, and the TSan runtime itself dies of SIGBUS
+# under that limit (a 9-line Swift program with no duoscope code does too; docs/reliability.md).
+SANITIZE_TSAN_SKIP ?= duoscopeCLITests.TrainCommandTests/testCheckpointWriteFailureIsCleanError
 sanitize: sanitize-asan sanitize-tsan
 
 SANITIZE_TEST := swift test $(TEST_FLAGS) $(addprefix --skip ,$(SANITIZE_SKIP))
@@ -90,5 +93,5 @@ sanitize-asan: deps
 
 sanitize-tsan: deps
 	mkdir -p .build-tsan; set -o pipefail; TSAN_OPTIONS="$(SANITIZE_TSAN_OPTIONS)" \
-	  $(SANITIZE_TEST) --sanitize=thread --scratch-path .build-tsan 2>&1 | tee .build-tsan/test.log
+	  $(SANITIZE_TEST) $(addprefix --skip ,$(SANITIZE_TSAN_SKIP)) --sanitize=thread --scratch-path .build-tsan 2>&1 | tee .build-tsan/test.log
 	@scripts/test-summary.sh .build-tsan/test.log

@@ -2,6 +2,12 @@ import Foundation
 
 /// Results shared between the background worker (writer) and the UI thread (reader).
 /// Results for an older revision of the document are dropped, never shown.
+///
+/// Readers take a copy (`snapshot()`) and read it outside the lock, so the writer never changes a
+/// dictionary's storage in place: each change publishes a new dictionary (`inserting`). Swift's
+/// copy-on-write would make in-place writes safe too (a reader's copy holds a reference until it is
+/// released), but that ordering goes through the uninstrumented runtime's reference counts, which
+/// ThreadSanitizer cannot see; it reported such writes as races (docs/reliability.md).
 public final class AnalysisStore: @unchecked Sendable {  // every access to `state` holds `lock`
     private let lock = NSLock()
     private var state: AnalysisSnapshot
@@ -17,6 +23,14 @@ public final class AnalysisStore: @unchecked Sendable {  // every access to `sta
         lock.lock()
         defer { lock.unlock() }
         return body()
+    }
+
+    /// A new dictionary (fresh storage) equal to `dictionary` with `value` at `key`; nil removes it.
+    private func inserting<Key: Hashable, Value>(_ value: Value?, at key: Key, into dictionary: [Key: Value]) -> [Key: Value] {
+        var result = [Key: Value](minimumCapacity: dictionary.count + 1)
+        for (k, v) in dictionary where k != key { result[k] = v }
+        if let value { result[key] = value }
+        return result
     }
 
     public func snapshot() -> AnalysisSnapshot { locked { state } }
@@ -36,7 +50,7 @@ public final class AnalysisStore: @unchecked Sendable {  // every access to `sta
     public func store(_ run: PolicyRun, revision: Int) {
         locked {
             guard revision == state.document.revision else { return }
-            state.runs[run.key] = run
+            state.runs = inserting(run, at: run.key, into: state.runs)
             changeCount += 1
         }
     }
@@ -44,7 +58,7 @@ public final class AnalysisStore: @unchecked Sendable {  // every access to `sta
     public func store(flips: [Double], for key: FlipKey, revision: Int) {
         locked {
             guard revision == state.document.revision else { return }
-            state.flips[key] = flips
+            state.flips = inserting(flips, at: key, into: state.flips)
             changeCount += 1
         }
     }
@@ -52,14 +66,14 @@ public final class AnalysisStore: @unchecked Sendable {  // every access to `sta
     public func fail(_ job: String, message: String, revision: Int) {
         locked {
             guard revision == state.document.revision else { return }
-            state.failures[job] = message
+            state.failures = inserting(message, at: job, into: state.failures)
             changeCount += 1
         }
     }
 
     public func setProgress(_ progress: JobProgress?, lane: String) {
         locked {
-            state.progress[lane] = progress
+            state.progress = inserting(progress, at: lane, into: state.progress)
             changeCount += 1
         }
     }
