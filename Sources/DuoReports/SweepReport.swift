@@ -12,14 +12,13 @@ public struct SweepReport: Sendable {
         self.title = title
     }
 
-    /// Curves as (name, perplexity per k).
+    /// Curves as (name, perplexity per k), in the order eval computed them.
     var curves: [(String, [Double])] {
-        var list: [(String, [Double])] = [("oracle", result.oracle)]
-        if let fixed = result.fixed { list.append(("fixed", fixed)) }
-        if let router = result.router { list.append(("router", router)) }
-        list.append(("random best of \(result.randomTrials)", result.randomBest))
-        list.append(("random mean", result.randomMean))
-        return list.map { ($0.0, $0.1.map { exp($0) }) }
+        result.curves.map { curve in
+            let kind = PolicyKind(rawValue: curve.policy)
+            let name = kind?.usesTrials == true ? "\(curve.policy) best of \(result.randomTrials)" : curve.policy
+            return (name, curve.meanLoss.map { exp($0) })
+        }
     }
 
     public func markdown() -> String {

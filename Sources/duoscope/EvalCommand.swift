@@ -8,8 +8,8 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract:
-            "Perplexity against the number of big layers k for oracle, fixed, routers and random best-of-N, with per-layer shares "
-            + "and token difficulty.",
+            "Perplexity against the number of big layers k for every policy with a budget (oracle, routers, fixed, random "
+            + "best-of-N, ...), with per-layer shares and token difficulty.",
         discussion:
             "Routers: every MODEL/routers/*.safetensors unless --router is given. With --out DIR writes eval.md, eval.csv, "
             + "eval.json and eval.svg there."
@@ -38,6 +38,15 @@ struct EvalCommand: ParsableCommand {
             try fromJSON.map { path -> BudgetSweep.Result in
                 let url = URL(fileURLWithPath: path)
                 let data = try InputFile.contents(url, what: "an eval.json file")
+                struct Version: Decodable { var schema: Int? }
+                guard let version = try? JSONDecoder().decode(Version.self, from: data) else {
+                    throw DuoError(file: url, "not an eval.json written by duoscope eval")
+                }
+                guard version.schema == BudgetSweep.Result.currentSchema else {
+                    throw DuoError(
+                        file: url,
+                        "eval.json schema \(version.schema ?? 1) (this duoscope reads \(BudgetSweep.Result.currentSchema)); run eval again")
+                }
                 guard let saved = try? JSONDecoder().decode(BudgetSweep.Result.self, from: data) else {
                     throw DuoError(file: url, "not an eval.json written by duoscope eval")
                 }
@@ -58,7 +67,7 @@ struct EvalCommand: ParsableCommand {
             try OracleContextOption.parse(context, model: duo)
         options.randomTrials = trials
         options.seed = seed
-        options.includeFixed = !noFixed
+        options.excluded = noFixed ? [.fixed] : []
         options.shareK = shareK
         var files = router.map { URL(fileURLWithPath: $0) }
         if files.isEmpty, let directory = duo.directory { files = ModelDirectory(directory).routerFiles }
@@ -68,7 +77,8 @@ struct EvalCommand: ParsableCommand {
         for router in options.routers { routerHash.add(tensors: router.named) }
         let cache = ResultCache.standard()
         let key = [
-            "eval", duo.fingerprint, "routers=" + routerHash.hex, "context=\(context)", "trials=\(trials)", "seed=\(seed)",
+            "eval-v\(BudgetSweep.Result.currentSchema)", duo.fingerprint, "routers=" + routerHash.hex, "context=\(context)",
+            "trials=\(trials)", "seed=\(seed)",
             "fixed=\(!noFixed)", "share=\(shareK.map(String.init) ?? "-")", ids.map(String.init).joined(separator: ","),
         ]
         if let hit = cache?.value(BudgetSweep.Result.self, for: key) { return hit }

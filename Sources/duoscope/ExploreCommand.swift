@@ -6,7 +6,7 @@ import Foundation
 /// Options shared by `explore` and `snapshot`: what to show and under which policies. Each is
 /// optional: `explore` falls back to the remembered settings, `snapshot` to the defaults.
 struct ExplorerOptions: ParsableArguments {
-    @Option(name: .long, help: "Primary policy: oracle, router, fixed, random, all-big, all-small (default oracle).")
+    @Option(name: .long, help: "Primary policy, e.g. oracle, oracle@4, oracle@4:fixed, router, fixed, random, big, small (default oracle).")
     var policy: String?
 
     @Option(name: .long, help: "Partner policy for the Compare view (default router).")
@@ -30,8 +30,6 @@ struct ExplorerOptions: ParsableArguments {
     /// `base` with every option given on the command line applied.
     func settings(over base: ExplorerSettings) throws -> ExplorerSettings {
         var s = base
-        if let policy { s.primary = try Self.kind(policy, option: "--policy") }
-        if let compare { s.partner = try Self.kind(compare, option: "--compare") }
         if let k {
             guard k >= 0 else { throw DuoError("--k \(k) must be at least 0") }
             s.k = k
@@ -43,6 +41,19 @@ struct ExplorerOptions: ParsableArguments {
         if let context {
             guard let mode = ContextMode(rawValue: context) else { throw DuoError("--context \(context): expected causal or fixed") }
             s.context = mode
+        }
+        if let policy {
+            let key = try Self.policy(policy, option: "--policy", k: s.k)
+            s.primary = key.kind
+            if key.kind.usesBudget { s.k = key.k }
+            if policy.contains(":") { s.context = key.context }
+        }
+        if let compare {
+            let key = try Self.policy(compare, option: "--compare", k: s.k)
+            guard !key.kind.usesBudget || key.k == s.k else {
+                throw DuoError("--compare \(TerminalSafe.escape(compare)): the partner runs at the primary's budget k = \(s.k)")
+            }
+            s.partner = key.kind
         }
         if let view {
             guard let v = ViewKind(name: view) else {
@@ -56,14 +67,16 @@ struct ExplorerOptions: ParsableArguments {
     /// The starting state for a model of `layers` layers; an explicit --k beyond them is an error.
     func state(over base: ExplorerSettings, layers: Int) throws -> ExplorerState {
         if let k, k > layers { throw DuoError("--k \(k) is outside 0...\(layers)") }
-        return try settings(over: base).state(layers: layers)
+        let s = try settings(over: base)
+        if let policy, policy.contains("@"), s.k > layers {
+            throw DuoError("--policy \(TerminalSafe.escape(policy)): k is outside 0...\(layers)")
+        }
+        return s.state(layers: layers)
     }
 
-    static func kind(_ name: String, option: String) throws -> PolicyKind {
-        guard let kind = PolicyKind(rawValue: name) else {
-            throw DuoError("\(option) \(name): expected oracle, router, fixed, random, all-big or all-small")
-        }
-        return kind
+    /// A policy of the catalogue in the policy grammar; without `@K` it takes budget `k`.
+    static func policy(_ text: String, option: String, k: Int) throws -> PolicyKey {
+        try PolicyKey.parse(text, defaultK: k, label: "\(option) \(TerminalSafe.escape(text))")
     }
 }
 

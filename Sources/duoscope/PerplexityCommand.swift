@@ -8,7 +8,9 @@ struct PerplexityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "perplexity",
         abstract: "Perplexity of a text of any length under one or more policies (context-sized windows).",
-        discussion: "Documents are separated by blank lines and joined by <|endoftext|>, as in training. Policies as in `duoscope route`.")
+        discussion:
+            "Documents are separated by blank lines and joined by <|endoftext|>, as in training. Policies as in `duoscope route` "
+            + "(a policy at a budget, e.g. oracle@4, is chosen per window).")
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, markdown }
 
@@ -28,16 +30,29 @@ struct PerplexityCommand: ParsableCommand {
         let duo = try Loader.model(model)
         let source = try TextSource(file: URL(fileURLWithPath: file))
         let specs = policy.isEmpty ? (duo.config.isDuo ? ["big", "small", "random"] : ["big", "random"]) : policy
-        let policies = try specs.map { try PolicySpec.parse($0, config: duo.config, modelDirectory: duo.directory) }
+        let choices = try specs.map(PolicyChoice.parse)
+        let rules = try choices.map { try $0.rule.map { try PolicySpec.parse($0, config: duo.config, modelDirectory: duo.directory) } }
+        let evaluator = choices.contains { $0.key != nil } ? try PolicyEvaluator.forModel(duo) : nil
         let ids = try source.tokens(for: duo)
         let line = ProgressLine()
-        let start = Date()
-        let results = try CorpusPerplexity.run(model: duo, ids: ids, policies: policies) { done, total in
-            let elapsed = Date().timeIntervalSince(start)
-            line.update(
-                String(
-                    format: "scoring window %d/%d  %.1f windows/s  ETA %@", done, total, Double(done) / max(elapsed, 1e-9),
-                    DurationText.short(elapsed / Double(done) * Double(total - done))))
+        var results: [CorpusPerplexity.Result] = []
+        for (i, (choice, rule)) in zip(choices, rules).enumerated() {
+            let start = Date()
+            func report(_ step: String, _ done: Int, _ total: Int) {
+                let elapsed = Date().timeIntervalSince(start)
+                line.update(
+                    String(
+                        format: "policy %d/%d %@: %@ %d/%d  %.1f/s  ETA %@", i + 1, choices.count, TerminalSafe.escape(choice.description),
+                        step, done, total, Double(done) / max(elapsed, 1e-9),
+                        DurationText.short(elapsed / Double(max(done, 1)) * Double(total - done))))
+            }
+            if let rule {
+                results += try CorpusPerplexity.run(model: duo, ids: ids, policies: [rule]) { report("window", $0, $1) }
+            } else if let evaluator, let key = choice.key {
+                let control = EvaluationControl(progress: { report("step", $0, $1) })
+                let outcome = try evaluator.evaluate(key, windows: evaluator.windows(ids), control: control)
+                results.append(CorpusPerplexity.result(outcome, policy: key.description, model: duo))
+            }
         }
         line.clear()
         switch format {

@@ -8,9 +8,12 @@ struct RouteCommand: ParsableCommand {
         commandName: "route",
         abstract: "Run a text under a routing policy: per-token routes, losses, perplexity, compute.",
         discussion: """
-            Policies: big | small | skip | random (each layer big or small, p 0.5) | random:K[,SEED] (exactly K big) \
-            | random:P[,SEED] (each layer big with probability P) | random:skip=A,small=B,big=C[,seed=S] \
-            | pattern:BSK... (one letter per layer: B big, S small, K skip).
+            Policies of the catalogue at a budget of K big layers per token: big | small | oracle@K | oracle@K:fixed \
+            (earlier tokens all-big) | router@K (the router nearest K/L, exactly K big) | fixed@K (best fixed pattern) \
+            | random@K[xN] (best of N random routings). Rules applied token by token: skip | random (each layer big \
+            or small, p 0.5) | random:K[,SEED] (exactly K big) | random:P[,SEED] (each layer big with probability P) \
+            | random:skip=A,small=B,big=C[,seed=S] | pattern:BSK... (B big, S small, K skip per layer) | router:NAME \
+            (a router's argmax; NAME in MODEL/routers or a file).
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
@@ -36,10 +39,18 @@ struct RouteCommand: ParsableCommand {
     func run() throws {
         let model = try Loader.model(model)
         let source = try input.source()
-        let routing = try PolicySpec.parse(policy, config: model.config, modelDirectory: model.directory)
+        let choice = try PolicyChoice.parse(policy)
+        let routing = try choice.rule.map { try PolicySpec.parse($0, config: model.config, modelDirectory: model.directory) }
         let ids = try source.tokenize(for: model, truncate: input.truncate)
-        let evaluation = try SequenceEvaluation.run(model: model, ids: ids, policy: routing, topK: topK)
-        let report = RouteReport(model: model, policy: routing.name, text: source.text, evaluation: evaluation)
+        let evaluation: SequenceEvaluation
+        let name: String
+        if let routing {
+            (evaluation, name) = (try SequenceEvaluation.run(model: model, ids: ids, policy: routing, topK: topK), routing.name)
+        } else {
+            let key = choice.key!
+            (evaluation, name) = (try PolicyEvaluator.forModel(model).sequence(key, ids: ids, topK: topK), key.description)
+        }
+        let report = RouteReport(model: model, policy: name, text: source.text, evaluation: evaluation)
         switch format {
         case .table: print(report.table(), terminator: "")
         case .json: print(try report.json(), terminator: "")

@@ -23,21 +23,24 @@ final class BudgetSweepTests: XCTestCase {
         options.shareK = 2
         let r = try BudgetSweep.run(model: model, ids: ids, options: options)
         XCTAssertEqual(r.tokensScored, ids.count - 1)
-        for curve in [r.oracle, r.fixed!, r.router!, r.randomBest, r.randomMean] {
+        let (oracle, fixed, routerCurve) = (r.curve(.oracle)!, r.curve(.fixed)!, r.curve(.router)!)
+        let (randomBest, randomMean) = (r.curve(.random)!, r.curve("random mean")!)
+        let fixedPatterns = r.curves.first { $0.policy == "fixed" }!.notes.map { $0.split(separator: " ").last! }
+        for curve in [oracle, fixed, routerCurve, randomBest, randomMean] {
             XCTAssertEqual(curve.count, L + 1)
             XCTAssertEqual(curve[0], r.allSmall, accuracy: 1e-5, "k = 0 is all-small for every policy")
             XCTAssertEqual(curve[L], r.allBig, accuracy: 1e-5, "k = L is all-big for every policy")
         }
         for k in 0...L {
-            XCTAssertEqual(r.fixedPatterns![k].filter { $0 == "B" }.count, k)
-            XCTAssertLessThanOrEqual(r.randomBest[k], r.randomMean[k] + 1e-12)
+            XCTAssertEqual(fixedPatterns[k].filter { $0 == "B" }.count, k)
+            XCTAssertLessThanOrEqual(randomBest[k], randomMean[k] + 1e-12)
         }
         // The best fixed pattern is the best of all patterns with k big layers.
         let k = 2
         for index in 0..<(1 << L) where index.nonzeroBitCount == k {
             let pattern = (0..<L).map { (index >> (L - 1 - $0)) & 1 == 1 ? Route.big : .small }
             let loss = try SequenceEvaluation.run(model: model, ids: ids, policy: PatternPolicy(pattern)).meanLoss
-            XCTAssertGreaterThanOrEqual(loss, r.fixed![k] - 1e-9)
+            XCTAssertGreaterThanOrEqual(loss, fixed[k] - 1e-9)
         }
         for (name, layers) in r.layerShares {
             for shares in layers { XCTAssertEqual(shares.reduce(0, +), 1, accuracy: 1e-9, name) }

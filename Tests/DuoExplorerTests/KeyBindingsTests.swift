@@ -1,3 +1,4 @@
+import DuoEngine
 import XCTest
 
 @testable import DuoExplorer

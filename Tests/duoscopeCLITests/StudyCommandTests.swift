@@ -67,7 +67,8 @@ final class StudyCommandTests: XCTestCase {
         XCTAssertEqual(eval["tokensScored"] as? Int, scored)
         let oracle = try XCTUnwrap(try json(["oracle", model, "--text", text, "--k", "1", "--format", "json"]) as? [String: Any])
         let oracleLoss = try XCTUnwrap((oracle["summary"] as? [String: Any])?["mean_loss"] as? Double)
-        let evalOracle = try XCTUnwrap(eval["oracle"] as? [Double])
+        let curves = try XCTUnwrap(eval["curves"] as? [[String: Any]], "eval.json schema 2: curves per policy")
+        let evalOracle = try XCTUnwrap(curves.first { $0["policy"] as? String == "oracle" }?["meanLoss"] as? [Double])
         XCTAssertEqual(evalOracle[1], oracleLoss, accuracy: 1e-9)
         let snapshot = try XCTUnwrap(
             try json(["snapshot", model, file.path, "--view", "routes", "--policy", "all-big", "--format", "json", "--width", "80"])
@@ -138,5 +139,46 @@ final class StudyCommandTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
         XCTAssertEqual(rows.map { $0["policy"] as? String }, ["all-big", "all-small", "random:small=0.5,big=0.5,seed=0"])
+    }
+}
+
+/// One policy grammar in every command: a policy at a budget means the same in route,
+/// perplexity and eval, and a rule still works beside it.
+final class PolicyGrammarCommandTests: XCTestCase {
+    private let model = CLIRunner.fixtures.appendingPathComponent("tiny-model").path
+    private let text = "In the beginning God created the heaven and the earth."
+
+    private func json(_ arguments: [String]) throws -> Any {
+        let r = try CLIRunner.run(arguments)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
+    }
+
+    func testRoutePerplexityAndOracleAgreeOnACataloguePolicy() throws {
+        let route = try XCTUnwrap(try json(["route", model, "--text", text, "--policy", "oracle@1", "--format", "json"]) as? [String: Any])
+        XCTAssertEqual(route["policy"] as? String, "oracle@1")
+        let routeLoss = try XCTUnwrap((route["summary"] as? [String: Any])?["mean_loss"] as? Double)
+        let oracle = try XCTUnwrap(try json(["oracle", model, "--text", text, "--k", "1", "--format", "json"]) as? [String: Any])
+        let oracleLoss = try XCTUnwrap((oracle["summary"] as? [String: Any])?["mean_loss"] as? Double)
+        XCTAssertEqual(routeLoss, oracleLoss, accuracy: 1e-9)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("duoscope-grammar-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data(text.utf8).write(to: file)
+        let rows = try XCTUnwrap(
+            try json(["perplexity", model, "--file", file.path, "--policy", "oracle@1", "--policy", "random:2,1", "--format", "json"])
+                as? [[String: Any]])
+        XCTAssertEqual(rows.map { $0["policy"] as? String }, ["oracle@1", "random:k=2,seed=1"])
+        XCTAssertEqual(try XCTUnwrap(rows[0]["mean_loss"] as? Double), routeLoss, accuracy: 1e-9)
+    }
+
+    func testBadPoliciesNameTheGrammar() throws {
+        for (policy, phrase) in [
+            ("oracle", "needs a budget"), ("oracle@9", "outside 0...4"), ("router@2", "no router"), ("wat", "oracle@K"),
+        ] {
+            let r = try CLIRunner.run(["route", model, "--text", text, "--policy", policy])
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.stderr.contains(phrase), "\(policy): \(r.stderr)")
+            XCTAssertEqual(r.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count, 1, r.stderr)
+        }
     }
 }

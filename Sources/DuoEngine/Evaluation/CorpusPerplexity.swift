@@ -18,12 +18,7 @@ public enum CorpusPerplexity {
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> [Result] {
         let length = min(window ?? model.config.maxPositions, model.config.maxPositions)
-        var windows: [[Int]] = []
-        var start = 0
-        while start + 1 < ids.count {
-            windows.append(Array(ids[start..<min(start + length, ids.count)]))
-            start += length
-        }
+        let windows = PolicyEvaluator.windows(ids, length: length)
         guard !windows.isEmpty else { throw DuoError("text is too short to score (needs at least 2 tokens)") }
         let total = windows.count * policies.count
         var done = 0
@@ -53,5 +48,12 @@ public enum CorpusPerplexity {
                     ffnFraction: fraction / Double(routed)))
         }
         return results
+    }
+
+    /// The figures of a catalogue policy evaluated on the same windows (`PolicyEvaluator`).
+    public static func result(_ outcome: PolicyOutcome, policy: String, model: DuoModel) -> Result {
+        let rows = outcome.routes.flatMap { m in (0..<m.tokens).map { m.row($0) } }
+        let fraction = rows.reduce(0) { $0 + model.cost.ffnFraction(pattern: $1) } / Double(max(rows.count, 1))
+        return Result(policy: policy, tokens: outcome.losses.count, meanLoss: outcome.meanLoss, ffnFraction: fraction)
     }
 }

@@ -1,3 +1,4 @@
+import DuoEngine
 import Foundation
 
 /// What the views read: the document and every result computed for it so far.

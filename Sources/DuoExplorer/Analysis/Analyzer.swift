@@ -1,16 +1,12 @@
 import DuoEngine
 import Foundation
 
-/// Computes policy runs on a text with the engine: the oracle, routers, the best fixed
-/// pattern, random best-of-N, all-big and all-small, plus per-layer flip losses and greedy
-/// continuations. Pure computation — no UI; complete runs are kept in a `ResultCache` when one
-/// is given, so a text, policy and budget seen before come back at once.
+/// Runs the catalogue's policies (`PolicyEvaluator`) on the explorer's text and adds what the
+/// views show beside the routes: top-5 predictions, the logit lens after every layer, per-layer
+/// flip losses and greedy continuations. Pure computation — no UI; complete runs are kept in a
+/// `ResultCache` when one is given, so a text, policy and budget seen before come back at once.
 public final class Analyzer: @unchecked Sendable {  // immutable after init
-    public let model: DuoModel
-    /// Trained routers over small and big, with their names (e.g. "k4").
-    public let routers: [(name: String, weights: RouterWeights)]
-    /// Trials behind the random baseline (the paper: best of 100).
-    public let randomTrials: Int
+    public let evaluator: PolicyEvaluator
     /// Where complete runs persist between sessions (nil: nowhere).
     public let cache: ResultCache?
 
@@ -18,11 +14,15 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         model: DuoModel, routers: [(name: String, weights: RouterWeights)], randomTrials: Int = 100,
         cache: ResultCache? = nil
     ) {
-        self.model = model
-        self.routers = routers.filter { Set($0.weights.routes) == [.small, .big] }
-        self.randomTrials = randomTrials
+        evaluator = PolicyEvaluator(model: model, routers: routers, randomTrials: randomTrials)
         self.cache = cache
     }
+
+    public var model: DuoModel { evaluator.model }
+    /// Trained routers over small and big, with their names (e.g. "k4").
+    public var routers: [(name: String, weights: RouterWeights)] { evaluator.routers }
+    /// Trials behind the random baseline (the paper: best of 100).
+    public var randomTrials: Int { evaluator.randomTrials }
 
     /// What a run's result depends on: the model (by content), the token ids, the policy and its
     /// budget and context, and for routers the router's weights, for random the number of trials.
@@ -36,7 +36,7 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
                 hasher.add(tensors: router.weights.named)
             }
             parts.append("router=" + hasher.hex)
-        case .random: parts.append("trials=\(randomTrials)")
+        case .random: parts.append("trials=\(key.trials ?? randomTrials)")
         default: break
         }
         parts.append(ids.map(String.init).joined(separator: ","))
@@ -52,10 +52,7 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
     var layers: Int { model.config.numLayers }
 
     /// The router trained for the budget nearest k/L.
-    public func router(for k: Int) -> (name: String, weights: RouterWeights)? {
-        let target = Double(k) / Double(layers)
-        return routers.min { abs($0.weights.budget - target) < abs($1.weights.budget - target) }
-    }
+    public func router(for k: Int) -> (name: String, weights: RouterWeights)? { evaluator.router(for: k) }
 
     /// Runs `key` on `ids`. `partial` sees oracle results as they arrive; `progress(done, total)`
     /// reports; when `shouldContinue` turns false the work stops with `OracleStopped`.
@@ -68,83 +65,21 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         if let hit = cache?.value(PolicyRun.self, for: cacheKey), hit.key == key, hit.isComplete, hit.routes.tokens == ids.count {
             return hit
         }
-        let run = try compute(key, ids: ids, shouldContinue: shouldContinue, progress: progress, partial: partial)
-        if run.isComplete { cache?.store(run, for: cacheKey) }
-        return run
-    }
-
-    private func compute(
-        _ key: PolicyKey, ids: [Int], shouldContinue: @escaping () -> Bool,
-        progress: @escaping (Int, Int) -> Void, partial: @escaping (PolicyRun) -> Void
-    ) throws -> PolicyRun {
-        let L = layers
-        switch key.kind {
-        case .allBig: return try score(key, ids: ids, routes: RouteMatrix(tokens: ids.count, layers: L, fill: .big))
-        case .allSmall: return try score(key, ids: ids, routes: RouteMatrix(tokens: ids.count, layers: L, fill: .small))
-        case .oracle: return try oracle(key, ids: ids, shouldContinue: shouldContinue, progress: progress, partial: partial)
-        case .router:
-            guard let router = router(for: key.k) else { throw DuoError("no router over small and big in the model's routers/ folder") }
-            let (patterns, probabilities) = try RouterExactK.run(model: model, router: router.weights, ids: ids, k: key.k)
-            var run = try score(
-                key, ids: ids, routes: RouteMatrix(rows: patterns), note: "router \(router.name), exactly \(key.k) big by P(big)")
-            run.routerProbabilities = probabilities
-            run.routerRoutes = router.weights.routes
-            return run
-        case .fixed:
-            let losses = try FixedPatternSearch.losses(
-                model: model, ids: ids, bigCounts: key.k...key.k,
-                shouldContinue: shouldContinue, progress: progress)
-            // The lowest loss; ties go to the lowest pattern index.
-            let best = losses.min { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }!.key
-            let pattern = FixedPatternSearch.pattern(index: best, layers: L)
-            return try score(
-                key, ids: ids, routes: RouteMatrix(rows: Array(repeating: pattern, count: ids.count)),
-                note: "best of \(losses.count) fixed patterns: \(String(pattern.map(\.letter)))")
-        case .random:
-            let trials = (key.k == 0 || key.k == L) ? 1 : randomTrials
-            var best: (loss: Double, seed: UInt64)?
-            for seed in 0..<UInt64(trials) {
-                guard shouldContinue() else { throw OracleStopped() }
-                let policy = RandomPolicy(mode: .exactly(key.k), seed: seed, layers: L)
-                let loss = try SequenceEvaluation.run(model: model, ids: ids, policy: policy, topK: 0).meanLoss
-                if best == nil || loss < best!.loss { best = (loss, seed) }
-                progress(Int(seed) + 1, trials)
-            }
-            let policy = RandomPolicy(mode: .exactly(key.k), seed: best!.seed, layers: L)
-            let routes = RouteMatrix(rows: (0..<ids.count).map { policy.pattern(position: $0) })
-            return try score(key, ids: ids, routes: routes, note: "best of \(trials) random trials (seed \(best!.seed))")
-        }
-    }
-
-    private func oracle(
-        _ key: PolicyKey, ids: [Int], shouldContinue: @escaping () -> Bool,
-        progress: @escaping (Int, Int) -> Void, partial: @escaping (PolicyRun) -> Void
-    ) throws -> PolicyRun {
-        let L = layers
-        let context: OracleContext = key.context == .causal ? .causal : .fixed(UniformPolicy(.big))
-        var found: [OracleChoice] = []
         let cost = model.cost
-        let choices = try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(key.k), context: context, progress: progress) {
-            choice in
-            found.append(choice)
-            var rows = found.map(\.pattern)
-            rows += Array(repeating: Array(repeating: Route.small, count: L), count: ids.count - rows.count)
+        let control = EvaluationControl(shouldContinue: shouldContinue, progress: progress) { found in
+            let routes = found.routes[0]
             partial(
                 PolicyRun(
-                    key: key, routes: RouteMatrix(rows: rows), completed: found.count, losses: found.map(\.loss),
-                    top: [], lens: [], ffnFractions: rows.map { cost.ffnFraction(pattern: $0) }, note: ""))
-            return shouldContinue()
+                    key: key, routes: routes, completed: found.losses.count, losses: found.losses, top: [], lens: [],
+                    ffnFractions: (0..<routes.tokens).map { cost.ffnFraction(pattern: routes.row($0)) }, note: ""))
         }
-        let sequence = SequenceEvaluation(model: model, ids: ids, oracle: choices)
-        var run = try score(
-            key, ids: ids, routes: sequence.routes,
-            note:
-                "oracle, exactly \(key.k) big, \(key.context.rawValue) context; "
-                + "the last token is not scored (no next token) and repeats the routes before it"
-        )
-        // The oracle's own losses: equal to the forward pass in the causal context, and the
-        // per-token optimum over an all-big context in the fixed one.
-        run.losses = choices.map(\.loss)
+        let outcome = try evaluator.evaluate(key, windows: [ids], control: control)
+        var run = try score(key, ids: ids, routes: outcome.routes[0], note: outcome.note)
+        // The policy's own losses (an oracle in a fixed context scores each token over an all-big context).
+        run.losses = outcome.losses
+        run.routerProbabilities = outcome.routerProbabilities
+        run.routerRoutes = outcome.routerRoutes
+        if run.isComplete { cache?.store(run, for: cacheKey) }
         return run
     }
 
@@ -183,20 +118,9 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         }
     }
 
-    /// The routing policy a continuation is generated under (the oracle needs the true next
-    /// token, so it generates under the router instead).
-    public func generationPolicy(for key: PolicyKey, fixedPattern: [Route]?) -> (policy: RoutingPolicy, label: String) {
-        switch key.kind {
-        case .allBig: return (UniformPolicy(.big), "all-big")
-        case .allSmall: return (UniformPolicy(.small), "all-small")
-        case .random: return (RandomPolicy(mode: .exactly(key.k), seed: 0, layers: layers), "random@\(key.k)")
-        case .fixed:
-            if let fixedPattern { return (PatternPolicy(fixedPattern), "fixed " + String(fixedPattern.map(\.letter))) }
-            return (UniformPolicy(.big), "all-big (fixed pattern not ready)")
-        case .oracle, .router:
-            if let router = router(for: key.k) { return (RouterPolicy(router: router.weights), "router \(router.name) argmax") }
-            return (UniformPolicy(.big), "all-big (no router)")
-        }
+    /// The routing policy a continuation is generated under (see `PolicyKind.generationPolicy`).
+    public func generationPolicy(for key: PolicyKey, routes: RouteMatrix?) -> (policy: RoutingPolicy, label: String) {
+        key.kind.generationPolicy(k: key.k, evaluator: evaluator, routes: routes)
     }
 
     /// Greedy continuation of `ids` by up to `count` tokens under `policy`; `onToken` sees the

@@ -1,12 +1,14 @@
+import DuoEngine
+
 /// A unit of background work the explorer asks for.
 public enum ExplorerJob: Hashable, Sendable {
     case run(PolicyKey)
     case flips(FlipKey)
 
-    /// Oracle, fixed-pattern and random best-of-N runs take seconds to minutes.
+    /// Searches (`PolicyKind.isSearch`) take seconds to minutes.
     public var isSearch: Bool {
         guard case .run(let key) = self else { return false }
-        return key.kind == .oracle || key.kind == .fixed || key.kind == .random
+        return key.kind.isSearch
     }
 
     public var id: String {

@@ -23,12 +23,15 @@ extension Explorer {
             cache: cache)
         let choices = (textFiles + samples.filter { !textFiles.contains($0) }).map(TextChoice.file) + [.typed]
         var initial = try state(model.config)
-        if analyzer.routers.isEmpty && (initial.partner == .router || initial.primary == .router) {
-            // Without routers the router policy has nothing to show: compare against the best fixed pattern.
-            if initial.partner == .router { initial.partner = initial.primary == .fixed ? .oracle : .fixed }
-            if initial.primary == .router { initial.primary = initial.partner == .oracle ? .fixed : .oracle }
-            initial.message =
-                "no routers in the model's routers/ folder: comparing \(initial.primary.rawValue) with \(initial.partner.rawValue)"
+        // A policy this model cannot run (the router without routers) is replaced, with the reason shown once.
+        let evaluator = analyzer.evaluator
+        if let reason = initial.primary.unavailable(in: evaluator) ?? initial.partner.unavailable(in: evaluator) {
+            func replacement(avoiding other: PolicyKind) -> PolicyKind {
+                PolicyKind.budgetKinds.first { $0 != other && $0.unavailable(in: evaluator) == nil } ?? .allBig
+            }
+            if initial.partner.unavailable(in: evaluator) != nil { initial.partner = replacement(avoiding: initial.primary) }
+            if initial.primary.unavailable(in: evaluator) != nil { initial.primary = replacement(avoiding: initial.partner) }
+            initial.message = "\(reason): comparing \(initial.primary.rawValue) with \(initial.partner.rawValue)"
         }
         return Explorer(
             model: model, analyzer: analyzer, document: document, state: initial, choices: choices, snapshotFolder: snapshotFolder)

@@ -82,9 +82,9 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         if state.view == .layers, store.snapshot().runs[state.primaryKey]?.isComplete == true {
             jobs.append(.flips(FlipKey(policy: state.primaryKey, token: state.token)))
         }
-        var keys = [PolicyKind.allSmall, .oracle, .allBig, .router, .fixed, .random].map(state.key)
+        var keys = ([PolicyKind.allSmall] + PolicyKind.allCases).map(state.key)
         if state.view == .summary {
-            for k in 0...layers { for kind in SummaryView.kinds { keys.append(PolicyKey(kind, k: k, context: state.context)) } }
+            for k in 0...layers { for kind in PolicyKind.budgetKinds { keys.append(PolicyKey(kind, k: k, context: state.context)) } }
         }
         var seen = Set<ExplorerJob>()
         return (jobs + keys.map(ExplorerJob.run)).filter { seen.insert($0).inserted }
@@ -343,8 +343,8 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
             state.message = "error: the text already fills the context of \(model.config.maxPositions) tokens"
             return
         }
-        let fixed = store.snapshot().runs[state.key(.fixed)].map { Array($0.routes.row(0)) }
-        let (policy, label) = analyzer.generationPolicy(for: state.primaryKey, fixedPattern: fixed)
+        let routes = store.snapshot().runs[state.primaryKey].flatMap { $0.isComplete ? $0.routes : nil }
+        let (policy, label) = analyzer.generationPolicy(for: state.primaryKey, routes: routes)
         state.generating = label
         generationPolicy = label
         generationBase = document.label

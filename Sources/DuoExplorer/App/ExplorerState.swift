@@ -1,3 +1,5 @@
+import DuoEngine
+
 /// The explorer's five views, in Tab order.
 public enum ViewKind: Int, CaseIterable, Sendable, Codable {
     case routes, compare, difficulty, layers, summary

@@ -1,3 +1,5 @@
+import DuoEngine
+
 /// What a key does in the explorer's main screen.
 enum ExplorerAction: Equatable, Sendable {
     case quit, cancelGeneration
@@ -47,6 +49,10 @@ struct KeyBinding: Sendable {
 
 enum KeyBindings {
     private static func characters(_ text: String) -> [KeyPress] { text.map { KeyPress.character($0) } }
+    /// The catalogue's policy keys, e.g. "o r f x b s".
+    private static func policyKeys(_ separator: String) -> String {
+        PolicyKind.allCases.map { String($0.key) }.joined(separator: separator)
+    }
 
     /// The key table, in the order the help overlay lists it. A row may bind several keys, each
     /// to its own action (e.g. ← and → in one row).
@@ -70,14 +76,14 @@ enum KeyBindings {
         KeyBinding([.home, .end], "Home End", "first / last token", action: { $0 == .home ? .firstToken : .lastToken }),
         KeyBinding([], "mouse", "click a token, a cell, a layer or a tab", action: nil),
         KeyBinding(
-            PolicyKind.allCases.map { .character($0.key) }, "o r f x b s",
-            "primary: oracle, router, fixed, random, all-big, all-small", hint: ("o/r/f/x/b/s policy", .statusLine),
+            PolicyKind.allCases.map { .character($0.key) }, policyKeys(" "),
+            "primary: " + PolicyKind.allCases.map(\.rawValue).joined(separator: ", "), hint: (policyKeys("/") + " policy", .statusLine),
             action: { key in
                 guard case .character(let c) = key, let kind = PolicyKind(key: c) else { return .primary(.oracle) }
                 return .primary(kind)
             }),
         KeyBinding(
-            PolicyKind.allCases.map { .character(Character($0.key.uppercased())) }, "O R F X B S",
+            PolicyKind.allCases.map { .character(Character($0.key.uppercased())) }, policyKeys(" ").uppercased(),
             "partner in Compare (default: oracle vs router)", hint: ("O/R… partner", .statusLine),
             action: { key in
                 guard case .character(let c) = key, let kind = PolicyKind(key: Character(c.lowercased())) else { return .partner(.router) }

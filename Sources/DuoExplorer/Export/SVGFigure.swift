@@ -34,7 +34,7 @@ public enum SVGFigure {
             guard let run = runs[key], run.isComplete else { return nil }
             return run.perplexity
         }
-        let curves = SummaryView.kinds.map { kind in
+        let curves = PolicyKind.budgetKinds.map { kind in
             (kind.rawValue, (0...layers).map { perplexity(PolicyKey(kind, k: $0, context: c.state.context)) })
         }
         let references = [PolicyKind.allBig, .allSmall].map { ($0.rawValue, perplexity(PolicyKey($0, k: 0))) }

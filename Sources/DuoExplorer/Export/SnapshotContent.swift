@@ -1,3 +1,5 @@
+import DuoEngine
+
 /// Everything one snapshot export needs: the view shown, the user's choices, the results, and
 /// the view drawn twice (with color for ANSI and SVG, without color for plain text).
 public struct SnapshotContent: Sendable {

@@ -14,9 +14,9 @@ enum DetailPane {
         grid.put(heading, x: area.x, y: area.y, style: theme.emphasis)
 
         var x = grid.put("loss@\(c.state.k) ", x: area.x, y: area.y + 1, style: theme.label)
-        for kind in [PolicyKind.allSmall, .allBig, .oracle, .router, .fixed, .random] {
+        for kind in [PolicyKind.allSmall, .allBig] + PolicyKind.budgetKinds {
             let value = c.analysis.runs[c.state.key(kind)]?.loss(t)
-            let name = kind == .allSmall ? "small" : kind == .allBig ? "big" : kind.rawValue
+            let name = kind.name
             x = grid.put(name + " ", x: x, y: area.y + 1, style: kind == c.state.primary ? theme.emphasis : theme.label)
             // The last token has no next token: its loss is not defined ("—"), not pending ("…").
             x = grid.put((t + 1 < doc.count ? Format.number(value) : Format.undefined) + "  ", x: x, y: area.y + 1)

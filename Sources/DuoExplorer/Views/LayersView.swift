@@ -32,7 +32,7 @@ enum LayersView {
         let y0 = area.y + 2
         grid.put("layer", x: labelX, y: y0, style: theme.label)
         for (i, kind) in kinds.enumerated() {
-            grid.put(" " + shortName(kind), x: policyX + i * 6, y: y0, style: kind == c.state.primary ? theme.emphasis : theme.label)
+            grid.put(" " + kind.shortName, x: policyX + i * 6, y: y0, style: kind == c.state.primary ? theme.emphasis : theme.label)
         }
         grid.put("P(big)", x: routerX, y: y0, style: theme.label)
         grid.put("flip Δ", x: flipX, y: y0, style: theme.label)
@@ -84,19 +84,6 @@ enum LayersView {
                 "ora/rou/fix/rnd/big/sml: oracle, router, fixed, random, all-big, all-small @k; P(big): router; "
                     + "flip Δ: loss change if this one layer's route were flipped (big↔small); ✓: the lens predicts the true next token",
                 x: area.x, y: noteY, style: theme.label)
-        }
-    }
-}
-
-extension LayersView {
-    static func shortName(_ kind: PolicyKind) -> String {
-        switch kind {
-        case .oracle: return "ora"
-        case .router: return "rou"
-        case .fixed: return "fix"
-        case .random: return "rnd"
-        case .allBig: return "big"
-        case .allSmall: return "sml"
         }
     }
 }

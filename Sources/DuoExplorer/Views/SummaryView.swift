@@ -4,8 +4,9 @@ import Foundation
 /// Per-layer share of big/small/skip per policy (the paper's Fig. 2/3) next to perplexity
 /// versus number of big layers for oracle, fixed, router and random best-of-N (Fig. 4b).
 enum SummaryView {
-    static let kinds: [PolicyKind] = [.oracle, .router, .fixed, .random]
-    static let marks: [PolicyKind: Character] = [.oracle: "O", .router: "R", .fixed: "F", .random: "N"]
+    static var kinds: [PolicyKind] { PolicyKind.budgetKinds }
+    /// One color per curve, in catalogue order.
+    static let palette = [Theme.accent, RGB(80, 200, 120), RGB(180, 120, 255), Theme.muted, RGB(255, 160, 60), RGB(90, 170, 255)]
 
     static func draw(into grid: inout CellGrid, area: Rect, context c: ViewContext) {
         // Narrow terminals get the shares as numbers only, leaving the chart room.
@@ -96,13 +97,10 @@ enum SummaryView {
             grid.fill(x: area.x + axisWidth, y: y, width: plotWidth, height: 1, character: "╌", style: theme.rule)
             grid.put(name, x: area.x, y: y, style: theme.emphasis)
         }
-        let colors: [PolicyKind: RGB] = [
-            .oracle: Theme.accent, .router: RGB(80, 200, 120), .fixed: RGB(180, 120, 255), .random: Theme.muted,
-        ]
-        for s in series {
+        for (i, s) in series.enumerated() {
             for p in s.points {
-                let style = theme.color ? CellStyle(foreground: colors[s.kind], bold: true) : CellStyle(bold: true)
-                grid.put(String(marks[s.kind]!), x: column(p.k), y: row(p.ppl), style: style)
+                let style = theme.color ? CellStyle(foreground: palette[i % palette.count], bold: true) : CellStyle(bold: true)
+                grid.put(String(s.kind.chartMark), x: column(p.k), y: row(p.ppl), style: style)
             }
         }
         let axisY = area.y + 1 + plotHeight
@@ -112,7 +110,7 @@ enum SummaryView {
             grid.put(String(k), x: column(k), y: axisY + 1, style: k == c.state.k ? theme.cursor : theme.label)
         }
         let legend = series.map {
-            "\(marks[$0.kind]!) \($0.kind == .random ? "random best-of-N" : $0.kind.rawValue) \($0.points.count)/\(L + 1)"
+            "\($0.kind.chartMark) \($0.kind.rawValue + ($0.kind.usesTrials ? " best-of-N" : "")) \($0.points.count)/\(L + 1)"
         }
         grid.put(legend.joined(separator: "  "), x: area.x, y: axisY + 2, style: theme.label, limit: area.width)
     }

@@ -30,10 +30,11 @@ public struct ViewContext: Sendable {
     public var partner: PolicyRun? { analysis.runs[state.partnerKey] }
     public func run(_ kind: PolicyKind) -> PolicyRun? { analysis.runs[state.key(kind)] }
 
-    /// The paper's token difficulty: loss all-small minus loss oracle@k.
+    /// The paper's token difficulty (`TokenDifficulty`) at the current budget.
     public func potential(_ t: Int) -> Double? {
-        guard let small = run(.allSmall)?.loss(t), let oracle = run(.oracle)?.loss(t) else { return nil }
-        return small - oracle
+        let runs = TokenDifficulty.policies(k: state.k, context: state.context)
+        guard let small = analysis.runs[runs.allSmall]?.loss(t), let oracle = analysis.runs[runs.oracle]?.loss(t) else { return nil }
+        return TokenDifficulty.potential(allSmall: small, oracle: oracle)
     }
 
     /// The difficulty view's metric for token t.
