@@ -27,7 +27,8 @@ final class KeyBindingsTests: XCTestCase {
     func testHelpAndHintsComeFromTheTable() {
         XCTAssertEqual(Overlays.keys.map(\.0), KeyBindings.all.map(\.label))
         XCTAssertEqual(KeyBindings.hints(.tabBar), "[+/-] budget")
-        XCTAssertEqual(KeyBindings.hints(.statusLine), "1-5 views  o/r/f/x/b/s policy  O/R… partner  e export  ? help  q quit")
+        let policies = PolicyKind.allCases.map { String($0.key) }.joined(separator: "/")
+        XCTAssertEqual(KeyBindings.hints(.statusLine), "1-5 views  \(policies) policy  O/R… partner  e export  ? help  q quit")
         for binding in KeyBindings.all where binding.hint != nil {
             XCTAssertFalse(binding.keys.isEmpty, "\(binding.label): a hint for no key")
         }

@@ -26,7 +26,9 @@ enum SyntheticAnalysis {
         for kind in PolicyKind.allCases {
             for budget in kind.usesBudget ? Array(0...layers) : [k] {
                 let key = PolicyKey(kind, k: budget, context: context)
-                a.runs[key] = run(key, tokens: doc.count, seed: UInt64(PolicyKind.allCases.firstIndex(of: kind)! * 131 + budget))
+                // Seeded by the policy's name, so a policy added to the catalogue leaves the others' runs alone.
+                let name = kind.rawValue.utf8.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) }
+                a.runs[key] = run(key, tokens: doc.count, seed: name &* 131 &+ UInt64(budget))
             }
         }
         let primary = PolicyKey(.oracle, k: k, context: context)
