@@ -85,6 +85,24 @@ final class PolicyCatalogueTests: XCTestCase {
         }
     }
 
+    func testEarlyExitIsBigForTheFirstKLayers() throws {
+        let model = try Fixtures.model("tiny-model")
+        let e = PolicyEvaluator(model: model)
+        let L = model.config.numLayers
+        for k in 0...L {
+            let pattern = (0..<L).map { $0 < k ? Route.big : .small }
+            let outcome = try e.evaluate(try PolicyKey.parse("early-exit@\(k)"), windows: [ids])
+            XCTAssertEqual(outcome.routes, [RouteMatrix(rows: Array(repeating: pattern, count: ids.count))])
+            let reference = try SequenceEvaluation.run(model: model, ids: ids, policy: PatternPolicy(pattern), topK: 0)
+            XCTAssertEqual(outcome.losses, reference.losses)
+            let generation = PolicyKind.earlyExit.generationPolicy(k: k, evaluator: e, routes: nil)
+            XCTAssertEqual((generation.policy as? PatternPolicy)?.pattern, pattern, "generates under the same rule")
+        }
+        let ends = try e.evaluateEveryK(.earlyExit, windows: [ids])
+        XCTAssertEqual(ends[0].losses, try e.evaluate(PolicyKey(.allSmall, k: 0), windows: [ids]).losses, "k = 0 is all-small")
+        XCTAssertEqual(ends[L].losses, try e.evaluate(PolicyKey(.allBig, k: 0), windows: [ids]).losses, "k = L is all-big")
+    }
+
     func testAPolicyThatCannotRunSaysWhy() throws {
         let model = try Fixtures.model("tiny-model")
         let e = PolicyEvaluator(model: model)

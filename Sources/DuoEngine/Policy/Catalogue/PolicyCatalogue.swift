@@ -13,6 +13,8 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
     case fixed
     /// The best of N random routings with exactly k big layers per token.
     case random
+    /// Early exit from the big modules: big for the first k layers, small after, every token.
+    case earlyExit = "early-exit"
     case allBig = "all-big"
     case allSmall = "all-small"
 
@@ -23,6 +25,7 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
         case .router: return "r"
         case .fixed: return "f"
         case .random: return "x"
+        case .earlyExit: return "y"
         case .allBig: return "b"
         case .allSmall: return "s"
         }
@@ -52,6 +55,7 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
         case .router: return "rou"
         case .fixed: return "fix"
         case .random: return "rnd"
+        case .earlyExit: return "ee"
         case .allBig: return "big"
         case .allSmall: return "sml"
         }
@@ -89,6 +93,8 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
         case .router: return try e.routerExactK(k: key.k, windows: windows)
         case .fixed: return try e.bestFixed(bigCounts: key.k...key.k, windows: windows, control: control)[0]
         case .random: return try e.bestRandom(k: key.k, trials: key.trials ?? e.randomTrials, windows: windows, control: control)
+        case .earlyExit:
+            return try e.score(windows, pattern: earlyExitPattern(k: key.k, layers: L), note: "big for layers 0..<\(key.k), small after")
         }
     }
 
@@ -119,6 +125,7 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
         case .allBig: return (UniformPolicy(.big), "all-big")
         case .allSmall: return (UniformPolicy(.small), "all-small")
         case .random: return (RandomPolicy(mode: .exactly(k), seed: e.seed, layers: e.layers), "random@\(k)")
+        case .earlyExit: return (PatternPolicy(earlyExitPattern(k: k, layers: e.layers)), "early-exit@\(k)")
         case .fixed:
             if let fixedPattern { return (PatternPolicy(fixedPattern), "fixed " + String(fixedPattern.map(\.letter))) }
             return (UniformPolicy(.big), "all-big (fixed pattern not ready)")
@@ -128,6 +135,9 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
         }
     }
 }
+
+/// Big for the first k layers, small after.
+private func earlyExitPattern(k: Int, layers: Int) -> [Route] { (0..<layers).map { $0 < k ? .big : .small } }
 
 /// The paper's token difficulty: the loss a token can gain from compute, its loss all-small
 /// minus its oracle loss at the budget (not its raw loss).
