@@ -50,14 +50,16 @@ clean:
 	rm -rf .build
 
 # --- Reliability: fuzzing and sanitizers (docs/reliability.md) ---
-# One libFuzzer + AddressSanitizer binary holding every DuoEngine source and Fuzz/Harness.swift in one
-# module; DUOFUZZ_TARGET picks the harness. FUZZ_SRC can point at another copy of the engine sources.
-FUZZ_SRC ?= Sources/DuoEngine
+# One libFuzzer + AddressSanitizer binary holding every source of DuoSupport, DuoTokenizer and DuoEngine
+# and Fuzz/Harness.swift in one module named DuoEngine, so the harness reaches internal APIs (their imports
+# of each other are under #if canImport); DUOFUZZ_TARGET picks the harness. FUZZ_SRC lists the three
+# folders, base first; it can point at another copy of them.
+FUZZ_SRC ?= Sources/DuoSupport Sources/DuoTokenizer Sources/DuoEngine
 FUZZ_SECONDS ?= 600
 FUZZ_CI_SECONDS ?= 30
 FUZZ_TARGETS ?= safetensors config index tokenizer router policy text
 FUZZ_BIN ?= .build-fuzz/duofuzz
-FUZZ_SWIFTFLAGS := -sanitize=fuzzer,address -parse-as-library -O -wmo -swift-version 5 -module-name DuoEngine \
+FUZZ_SWIFTFLAGS := -sanitize=fuzzer,address -parse-as-library -O -wmo -swift-version 5 -module-name DuoEngine -package-name duoscope \
 	-I Sources/CBLAS $(addprefix -Xcc ,$(shell pkg-config --cflags openblas 2>/dev/null)) \
 	$(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 

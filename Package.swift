@@ -6,6 +6,7 @@ let package = Package(
     name: "duoscope",
     platforms: [.macOS(.v13)],
     products: [
+        .library(name: "DuoTokenizer", targets: ["DuoTokenizer"]),
         .library(name: "DuoEngine", targets: ["DuoEngine"]),
         .library(name: "DuoReports", targets: ["DuoReports"]),
         .library(name: "DuoTraining", targets: ["DuoTraining"]),
@@ -22,9 +23,23 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // The base every module builds on: errors, safe input files, terminal escaping, the JSON parser.
+        .target(
+            name: "DuoSupport"
+        ),
+        // Hugging Face tokenizer.json (BPE), usable without the engine.
+        .target(
+            name: "DuoTokenizer",
+            dependencies: ["DuoSupport"]
+        ),
+        // DuoEngine re-exports DuoSupport and DuoTokenizer (Sources/DuoEngine/Exports.swift).
         .target(
             name: "DuoEngine",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+            dependencies: [
+                "DuoSupport",
+                "DuoTokenizer",
+                .target(name: "CBLAS", condition: .when(platforms: [.linux])),
+            ],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]
         ),
         .target(
@@ -58,6 +73,11 @@ let package = Package(
         .target(
             name: "TestSupport",
             path: "Tests/TestSupport"
+        ),
+        .testTarget(
+            name: "DuoTokenizerTests",
+            // DuoEngine only for two test helpers (SplitMix64, UncheckedSendable); the tokenizer does not need it.
+            dependencies: ["DuoTokenizer", "DuoSupport", "DuoEngine", "TestSupport"]
         ),
         .testTarget(
             name: "DuoEngineTests",

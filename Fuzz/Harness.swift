@@ -1,6 +1,8 @@
 // libFuzzer harnesses for duoscope's parsers of untrusted input. Built together with every
-// DuoEngine source into one module (so internal APIs are reachable) by `make fuzz-build`:
-//   swiftc -sanitize=fuzzer,address -parse-as-library -module-name DuoEngine Sources/DuoEngine/**/*.swift Fuzz/Harness.swift
+// DuoSupport, DuoTokenizer and DuoEngine source into one module (so internal APIs are reachable)
+// by `make fuzz-build`:
+//   swiftc -sanitize=fuzzer,address -parse-as-library -module-name DuoEngine \
+//     Sources/{DuoSupport,DuoTokenizer,DuoEngine}/**/*.swift Fuzz/Harness.swift
 // One binary, one harness per run, chosen by DUOFUZZ_TARGET (see `FuzzTarget`). A harness
 // passes when the engine either accepts the input or throws a DuoError; a trap, an ASan report,
 // a hang (libFuzzer -timeout) or an out-of-memory (-rss_limit_mb) is a finding, as is a broken

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generate the Llama-2 / Mistral-family tokenizer fixtures checked by
-Tests/DuoEngineTests/LlamaTokenizerTests.swift.
+Tests/DuoTokenizerTests/LlamaTokenizerTests.swift.
 
 Trains one small BPE model with Hugging Face `tokenizers` on the corpus of
 make_tokenizer_fixtures.py (single-threaded, so the result is deterministic), with the 256 byte

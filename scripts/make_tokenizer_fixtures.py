@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the tokenizer fixtures checked by Tests/DuoEngineTests/TokenizerTests.swift.
+"""Generate the tokenizer fixtures checked by Tests/DuoTokenizerTests/TokenizerTests.swift.
 
 Trains two tiny byte-level BPE tokenizers with Hugging Face `tokenizers` on the built-in corpus
 below (single-threaded, so the result is deterministic), derives a few variants from them, and

@@ -14,9 +14,9 @@ public enum InputFile {
     public static let defaultLimit = 1 << 30
 
     /// An open regular file: its descriptor (close it) and size.
-    struct Opened {
-        let descriptor: Int32
-        let size: Int
+    package struct Opened {
+        package let descriptor: Int32
+        package let size: Int
     }
 
     /// What a path is, when it is not a regular file.
@@ -40,7 +40,7 @@ public enum InputFile {
     }
 
     /// Opens `url` for reading after checking it is a regular file (`what` names what was expected).
-    static func openRegular(_ url: URL, what: String = "a file") throws -> Opened {
+    package static func openRegular(_ url: URL, what: String = "a file") throws -> Opened {
         var info = stat()
         guard stat(url.path, &info) == 0 else { throw DuoError(file: url, reason(errno)) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw DuoError(file: url, "\(kind(info.st_mode)), not \(what)") }

@@ -3,7 +3,7 @@ import Foundation
 /// A parsed JSON value as tokenizer.json needs it: object members keep their file order and
 /// strings keep their exact Unicode scalars (Foundation's JSONSerialization would hand back
 /// dictionaries keyed by `String`, whose equality is canonical equivalence, not identity).
-enum ExactJSON {
+package enum ExactJSON {
     case null
     case bool(Bool)
     case number(Double)
@@ -12,7 +12,7 @@ enum ExactJSON {
     case object(ExactJSONObject)
 
     /// A short name of the value's kind, for error messages.
-    var kindName: String {
+    package var kindName: String {
         switch self {
         case .null: return "null"
         case .bool: return "a boolean"
@@ -23,7 +23,7 @@ enum ExactJSON {
         }
     }
 
-    var isNull: Bool {
+    package var isNull: Bool {
         if case .null = self { return true }
         return false
     }
@@ -31,14 +31,14 @@ enum ExactJSON {
 
 /// A JSON object: its members in file order. Lookup by key returns the last member with that
 /// key, as serde (which Hugging Face `tokenizers` uses) does.
-struct ExactJSONObject {
-    var keys: [String] = []
-    var values: [ExactJSON] = []
+package struct ExactJSONObject {
+    package var keys: [String] = []
+    package var values: [ExactJSON] = []
 
     /// (key, value) pairs in file order.
-    var members: Zip2Sequence<[String], [ExactJSON]> { zip(keys, values) }
+    package var members: Zip2Sequence<[String], [ExactJSON]> { zip(keys, values) }
 
-    subscript(key: String) -> ExactJSON? {
+    package subscript(key: String) -> ExactJSON? {
         for k in keys.indices.reversed() where keys[k].utf8.elementsEqual(key.utf8) {
             return values[k]
         }
@@ -47,16 +47,16 @@ struct ExactJSONObject {
 }
 
 /// Why a document is not valid JSON, and the byte offset where that was noticed.
-struct ExactJSONSyntaxError: Error {
-    var message: String
-    var offset: Int
+package struct ExactJSONSyntaxError: Error {
+    package var message: String
+    package var offset: Int
 }
 
 /// A strict JSON (RFC 8259) parser over UTF-8 bytes.
-enum ExactJSONParser {
+package enum ExactJSONParser {
     static let maxDepth = 256
 
-    static func parse(_ data: Data) throws -> ExactJSON {
+    package static func parse(_ data: Data) throws -> ExactJSON {
         try data.withUnsafeBytes { raw -> ExactJSON in
             let bytes = raw.bindMemory(to: UInt8.self)
             if let bad = firstInvalidUTF8(bytes) {
@@ -345,22 +345,22 @@ enum ExactJSONParser {
 
 extension ExactJSON {
     /// Parses `data`, or returns nil when it is not JSON.
-    static func parseOrNil(_ data: Data) -> ExactJSON? { try? ExactJSONParser.parse(data) }
+    package static func parseOrNil(_ data: Data) -> ExactJSON? { try? ExactJSONParser.parse(data) }
 
     /// The member `key` of an object, unless absent or null.
-    subscript(key: String) -> ExactJSON? {
+    package subscript(key: String) -> ExactJSON? {
         if case .object(let members) = self, let value = members[key], !value.isNull { return value }
         return nil
     }
 
-    var object: ExactJSONObject? { if case .object(let v) = self { return v } else { return nil } }
-    var array: [ExactJSON]? { if case .array(let v) = self { return v } else { return nil } }
-    var string: String? { if case .string(let v) = self { return v } else { return nil } }
-    var bool: Bool? { if case .bool(let v) = self { return v } else { return nil } }
-    var double: Double? { if case .number(let v) = self { return v } else { return nil } }
+    package var object: ExactJSONObject? { if case .object(let v) = self { return v } else { return nil } }
+    package var array: [ExactJSON]? { if case .array(let v) = self { return v } else { return nil } }
+    package var string: String? { if case .string(let v) = self { return v } else { return nil } }
+    package var bool: Bool? { if case .bool(let v) = self { return v } else { return nil } }
+    package var double: Double? { if case .number(let v) = self { return v } else { return nil } }
 
     /// The value as an exact integer (no fraction, within ±2^53).
-    var int: Int? {
+    package var int: Int? {
         guard case .number(let v) = self, v == v.rounded(), abs(v) <= 9_007_199_254_740_992 else { return nil }
         return Int(v)
     }

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(DuoSupport)  // false in the fuzz build, which compiles DuoSupport in with this module (Makefile)
+    import DuoSupport
+#endif
+
 /// Everything a tokenizer.json describes, checked and ready to use.
 struct TokenizerDefinition {
     var model: BPEModel

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(DuoSupport)  // false in the fuzz build, which compiles DuoSupport in with this module (Makefile)
+    import DuoSupport
+#endif
+
 /// A BPE tokenizer read from a Hugging Face `tokenizer.json` (byte-level like GPT-2 / Llama 3, or
 /// SentencePiece-style with byte fallback like Llama 2 / Mistral), giving the same ids and
 /// decoded text as the `tokenizers` library (added tokens, normalizer, pre-tokenizer, BPE model,

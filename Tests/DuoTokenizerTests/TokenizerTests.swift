@@ -1,8 +1,10 @@
+import DuoEngine  // only for the test helpers SplitMix64 and UncheckedSendable
+import DuoSupport
 import Foundation
 import TestSupport
 import XCTest
 
-@testable import DuoEngine
+@testable import DuoTokenizer
 
 /// Checks the Swift tokenizer against Hugging Face `tokenizers`, id for id, on the fixtures that
 /// scripts/make_tokenizer_fixtures.py writes (tokenizer files trained with HF, and HF's own

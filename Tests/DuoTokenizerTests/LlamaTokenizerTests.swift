@@ -1,7 +1,8 @@
+import DuoSupport
 import Foundation
 import XCTest
 
-@testable import DuoEngine
+@testable import DuoTokenizer
 
 /// Checks the Swift tokenizer against Hugging Face `tokenizers` on the Llama 2 / Mistral family
 /// (byte fallback, unk fusing, Prepend/Replace/Strip normalizers, Metaspace, the SentencePiece
