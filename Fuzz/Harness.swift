@@ -224,10 +224,17 @@ enum Harnesses {
     /// routers/ holds k2; an accepted policy routes a few positions at every layer. A router
     /// argument containing "/" is skipped (it would open arbitrary paths, e.g. /dev/stdin);
     /// relative names resolve inside the scratch directory.
+    /// The one grammar (`PolicyChoice`) comes first: a catalogue policy must print back as
+    /// itself and validate against the model or be refused; a rule goes on to `PolicySpec`.
     static func policy(_ data: Data, _ world: FuzzWorld) {
         let text = String(decoding: data, as: UTF8.self)
         if text.lowercased().contains("router"), text.contains("/") { return }
         let config = world.tinyModel.config
+        if case .catalogue(let key)? = try? PolicyChoice.parse(text) {
+            require((try? PolicyKey.parse(key.description)) == key, "policy \(key) does not parse back to itself")
+            _ = try? key.validate(layers: config.numLayers)
+            return
+        }
         _ = FileManager.default.changeCurrentDirectoryPath(world.scratch.path)
         defer { _ = FileManager.default.changeCurrentDirectoryPath(world.root.path) }
         guard let policy = try? PolicySpec.parse(text, config: config, modelDirectory: world.model) else { return }
