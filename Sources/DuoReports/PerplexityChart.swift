@@ -21,7 +21,8 @@ public struct PerplexityChart {
     }
 
     public func svg() -> String {
-        let width = 760.0
+        // Wide enough for the title (bold 14 px, about 0.6 em per character).
+        let width = max(760.0, 70 + Double(title.count) * 14 * 0.62 + 20)
         let height = 470.0
         let left = 70.0
         let right = 130.0

@@ -137,4 +137,30 @@ final class OracleTests: XCTestCase {
         XCTAssertThrowsError(try Oracle.run(model: llama, ids: ids, constraint: .exactlyBig(1), context: .causal))
         XCTAssertNoThrow(try Oracle.run(model: llama, ids: ids, constraint: .bigOrSkip(skips: 2), context: .causal))
     }
+
+    /// A text that grew: the choices for its old positions are kept and only the new ones are
+    /// searched, giving exactly what a search of the whole text gives.
+    func testResumingFromAPrefixEqualsTheWholeSearch() throws {
+        let model = try Fixtures.model()
+        for context in [OracleContext.causal, .fixed(UniformPolicy(.big))] {
+            let whole = try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(2), context: context)
+            let short = try Oracle.run(model: model, ids: Array(ids[0..<5]), constraint: .exactlyBig(2), context: context)
+            XCTAssertEqual(short, Array(whole[0..<4]), "a token's choice does not depend on later tokens (\(context.name))")
+            var searched: [Int] = []
+            var reports: [(Int, Int)] = []
+            let resumed = try Oracle.run(
+                model: model, ids: ids, constraint: .exactlyBig(2), context: context, prefix: short,
+                progress: { reports.append(($0, $1)) },
+                onChoice: { choice in
+                    searched.append(choice.position)
+                    return true
+                })
+            XCTAssertEqual(resumed.map(\.pattern), whole.map(\.pattern), context.name)
+            for (a, b) in zip(resumed, whole) { XCTAssertEqual(a.loss, b.loss, accuracy: 1e-5, context.name) }
+            XCTAssertEqual(searched, Array(4..<(ids.count - 1)), "only the new positions are searched")
+            XCTAssertEqual(reports.last.map { [$0.0, $0.1] }, [3, 3])
+        }
+        let wrong = try Oracle.run(model: model, ids: [1, 2, 3], constraint: .exactlyBig(1), context: .causal)
+        XCTAssertThrowsError(try Oracle.run(model: model, ids: ids, constraint: .exactlyBig(1), context: .causal, prefix: wrong))
+    }
 }

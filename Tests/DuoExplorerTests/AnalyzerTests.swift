@@ -163,3 +163,25 @@ final class AnalyzerCacheTests: XCTestCase {
             Analyzer(model: model, routers: [], randomTrials: 3).cacheKey(PolicyKey(.random, k: 3), ids: ids))
     }
 }
+
+extension AnalyzerTests {
+    /// After a continuation, the oracle resumes from the shorter text's run: the same result as
+    /// from scratch, with only the new positions searched.
+    func testOracleResumesFromTheTextBeforeGeneration() throws {
+        let analyzer = Analyzer(model: try model(), routers: [])
+        for context in [ContextMode.causal, .fixed] {
+            let key = PolicyKey(.oracle, k: 2, context: context)
+            let before = try analyzer.run(key, ids: Array(ids[0..<7]))
+            var searched = 0
+            let resumed = try analyzer.run(
+                key, ids: ids, progress: { done, _ in searched = max(searched, done) }, earlier: (Array(ids[0..<7]), before))
+            let fresh = try analyzer.run(key, ids: ids)
+            XCTAssertEqual(resumed.routes, fresh.routes, "\(context)")
+            for (a, b) in zip(resumed.losses, fresh.losses) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+            XCTAssertEqual(searched, ids.count - 1 - 6, "only the \(ids.count - 7) new positions are searched")
+            // An earlier run on another text is not a prefix: ignored, computed from scratch.
+            let other = try analyzer.run(key, ids: [5, 6, 7, 8])
+            XCTAssertEqual(try analyzer.run(key, ids: ids, earlier: ([5, 6, 7, 8], other)).routes, fresh.routes)
+        }
+    }
+}

@@ -61,6 +61,7 @@ final class SnapshotExportTests: XCTestCase {
         state.view = view
         state.k = 2
         state.metric = metric
+        if view == .layers { state.token = 3 }  // the Layers figure is about one token: " <&>"
         return SnapshotContent(view: view, state: state, analysis: analysis, colorGrid: grid(color: true), plainGrid: grid(color: false))
     }
 
@@ -192,6 +193,18 @@ final class SnapshotExportTests: XCTestCase {
         XCTAssertTrue(svg.contains("Δloss (oracle@2 − router@2)"), "the same sign as the Compare view")
     }
 
+    func testLayersFigureIsATableOfEveryPolicy() {
+        let svg = SVGFigure.render(Self.content(.layers))
+        XCTAssertFalse(svg.contains("font-family=\"monospace\""), "a figure, not the terminal grid")
+        for kind in PolicyKind.allCases { XCTAssertTrue(svg.contains(">\(kind.name)<"), "a column for \(kind.name)") }
+        for l in 0..<4 { XCTAssertTrue(svg.contains(">L\(l)<"), "a row for layer \(l)") }
+        XCTAssertTrue(svg.contains("router P(big)") && svg.contains("flip Δloss") && svg.contains("logit lens (oracle@2)"))
+        XCTAssertTrue(svg.contains("token 4/8") && svg.contains("&lt;&amp;&gt;"), "the current token, escaped")
+        // oracle, router and all-small are complete; fixed has no token yet; the others were never run.
+        let missing = (PolicyKind.allCases.count - 3) * 4
+        XCTAssertTrue(svg.contains("partial: \(missing) of \(PolicyKind.allCases.count * 4) route cells"), "says what is missing")
+    }
+
     func testDifficultyFigureNamesItsMetric() {
         let potential = SVGFigure.render(Self.content(.difficulty))
         XCTAssertTrue(potential.contains("potential loss reduction"))
@@ -206,8 +219,8 @@ final class SnapshotExportTests: XCTestCase {
         for view in ViewKind.allCases {
             let svg = SVGFigure.render(Self.content(view, analysis: analysis))
             assertWellFormedSVG(svg)
-            if view == .summary {
-                XCTAssertTrue(svg.contains("partial: 0 of"), "an unfinished Summary figure says so")
+            if view == .summary || view == .layers {
+                XCTAssertTrue(svg.contains("partial: "), "an unfinished \(view) figure says so")
                 continue
             }
             XCTAssertTrue(svg.contains("font-family=\"monospace\""), "\(view) falls back to the grid")

@@ -35,17 +35,24 @@ public enum Oracle {
     /// `beamWidth` limits the search to a beam (see `OracleTree.search`); nil searches every pattern.
     /// `onChoice` sees each position's choice as soon as it is found; returning false stops the
     /// search with `OracleStopped` (a viewer cancelling work it no longer needs).
+    /// `prefix` holds choices already made for the first positions of `ids` under the same
+    /// constraint and context (e.g. before the text grew): a token's choice depends only on the
+    /// tokens up to its target and on the earlier choices, so they are kept and only the later
+    /// positions are searched (`onChoice` and `progress` see only those).
     public static func run(
         model: DuoModel, ids: [Int], constraint: OracleConstraint, context: OracleContext,
-        beamWidth: Int? = nil, progress: (Int, Int) -> Void = { _, _ in },
+        beamWidth: Int? = nil, prefix: [OracleChoice] = [], progress: (Int, Int) -> Void = { _, _ in },
         onChoice: ((OracleChoice) -> Bool)? = nil
     ) throws -> [OracleChoice] {
         try constraint.validate(config: model.config)
         guard constraint != .anyBigSmall else { throw DuoError("choose a constraint: --k, --skips or --budget") }
         if let beamWidth, beamWidth < 1 { throw DuoError("--beam \(beamWidth) must be at least 1") }
+        guard prefix.count < ids.count, prefix.enumerated().allSatisfy({ $1.position == $0 && $1.target == ids[$0 + 1] }) else {
+            throw DuoError("the oracle's earlier choices are not for a prefix of this text")
+        }
         return try search(
             model: model, ids: ids, context: context, constraints: [constraint], beamWidth: beamWidth,
-            progress: progress, onChoice: onChoice)[0]
+            prefix: prefix, progress: progress, onChoice: onChoice)[0]
     }
 
     /// Big/small oracles for every k = 0...L. In a fixed context one tree per token serves every k;
@@ -61,9 +68,10 @@ public enum Oracle {
             progress: progress)
     }
 
+    /// `prefix` (one constraint only) is taken as the first positions' choices.
     private static func search(
         model: DuoModel, ids: [Int], context: OracleContext, constraints: [OracleConstraint],
-        beamWidth: Int? = nil, progress: (Int, Int) -> Void,
+        beamWidth: Int? = nil, prefix: [OracleChoice] = [], progress: (Int, Int) -> Void,
         onChoice: ((OracleChoice) -> Bool)? = nil
     ) throws -> [[OracleChoice]] {
         guard ids.count >= 2 else { throw DuoError("the oracle needs at least 2 tokens") }
@@ -72,13 +80,15 @@ public enum Oracle {
         }
         let tree = OracleTree(model: model)
         let positions = ids.count - 1
-        var results = Array(repeating: [OracleChoice](), count: constraints.count)
+        precondition(prefix.isEmpty || constraints.count == 1, "a prefix of choices belongs to one constraint")
+        var results = Array(repeating: prefix, count: constraints.count)
+        let start = prefix.count
         switch context {
         case .fixed(let policy):
             let session = InferenceSession(model: model, capacity: ids.count)
             _ = try session.forwardHidden(ids, policy: policy)
             let bigSmall = constraints.allSatisfy { if case .exactlyBig = $0 { return true } else { return false } }
-            for t in 0..<positions {
+            for t in start..<positions {
                 if bigSmall && constraints.count > 1 {
                     let leaves = tree.search(
                         token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .anyBigSmall)
@@ -95,11 +105,15 @@ public enum Oracle {
                     }
                 }
                 if let onChoice, let last = results[0].last, !onChoice(last) { throw OracleStopped() }
-                progress(t + 1, positions)
+                progress(t + 1 - start, positions - start)
             }
         case .causal:
             let sessions = constraints.map { _ in InferenceSession(model: model, capacity: ids.count) }
-            for t in 0..<positions {
+            if start > 0 {
+                // The kept choices become the context, as if they had just been searched.
+                _ = try sessions[0].forwardHidden(Array(ids[0..<start]), policy: MatrixPolicy(RouteMatrix(rows: prefix.map(\.pattern))))
+            }
+            for t in start..<positions {
                 for (i, constraint) in constraints.enumerated() {
                     let session = sessions[i]
                     let leaves = tree.search(
@@ -110,7 +124,7 @@ public enum Oracle {
                     _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern))
                 }
                 if let onChoice, let last = results[0].last, !onChoice(last) { throw OracleStopped() }
-                progress(t + 1, positions)
+                progress(t + 1 - start, positions - start)
             }
         }
         return results

@@ -55,10 +55,13 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
     public func router(for k: Int) -> (name: String, weights: RouterWeights)? { evaluator.router(for: k) }
 
     /// Runs `key` on `ids`. `partial` sees oracle results as they arrive; `progress(done, total)`
-    /// reports; when `shouldContinue` turns false the work stops with `OracleStopped`.
+    /// reports; when `shouldContinue` turns false the work stops with `OracleStopped`. `earlier`
+    /// is the same policy's run on a text `ids` extends (before a continuation was generated):
+    /// the oracle keeps its choices and searches only the new positions.
     public func run(
         _ key: PolicyKey, ids: [Int], shouldContinue: @escaping () -> Bool = { true },
         progress: @escaping (Int, Int) -> Void = { _, _ in },
+        earlier: (ids: [Int], run: PolicyRun)? = nil,
         partial: @escaping (PolicyRun) -> Void = { _ in }
     ) throws -> PolicyRun {
         let cacheKey = cache == nil ? [] : self.cacheKey(key, ids: ids)
@@ -73,7 +76,10 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
                     key: key, routes: routes, completed: found.losses.count, losses: found.losses, top: [], lens: [],
                     ffnFractions: (0..<routes.tokens).map { cost.ffnFraction(pattern: routes.row($0)) }, note: ""))
         }
-        let outcome = try evaluator.evaluate(key, windows: [ids], control: control)
+        let resume = earlier.map {
+            EarlierOutcome(ids: $0.ids, outcome: PolicyOutcome(routes: [$0.run.routes], losses: $0.run.losses, note: ""))
+        }
+        let outcome = try evaluator.evaluate(key, windows: [ids], control: control, earlier: resume)
         var run = try score(key, ids: ids, routes: outcome.routes[0], note: outcome.note)
         // The policy's own losses (an oracle in a fixed context scores each token over an all-big context).
         run.losses = outcome.losses

@@ -22,6 +22,9 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
     private var generationBase = ""
     /// The policy the current or last continuation was generated under (kept in the text's label).
     private var generationPolicy = ""
+    /// The runs on the text a continuation grew from: policies that route a token from the tokens
+    /// up to it keep them and compute only the new positions (`Analyzer.run(earlier:)`).
+    private var earlierRuns: (ids: [Int], runs: [PolicyKey: PolicyRun])?
 
     public init(
         model: DuoModel, analyzer: Analyzer, document: ExplorerDocument, state: ExplorerState = ExplorerState(),
@@ -95,11 +98,13 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         let doc = document
         let analyzer = analyzer
         let store = store
+        let earlier = earlierRuns
         return BackgroundWorker.Request(job: job, revision: doc.revision) { shouldContinue, progress in
             switch job {
             case .run(let key):
-                let run = try analyzer.run(key, ids: doc.ids, shouldContinue: shouldContinue, progress: progress) { partial in
-                    store.store(partial, revision: doc.revision)
+                let resume = earlier.flatMap { e in e.runs[key].map { (ids: e.ids, run: $0) } }
+                let run = try analyzer.run(key, ids: doc.ids, shouldContinue: shouldContinue, progress: progress, earlier: resume) {
+                    partial in store.store(partial, revision: doc.revision)
                 }
                 store.store(run, revision: doc.revision)
             case .flips(let key):
@@ -323,6 +328,7 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
     public func open(text: String, label: String) {
         do {
             let doc = try ExplorerDocument(text: text, label: label, model: model, revision: document.revision + 1, truncate: true)
+            earlierRuns = nil
             setDocument(doc)
             state.token = 0
             let total = try model.tokenizer?.encode(text).count ?? doc.count
@@ -347,6 +353,7 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         let (policy, label) = analyzer.generationPolicy(for: state.primaryKey, routes: routes)
         state.generating = label
         generationPolicy = label
+        earlierRuns = (document.ids, store.snapshot().runs)
         generationBase = document.label
         let start = document.ids
         let buffer = generation

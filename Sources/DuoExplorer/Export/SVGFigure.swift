@@ -4,8 +4,8 @@ import Foundation
 
 /// A snapshot as a standalone SVG figure for papers, in the explorer's colors (red big, blue
 /// small, white skip, blue-white-red heat). Routes and Compare become route heatmaps with a
-/// loss strip, Difficulty the text flowed as colored words; Layers, Summary, and any view whose
-/// results are missing, the colored grid as drawn on screen. Always well-formed XML: text is
+/// loss strip, Difficulty the text flowed as colored words, Layers a table (`LayersFigure`),
+/// Summary eval's perplexity chart; a view whose results are missing, the grid as on screen. Always well-formed XML: text is
 /// escaped and characters XML forbids are replaced.
 public enum SVGFigure {
     public static func render(_ c: SnapshotContent) -> String {
@@ -19,7 +19,7 @@ public enum SVGFigure {
         case .summary:
             return summaryChart(c)
         case .layers:
-            break
+            return LayersFigure.render(c)
         }
         return grid(c)
     }
@@ -35,7 +35,10 @@ public enum SVGFigure {
             return run.perplexity
         }
         let curves = PolicyKind.budgetKinds.map { kind in
-            (kind.rawValue, (0...layers).map { perplexity(PolicyKey(kind, k: $0, context: c.state.context)) })
+            (
+                kind.rawValue + (kind.usesTrials ? " (best of N)" : ""),
+                (0...layers).map { perplexity(PolicyKey(kind, k: $0, context: c.state.context)) }
+            )
         }
         let references = [PolicyKind.allBig, .allSmall].map { ($0.rawValue, perplexity(PolicyKey($0, k: 0))) }
         let expected = curves.count * (layers + 1) + references.count

@@ -81,7 +81,8 @@ enum LayersView {
         let noteY = y0 + 1 + min(visible, c.layers) + 1
         if noteY < area.y + area.height {
             grid.put(
-                "ora/rou/fix/rnd/big/sml: oracle, router, fixed, random, all-big, all-small @k; P(big): router; "
+                kinds.map(\.shortName).joined(separator: "/") + ": " + kinds.map(\.rawValue).joined(separator: ", ")
+                    + " @k; P(big): router; "
                     + "flip Δ: loss change if this one layer's route were flipped (big↔small); ✓: the lens predicts the true next token",
                 x: area.x, y: noteY, style: theme.label)
         }

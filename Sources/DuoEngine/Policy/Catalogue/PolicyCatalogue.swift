@@ -83,13 +83,16 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// Chooses routes for `key` (of this kind) on each window and scores them.
-    func outcome(_ key: PolicyKey, windows: [[Int]], evaluator e: PolicyEvaluator, control: EvaluationControl) throws -> PolicyOutcome {
+    /// Chooses routes for `key` (of this kind) on each window and scores them; `earlier` is its
+    /// outcome on a text these windows extend, for policies that can keep it.
+    func outcome(
+        _ key: PolicyKey, windows: [[Int]], evaluator e: PolicyEvaluator, control: EvaluationControl, earlier: EarlierOutcome? = nil
+    ) throws -> PolicyOutcome {
         let L = e.layers
         switch self {
         case .allBig: return try e.score(windows, pattern: Array(repeating: .big, count: L), note: "all-big")
         case .allSmall: return try e.score(windows, pattern: Array(repeating: .small, count: L), note: "all-small")
-        case .oracle: return try e.oracle(k: key.k, context: key.context, windows: windows, control: control)
+        case .oracle: return try e.oracle(k: key.k, context: key.context, windows: windows, control: control, earlier: earlier)
         case .router: return try e.routerExactK(k: key.k, windows: windows)
         case .fixed: return try e.bestFixed(bigCounts: key.k...key.k, windows: windows, control: control)[0]
         case .random: return try e.bestRandom(k: key.k, trials: key.trials ?? e.randomTrials, windows: windows, control: control)

@@ -16,9 +16,44 @@ public struct PolicyOutcome: Sendable {
     /// For a best-of-N policy: the mean over the trials of each trial's mean loss.
     public var trialMeanLoss: Double?
 
+    public init(
+        routes: [RouteMatrix], losses: [Double], note: String, routerProbabilities: [[[Float]]]? = nil, routerRoutes: [Route]? = nil,
+        trialMeanLoss: Double? = nil
+    ) {
+        self.routes = routes
+        self.losses = losses
+        self.note = note
+        self.routerProbabilities = routerProbabilities
+        self.routerRoutes = routerRoutes
+        self.trialMeanLoss = trialMeanLoss
+    }
+
     public var meanLoss: Double { losses.isEmpty ? .nan : losses.reduce(0, +) / Double(losses.count) }
     /// Every window's routes for its scored tokens, windows in order.
     public var scoredRoutes: [[Route]] { routes.flatMap { m in (0..<max(m.tokens - 1, 0)).map { Array(m.row($0)) } } }
+}
+
+/// A policy's outcome on a shorter text that the one being evaluated extends (the text before
+/// tokens were generated): policies whose routes for a token depend only on the tokens up to it
+/// keep those routes and compute only the new positions.
+public struct EarlierOutcome: Sendable {
+    public var ids: [Int]
+    public var outcome: PolicyOutcome
+    public init(ids: [Int], outcome: PolicyOutcome) {
+        self.ids = ids
+        self.outcome = outcome
+    }
+
+    /// The oracle choices it holds for a prefix of `window`, if it is one (one window, losses
+    /// for its first tokens).
+    func oracleChoices(for window: [Int]) -> [OracleChoice] {
+        guard outcome.routes.count == 1, ids.count >= 2, ids.count <= window.count, window.starts(with: ids) else { return [] }
+        let routes = outcome.routes[0]
+        let known = min(outcome.losses.count, ids.count - 1, routes.tokens)
+        return (0..<known).map { t in
+            OracleChoice(position: t, target: window[t + 1], pattern: Array(routes.row(t)), loss: outcome.losses[t])
+        }
+    }
 }
 
 /// Cancellation, progress and partial results for one evaluation.
@@ -95,10 +130,14 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
         return evaluation
     }
 
-    /// Evaluates `key` on `windows` (one window: a text within the context).
-    public func evaluate(_ key: PolicyKey, windows: [[Int]], control: EvaluationControl = EvaluationControl()) throws -> PolicyOutcome {
+    /// Evaluates `key` on `windows` (one window: a text within the context). `earlier` is the
+    /// same policy's outcome on a text this one extends; the oracle then searches only the new
+    /// positions (`Oracle.run(prefix:)`).
+    public func evaluate(
+        _ key: PolicyKey, windows: [[Int]], control: EvaluationControl = EvaluationControl(), earlier: EarlierOutcome? = nil
+    ) throws -> PolicyOutcome {
         try check(key, windows: windows)
-        return try key.kind.outcome(key, windows: windows, evaluator: self, control: control)
+        return try key.kind.outcome(key, windows: windows, evaluator: self, control: control, earlier: earlier)
     }
 
     /// Evaluates a policy with a budget at every k = 0...L.
@@ -152,14 +191,18 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
 
     /// The oracle with exactly k big layers. Its losses are its own: equal to the forward pass in
     /// the causal context, the per-token optimum over an all-big context in the fixed one.
-    func oracle(k: Int, context: ContextMode, windows: [[Int]], control: EvaluationControl) throws -> PolicyOutcome {
+    func oracle(
+        k: Int, context: ContextMode, windows: [[Int]], control: EvaluationControl, earlier: EarlierOutcome? = nil
+    ) throws -> PolicyOutcome {
         let L = layers
         var matrices: [RouteMatrix] = []
         var losses: [Double] = []
         for w in windows {
-            var found: [OracleChoice] = []
+            let prefix = windows.count == 1 ? earlier?.oracleChoices(for: w) ?? [] : []
+            var found = prefix
             let choices = try Oracle.run(
-                model: model, ids: w, constraint: .exactlyBig(k), context: oracleContext(context), progress: control.progress
+                model: model, ids: w, constraint: .exactlyBig(k), context: oracleContext(context), prefix: prefix,
+                progress: control.progress
             ) { choice in
                 found.append(choice)
                 if let partial = control.partial {
