@@ -33,7 +33,6 @@ enum Overlays {
             title = "commands: type : then one, Enter runs it"
         } else if keys.count + 1 + commands.count + 2 <= grid.height - 2 {
             rows += [("", "")] + commands
-            title = "keys and commands"
         }
         // As wide as the longest row needs (key column 14, frame and margins 4), within the screen.
         let inner = box(
