@@ -13,7 +13,7 @@ final class KeyBindingsTests: XCTestCase {
         var expected: [ExplorerAction] = [
             .quit, .cancelGeneration, .tokenLeft, .tokenRight, .layerUp, .layerDown, .pageBack, .pageForward, .firstToken,
             .lastToken, .nextView, .previousView, .swapPolicies, .budgetUp, .budgetDown, .toggleContext, .toggleMetric,
-            .transpose, .help, .find, .findNext, .openText, .typeText, .generate, .export,
+            .transpose, .help, .find, .findNext, .openText, .typeText, .command, .generate, .export,
         ]
         expected += ViewKind.allCases.map { .view($0) }
         expected += PolicyKind.allCases.map { .primary($0) } + PolicyKind.allCases.map { .partner($0) }
@@ -21,6 +21,8 @@ final class KeyBindingsTests: XCTestCase {
         XCTAssertEqual(KeyBindings.action(for: .character("3")), .view(.difficulty))
         XCTAssertEqual(KeyBindings.action(for: .character("R")), .partner(.router))
         XCTAssertEqual(KeyBindings.action(for: .character("_")), .budgetDown)
+        XCTAssertEqual(KeyBindings.action(for: .character("i")), .typeText)
+        XCTAssertEqual(KeyBindings.action(for: .character(":")), .command)
         XCTAssertNil(KeyBindings.action(for: .character("Z")))
     }
 
@@ -28,7 +30,12 @@ final class KeyBindingsTests: XCTestCase {
         XCTAssertEqual(Overlays.keys.map(\.0), KeyBindings.all.map(\.label))
         XCTAssertEqual(KeyBindings.hints(.tabBar), "[+/-] budget")
         let policies = PolicyKind.allCases.map { String($0.key) }.joined(separator: "/")
-        XCTAssertEqual(KeyBindings.hints(.statusLine), "1-5 views  \(policies) policy  O/R… partner  e export  ? help  q quit")
+        let narrow = "1-5 views  \(policies) policy  O/R… partner  e export  ? help  q quit"
+        let wide = "1-5 views  \(policies) policy  O/R… partner  : command  e export  ? help  q quit"
+        XCTAssertEqual(KeyBindings.hints(.statusLine), wide)
+        XCTAssertEqual(KeyBindings.hints(.statusLine, room: wide.count), wide)
+        XCTAssertEqual(KeyBindings.hints(.statusLine, room: wide.count - 1), narrow, "the : hint only where there is room")
+        XCTAssertEqual(KeyBindings.hints(.statusLineIfRoom), ": command")
         for binding in KeyBindings.all where binding.hint != nil {
             XCTAssertFalse(binding.keys.isEmpty, "\(binding.label): a hint for no key")
         }

@@ -68,6 +68,14 @@ final class ViewSnapshotTests: XCTestCase {
         try assertSnapshot(
             ExplorerRenderer.render(ViewContext(state: s, analysis: analysis, theme: Theme(color: false)), width: 80, height: 24).text,
             named: "help-80x24-plain.txt")
+        // Where there is room the commands after : follow the keys; :help shows them alone.
+        try assertSnapshot(
+            ExplorerRenderer.render(ViewContext(state: s, analysis: analysis, theme: Theme(color: false)), width: 132, height: 40).text,
+            named: "help-132x40-plain.txt")
+        s.helpPage = .commands
+        try assertSnapshot(
+            ExplorerRenderer.render(ViewContext(state: s, analysis: analysis, theme: Theme(color: false)), width: 80, height: 24).text,
+            named: "help-commands-80x24-plain.txt")
         s = state(.routes)
         s.showPicker = true
         s.pickerChoices = ["dialogue.txt", "quotes.txt", "type or paste a text…"]

@@ -1,3 +1,4 @@
+import DuoEngine
 import Foundation
 
 /// Results shared between the background worker (writer) and the UI thread (reader).
@@ -43,6 +44,22 @@ public final class AnalysisStore: @unchecked Sendable {  // every access to `sta
             let vocabulary = state.vocabulary
             state = AnalysisSnapshot(document: document, modelName: state.modelName, layers: state.layers)
             state.vocabulary = vocabulary
+            changeCount += 1
+        }
+    }
+
+    /// Moves to a new revision of the document, keeping the complete runs (and their flips and
+    /// failures) of the policies `keep` accepts: the others are computed again, and whatever was
+    /// still running for the old revision is dropped when it arrives.
+    public func reset(document: ExplorerDocument, keeping keep: (PolicyKey) -> Bool) {
+        locked {
+            var next = AnalysisSnapshot(document: document, modelName: state.modelName, layers: state.layers)
+            next.vocabulary = state.vocabulary
+            next.runs = state.runs.filter { $0.value.isComplete && keep($0.key) }
+            next.flips = state.flips.filter { next.runs[$0.key.policy] != nil }
+            // A run's failure is keyed by its policy in the grammar; a flip's failure is tried again.
+            next.failures = state.failures.filter { (try? PolicyKey.parse($0.key)).map(keep) ?? false }
+            state = next
             changeCount += 1
         }
     }

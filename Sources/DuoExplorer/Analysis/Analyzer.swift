@@ -18,6 +18,12 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         self.cache = cache
     }
 
+    /// The same analyzer with other routers or another number of random trials, sharing the
+    /// cache (its keys name the router and the trials, so no result is taken for another's).
+    public func with(routers: [(name: String, weights: RouterWeights)]? = nil, randomTrials: Int? = nil) -> Analyzer {
+        Analyzer(model: model, routers: routers ?? self.routers, randomTrials: randomTrials ?? self.randomTrials, cache: cache)
+    }
+
     public var model: DuoModel { evaluator.model }
     /// Trained routers over small and big, with their names (e.g. "k4").
     public var routers: [(name: String, weights: RouterWeights)] { evaluator.routers }

@@ -33,6 +33,11 @@ public struct ExplorerDocument: Sendable {
         self.init(label: label, ids: ids, rawTokenTexts: ids.map { tokenizer?.tokenText($0) ?? "#\($0)" }, revision: revision)
     }
 
+    /// The same text under another revision (results computed for the old one are then dropped).
+    public func revised(_ revision: Int) -> ExplorerDocument {
+        ExplorerDocument(label: label, ids: ids, rawTokenTexts: rawTokenTexts, revision: revision)
+    }
+
     public var count: Int { ids.count }
     /// The whole text as decoded.
     public var text: String { rawTokenTexts.joined() }

@@ -6,13 +6,14 @@ import Foundation
 /// screen needs. Free of terminal I/O: the front end feeds it keys and draws its frames.
 public final class Explorer: @unchecked Sendable {  // state is touched by the UI thread only; workers see the store
     public let model: DuoModel
-    public let analyzer: Analyzer
+    /// Replaced when `:trials` or `:router` changes what the policies may use.
+    public internal(set) var analyzer: Analyzer
     public let store: AnalysisStore
     /// Long searches (oracle, fixed, random best-of-N) and quick passes run in separate lanes.
     public let searchWorker: BackgroundWorker
     public let quickWorker: BackgroundWorker
-    public private(set) var state: ExplorerState
-    public private(set) var document: ExplorerDocument
+    public internal(set) var state: ExplorerState
+    public internal(set) var document: ExplorerDocument
     public var choices: [TextChoice]
     public var snapshotFolder: URL
     /// The last frame drawn, for mouse hit-testing.
@@ -223,10 +224,13 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         case .toggleContext: state.context = state.context.toggled
         case .toggleMetric: state.metric = state.metric == .potential ? .rawLoss : .potential
         case .transpose: state.transposed.toggle()
-        case .help: state.showHelp = true
+        case .help:
+            state.showHelp = true
+            state.helpPage = .keys
         case .find: state.input = InputLine(purpose: .find)
         case .findNext: find(state.lastFind)
         case .typeText: state.input = InputLine(purpose: .text)
+        case .command: state.input = InputLine(purpose: .command)
         case .openText:
             state.showPicker = true
             state.pickerIndex = 0
@@ -262,7 +266,11 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         case .backspace: if !input.buffer.isEmpty { input.buffer.removeLast() }
         case .enter:
             state.input = nil
-            if input.purpose == .find { find(input.buffer) } else { open(text: input.buffer, label: "typed text") }
+            switch input.purpose {
+            case .find: find(input.buffer)
+            case .text: open(text: input.buffer, label: "typed text")
+            case .command: run(command: input.buffer)
+            }
             return
         case .character(let c): input.buffer.append(c)
         case .tab: input.buffer.append(" ")
@@ -280,12 +288,7 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
             guard choices.indices.contains(state.pickerIndex) else { return }
             switch choices[state.pickerIndex] {
             case .typed: state.input = InputLine(purpose: .text)
-            case .file(let url):
-                do {
-                    open(text: try TextSource(file: url).text, label: url.lastPathComponent)
-                } catch {
-                    state.message = "error: \(error)"
-                }
+            case .file(let url): open(file: url)
             }
         case .escape, .interrupt, .character("q"), .character("p"): state.showPicker = false
         default: break
@@ -336,7 +339,17 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
                 "opened \(TerminalSafe.escape(label)): \(doc.count) tokens"
                 + (total > doc.count ? " (the first \(doc.count) of \(total))" : "")
         } catch {
-            state.message = "error: \(error)"
+            state.message = "error: " + TerminalSafe.escape("\(error)")
+        }
+    }
+
+    /// Opens a text file (the picker's files and `:open`); errors (missing, not a regular file,
+    /// not UTF-8) go to the status line.
+    public func open(file url: URL) {
+        do {
+            open(text: try TextSource(file: url).text, label: url.lastPathComponent)
+        } catch {
+            state.message = "error: " + TerminalSafe.escape("\(error)")
         }
     }
 

@@ -32,9 +32,16 @@ public enum DifficultyMetric: String, Sendable, Codable {
 
 /// A line the user is typing into.
 public struct InputLine: Equatable, Sendable {
-    public enum Purpose: Equatable, Sendable { case find, text }
+    /// Find a token (`/`), type a text (`i`), or run a command (`:`, `PaletteCommand`).
+    public enum Purpose: Equatable, Sendable { case find, text, command }
     public var purpose: Purpose
     public var buffer: String = ""
+}
+
+/// What the help overlay lists: the keys (and, where the screen has room, the commands after
+/// `:`), or the commands alone (`:help`).
+public enum HelpPage: Sendable {
+    case keys, commands
 }
 
 /// Everything the user has chosen; views are pure functions of this, the document and the results.
@@ -51,6 +58,7 @@ public struct ExplorerState: Sendable {
     /// Tokens as rows instead of columns in Routes and Compare.
     public var transposed = false
     public var showHelp = false
+    public var helpPage = HelpPage.keys
     /// The text picker (sample texts, files, typed text) is open.
     public var showPicker = false
     public var pickerIndex = 0

@@ -10,7 +10,7 @@ enum ExplorerAction: Equatable, Sendable {
     case partner(PolicyKind)
     case swapPolicies
     case budgetUp, budgetDown, toggleContext, toggleMetric, transpose
-    case help, find, findNext, openText, typeText, generate, export
+    case help, find, findNext, openText, typeText, command, generate, export
 }
 
 /// Where a binding's short hint is shown.
@@ -19,6 +19,8 @@ enum HintPlace: Sendable {
     case tabBar
     /// The status line's right end.
     case statusLine
+    /// The status line's right end, among the `statusLine` hints, where the line has room.
+    case statusLineIfRoom
 }
 
 /// One row of the key table: the keys, how the help overlay writes them, what they do (given
@@ -97,8 +99,12 @@ enum KeyBindings {
         KeyBinding([.character("d")], "d", "difficulty by raw loss / potential loss reduction", .toggleMetric),
         KeyBinding([.character("t")], "t", "transpose the heatmap (tokens as rows)", .transpose),
         KeyBinding(characters("/n"), "/  n", "find a token / find next", action: { $0 == .character("/") ? .find : .findNext }),
-        KeyBinding([.character("p")], "p", "open another text (samples, files, type one)", .openText),
-        KeyBinding([.character("i")], "i", "type or paste a text", .typeText),
+        KeyBinding(
+            characters("pi"), "p  i", "open another text (samples, files) / type or paste one",
+            action: { $0 == .character("p") ? .openText : .typeText }),
+        KeyBinding(
+            [.character(":")], ":", "command: k, trials, open, router, policy, compare (:help)", hint: (": command", .statusLineIfRoom),
+            .command),
         KeyBinding(
             [.character("g"), .escape], "g", "generate a continuation under the primary policy",
             action: { $0 == .escape ? .cancelGeneration : .generate }),
@@ -112,8 +118,15 @@ enum KeyBindings {
         all.first { $0.keys.contains(key) }?.action?(key)
     }
 
-    /// The hints shown at `place`, in table order, two spaces apart.
-    static func hints(_ place: HintPlace) -> String {
-        all.compactMap { $0.hint }.filter { $0.place == place }.map(\.text).joined(separator: "  ")
+    /// The hints shown at `place`, in table order, two spaces apart; on the status line those
+    /// that are only shown where there is room when all of them fit in `room` columns.
+    static func hints(_ place: HintPlace, room: Int = .max) -> String {
+        let hints = all.compactMap { $0.hint }
+        func line(_ places: [HintPlace]) -> String {
+            hints.filter { places.contains($0.place) }.map(\.text).joined(separator: "  ")
+        }
+        guard place == .statusLine else { return line([place]) }
+        let full = line([.statusLine, .statusLineIfRoom])
+        return full.count <= room ? full : line([.statusLine])
     }
 }

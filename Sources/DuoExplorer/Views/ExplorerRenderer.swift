@@ -65,7 +65,12 @@ public enum ExplorerRenderer {
     private static func drawStatus(into grid: inout CellGrid, y: Int, context c: ViewContext) {
         let theme = c.theme
         if let input = c.state.input {
-            let prompt = input.purpose == .find ? "find token: " : "text: "
+            let prompt: String
+            switch input.purpose {
+            case .find: prompt = "find token: "
+            case .text: prompt = "text: "
+            case .command: prompt = ":"
+            }
             let x = grid.put(prompt, x: 1, y: y, style: theme.emphasis)
             let shown = TerminalSafe.escape(input.buffer)
             let room = grid.width - x - 2
@@ -86,11 +91,11 @@ public enum ExplorerRenderer {
             message = "error: \(failed): \(c.analysis.failures[failed.description]!)"
         }
         if let message { left = left.isEmpty ? message : left + "  │ " + message }
-        let hints = KeyBindings.hints(.statusLine)
-        let hintX = grid.width - hints.count - 1
         let leftEnd = grid.put(
             left, x: 1, y: y, style: message?.hasPrefix("error") == true ? theme.warning : .plain,
             limit: max(grid.width - 2, 0))
+        let hints = KeyBindings.hints(.statusLine, room: grid.width - leftEnd - 3)
+        let hintX = grid.width - hints.count - 1
         if leftEnd < hintX - 1 { grid.put(hints, x: hintX, y: y, style: theme.label) }
     }
 }
