@@ -56,6 +56,29 @@ final class ViewSnapshotTests: XCTestCase {
         }
     }
 
+    /// Without color the Compare view's Δloss row keeps its sign: ▼ where the primary's loss is
+    /// lower than the partner's, ▲ where it is higher, and swapping the two flips every mark.
+    func testSignOfDeltaLossSurvivesWithoutColor() throws {
+        let analysis = SyntheticAnalysis.snapshot()
+        func deltaRow(_ state: ExplorerState) -> Substring {
+            let text = ExplorerRenderer.render(
+                ViewContext(state: state, analysis: analysis, theme: Theme(color: false)), width: 80, height: 24
+            )
+            .text
+            return text.split(separator: "\n").first { $0.hasPrefix(" Δloss ") }?.dropFirst(6).drop { $0 == " " } ?? ""
+        }
+        var state = state(.compare)
+        let forward = deltaRow(state)
+        state.primary = state.partner
+        state.partner = .oracle
+        let swapped = deltaRow(state)
+        XCTAssertFalse(forward.isEmpty)
+        XCTAssertEqual(String(swapped), String(forward.map { ["▲": "▼", "▼": "▲", "▴": "▾", "▾": "▴"][$0] ?? $0 }), "the sign flips")
+        let primary = try XCTUnwrap(analysis.runs[PolicyKey(.oracle, k: 4)]).losses[0]
+        let partner = try XCTUnwrap(analysis.runs[PolicyKey(.router, k: 4)]).losses[0]
+        XCTAssertTrue(primary < partner ? "▼▾".contains(forward.first!) : "▲▴·".contains(forward.first!), "\(primary) vs \(partner)")
+    }
+
     func testTransposedHelpPickerAndTooSmall() throws {
         let analysis = SyntheticAnalysis.snapshot()
         var s = state(.routes)

@@ -58,14 +58,15 @@ enum HeatmapView {
             x = grid.put(" " + label + "  ", x: x + 1, y: y, style: theme.label)
         }
         if compare {
-            swatch(theme.routeCell(.big, dimmed: true), "same as \(c.state.partnerKey)")
+            swatch(theme.routeCell(.big, dimmed: true), width >= 100 ? "same as \(c.state.partnerKey)" : "same")
             let bright =
                 theme.color ? CellStyle(foreground: RGB(255, 255, 255), background: Theme.color(.big), bold: true) : CellStyle(bold: true)
             swatch(("+", bright), "bigger")
             swatch(("−", bright), "smaller")
             swatch(theme.routeCell(nil), "pending")
             grid.put(
-                "Δloss = \(c.state.primaryKey) − \(c.state.partnerKey)", x: x, y: y, style: theme.label, limit: max(start + width - x, 0))
+                (theme.color ? "Δloss" : "Δloss ▲+ ▼−") + " = \(c.state.primaryKey) − \(c.state.partnerKey)", x: x, y: y,
+                style: theme.label, limit: max(start + width - x, 0))
         } else {
             swatch(theme.routeCell(.big), "big")
             swatch(theme.routeCell(.small), "small")
@@ -124,7 +125,7 @@ enum HeatmapView {
                 for cell in band {
                     drawValue(
                         into: &grid, x: left + cell.x, y: row, width: cell.width, value: info.values[cell.token],
-                        scale: scales[i], theme: theme, target: .token(cell.token))
+                        scale: scales[i], signed: info.scale == .diverging, theme: theme, target: .token(cell.token))
                 }
             }
             y += bandHeight + 1
@@ -132,10 +133,12 @@ enum HeatmapView {
         }
     }
 
-    /// A value as a heat cell (color) or bar glyphs (no color); numbers where they fit.
+    /// A value as a heat cell (color) or bar glyphs (no color); numbers where they fit. Without
+    /// color a `signed` value (a difference) keeps its sign: ▲ above zero, ▼ below, small
+    /// triangles for less than half the largest, `·` for about zero.
     static func drawValue(
         into grid: inout CellGrid, x: Int, y: Int, width: Int, value: Double?, scale: (Double) -> Double,
-        theme: Theme, target: HitTarget?
+        signed: Bool = false, theme: Theme, target: HitTarget?
     ) {
         guard let value, value.isFinite else {
             grid.fill(x: x, y: y, width: width, height: 1, character: " ", target: target)
@@ -146,6 +149,10 @@ enum HeatmapView {
             grid.fill(x: x, y: y, width: width, height: 1, style: theme.heatStyle(t), target: target)
             let text = String(format: "%.1f", value)
             if width > text.count { grid.put(text, x: x + width - text.count - 1, y: y, style: theme.heatStyle(t), target: target) }
+        } else if signed {
+            let magnitude = abs(t - 0.5) * 2
+            let glyph: Character = magnitude < 0.05 ? "·" : t > 0.5 ? (magnitude >= 0.5 ? "▲" : "▴") : (magnitude >= 0.5 ? "▼" : "▾")
+            grid.fill(x: x, y: y, width: width, height: 1, character: glyph, target: target)
         } else {
             grid.fill(x: x, y: y, width: width, height: 1, character: Theme.bar(t), target: target)
         }
@@ -179,8 +186,8 @@ enum HeatmapView {
             }
             for (i, info) in rows.enumerated() {
                 drawValue(
-                    into: &grid, x: valuesX + i * 7, y: y, width: 6, value: info.values[t], scale: scales[i], theme: theme,
-                    target: .token(t))
+                    into: &grid, x: valuesX + i * 7, y: y, width: 6, value: info.values[t], scale: scales[i],
+                    signed: info.scale == .diverging, theme: theme, target: .token(t))
             }
         }
     }
