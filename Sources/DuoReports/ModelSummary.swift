@@ -88,13 +88,15 @@ public struct ModelSummary: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// `info --format json`, written by `JSONOutput` (snake_case keys). Schema 2: schema 1 wrote
+    /// the config, parameter counts, FLOPs, tokenizer and BLAS keys in camelCase.
     struct InfoJSON: Encodable {
-        let schema = "duoscope.info/1"
+        let schema = "duoscope.info/2"
         let path: String?
         let config: ModelConfig
         let dtype: String?
         let parameters: ParameterCounts
-        let parameters_total: Int
+        let parametersTotal: Int
         let flops: ComputeCost
         let tokenizer: TokenizerSummary?
         let blas: BLASCore.Info
@@ -103,7 +105,7 @@ public struct ModelSummary: Sendable {
     public func json() throws -> String {
         let info = InfoJSON(
             path: model.directory?.path, config: model.config, dtype: model.storedDType?.rawValue,
-            parameters: model.parameterCounts, parameters_total: model.parameterCounts.total,
+            parameters: model.parameterCounts, parametersTotal: model.parameterCounts.total,
             flops: model.cost, tokenizer: model.tokenizer?.summary, blas: BLASCore.info)
         return try JSONOutput.string(info)
     }

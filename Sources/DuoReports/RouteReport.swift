@@ -29,14 +29,14 @@ public struct RouteReport: Sendable {
         let position: Int
         let id: Int
         let text: String
-        let next_id: Int?
+        let nextID: Int?
         let loss: Double?
         let routes: String
-        let ffn_fraction: Double
+        let ffnFraction: Double
         let flops: Int
         let top: [TopJSON]
 
-        enum CodingKeys: String, CodingKey { case position, id, text, next_id, loss, routes, ffn_fraction, flops, top }
+        enum CodingKeys: String, CodingKey { case position, id, text, nextID, loss, routes, ffnFraction, flops, top }
 
         /// Writes `next_id` and `loss` as null for the last token instead of leaving them out.
         func encode(to encoder: Encoder) throws {
@@ -44,10 +44,10 @@ public struct RouteReport: Sendable {
             try c.encode(position, forKey: .position)
             try c.encode(id, forKey: .id)
             try c.encode(text, forKey: .text)
-            try c.encode(next_id, forKey: .next_id)
+            try c.encode(nextID, forKey: .nextID)
             try c.encode(loss, forKey: .loss)
             try c.encode(routes, forKey: .routes)
-            try c.encode(ffn_fraction, forKey: .ffn_fraction)
+            try c.encode(ffnFraction, forKey: .ffnFraction)
             try c.encode(flops, forKey: .flops)
             try c.encode(top, forKey: .top)
         }
@@ -62,12 +62,13 @@ public struct RouteReport: Sendable {
     struct SummaryJSON: Encodable {
         let tokens: Int
         let scored: Int
-        let mean_loss: Double
+        let meanLoss: Double
         let perplexity: Double
-        let ffn_fraction: Double
-        let total_flops: Int
-        let all_big_flops: Int
+        let ffnFraction: Double
+        let totalFlops: Int
+        let allBigFlops: Int
     }
+    /// Written by `JSONOutput`: the keys in snake_case (`next_id`, `mean_loss`, ...).
     struct ReportJSON: Encodable {
         let schema = "duoscope.route/1"
         let model: ModelJSON
@@ -84,16 +85,16 @@ public struct RouteReport: Sendable {
         let tokens = e.ids.indices.map { t in
             TokenJSON(
                 position: t, id: e.ids[t], text: tokenText(e.ids[t]),
-                next_id: t + 1 < e.ids.count ? e.ids[t + 1] : nil,
+                nextID: t + 1 < e.ids.count ? e.ids[t + 1] : nil,
                 loss: t < e.losses.count ? e.losses[t] : nil,
-                routes: e.routes.pattern(t), ffn_fraction: e.ffnFractions[t],
+                routes: e.routes.pattern(t), ffnFraction: e.ffnFractions[t],
                 flops: model.cost.total(pattern: e.routes.row(t), position: t),
                 top: e.top[t].map { TopJSON(id: $0.id, text: tokenText($0.id), probability: $0.probability) })
         }
         let summary = SummaryJSON(
-            tokens: e.ids.count, scored: e.losses.count, mean_loss: e.meanLoss, perplexity: e.perplexity,
-            ffn_fraction: e.meanFFNFraction, total_flops: e.totalFLOPs,
-            all_big_flops: e.ids.indices.reduce(0) { $0 + model.cost.total(pattern: allBig, position: $1) })
+            tokens: e.ids.count, scored: e.losses.count, meanLoss: e.meanLoss, perplexity: e.perplexity,
+            ffnFraction: e.meanFFNFraction, totalFlops: e.totalFLOPs,
+            allBigFlops: e.ids.indices.reduce(0) { $0 + model.cost.total(pattern: allBig, position: $1) })
         let report = ReportJSON(
             model: ModelJSON(
                 name: model.name, path: model.directory?.path, layers: c.numLayers,

@@ -76,7 +76,7 @@ struct BenchCommand: ParsableCommand {
         }
         let blas = BLASCore.info
         if json {
-            print(try JSONOutput.string(BenchReport(blas: blas, sgemmPeakGFLOPs: peak, figures: figures)), terminator: "")
+            print(try JSONOutput.string(BenchReport(blas: blas, sgemmPeakGflops: peak, figures: figures)), terminator: "")
             return
         }
         defer {
@@ -102,11 +102,13 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    /// `bench --json`: the BLAS, the sgemm peak the percentages refer to, and every figure.
+    /// `bench --json`: the BLAS, the sgemm peak the percentages refer to, and every figure, written
+    /// by `JSONOutput` (snake_case keys: `sgemm_peak_gflops`, `tokens_per_second`, ...). Schema 1
+    /// wrote them in camelCase (`sgemmPeakGFLOPs`, `tokensPerSecond`).
     struct BenchReport: Encodable {
-        let schema = "duoscope.bench/1"
+        let schema = "duoscope.bench/2"
         let blas: BLASCore.Info
-        let sgemmPeakGFLOPs: Double
+        let sgemmPeakGflops: Double
         let figures: [EngineBenchmark.Figure]
     }
 

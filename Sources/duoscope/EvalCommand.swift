@@ -39,7 +39,7 @@ struct EvalCommand: ParsableCommand {
                 let url = URL(fileURLWithPath: path)
                 let data = try InputFile.contents(url, what: "an eval.json file")
                 struct Version: Decodable { var schema: Int? }
-                guard let version = try? JSONDecoder().decode(Version.self, from: data) else {
+                guard let version = try? JSONOutput.decode(Version.self, from: data) else {
                     throw DuoError(file: url, "not an eval.json written by duoscope eval")
                 }
                 guard version.schema == BudgetSweep.Result.currentSchema else {
@@ -47,7 +47,7 @@ struct EvalCommand: ParsableCommand {
                         file: url,
                         "eval.json schema \(version.schema ?? 1) (this duoscope reads \(BudgetSweep.Result.currentSchema)); run eval again")
                 }
-                guard let saved = try? JSONDecoder().decode(BudgetSweep.Result.self, from: data) else {
+                guard let saved = try? JSONOutput.decode(BudgetSweep.Result.self, from: data) else {
                     throw DuoError(file: url, "not an eval.json written by duoscope eval")
                 }
                 return saved

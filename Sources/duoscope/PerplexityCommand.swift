@@ -60,12 +60,12 @@ struct PerplexityCommand: ParsableCommand {
             struct Row: Encodable {
                 let policy: String
                 let tokens: Int
-                let mean_loss: Double
+                let meanLoss: Double
                 let perplexity: Double
-                let ffn_fraction: Double
+                let ffnFraction: Double
             }
             let rows = results.map {
-                Row(policy: $0.policy, tokens: $0.tokens, mean_loss: $0.meanLoss, perplexity: $0.perplexity, ffn_fraction: $0.ffnFraction)
+                Row(policy: $0.policy, tokens: $0.tokens, meanLoss: $0.meanLoss, perplexity: $0.perplexity, ffnFraction: $0.ffnFraction)
             }
             print(try JSONOutput.string(rows), terminator: "")
         case .markdown:

@@ -87,6 +87,58 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(text.contains("small FFN    inner 16 (16.0x narrower)"), text)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(ModelSummary(model: model).json().utf8)) as? [String: Any])
         XCTAssertEqual(json["parameters_total"] as? Int, 307_776)
-        XCTAssertEqual((json["flops"] as? [String: Any])?["bigFFN"] as? Int, 6 * 64 * 256)
+        XCTAssertEqual((json["flops"] as? [String: Any])?["big_ffn"] as? Int, 6 * 64 * 256)
+    }
+
+    /// Every JSON goes through `JSONOutput`: snake_case keys, dictionary keys (data) as they are.
+    func testJSONOutputWritesSnakeCaseKeysAndKeepsDictionaryKeys() throws {
+        struct Sample: Encodable {
+            var meanFFNFraction = 0.5
+            var sgemmPeakGflops = 1.0
+            var numKVHeads = 2
+            var nextID = 3
+            var shares = ["random mean": 1, "router_x": 2, "earlyExit": 3]
+        }
+        let json = try JSONOutput.string(Sample())
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        XCTAssertEqual(Set(object.keys), ["mean_ffn_fraction", "sgemm_peak_gflops", "num_kv_heads", "next_id", "shares"])
+        XCTAssertEqual(Set((object["shares"] as? [String: Int])?.keys ?? [:].keys), ["random mean", "router_x", "earlyExit"])
+        // Reading back needs names without acronyms: mean_ffn_fraction comes back as meanFfnFraction.
+        struct Readable: Codable, Equatable {
+            var meanLoss = 0.5
+            var shareK = 2
+            var shares = ["random mean": 1, "router_x": 2, "earlyExit": 3]
+        }
+        let readable = try JSONOutput.string(Readable())
+        XCTAssertTrue(readable.contains(#""share_k" : 2"#), readable)
+        XCTAssertEqual(try JSONOutput.decode(Readable.self, from: Data(readable.utf8)), Readable())
+        XCTAssertTrue(json.hasSuffix("}\n"))
+        XCTAssertTrue(try JSONOutput.string(["\u{1B}[2J\u{202E}"]).contains(#""\u001b[2J\u202e""#))
+    }
+
+    /// A sweep with a hostile policy name, as an edited eval.json could hold.
+    private func sweep() -> BudgetSweep.Result {
+        let curve = BudgetSweep.Curve(policy: "oracle", meanLoss: [2, 1.5, 1], notes: ["a", "b", "c"])
+        let hostile = BudgetSweep.Curve(policy: "evil|\u{1B}[2J,x", meanLoss: [3, 2, 1], notes: ["", "", ""])
+        let token = BudgetSweep.TokenRow(id: 1, target: 2, lossAllSmall: 3, lossAllBig: 1, lossOracle: [3, 2, 1], difficulty: 1)
+        return BudgetSweep.Result(
+            schema: BudgetSweep.Result.currentSchema, layers: 2, tokensScored: 1, context: "causal", randomTrials: 3, shareK: 1,
+            allBig: 1, allSmall: 3, curves: [curve, hostile],
+            layerShares: ["oracle": [[1, 0, 0], [0, 1, 0]], "random_x |\u{1B}": [[0.5, 0.5, 0], [0.5, 0.5, 0]]], tokens: [token])
+    }
+
+    /// eval.json (schema 2, snake_case keys) reads back what eval wrote, policy names as they were.
+    func testEvalJSONRoundTrips() throws {
+        let json = try SweepReport(result: sweep(), title: "t").json()
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        XCTAssertEqual(object["tokens_scored"] as? Int, 1)
+        XCTAssertEqual(object["share_k"] as? Int, 1)
+        XCTAssertEqual((object["curves"] as? [[String: Any]])?.first?["mean_loss"] as? [Double], [2, 1.5, 1])
+        XCTAssertEqual(Set((object["layer_shares"] as? [String: Any])?.keys ?? [:].keys), ["oracle", "random_x |\u{1B}"])
+        XCTAssertNotNil((object["tokens"] as? [[String: Any]])?.first?["loss_all_small"])
+        let back = try JSONOutput.decode(BudgetSweep.Result.self, from: Data(json.utf8))
+        XCTAssertEqual(try SweepReport(result: back, title: "t").json(), json)
+        XCTAssertEqual(back.curves.map(\.policy), ["oracle", "evil|\u{1B}[2J,x"])
+        XCTAssertEqual(back.layerShares["random_x |\u{1B}"]?[0], [0.5, 0.5, 0])
     }
 }
