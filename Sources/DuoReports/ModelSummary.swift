@@ -22,7 +22,8 @@ public struct ModelSummary: Sendable {
             return String(out.reversed())
         }
         var lines: [String] = []
-        lines.append("model        \(model.directory?.path ?? model.name)")
+        // The path and the tokenizer's own names come from files: escaped for the terminal.
+        lines.append("model        \(TerminalSafe.escape(model.directory?.path ?? model.name))")
         let family = c.family.architecture
         let kind = c.isDuo ? "Duo \(family) (big + small FFN per layer; routes skip/small/big)" : "plain \(family) (routes big/skip)"
         lines.append("kind         \(kind)")
@@ -78,7 +79,9 @@ public struct ModelSummary: Sendable {
         if let t = model.tokenizer {
             let s = t.summary
             lines.append("")
-            lines.append("tokenizer    \(s.model), \(s.vocabSize) ids, \(s.mergeCount) merges, pre-tokenizer \(s.preTokenizer)")
+            lines.append(
+                "tokenizer    \(TerminalSafe.escape(s.model)), \(s.vocabSize) ids, \(s.mergeCount) merges, "
+                    + "pre-tokenizer \(TerminalSafe.escape(s.preTokenizer))")
             if !s.specialTokens.isEmpty {
                 lines.append("special      " + s.specialTokens.map { TerminalSafe.escape($0) }.joined(separator: " "))
             }

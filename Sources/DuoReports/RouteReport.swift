@@ -105,6 +105,7 @@ public struct RouteReport: Sendable {
 
     // MARK: CSV
 
+    /// One row per token; token texts through `CSVText.field` (escaped for the terminal, quoted).
     public func csv() -> String {
         let e = evaluation
         var lines = ["position,id,token,next_id,loss,routes,ffn_fraction"]
@@ -113,32 +114,22 @@ public struct RouteReport: Sendable {
             let loss = t < e.losses.count ? String(format: "%.6f", e.losses[t]) : ""
             lines.append(
                 [
-                    String(t), String(e.ids[t]), Self.csvField(tokenText(e.ids[t])), next, loss,
+                    String(t), String(e.ids[t]), CSVText.field(tokenText(e.ids[t])), next, loss,
                     e.routes.pattern(t), String(format: "%.6f", e.ffnFractions[t]),
                 ].joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// A token's text as a CSV field: escaped like the table (`\n`, `\e`, `\u{7}`), so that CSV
-    /// printed to a terminal cannot act on it, then RFC 4180-quoted when it holds a comma, a quote
-    /// or edge spaces (quotes doubled).
-    static func csvField(_ raw: String) -> String {
-        let text = TerminalSafe.escape(raw)
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ") || text.hasSuffix(" ")
-        else {
-            return text
-        }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
     // MARK: Table
 
-    /// A human-readable table; token strings are escaped so they cannot act on a terminal.
+    /// A human-readable table; the model name, the policy and token strings are escaped so they
+    /// cannot act on a terminal.
     public func table() -> String {
         let e = evaluation
         let c = model.config
-        var out = "model \(model.name)  policy \(policy)  tokens \(e.ids.count) (\(e.losses.count) scored)  layers \(c.numLayers)\n"
+        var out = "model \(TerminalSafe.escape(model.name))  policy \(TerminalSafe.escape(policy))  "
+        out += "tokens \(e.ids.count) (\(e.losses.count) scored)  layers \(c.numLayers)\n"
         out += String(
             format: "mean loss %.4f  perplexity %.3f  FFN compute %.1f%% of all-big\n",
             e.meanLoss, e.perplexity, 100 * e.meanFFNFraction)

@@ -85,7 +85,10 @@ struct BenchCommand: ParsableCommand {
                 try? explorerLatency()
             }
         }
-        print("model: \(model ?? "random weights, sample-model shape")  layers \(c.numLayers)  hidden \(c.hiddenSize)  context \(n)")
+        print(
+            "model: \(model.map(TerminalSafe.escape) ?? "random weights, sample-model shape")  layers \(c.numLayers)  "
+                + "hidden \(c.hiddenSize)  context \(n)"
+        )
         print("BLAS: \(blas.summary)")
         print("BLAS threads: \(Parallel.blasThreads)  cores: \(ProcessInfo.processInfo.activeProcessorCount)")
         if blas.genericFallback {
@@ -123,7 +126,7 @@ struct BenchCommand: ParsableCommand {
             print(try JSONOutput.string(r), terminator: "")
             return
         }
-        print("explorer: \(textURL.lastPathComponent), \(r.tokens) tokens, \(r.width)x\(r.height) cells")
+        print("explorer: \(TerminalSafe.escape(textURL.lastPathComponent)), \(r.tokens) tokens, \(r.width)x\(r.height) cells")
         print(String(format: "first frame (load model, tokenize, draw): %.3f s", r.firstFrameSeconds))
         print(String(format: "all results for the first screen, computed in the background: %.1f s", r.computeSeconds))
         print(String(format: "then everything the Summary view adds (every policy at k = 0...L): %.1f s", r.summarySeconds))

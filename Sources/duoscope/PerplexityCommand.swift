@@ -73,16 +73,18 @@ struct PerplexityCommand: ParsableCommand {
             print("|---|---:|---:|---:|---:|")
             for r in results {
                 print(
-                    String(format: "| %@ | %d | %.4f | %.2f | %.1f%% |", r.policy, r.tokens, r.meanLoss, r.perplexity, 100 * r.ffnFraction))
+                    "| \(MarkdownText.cell(r.policy)) "
+                        + String(format: "| %d | %.4f | %.2f | %.1f%% |", r.tokens, r.meanLoss, r.perplexity, 100 * r.ffnFraction))
             }
         case .table:
             let scored = results.first?.tokens ?? 0
             print(
-                "\(duo.name): \(ids.count) tokens of \(TerminalSafe.escape(source.label)) (\(scored) scored) "
+                "\(TerminalSafe.escape(duo.name)): \(ids.count) tokens of \(TerminalSafe.escape(source.label)) (\(scored) scored) "
                     + "in windows of \(duo.config.maxPositions)"
             )
             for r in results {
-                let name = r.policy.count >= 36 ? r.policy : r.policy + String(repeating: " ", count: 36 - r.policy.count)
+                let policy = TerminalSafe.escape(r.policy)
+                let name = policy.count >= 36 ? policy : policy + String(repeating: " ", count: 36 - policy.count)
                 print(
                     name
                         + String(

@@ -4,7 +4,7 @@ import XCTest
 @testable import DuoEngine
 @testable import DuoReports
 
-/// The outputs of `duoscope route` and `info`, and text input handling.
+/// The outputs of `duoscope route`, `eval` and `info`, and text input handling.
 final class ReportTests: XCTestCase {
     private func report(_ text: String, policy: String = "random:2,1") throws -> RouteReport {
         let model = try Fixtures.model("tiny-model")
@@ -44,12 +44,12 @@ final class ReportTests: XCTestCase {
         let lines = r.csv().split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         XCTAssertEqual(lines.first, "position,id,token,next_id,loss,routes,ffn_fraction")
         XCTAssertEqual(lines.count, 1 + r.evaluation.ids.count)
-        XCTAssertEqual(RouteReport.csvField("a,b"), "\"a,b\"")
-        XCTAssertEqual(RouteReport.csvField("say \"hi\""), "\"say \"\"hi\"\"\"")
-        XCTAssertEqual(RouteReport.csvField("plain"), "plain")
+        XCTAssertEqual(CSVText.field("a,b"), "\"a,b\"")
+        XCTAssertEqual(CSVText.field("say \"hi\""), "\"say \"\"hi\"\"\"")
+        XCTAssertEqual(CSVText.field("plain"), "plain")
         // Escape sequences and bells in token text never reach the terminal raw.
-        XCTAssertEqual(RouteReport.csvField("\u{1B}[31mred\u{07}"), "\\e[31mred\\u{7}")
-        XCTAssertEqual(RouteReport.csvField("a\nb"), "a\\nb")
+        XCTAssertEqual(CSVText.field("\u{1B}[31mred\u{07}"), "\\e[31mred\\u{7}")
+        XCTAssertEqual(CSVText.field("a\nb"), "a\\nb")
     }
 
     func testUntrustedTextCannotReachTheTerminalRaw() throws {
@@ -140,5 +140,33 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(try SweepReport(result: back, title: "t").json(), json)
         XCTAssertEqual(back.curves.map(\.policy), ["oracle", "evil|\u{1B}[2J,x"])
         XCTAssertEqual(back.layerShares["random_x |\u{1B}"]?[0], [0.5, 0.5, 0])
+    }
+
+    /// Names read from an eval.json are data: escaped in the Markdown and CSV reports.
+    func testNamesReadFromEvalJSONAreEscaped() throws {
+        let report = SweepReport(result: sweep(), title: "t")
+        for text in [report.markdown(), report.csv()] {
+            XCTAssertFalse(text.unicodeScalars.contains { TerminalSafe.steersTerminal($0) && $0 != "\n" }, text)
+        }
+        XCTAssertTrue(report.markdown().contains("| evil\\|\\\\e\\[2J,x |"), report.markdown())
+        XCTAssertTrue(report.markdown().contains("| random\\_x \\|\\\\e big |"), report.markdown())
+        XCTAssertTrue(report.csv().hasPrefix("k,oracle,\"evil|\\e[2J,x\",all_big,all_small\n"), report.csv())
+    }
+
+    func testMarkdownCellsEscapeTheTerminalAndMarkdown() {
+        XCTAssertEqual(MarkdownText.cell("a|b"), "a\\|b")
+        XCTAssertEqual(
+            MarkdownText.cell("*x* _y_ `z` <b> [l] ~s~ &amp; \\"), "\\*x\\* \\_y\\_ \\`z\\` \\<b\\> \\[l\\] \\~s\\~ \\&amp; \\\\\\\\")
+        XCTAssertEqual(MarkdownText.cell("\u{1B}[1m"), "\\\\e\\[1m")
+        XCTAssertEqual(MarkdownText.cell("oracle@4 random:k=2,seed=1"), "oracle@4 random:k=2,seed=1")
+    }
+
+    func testInfoEscapesWhatComesFromFiles() throws {
+        let hostile = try Fixtures.temporaryDirectory(self).appendingPathComponent("evil\u{1B}]0;owned\u{07}model")
+        try FileManager.default.copyItem(at: Fixtures.url("tiny-model"), to: hostile)
+        let model = try DuoModel.load(directory: hostile)
+        let text = ModelSummary(model: model).text()
+        XCTAssertFalse(text.unicodeScalars.contains { TerminalSafe.steersTerminal($0) && $0 != "\n" }, text)
+        XCTAssertTrue(text.contains("evil\\e]0;owned\\u{7}model"), text)
     }
 }

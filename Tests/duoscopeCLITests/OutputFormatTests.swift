@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// One command line: snake_case keys in every JSON duoscope prints or writes.
+/// One command line: snake_case keys in every JSON duoscope prints or writes, and nothing from
+/// a file or a model reaching a terminal raw.
 final class OutputFormatTests: XCTestCase {
     private let model = CLIRunner.fixtures.appendingPathComponent("tiny-model").path
     private var scratch: URL!
@@ -74,5 +75,40 @@ final class OutputFormatTests: XCTestCase {
         XCTAssertEqual(try run(fromJSON), markdown)
         XCTAssertEqual(try run(fromJSON + ["--format", "json"]), try String(contentsOfFile: out + "/eval.json", encoding: .utf8))
         XCTAssertEqual(try run(fromJSON + ["--format", "csv"]), try run(eval + ["--format", "csv"]))
+    }
+
+    /// A model whose directory name and a text whose file name and tokens hold escape sequences:
+    /// every format printed to a terminal stays inert, JSON stays valid.
+    func testNamesAndTextsFromFilesNeverReachTheTerminalRaw() throws {
+        let hostile = scratch.appendingPathComponent("evil\u{1B}]0;owned\u{07}|model").path
+        try FileManager.default.copyItem(atPath: model, toPath: hostile)
+        let text = scratch.appendingPathComponent("t\u{1B}[2J|.txt").path
+        try Data("ok \u{1B}[2J\u{1B}]0;owned\u{07} and \u{9B}31m | end\u{202E}".utf8).write(to: URL(fileURLWithPath: text))
+        let commands: [([String], [String])] = [
+            (["route", hostile, "--file", text], ["table", "json", "csv"]),
+            (["oracle", hostile, "--file", text, "--k", "1"], ["table", "json", "csv"]),
+            (["perplexity", hostile, "--file", text, "--policy", "big"], ["table", "json", "markdown"]),
+            (["eval", hostile, "--file", text, "--trials", "2", "--no-fixed"], ["markdown", "csv", "json"]),
+            (["info", hostile], ["text", "json"]),
+            (["snapshot", hostile, text, "--k", "1", "--trials", "2", "--width", "80"], ["txt", "ansi", "svg", "json"]),
+        ]
+        for (arguments, formats) in commands {
+            for format in formats {
+                let out = try run(arguments + ["--format", format])
+                let raw = out.unicodeScalars.filter { $0 != "\n" && Self.steersTerminal($0) && !(format == "ansi" && $0 == "\u{1B}") }
+                XCTAssertTrue(raw.isEmpty, "\(arguments[0]) \(format): raw \(raw.map(\.value))")
+                if format == "json" { XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(out.utf8)), arguments[0]) }
+            }
+        }
+        let bench = try run(["bench", hostile, "--seconds", "0.01", "--only", "decode"])
+        XCTAssertFalse(bench.unicodeScalars.contains { $0 != "\n" && Self.steersTerminal($0) }, bench)
+    }
+
+    /// `TerminalSafe.steersTerminal`, restated so the test does not trust the code it checks.
+    private static func steersTerminal(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
+        default: return false
+        }
     }
 }
