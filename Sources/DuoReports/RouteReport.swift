@@ -1,7 +1,7 @@
 import DuoEngine
 import Foundation
 
-/// The output of `duoscope route` in its three formats. The JSON form (schema
+/// The output of `duoscope route` and `oracle` in its four formats. The JSON form (schema
 /// "duoscope.route/1", see docs/cli.md) is what scripts and the explorer's exports build on.
 public struct RouteReport: Sendable {
     public let model: DuoModel
@@ -119,6 +119,28 @@ public struct RouteReport: Sendable {
                 ].joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: Markdown
+
+    /// The table as Markdown: a summary line, then one row per token; the model name, the policy
+    /// and the token texts through `MarkdownText.cell` (escaped for the terminal and for Markdown).
+    public func markdown() -> String {
+        let e = evaluation
+        var out = "Model \(MarkdownText.cell(model.name)), policy \(MarkdownText.cell(policy)): \(e.ids.count) tokens "
+        out += "(\(e.losses.count) scored), \(model.config.numLayers) layers; "
+        out += String(
+            format: "mean loss %.4f, perplexity %.3f, FFN compute %.1f%% of all-big. Routes: B big, S small, K skip; layer 0 first.\n\n",
+            e.meanLoss, e.perplexity, 100 * e.meanFFNFraction)
+        out += "| pos | token | next | loss | routes | ffn% |\n|---:|---|---|---:|---|---:|\n"
+        let shown = e.ids.map { "\"" + MarkdownText.cell(tokenText($0)) + "\"" }
+        for t in e.ids.indices {
+            let next = t + 1 < e.ids.count ? shown[t + 1] : ""
+            let loss = t < e.losses.count ? String(format: "%.4f", e.losses[t]) : "-"
+            out +=
+                "| \(t) | \(shown[t]) | \(next) | \(loss) | \(e.routes.pattern(t)) | \(String(format: "%.1f", 100 * e.ffnFractions[t])) |\n"
+        }
+        return out
     }
 
     // MARK: Table

@@ -4,7 +4,7 @@ import XCTest
 @testable import DuoEngine
 @testable import DuoReports
 
-/// The outputs of `duoscope route`, `eval` and `info`, and text input handling.
+/// The outputs of `duoscope route` (table, CSV, Markdown, JSON), `eval` and `info`, and text input handling.
 final class ReportTests: XCTestCase {
     private func report(_ text: String, policy: String = "random:2,1") throws -> RouteReport {
         let model = try Fixtures.model("tiny-model")
@@ -168,5 +168,16 @@ final class ReportTests: XCTestCase {
         let text = ModelSummary(model: model).text()
         XCTAssertFalse(text.unicodeScalars.contains { TerminalSafe.steersTerminal($0) && $0 != "\n" }, text)
         XCTAssertTrue(text.contains("evil\\e]0;owned\\u{7}model"), text)
+    }
+
+    func testMarkdownTableEscapesTokensForTheTerminalAndForMarkdown() throws {
+        let r = try report("a | b \u{1B}[2J *c*", policy: "big")
+        let markdown = r.markdown()
+        XCTAssertFalse(markdown.unicodeScalars.contains { TerminalSafe.steersTerminal($0) && $0 != "\n" })
+        let rows = markdown.split(separator: "\n").filter { $0.hasPrefix("| ") }
+        XCTAssertEqual(rows.count, 1 + r.evaluation.ids.count, markdown)
+        // Every row has the header's seven cell borders: no token text ends a cell.
+        for row in rows { XCTAssertEqual(row.replacingOccurrences(of: "\\|", with: "").filter { $0 == "|" }.count, 7, String(row)) }
+        XCTAssertTrue(markdown.hasPrefix("Model tiny-model, policy all-big: "), markdown)
     }
 }

@@ -2,8 +2,9 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// One command line: snake_case keys in every JSON duoscope prints or writes, and nothing from
-/// a file or a model reaching a terminal raw.
+/// One command line: the same `--format` names in every command (or a one-line refusal), the old
+/// spellings still accepted, snake_case keys in every JSON, the same `--context` help, and
+/// nothing from a file or a model reaching a terminal raw.
 final class OutputFormatTests: XCTestCase {
     private let model = CLIRunner.fixtures.appendingPathComponent("tiny-model").path
     private var scratch: URL!
@@ -20,11 +21,69 @@ final class OutputFormatTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
+    /// Every command with `--format`, the arguments of a quick run and the formats it writes.
+    private func commands(model: String? = nil, file: String? = nil) -> [(arguments: [String], formats: [String])] {
+        let model = model ?? self.model
+        let file = file ?? self.file!
+        return [
+            (["route", model, "--file", file], ["table", "json", "csv", "md"]),
+            (["oracle", model, "--file", file, "--k", "1"], ["table", "json", "csv", "md"]),
+            (["oracle", model, "--file", file, "--k", "1", "--compare-beams", "2,4"], ["table", "json", "csv", "md"]),
+            (["perplexity", model, "--file", file, "--policy", "big", "--policy", "oracle@1"], ["table", "json", "csv", "md"]),
+            (["eval", model, "--file", file, "--trials", "2", "--no-fixed"], ["md", "csv", "json"]),
+            (["info", model], ["table", "json"]),
+            (["snapshot", model, file, "--k", "1", "--trials", "2", "--width", "80"], ["table", "ansi", "svg", "json"]),
+            (["bench", model, "--seconds", "0.01", "--only", "decode"], ["table", "json"]),
+        ]
+    }
+
     private func run(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let r = try CLIRunner.run(arguments, environment: cache)
         XCTAssertEqual(r.status, 0, "\(arguments): \(r.stderr)", file: file, line: line)
         XCTAssertFalse(r.stdout.isEmpty, "\(arguments)", file: file, line: line)
         return r.stdout
+    }
+
+    private func refuses(_ arguments: [String], _ phrase: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try CLIRunner.run(arguments, environment: cache)
+        XCTAssertNotEqual(r.status, 0, "\(arguments)", file: file, line: line)
+        let message = r.stderr.trimmingCharacters(in: .newlines)
+        XCTAssertFalse(message.contains("\n"), "one line: \(message)", file: file, line: line)
+        XCTAssertTrue(message.hasPrefix("Error: ") && message.contains(phrase), "\(phrase): \(message)", file: file, line: line)
+    }
+
+    func testEveryCommandWritesItsFormatsAndRefusesTheOthersInOneLine() throws {
+        for (arguments, formats) in commands() {
+            let command = arguments[0]
+            for format in ["table", "json", "csv", "md", "ansi", "svg", "png"] {
+                if formats.contains(format) {
+                    let out = try run(arguments + ["--format", format])
+                    if format == "json" { XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(out.utf8)), command) }
+                } else {
+                    let list = formats.dropLast().joined(separator: ", ") + " or " + formats.last!
+                    try refuses(arguments + ["--format", format], "--format \(format): \(command) writes \(list)")
+                }
+            }
+        }
+        try refuses(["bench", "--json", "--format", "table"], "--json is --format json")
+    }
+
+    /// The spellings of earlier versions: `markdown` (md), `text` and `txt` (table), `bench --json`.
+    func testOldSpellingsStillWork() throws {
+        let route = ["route", model, "--file", file!]
+        XCTAssertEqual(try run(route + ["--format", "text"]), try run(route + ["--format", "table"]))
+        let perplexity = ["perplexity", model, "--file", file!, "--policy", "big"]
+        XCTAssertEqual(try run(perplexity + ["--format", "markdown"]), try run(perplexity + ["--format", "md"]))
+        let eval = ["eval", model, "--file", file!, "--trials", "2", "--no-fixed"]
+        XCTAssertEqual(try run(eval + ["--format", "markdown"]), try run(eval + ["--format", "md"]))
+        XCTAssertEqual(try run(eval + ["--format", "markdown"]), try run(eval))
+        XCTAssertEqual(try run(["info", model, "--format", "text"]), try run(["info", model]))
+        let snapshot = ["snapshot", model, file!, "--k", "1", "--trials", "2", "--width", "80"]
+        XCTAssertEqual(try run(snapshot + ["--format", "txt"]), try run(snapshot + ["--format", "table"]))
+        let bench = try run(["bench", "--seconds", "0.01", "--only", "decode", "--json"])
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(bench.utf8)) as? [String: Any])
+        XCTAssertEqual(object["schema"] as? String, "duoscope.bench/2")
+        XCTAssertNotNil(object["sgemm_peak_gflops"] as? Double)
     }
 
     /// Keys that are not snake_case, below `path`; the keys of `dataKeyed` dictionaries are data (policy names).
@@ -43,18 +102,9 @@ final class OutputFormatTests: XCTestCase {
     }
 
     func testEveryJSONHasSnakeCaseKeysAndEvalJSONReadsBack() throws {
-        let commands = [
-            ["route", model, "--file", file!, "--format", "json"],
-            ["oracle", model, "--file", file!, "--k", "1", "--format", "json"],
-            ["perplexity", model, "--file", file!, "--policy", "big", "--policy", "oracle@1", "--format", "json"],
-            ["eval", model, "--file", file!, "--trials", "2", "--no-fixed", "--format", "json"],
-            ["info", model, "--format", "json"],
-            ["snapshot", model, file!, "--k", "1", "--trials", "2", "--width", "80", "--format", "json"],
-            ["bench", model, "--seconds", "0.01", "--only", "decode", "--json"],
-        ]
         var schemas: [String: String] = [:]
-        for arguments in commands {
-            let object = try JSONSerialization.jsonObject(with: Data(try run(arguments).utf8))
+        for (arguments, formats) in commands() where formats.contains("json") {
+            let object = try JSONSerialization.jsonObject(with: Data(try run(arguments + ["--format", "json"]).utf8))
             XCTAssertEqual(badKeys(object), [], "\(arguments)")
             if let schema = (object as? [String: Any])?["schema"] { schemas[arguments[0]] = "\(schema)" }
         }
@@ -77,6 +127,23 @@ final class OutputFormatTests: XCTestCase {
         XCTAssertEqual(try run(fromJSON + ["--format", "csv"]), try run(eval + ["--format", "csv"]))
     }
 
+    func testContextHelpSaysTheSameEverywhere() throws {
+        func help(_ command: String) throws -> String {
+            let r = try CLIRunner.run([command, "--help"])
+            return r.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        }
+        let words = "The oracle's context: causal (earlier tokens keep their own oracle routes)"
+        for command in ["oracle", "eval"] {
+            XCTAssertTrue(try help(command).contains(words + ", fixed (earlier tokens all-big) or a policy"), command)
+        }
+        for command in ["explore", "snapshot"] {
+            XCTAssertTrue(try help(command).contains(words + " or fixed (earlier tokens all-big)"), command)
+        }
+        for command in ["route", "oracle", "perplexity", "eval", "info", "snapshot", "bench"] {
+            XCTAssertTrue(try help(command).contains("--format <format> Output format: "), command)
+        }
+    }
+
     /// A model whose directory name and a text whose file name and tokens hold escape sequences:
     /// every format printed to a terminal stays inert, JSON stays valid.
     func testNamesAndTextsFromFilesNeverReachTheTerminalRaw() throws {
@@ -84,15 +151,7 @@ final class OutputFormatTests: XCTestCase {
         try FileManager.default.copyItem(atPath: model, toPath: hostile)
         let text = scratch.appendingPathComponent("t\u{1B}[2J|.txt").path
         try Data("ok \u{1B}[2J\u{1B}]0;owned\u{07} and \u{9B}31m | end\u{202E}".utf8).write(to: URL(fileURLWithPath: text))
-        let commands: [([String], [String])] = [
-            (["route", hostile, "--file", text], ["table", "json", "csv"]),
-            (["oracle", hostile, "--file", text, "--k", "1"], ["table", "json", "csv"]),
-            (["perplexity", hostile, "--file", text, "--policy", "big"], ["table", "json", "markdown"]),
-            (["eval", hostile, "--file", text, "--trials", "2", "--no-fixed"], ["markdown", "csv", "json"]),
-            (["info", hostile], ["text", "json"]),
-            (["snapshot", hostile, text, "--k", "1", "--trials", "2", "--width", "80"], ["txt", "ansi", "svg", "json"]),
-        ]
-        for (arguments, formats) in commands {
+        for (arguments, formats) in commands(model: hostile, file: text) {
             for format in formats {
                 let out = try run(arguments + ["--format", format])
                 let raw = out.unicodeScalars.filter { $0 != "\n" && Self.steersTerminal($0) && !(format == "ansi" && $0 == "\u{1B}") }
@@ -100,8 +159,6 @@ final class OutputFormatTests: XCTestCase {
                 if format == "json" { XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(out.utf8)), arguments[0]) }
             }
         }
-        let bench = try run(["bench", hostile, "--seconds", "0.01", "--only", "decode"])
-        XCTAssertFalse(bench.unicodeScalars.contains { $0 != "\n" && Self.steersTerminal($0) }, bench)
     }
 
     /// `TerminalSafe.steersTerminal`, restated so the test does not trust the code it checks.
