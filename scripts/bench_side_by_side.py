@@ -59,12 +59,12 @@ def main():
     kept, kept_figs = duoscope_bench(args.duoscope, args.model, args.seconds,
                                      {"OPENBLAS_CORETYPE": "Prescott", "DUOSCOPE_BLAS_CORE": "keep"})
 
-    peak = report["sgemmPeakGFLOPs"]
+    peak = report["sgemm_peak_gflops"]
     torch_rates = {"prefill": torch_inf["prefill_tokens_per_s"], "decode": torch_inf["decode_tokens_per_s"],
                    "oracle": torch_inf["oracle_naive_tokens_per_s"], "oracle naive": torch_inf["oracle_naive_tokens_per_s"],
                    "train": torch_train["tokens_per_s"]}
     blas = report["blas"]
-    print(f"CPU: {blas['cpu']} ({', '.join(blas['cpuFeatures'])}); BLAS: {blas['library']}, kernels {blas['core']}; "
+    print(f"CPU: {blas['cpu']} ({', '.join(blas['cpu_features'])}); BLAS: {blas['library']}, kernels {blas['core']}; "
           f"sgemm peak {peak:.1f} GFLOP/s; PyTorch: {torch_inf['framework']}, {torch_inf['threads']} threads\n")
     print("| figure | duoscope tokens/s | GFLOP/s | of sgemm peak | PyTorch tokens/s | duoscope / PyTorch |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -74,7 +74,7 @@ def main():
               "train": "training step 8 x 256, random 50/50 (AdamW)"}
     for key, label in labels.items():
         f = ours[key]
-        rate = f["tokensPerSecond"]
+        rate = f["tokens_per_second"]
         print(f"| {label} | {rate:,.2f} | {f['gflops']:.1f} | {100 * f['gflops'] / peak:.0f}% | "
               f"{torch_rates[key]:,.2f} | {rate / torch_rates[key]:.2f}x |")
     print()
@@ -82,10 +82,10 @@ def main():
     print("| figure | replaced by duoscope (default) | kept (DUOSCOPE_BLAS_CORE=keep) |")
     print("|---|---:|---:|")
     print(f"| BLAS kernels | {fixed['blas']['core']} | {kept['blas']['core']} (flagged: generic fallback "
-          f"{'yes' if kept['blas']['genericFallback'] else 'no'}) |")
-    print(f"| sgemm peak GFLOP/s | {fixed['sgemmPeakGFLOPs']:.1f} | {kept['sgemmPeakGFLOPs']:.1f} |")
+          f"{'yes' if kept['blas']['generic_fallback'] else 'no'}) |")
+    print(f"| sgemm peak GFLOP/s | {fixed['sgemm_peak_gflops']:.1f} | {kept['sgemm_peak_gflops']:.1f} |")
     for key in ["prefill", "decode", "oracle", "train"]:
-        print(f"| {labels[key]} tokens/s | {fixed_figs[key]['tokensPerSecond']:,.2f} | {kept_figs[key]['tokensPerSecond']:,.2f} |")
+        print(f"| {labels[key]} tokens/s | {fixed_figs[key]['tokens_per_second']:,.2f} | {kept_figs[key]['tokens_per_second']:,.2f} |")
     return 0
 
 

@@ -22,7 +22,8 @@ public struct ModelSummary: Sendable {
             return String(out.reversed())
         }
         var lines: [String] = []
-        lines.append("model        \(model.directory?.path ?? model.name)")
+        // The path and the tokenizer's own names come from files: escaped for the terminal.
+        lines.append("model        \(TerminalSafe.escape(model.directory?.path ?? model.name))")
         let family = c.family.architecture
         let kind = c.isDuo ? "Duo \(family) (big + small FFN per layer; routes skip/small/big)" : "plain \(family) (routes big/skip)"
         lines.append("kind         \(kind)")
@@ -78,7 +79,9 @@ public struct ModelSummary: Sendable {
         if let t = model.tokenizer {
             let s = t.summary
             lines.append("")
-            lines.append("tokenizer    \(s.model), \(s.vocabSize) ids, \(s.mergeCount) merges, pre-tokenizer \(s.preTokenizer)")
+            lines.append(
+                "tokenizer    \(TerminalSafe.escape(s.model)), \(s.vocabSize) ids, \(s.mergeCount) merges, "
+                    + "pre-tokenizer \(TerminalSafe.escape(s.preTokenizer))")
             if !s.specialTokens.isEmpty {
                 lines.append("special      " + s.specialTokens.map { TerminalSafe.escape($0) }.joined(separator: " "))
             }
@@ -88,13 +91,15 @@ public struct ModelSummary: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// `info --format json`, written by `JSONOutput` (snake_case keys). Schema 2: schema 1 wrote
+    /// the config, parameter counts, FLOPs, tokenizer and BLAS keys in camelCase.
     struct InfoJSON: Encodable {
-        let schema = "duoscope.info/1"
+        let schema = "duoscope.info/2"
         let path: String?
         let config: ModelConfig
         let dtype: String?
         let parameters: ParameterCounts
-        let parameters_total: Int
+        let parametersTotal: Int
         let flops: ComputeCost
         let tokenizer: TokenizerSummary?
         let blas: BLASCore.Info
@@ -103,7 +108,7 @@ public struct ModelSummary: Sendable {
     public func json() throws -> String {
         let info = InfoJSON(
             path: model.directory?.path, config: model.config, dtype: model.storedDType?.rawValue,
-            parameters: model.parameterCounts, parameters_total: model.parameterCounts.total,
+            parameters: model.parameterCounts, parametersTotal: model.parameterCounts.total,
             flops: model.cost, tokenizer: model.tokenizer?.summary, blas: BLASCore.info)
         return try JSONOutput.string(info)
     }

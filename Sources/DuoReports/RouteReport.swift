@@ -1,7 +1,7 @@
 import DuoEngine
 import Foundation
 
-/// The output of `duoscope route` in its three formats. The JSON form (schema
+/// The output of `duoscope route` and `oracle` in its four formats. The JSON form (schema
 /// "duoscope.route/1", see docs/cli.md) is what scripts and the explorer's exports build on.
 public struct RouteReport: Sendable {
     public let model: DuoModel
@@ -29,14 +29,14 @@ public struct RouteReport: Sendable {
         let position: Int
         let id: Int
         let text: String
-        let next_id: Int?
+        let nextID: Int?
         let loss: Double?
         let routes: String
-        let ffn_fraction: Double
+        let ffnFraction: Double
         let flops: Int
         let top: [TopJSON]
 
-        enum CodingKeys: String, CodingKey { case position, id, text, next_id, loss, routes, ffn_fraction, flops, top }
+        enum CodingKeys: String, CodingKey { case position, id, text, nextID, loss, routes, ffnFraction, flops, top }
 
         /// Writes `next_id` and `loss` as null for the last token instead of leaving them out.
         func encode(to encoder: Encoder) throws {
@@ -44,10 +44,10 @@ public struct RouteReport: Sendable {
             try c.encode(position, forKey: .position)
             try c.encode(id, forKey: .id)
             try c.encode(text, forKey: .text)
-            try c.encode(next_id, forKey: .next_id)
+            try c.encode(nextID, forKey: .nextID)
             try c.encode(loss, forKey: .loss)
             try c.encode(routes, forKey: .routes)
-            try c.encode(ffn_fraction, forKey: .ffn_fraction)
+            try c.encode(ffnFraction, forKey: .ffnFraction)
             try c.encode(flops, forKey: .flops)
             try c.encode(top, forKey: .top)
         }
@@ -62,12 +62,13 @@ public struct RouteReport: Sendable {
     struct SummaryJSON: Encodable {
         let tokens: Int
         let scored: Int
-        let mean_loss: Double
+        let meanLoss: Double
         let perplexity: Double
-        let ffn_fraction: Double
-        let total_flops: Int
-        let all_big_flops: Int
+        let ffnFraction: Double
+        let totalFlops: Int
+        let allBigFlops: Int
     }
+    /// Written by `JSONOutput`: the keys in snake_case (`next_id`, `mean_loss`, ...).
     struct ReportJSON: Encodable {
         let schema = "duoscope.route/1"
         let model: ModelJSON
@@ -84,16 +85,16 @@ public struct RouteReport: Sendable {
         let tokens = e.ids.indices.map { t in
             TokenJSON(
                 position: t, id: e.ids[t], text: tokenText(e.ids[t]),
-                next_id: t + 1 < e.ids.count ? e.ids[t + 1] : nil,
+                nextID: t + 1 < e.ids.count ? e.ids[t + 1] : nil,
                 loss: t < e.losses.count ? e.losses[t] : nil,
-                routes: e.routes.pattern(t), ffn_fraction: e.ffnFractions[t],
+                routes: e.routes.pattern(t), ffnFraction: e.ffnFractions[t],
                 flops: model.cost.total(pattern: e.routes.row(t), position: t),
                 top: e.top[t].map { TopJSON(id: $0.id, text: tokenText($0.id), probability: $0.probability) })
         }
         let summary = SummaryJSON(
-            tokens: e.ids.count, scored: e.losses.count, mean_loss: e.meanLoss, perplexity: e.perplexity,
-            ffn_fraction: e.meanFFNFraction, total_flops: e.totalFLOPs,
-            all_big_flops: e.ids.indices.reduce(0) { $0 + model.cost.total(pattern: allBig, position: $1) })
+            tokens: e.ids.count, scored: e.losses.count, meanLoss: e.meanLoss, perplexity: e.perplexity,
+            ffnFraction: e.meanFFNFraction, totalFlops: e.totalFLOPs,
+            allBigFlops: e.ids.indices.reduce(0) { $0 + model.cost.total(pattern: allBig, position: $1) })
         let report = ReportJSON(
             model: ModelJSON(
                 name: model.name, path: model.directory?.path, layers: c.numLayers,
@@ -104,6 +105,7 @@ public struct RouteReport: Sendable {
 
     // MARK: CSV
 
+    /// One row per token; token texts through `CSVText.field` (escaped for the terminal, quoted).
     public func csv() -> String {
         let e = evaluation
         var lines = ["position,id,token,next_id,loss,routes,ffn_fraction"]
@@ -112,32 +114,44 @@ public struct RouteReport: Sendable {
             let loss = t < e.losses.count ? String(format: "%.6f", e.losses[t]) : ""
             lines.append(
                 [
-                    String(t), String(e.ids[t]), Self.csvField(tokenText(e.ids[t])), next, loss,
+                    String(t), String(e.ids[t]), CSVText.field(tokenText(e.ids[t])), next, loss,
                     e.routes.pattern(t), String(format: "%.6f", e.ffnFractions[t]),
                 ].joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// A token's text as a CSV field: escaped like the table (`\n`, `\e`, `\u{7}`), so that CSV
-    /// printed to a terminal cannot act on it, then RFC 4180-quoted when it holds a comma, a quote
-    /// or edge spaces (quotes doubled).
-    static func csvField(_ raw: String) -> String {
-        let text = TerminalSafe.escape(raw)
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ") || text.hasSuffix(" ")
-        else {
-            return text
+    // MARK: Markdown
+
+    /// The table as Markdown: a summary line, then one row per token; the model name, the policy
+    /// and the token texts through `MarkdownText.cell` (escaped for the terminal and for Markdown).
+    public func markdown() -> String {
+        let e = evaluation
+        var out = "Model \(MarkdownText.cell(model.name)), policy \(MarkdownText.cell(policy)): \(e.ids.count) tokens "
+        out += "(\(e.losses.count) scored), \(model.config.numLayers) layers; "
+        out += String(
+            format: "mean loss %.4f, perplexity %.3f, FFN compute %.1f%% of all-big. Routes: B big, S small, K skip; layer 0 first.\n\n",
+            e.meanLoss, e.perplexity, 100 * e.meanFFNFraction)
+        out += "| pos | token | next | loss | routes | ffn% |\n|---:|---|---|---:|---|---:|\n"
+        let shown = e.ids.map { "\"" + MarkdownText.cell(tokenText($0)) + "\"" }
+        for t in e.ids.indices {
+            let next = t + 1 < e.ids.count ? shown[t + 1] : ""
+            let loss = t < e.losses.count ? String(format: "%.4f", e.losses[t]) : "-"
+            out +=
+                "| \(t) | \(shown[t]) | \(next) | \(loss) | \(e.routes.pattern(t)) | \(String(format: "%.1f", 100 * e.ffnFractions[t])) |\n"
         }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return out
     }
 
     // MARK: Table
 
-    /// A human-readable table; token strings are escaped so they cannot act on a terminal.
+    /// A human-readable table; the model name, the policy and token strings are escaped so they
+    /// cannot act on a terminal.
     public func table() -> String {
         let e = evaluation
         let c = model.config
-        var out = "model \(model.name)  policy \(policy)  tokens \(e.ids.count) (\(e.losses.count) scored)  layers \(c.numLayers)\n"
+        var out = "model \(TerminalSafe.escape(model.name))  policy \(TerminalSafe.escape(policy))  "
+        out += "tokens \(e.ids.count) (\(e.losses.count) scored)  layers \(c.numLayers)\n"
         out += String(
             format: "mean loss %.4f  perplexity %.3f  FFN compute %.1f%% of all-big\n",
             e.meanLoss, e.perplexity, 100 * e.meanFFNFraction)

@@ -26,7 +26,7 @@ public struct SweepReport: Sendable {
         var out = "Perplexity by number of big layers k (of \(r.layers)), \(r.tokensScored) tokens scored, context \(r.context)"
         out += String(format: "; all-big %.2f, all-small %.2f.\n\n", exp(r.allBig), exp(r.allSmall))
         let curves = self.curves
-        out += "| k | " + curves.map(\.0).joined(separator: " | ") + " |\n"
+        out += "| k | " + curves.map { MarkdownText.cell($0.0) }.joined(separator: " | ") + " |\n"
         out += "|---:|" + curves.map { _ in "---:" }.joined(separator: "|") + "|\n"
         for k in 0...r.layers {
             out += "| \(k) | " + curves.map { String(format: "%.2f", $0.1[k]) }.joined(separator: " | ") + " |\n"
@@ -36,9 +36,9 @@ public struct SweepReport: Sendable {
         out += "|---|" + (0..<r.layers).map { _ in "---:" }.joined(separator: "|") + "|\n"
         for name in r.layerShares.keys.sorted() {
             let rows = r.layerShares[name]!
-            out += "| \(name) big | " + rows.map { String(format: "%.2f", $0[0]) }.joined(separator: " | ") + " |\n"
+            out += "| \(MarkdownText.cell(name)) big | " + rows.map { String(format: "%.2f", $0[0]) }.joined(separator: " | ") + " |\n"
             if rows.contains(where: { $0[2] > 0 }) {
-                out += "| \(name) skip | " + rows.map { String(format: "%.2f", $0[2]) }.joined(separator: " | ") + " |\n"
+                out += "| \(MarkdownText.cell(name)) skip | " + rows.map { String(format: "%.2f", $0[2]) }.joined(separator: " | ") + " |\n"
             }
         }
         return out
@@ -46,7 +46,8 @@ public struct SweepReport: Sendable {
 
     public func csv() -> String {
         let curves = self.curves
-        var lines = ["k," + curves.map { $0.0.replacingOccurrences(of: " ", with: "_") }.joined(separator: ",") + ",all_big,all_small"]
+        let names = curves.map { CSVText.field($0.0.replacingOccurrences(of: " ", with: "_")) }
+        var lines = ["k," + names.joined(separator: ",") + ",all_big,all_small"]
         for k in 0...result.layers {
             lines.append(
                 "\(k)," + curves.map { String(format: "%.4f", $0.1[k]) }.joined(separator: ",")

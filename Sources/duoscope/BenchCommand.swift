@@ -21,7 +21,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Minimum seconds per measurement.")
     var seconds = 1.0
 
-    @Flag(help: "Print JSON instead of a table.")
+    static let formats: [OutputFormat] = [.table, .json]
+
+    @Option(help: OutputFormat.help(formats))
+    var format: OutputFormat?
+
+    @Flag(help: "The same as --format json.")
     var json = false
 
     @Option(name: .customLong("train-batch"), help: "Sequences per step when timing full training steps.")
@@ -43,8 +48,42 @@ struct BenchCommand: ParsableCommand {
         vocabSize: 4096, hiddenSize: 192, intermediateSize: 768, smallIntermediateSize: 48,
         numLayers: 12, numHeads: 6, numKVHeads: 2, maxPositions: 256, tieWordEmbeddings: true)
 
+    func validate() throws {
+        try format?.check(Self.formats, command: "bench")
+        if json, let format, format != .json { throw DuoError("--json is --format json; give one format") }
+    }
+
+    /// The engine's figures and the sgemm peak their percentages refer to.
+    private struct Engine {
+        var config: ModelConfig
+        var peak: Double
+        var figures: [EngineBenchmark.Figure]
+    }
+
     func run() throws {
-        if only == [.explorer] { return try explorerLatency() }
+        let format = json ? .json : format ?? .table
+        let parts = Set(only.isEmpty ? Part.allCases : only)
+        let engine = only == [.explorer] ? nil : try measureEngine(parts)
+        if let engine, format == .table { printTable(engine) }
+        // The explorer is measured when asked for alone, and beside the rest when there is a model.
+        var explorer: (result: ExplorerBenchmark.Result, text: String)?
+        if only == [.explorer] {
+            explorer = try explorerLatency()
+        } else if parts.contains(.explorer), model != nil {
+            explorer = try? explorerLatency()
+        }
+        if let explorer, format == .table {
+            if engine != nil { print("") }
+            printExplorer(explorer.result, text: explorer.text)
+        }
+        if format == .json {
+            let report = BenchReport(
+                blas: BLASCore.info, sgemmPeakGflops: engine?.peak, figures: engine?.figures ?? [], explorer: explorer?.result)
+            print(try JSONOutput.string(report), terminator: "")
+        }
+    }
+
+    private func measureEngine(_ parts: Set<Part>) throws -> Engine {
         let duo: DuoModel
         if let model {
             duo = try Loader.model(model)
@@ -56,7 +95,6 @@ struct BenchCommand: ParsableCommand {
         for size in [256, 512, 1024] { figures.append(EngineBenchmark.sgemmPeak(size: size, minimumSeconds: seconds)) }
         let peak = figures.map(\.gflops).max() ?? 1
         let n = c.maxPositions
-        let parts = Set(only.isEmpty ? Part.allCases : only)
         let policies: [RoutingPolicy] =
             c.isDuo
             ? [UniformPolicy(.big), try PolicySpec.parse("random", config: c), UniformPolicy(.small)]
@@ -74,18 +112,15 @@ struct BenchCommand: ParsableCommand {
         if parts.contains(.train) && trainBatch > 0 {
             figures.append(TrainingBenchmark.measure(config: c, batch: trainBatch, length: n, minimumSeconds: max(seconds, 3)))
         }
+        return Engine(config: c, peak: peak, figures: figures)
+    }
+
+    private func printTable(_ engine: Engine) {
+        let c = engine.config
         let blas = BLASCore.info
-        if json {
-            print(try JSONOutput.string(BenchReport(blas: blas, sgemmPeakGFLOPs: peak, figures: figures)), terminator: "")
-            return
-        }
-        defer {
-            if parts.contains(.explorer), model != nil {
-                print("")
-                try? explorerLatency()
-            }
-        }
-        print("model: \(model ?? "random weights, sample-model shape")  layers \(c.numLayers)  hidden \(c.hiddenSize)  context \(n)")
+        print(
+            "model: \(model.map(TerminalSafe.escape) ?? "random weights, sample-model shape")  layers \(c.numLayers)  "
+                + "hidden \(c.hiddenSize)  context \(c.maxPositions)")
         print("BLAS: \(blas.summary)")
         print("BLAS threads: \(Parallel.blasThreads)  cores: \(ProcessInfo.processInfo.activeProcessorCount)")
         if blas.genericFallback {
@@ -94,34 +129,37 @@ struct BenchCommand: ParsableCommand {
         print("")
         func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
         print(pad("measurement", 56) + pad("tokens/s", 12) + pad("GFLOP/s", 10) + "of sgemm peak")
-        for f in figures {
+        for f in engine.figures {
             let rate = f.tokensPerSecond.map { String(format: $0 < 100 ? "%.2f" : "%.0f", $0) } ?? "-"
             print(
                 pad(f.name, 56) + pad(rate, 12) + pad(String(format: "%.1f", f.gflops), 10)
-                    + String(format: "%.0f%%", 100 * f.gflops / peak))
+                    + String(format: "%.0f%%", 100 * f.gflops / engine.peak))
         }
     }
 
-    /// `bench --json`: the BLAS, the sgemm peak the percentages refer to, and every figure.
+    /// `bench --format json`, written by `JSONOutput` (snake_case keys): the BLAS, the sgemm peak
+    /// the percentages refer to, every figure, and the explorer's latencies when measured.
+    /// Schema 2; schema 1 wrote camelCase keys (`sgemmPeakGFLOPs`, `tokensPerSecond`, ...), and
+    /// `--only explorer` printed the explorer's figures alone, without a schema.
     struct BenchReport: Encodable {
-        let schema = "duoscope.bench/1"
+        let schema = "duoscope.bench/2"
         let blas: BLASCore.Info
-        let sgemmPeakGFLOPs: Double
+        let sgemmPeakGflops: Double?
         let figures: [EngineBenchmark.Figure]
+        let explorer: ExplorerBenchmark.Result?
     }
 
-    /// First-frame time and key-to-redraw latency of the explorer on a model and text.
-    func explorerLatency() throws {
+    /// First-frame time and key-to-redraw latency of the explorer on a model and text (and the text's file name).
+    func explorerLatency() throws -> (result: ExplorerBenchmark.Result, text: String) {
         guard let model else { throw DuoError("the explorer benchmark needs a MODEL with a tokenizer") }
         let modelURL = URL(fileURLWithPath: model)
         let textURL =
             text.map { URL(fileURLWithPath: $0) } ?? modelURL.deletingLastPathComponent().appendingPathComponent("texts/quotes.txt")
-        let r = try ExplorerBenchmark.run(model: modelURL, text: textURL)
-        if json {
-            print(try JSONOutput.string(r), terminator: "")
-            return
-        }
-        print("explorer: \(textURL.lastPathComponent), \(r.tokens) tokens, \(r.width)x\(r.height) cells")
+        return (try ExplorerBenchmark.run(model: modelURL, text: textURL), textURL.lastPathComponent)
+    }
+
+    private func printExplorer(_ r: ExplorerBenchmark.Result, text: String) {
+        print("explorer: \(TerminalSafe.escape(text)), \(r.tokens) tokens, \(r.width)x\(r.height) cells")
         print(String(format: "first frame (load model, tokenize, draw): %.3f s", r.firstFrameSeconds))
         print(String(format: "all results for the first screen, computed in the background: %.1f s", r.computeSeconds))
         print(String(format: "then everything the Summary view adds (every policy at k = 0...L): %.1f s", r.summarySeconds))

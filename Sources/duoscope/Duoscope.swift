@@ -46,6 +46,11 @@ struct TextOptions: ParsableArguments {
 /// `causal` (earlier tokens keep their oracle routes), `fixed` (earlier tokens all-big, as the
 /// explorer calls it; `big` is the same), or any other policy for the earlier tokens.
 enum OracleContextOption {
+    /// `--context`'s help in `oracle` and `eval`; `ExplorerOptions.contextHelp` says the same for the explorer.
+    static let help = ArgumentHelp(
+        "The oracle's context: causal (earlier tokens keep their own oracle routes), fixed (earlier tokens all-big) "
+            + "or a policy for the earlier tokens (e.g. small, router@4).")
+
     static func parse(_ text: String, model: DuoModel) throws -> OracleContext {
         switch text.lowercased() {
         case "causal": return .causal

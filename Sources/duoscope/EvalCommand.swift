@@ -15,21 +15,23 @@ struct EvalCommand: ParsableCommand {
             + "eval.json and eval.svg there."
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case markdown, csv, json }
+    static let formats: [OutputFormat] = [.md, .csv, .json]
 
     @Argument(help: "Model directory.") var model: String
     @OptionGroup var input: TextOptions
     @Option(help: "A router file; repeat for several.") var router: [String] = []
     @Option(help: "Random routings per k for best-of-N and mean.") var trials = 100
-    @Option(help: "Oracle context: causal, fixed (earlier tokens all-big), or a policy for earlier tokens.") var context = "causal"
+    @Option(help: OracleContextOption.help) var context = "causal"
     @Flag(name: .customLong("no-fixed"), help: "Skip the exhaustive best-fixed-pattern baseline (2^L runs of the text).") var noFixed =
         false
     @Option(name: .customLong("share-k"), help: "k for per-layer shares and token difficulty (default L/2).") var shareK: Int?
     @Option(help: "Seed of the random routings.") var seed: UInt64 = 0
-    @Option(help: "Printed format: markdown, csv or json.") var format: Format = .markdown
+    @Option(help: OutputFormat.help(formats)) var format: OutputFormat = .md
     @Option(help: "Directory for eval.md, eval.csv, eval.json and eval.svg.") var out: String?
     @Option(name: .customLong("from-json"), help: "Render the reports from a saved eval.json instead of computing (no text needed).")
     var fromJSON: String?
+
+    func validate() throws { try format.check(Self.formats, command: "eval") }
 
     func run() throws {
         StandardOutput.lineBuffered()
@@ -39,7 +41,7 @@ struct EvalCommand: ParsableCommand {
                 let url = URL(fileURLWithPath: path)
                 let data = try InputFile.contents(url, what: "an eval.json file")
                 struct Version: Decodable { var schema: Int? }
-                guard let version = try? JSONDecoder().decode(Version.self, from: data) else {
+                guard let version = try? JSONOutput.decode(Version.self, from: data) else {
                     throw DuoError(file: url, "not an eval.json written by duoscope eval")
                 }
                 guard version.schema == BudgetSweep.Result.currentSchema else {
@@ -47,7 +49,7 @@ struct EvalCommand: ParsableCommand {
                         file: url,
                         "eval.json schema \(version.schema ?? 1) (this duoscope reads \(BudgetSweep.Result.currentSchema)); run eval again")
                 }
-                guard let saved = try? JSONDecoder().decode(BudgetSweep.Result.self, from: data) else {
+                guard let saved = try? JSONOutput.decode(BudgetSweep.Result.self, from: data) else {
                     throw DuoError(file: url, "not an eval.json written by duoscope eval")
                 }
                 return saved
@@ -102,9 +104,9 @@ struct EvalCommand: ParsableCommand {
             try AtomicFile.write(Data(report.svg().utf8), to: directory.appendingPathComponent("eval.svg"))
         }
         switch format {
-        case .markdown: print(report.markdown(), terminator: "")
         case .csv: print(report.csv(), terminator: "")
         case .json: print(try report.json(), terminator: "")
+        default: print(report.markdown(), terminator: "")
         }
     }
 }

@@ -15,8 +15,13 @@ struct ExplorerOptions: ParsableArguments {
     @Option(name: .long, help: "Budget: big layers per token (default 4).")
     var k: Int?
 
-    @Option(name: .long, help: "Oracle context: causal or fixed (all-big) (default causal).")
+    @Option(name: .long, help: contextHelp)
     var context: String?
+
+    /// `--context`'s help, in the words of `OracleContextOption.help` (`oracle`, `eval`).
+    static let contextHelp = ArgumentHelp(
+        "The oracle's context: causal (earlier tokens keep their own oracle routes) or fixed (earlier tokens all-big); "
+            + "default causal.")
 
     @Option(name: .long, help: "View: routes, compare, difficulty, layers, summary (default routes).")
     var view: String?

@@ -7,13 +7,15 @@ struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info", abstract: "Describe a model: architecture, parameter counts, FLOPs per route, tokenizer.")
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+    static let formats: [OutputFormat] = [.table, .json]
 
     @Argument(help: "Model directory (config.json, model.safetensors, tokenizer.json).")
     var model: String
 
-    @Option(help: "Output format: text or json.")
-    var format: Format = .text
+    @Option(help: OutputFormat.help(formats, notes: [.table: "the description as text"]))
+    var format: OutputFormat = .table
+
+    func validate() throws { try format.check(Self.formats, command: "info") }
 
     func run() throws {
         let summary = ModelSummary(model: try Loader.model(model))

@@ -11,11 +11,9 @@ struct OracleCommand: ParsableCommand {
         discussion: """
             Constraints: --k K (exactly K big layers, the rest small), --skips S (big or skip, exactly S skipped), \
             --budget F (skip/small/big with FFN compute at most F of all-big; exhaustive, 3^L patterns per token). \
-            --context causal (default): earlier tokens keep their own oracle routes; --context big|small|POLICY: \
-            earlier tokens run under that policy.
+            --context causal (default): earlier tokens keep their own oracle routes; --context fixed: earlier \
+            tokens run all-big; --context POLICY: earlier tokens run under that policy (e.g. small, router@4).
             """)
-
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
 
     @Argument(help: "Model directory.")
     var model: String
@@ -23,8 +21,8 @@ struct OracleCommand: ParsableCommand {
     @Option(help: "Exactly K big layers per token.") var k: Int?
     @Option(help: "Big or skip, with exactly S skipped layers.") var skips: Int?
     @Option(help: "FFN compute budget as a fraction of all-big (ternary search).") var budget: Double?
-    @Option(help: "Context routing: causal, fixed (earlier tokens all-big), or a policy for the earlier tokens.") var context = "causal"
-    @Option(help: "Output format: table, json or csv.") var format: Format = .table
+    @Option(help: OracleContextOption.help) var context = "causal"
+    @Option(help: OutputFormat.help(RouteCommand.formats)) var format: OutputFormat = .table
     @Option(help: "Search only a beam of this width (default: every admissible pattern; see --compare-beams for what a beam loses).")
     var beam: Int?
     @Option(
@@ -35,6 +33,7 @@ struct OracleCommand: ParsableCommand {
     var compareBeams: String?
 
     func validate() throws {
+        try format.check(RouteCommand.formats, command: "oracle")
         guard [k != nil, skips != nil, budget != nil].filter({ $0 }).count == 1 else {
             throw ValidationError("give exactly one of --k, --skips or --budget")
         }
@@ -59,14 +58,7 @@ struct OracleCommand: ParsableCommand {
                 line.update("comparing beams: token \(done)/\(total)  \(DurationText.short(Date().timeIntervalSince(start)))")
             }
             line.clear()
-            print("| search | tokens | optimum found | mean excess loss | max excess loss | s/token |")
-            print("|---|---:|---:|---:|---:|---:|")
-            for r in rows {
-                print(
-                    String(
-                        format: "| %@ | %d | %.1f%% | %.4f | %.4f | %.3f |", r.beamWidth.map { "beam \($0)" } ?? "exhaustive",
-                        r.tokens, 100 * r.foundOptimum, r.meanGap, r.maxGap, r.secondsPerToken))
-            }
+            print(try BeamComparison(rows: rows).render(format), terminator: "")
             return
         }
         let beamWidth = beam
@@ -83,10 +75,51 @@ struct OracleCommand: ParsableCommand {
         let search = beamWidth.map { ", beam \($0)" } ?? ""
         let report = RouteReport(
             model: duo, policy: "oracle(\(constraint), context \(contextMode.name)\(search))", text: source.text, evaluation: evaluation)
+        print(try report.render(format), terminator: "")
+    }
+}
+
+/// `oracle --compare-beams`: beam search against exhaustive search, one row per search, as a
+/// Markdown table (`table` and `md`), JSON (`search`, `tokens`, `found_optimum`, ...) or CSV.
+struct BeamComparison {
+    let rows: [BeamQuality.Row]
+
+    private struct RowJSON: Encodable {
+        let search: String
+        let beamWidth: Int?
+        let tokens: Int
+        let foundOptimum: Double
+        let meanExcessLoss: Double
+        let maxExcessLoss: Double
+        let secondsPerToken: Double
+    }
+
+    private func search(_ r: BeamQuality.Row) -> String { r.beamWidth.map { "beam \($0)" } ?? "exhaustive" }
+
+    func render(_ format: OutputFormat) throws -> String {
         switch format {
-        case .table: print(report.table(), terminator: "")
-        case .json: print(try report.json(), terminator: "")
-        case .csv: print(report.csv(), terminator: "")
+        case .json:
+            return try JSONOutput.string(
+                rows.map {
+                    RowJSON(
+                        search: search($0), beamWidth: $0.beamWidth, tokens: $0.tokens, foundOptimum: $0.foundOptimum,
+                        meanExcessLoss: $0.meanGap, maxExcessLoss: $0.maxGap, secondsPerToken: $0.secondsPerToken)
+                })
+        case .csv:
+            let lines = rows.map {
+                String(
+                    format: "%@,%d,%.6f,%.6f,%.6f,%.6f", search($0), $0.tokens, $0.foundOptimum, $0.meanGap, $0.maxGap, $0.secondsPerToken)
+            }
+            return (["search,tokens,found_optimum,mean_excess_loss,max_excess_loss,seconds_per_token"] + lines).joined(separator: "\n")
+                + "\n"
+        default:
+            var out = "| search | tokens | optimum found | mean excess loss | max excess loss | s/token |\n|---|---:|---:|---:|---:|---:|\n"
+            for r in rows {
+                out += String(
+                    format: "| %@ | %d | %.1f%% | %.4f | %.4f | %.3f |\n", search(r), r.tokens, 100 * r.foundOptimum, r.meanGap, r.maxGap,
+                    r.secondsPerToken)
+            }
+            return out
         }
     }
 }

@@ -12,7 +12,7 @@ struct PerplexityCommand: ParsableCommand {
             "Documents are separated by blank lines and joined by <|endoftext|>, as in training. Policies as in `duoscope route` "
             + "(a policy at a budget, e.g. oracle@4, is chosen per window).")
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, markdown }
+    static let formats: [OutputFormat] = [.table, .json, .csv, .md]
 
     @Argument(help: "Model directory.")
     var model: String
@@ -23,8 +23,10 @@ struct PerplexityCommand: ParsableCommand {
     @Option(name: .long, help: "A policy; repeat for several (default: big, small, random).")
     var policy: [String] = []
 
-    @Option(help: "Output format: table, json or markdown.")
-    var format: Format = .table
+    @Option(help: OutputFormat.help(formats))
+    var format: OutputFormat = .table
+
+    func validate() throws { try format.check(Self.formats, command: "perplexity") }
 
     func run() throws {
         let duo = try Loader.model(model)
@@ -60,29 +62,36 @@ struct PerplexityCommand: ParsableCommand {
             struct Row: Encodable {
                 let policy: String
                 let tokens: Int
-                let mean_loss: Double
+                let meanLoss: Double
                 let perplexity: Double
-                let ffn_fraction: Double
+                let ffnFraction: Double
             }
             let rows = results.map {
-                Row(policy: $0.policy, tokens: $0.tokens, mean_loss: $0.meanLoss, perplexity: $0.perplexity, ffn_fraction: $0.ffnFraction)
+                Row(policy: $0.policy, tokens: $0.tokens, meanLoss: $0.meanLoss, perplexity: $0.perplexity, ffnFraction: $0.ffnFraction)
             }
             print(try JSONOutput.string(rows), terminator: "")
-        case .markdown:
+        case .csv:
+            print("policy,tokens,mean_loss,perplexity,ffn_fraction")
+            for r in results {
+                print(CSVText.field(r.policy) + String(format: ",%d,%.6f,%.6f,%.6f", r.tokens, r.meanLoss, r.perplexity, r.ffnFraction))
+            }
+        case .md:
             print("| policy | tokens scored | mean loss (nats) | perplexity | FFN compute |")
             print("|---|---:|---:|---:|---:|")
             for r in results {
                 print(
-                    String(format: "| %@ | %d | %.4f | %.2f | %.1f%% |", r.policy, r.tokens, r.meanLoss, r.perplexity, 100 * r.ffnFraction))
+                    "| \(MarkdownText.cell(r.policy)) "
+                        + String(format: "| %d | %.4f | %.2f | %.1f%% |", r.tokens, r.meanLoss, r.perplexity, 100 * r.ffnFraction))
             }
-        case .table:
+        default:
             let scored = results.first?.tokens ?? 0
             print(
-                "\(duo.name): \(ids.count) tokens of \(TerminalSafe.escape(source.label)) (\(scored) scored) "
+                "\(TerminalSafe.escape(duo.name)): \(ids.count) tokens of \(TerminalSafe.escape(source.label)) (\(scored) scored) "
                     + "in windows of \(duo.config.maxPositions)"
             )
             for r in results {
-                let name = r.policy.count >= 36 ? r.policy : r.policy + String(repeating: " ", count: 36 - r.policy.count)
+                let policy = TerminalSafe.escape(r.policy)
+                let name = policy.count >= 36 ? policy : policy + String(repeating: " ", count: 36 - policy.count)
                 print(
                     name
                         + String(

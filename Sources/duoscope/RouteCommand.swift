@@ -16,7 +16,7 @@ struct RouteCommand: ParsableCommand {
             (a router's argmax; NAME in MODEL/routers or a file).
             """)
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
+    static let formats: [OutputFormat] = [.table, .json, .csv, .md]
 
     @Argument(help: "Model directory.")
     var model: String
@@ -26,13 +26,14 @@ struct RouteCommand: ParsableCommand {
     @Option(help: "Routing policy (see below).")
     var policy = "big"
 
-    @Option(help: "Output format: table, json or csv.")
-    var format: Format = .table
+    @Option(help: OutputFormat.help(formats))
+    var format: OutputFormat = .table
 
     @Option(name: .customLong("top-k"), help: "Predictions listed per token in JSON.")
     var topK = 5
 
     func validate() throws {
+        try format.check(Self.formats, command: "route")
         guard (0...100).contains(topK) else { throw ValidationError("--top-k must be in 0...100") }
     }
 
@@ -51,10 +52,18 @@ struct RouteCommand: ParsableCommand {
             (evaluation, name) = (try PolicyEvaluator.forModel(model).sequence(key, ids: ids, topK: topK), key.description)
         }
         let report = RouteReport(model: model, policy: name, text: source.text, evaluation: evaluation)
+        print(try report.render(format), terminator: "")
+    }
+}
+
+extension RouteReport {
+    /// The report in one of the formats `route` and `oracle` write (`RouteCommand.formats`).
+    func render(_ format: OutputFormat) throws -> String {
         switch format {
-        case .table: print(report.table(), terminator: "")
-        case .json: print(try report.json(), terminator: "")
-        case .csv: print(report.csv(), terminator: "")
+        case .json: return try json()
+        case .csv: return csv()
+        case .md: return markdown()
+        default: return table()
         }
     }
 }

@@ -18,8 +18,13 @@ struct SnapshotCommand: ParsableCommand {
 
     @OptionGroup var options: ExplorerOptions
 
-    @Option(name: .long, help: "txt, ansi, svg or json.")
-    var format: String = "txt"
+    static let formats: [OutputFormat] = [.table, .ansi, .svg, .json]
+
+    @Option(
+        name: .long,
+        help: OutputFormat.help(
+            formats, notes: [.table: "plain text, routes as glyphs", .ansi: "truecolor", .svg: "a figure", .json: "the data"]))
+    var format: OutputFormat = .table
 
     @Option(name: .long, help: "Width in columns.")
     var width: Int = 120
@@ -30,8 +35,9 @@ struct SnapshotCommand: ParsableCommand {
     @Option(name: .long, help: "Output file (never overwritten); standard output when absent.")
     var out: String?
 
+    func validate() throws { try format.check(Self.formats, command: "snapshot") }
+
     func run() throws {
-        guard let format = SnapshotFormat(rawValue: format) else { throw DuoError("--format \(format): expected txt, ansi, svg or json") }
         guard (ExplorerRenderer.minimumWidth...1000).contains(width) else {
             throw DuoError("--width \(width) must be between \(ExplorerRenderer.minimumWidth) and 1000")
         }
@@ -48,7 +54,14 @@ struct SnapshotCommand: ParsableCommand {
         let rows = height ?? ExplorerRenderer.preferredHeight(explorer.context(color: false), width: width)
         let minHeight = ExplorerRenderer.minimumHeight(layers: explorer.layers)
         guard rows >= minHeight, rows <= 2000 else { throw DuoError("--height \(rows) must be between \(minHeight) and 2000") }
-        let rendered = SnapshotWriter.render(format, explorer.snapshotContent(width: width, height: rows))
+        let kind: SnapshotFormat
+        switch format {
+        case .ansi: kind = .ansi
+        case .svg: kind = .svg
+        case .json: kind = .json
+        default: kind = .txt
+        }
+        let rendered = SnapshotWriter.render(kind, explorer.snapshotContent(width: width, height: rows))
         if let out {
             try SnapshotWriter.writeSingle(rendered, to: URL(fileURLWithPath: out))
         } else {

@@ -67,7 +67,7 @@ struct TrainCommand: ParsableCommand {
         let output = URL(fileURLWithPath: out)
         try? FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let line = ProgressLine()
-        line.update("tokenizing \(train) ...", force: true)
+        line.update("tokenizing \(TerminalSafe.escape(train)) ...", force: true)
         let trainCorpus = try TokenCorpus.load(
             file: URL(fileURLWithPath: train), tokenizer: tok, tokenizerJSON: tokenizerJSON,
             cache: output.appendingPathComponent("train.tokens"))
@@ -97,9 +97,12 @@ struct TrainCommand: ParsableCommand {
             }, shouldStop: { Interrupt.isRequested })
         line.clear()
         switch outcome {
-        case .finished: print("finished: model in \(output.path)")
+        case .finished: print("finished: model in \(TerminalSafe.escape(output.path))")
         case .interrupted(let step):
-            print("interrupted at step \(step): checkpoint saved in \(trainer.checkpointURL.path); continue with --resume")
+            print(
+                "interrupted at step \(step): checkpoint saved in \(TerminalSafe.escape(trainer.checkpointURL.path)); "
+                    + "continue with --resume"
+            )
             throw ExitCode(130)
         }
     }

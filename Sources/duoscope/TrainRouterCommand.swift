@@ -36,7 +36,7 @@ struct TrainRouterCommand: ParsableCommand {
         let parsed = routes.split(separator: ",").map { name in
             Route.allCases.first { $0.name == name.trimmingCharacters(in: .whitespaces) }
         }
-        guard !parsed.contains(nil) else { throw DuoError("--routes \(routes): expected names from skip, small, big") }
+        guard !parsed.contains(nil) else { throw DuoError("--routes \(TerminalSafe.escape(routes)): expected names from skip, small, big") }
         let options = RouterTrainingOptions(
             routes: parsed.map { $0! }, budget: budget, alpha: alpha, batch: batch,
             length: duo.config.maxPositions, steps: steps, learningRate: lr,
@@ -67,7 +67,7 @@ struct TrainRouterCommand: ParsableCommand {
         print(
             String(
                 format: "router %@: validation loss %.4f (perplexity %.2f) with hard routing, compute share %.3f (budget %.3f)",
-                output.path, loss, exp(loss), share, budget))
+                TerminalSafe.escape(output.path), loss, exp(loss), share, budget))
         if Interrupt.isRequested { throw ExitCode(130) }
     }
 }

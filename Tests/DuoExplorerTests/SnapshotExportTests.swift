@@ -74,7 +74,7 @@ final class SnapshotExportTests: XCTestCase {
 
     func testJSONHoldsTokensRoutesAndLosses() throws {
         let json = try jsonObject(Self.content(.routes))
-        XCTAssertEqual(json["schema"] as? String, "duoscope.snapshot/1")
+        XCTAssertEqual(json["schema"] as? String, "duoscope.snapshot/2")
         XCTAssertEqual(json["model"] as? String, "tiny")
         XCTAssertEqual(json["label"] as? String, "synthetic")
         XCTAssertEqual(json["text"] as? String, Self.texts.joined())
@@ -98,7 +98,7 @@ final class SnapshotExportTests: XCTestCase {
         XCTAssertEqual(oracle["complete"] as? Bool, true)
         XCTAssertEqual(oracle["routes"] as? [String], Self.oraclePatterns)
         XCTAssertEqual(oracle["losses"] as? [Double], Self.oracleLosses)
-        XCTAssertEqual(oracle["meanFFNFraction"] as? Double, 0.5)
+        XCTAssertEqual(oracle["mean_ffn_fraction"] as? Double, 0.5)
         XCTAssertEqual(oracle["note"] as? String, "note for oracle@2")
         let mean = Self.oracleLosses.reduce(0, +) / 7
         XCTAssertEqual(try XCTUnwrap(oracle["perplexity"] as? Double), exp(mean), accuracy: 1e-9)
@@ -111,7 +111,7 @@ final class SnapshotExportTests: XCTestCase {
         let fixed = try XCTUnwrap(policies.first { $0["name"] as? String == "fixed@2" })
         XCTAssertEqual(fixed["complete"] as? Bool, false)
         XCTAssertTrue(fixed["perplexity"] is NSNull, "perplexity of an empty run is NaN and must be null")
-        XCTAssertTrue(fixed["meanFFNFraction"] is NSNull)
+        XCTAssertTrue(fixed["mean_ffn_fraction"] is NSNull)
         XCTAssertEqual(fixed["routes"] as? [String], [])
 
         let difficulty = try XCTUnwrap(json["difficulty"] as? [Any])

@@ -319,7 +319,7 @@ final class MalformedInputTests: XCTestCase {
     /// Escape sequences and bells in the text never reach stdout raw, in any format.
     func testControlCharactersInTokensAreEscapedInEveryFormat() throws {
         let model = CLIRunner.fixtures.appendingPathComponent("tiny-model")
-        for format in ["table", "csv", "json"] {
+        for format in ["table", "csv", "json", "md"] {
             let result = try CLIRunner.run(route(model, text: "red \u{1B}[31mtext\u{07} and \u{9B}31m more") + ["--format", format])
             XCTAssertEqual(result.status, 0, result.stderr)
             let raw = result.stdout.unicodeScalars.filter { ($0.value < 0x20 && $0 != "\n") || (0x7F...0x9F).contains($0.value) }

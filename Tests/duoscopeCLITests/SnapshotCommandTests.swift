@@ -41,7 +41,7 @@ final class SnapshotCommandTests: XCTestCase {
         ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
-        XCTAssertEqual(json["schema"] as? String, "duoscope.snapshot/1")
+        XCTAssertEqual(json["schema"] as? String, "duoscope.snapshot/2")
         XCTAssertEqual(json["k"] as? Int, 2)
         let policies = try XCTUnwrap(json["policies"] as? [[String: Any]])
         XCTAssertTrue(policies.contains { $0["name"] as? String == "oracle@2" && $0["complete"] as? Bool == true })

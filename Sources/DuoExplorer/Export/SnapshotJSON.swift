@@ -1,18 +1,18 @@
 import DuoEngine
+import DuoReports
 import Foundation
 
-/// A snapshot as JSON (schema `duoscope.snapshot/1`): the text, its tokens, every policy run
-/// with its routes and losses, and per-token difficulty. Pretty, keys sorted; numbers that are
-/// not finite become null.
+/// A snapshot as JSON (schema `duoscope.snapshot/2`): the text, its tokens, every policy run
+/// with its routes and losses, and per-token difficulty. Written by `JSONOutput`, as every JSON
+/// duoscope writes: pretty, keys sorted and in snake_case, characters that steer a terminal
+/// escaped; numbers that are not finite become null. Schema 1 had the key `meanFFNFraction`
+/// (now `mean_ffn_fraction`).
 public enum SnapshotJSON {
-    public static let schema = "duoscope.snapshot/1"
+    public static let schema = "duoscope.snapshot/2"
 
     public static func render(_ c: SnapshotContent) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         // Every field is a string, an integer, a Bool or a finite-or-null number: encoding cannot fail.
-        let data = try! encoder.encode(Snapshot(c))
-        return String(decoding: data, as: UTF8.self) + "\n"
+        try! JSONOutput.string(Snapshot(c))
     }
 
     private struct Snapshot: Encodable {
