@@ -1,5 +1,6 @@
 import DuoEngine
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import DuoExplorer
@@ -195,5 +196,48 @@ final class ExplorerControllerTests: XCTestCase {
         while Date() < deadline, e.store.snapshot().runs[e.state.primaryKey]?.isComplete != true { usleep(20_000) }
         XCTAssertEqual(e.store.snapshot().runs[e.state.primaryKey]?.key.k, 3)
         XCTAssertEqual(e.store.snapshot().runs[PolicyKey(.oracle, k: 2)]?.isComplete, true)
+    }
+}
+
+/// A plain Llama model (no small FFN) is explored with big/skip routing: every policy of the
+/// catalogue that needs no small FFN runs, choosing between big and skip; the rest say why not.
+final class PlainLlamaExplorerTests: XCTestCase {
+    func testBigSkipExplorationOnAPlainLlamaModel() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("duoscope-llama-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let text = folder.appendingPathComponent("t.txt")
+        try Data("the cat sat on the mat and the dog ran".utf8).write(to: text)
+        let e = try Explorer.open(
+            modelDirectory: FixturePaths.url("tiny-model-bf16-llama"), textFiles: [text], randomTrials: 2, snapshotFolder: folder,
+            cache: nil
+        ) { _ in
+            var s = ExplorerState()
+            s.k = 2
+            return s
+        }
+        XCTAssertFalse(e.model.config.isDuo)
+        XCTAssertEqual(e.state.primary, .oracle)
+        XCTAssertNotEqual(e.state.partner, .router, "no router: another partner")
+        XCTAssertTrue(e.state.message?.contains("comparing oracle with") == true, e.state.message ?? "")
+        e.computeSynchronously()
+        let a = e.store.snapshot()
+        let L = e.model.config.numLayers
+        for kind in [PolicyKind.oracle, .fixed, .random, .earlyExit, .allBig] {
+            let run = try XCTUnwrap(a.runs[e.state.key(kind)], "\(kind)")
+            XCTAssertTrue(run.isComplete, "\(kind)")
+            for t in 0..<run.routes.tokens {
+                let row = run.routes.row(t)
+                XCTAssertFalse(row.contains(.small), "\(kind): no small FFN to route to")
+                if kind != .allBig { XCTAssertEqual(row.filter { $0 == .big }.count, 2, "\(kind): k = 2 big, the rest skip") }
+            }
+        }
+        // The oracle is the best big/skip pattern per token: no worse than early exit at the same budget.
+        let oracle = try XCTUnwrap(a.runs[e.state.key(.oracle)])
+        let early = try XCTUnwrap(a.runs[e.state.key(.earlyExit)])
+        XCTAssertLessThanOrEqual(
+            oracle.losses[0], early.losses[0] + 1e-6, "token 0 has no context: the oracle is the minimum over its patterns")
+        XCTAssertEqual(L, e.layers)
+        XCTAssertNotNil(PolicyKind.allSmall.unavailable(in: e.analyzer.evaluator))
     }
 }

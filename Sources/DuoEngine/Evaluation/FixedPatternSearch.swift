@@ -5,22 +5,23 @@ import Foundation
 /// (`InferenceSession.prefillLayer`) and hands its residual stream to both children, so 2^L
 /// patterns cost about 2^(L+1) layer passes instead of L x 2^L.
 public enum FixedPatternSearch {
-    /// A pattern as an index: bit (L-1-l) is 1 when layer l is big.
-    public static func pattern(index: Int, layers: Int) -> [Route] {
-        (0..<layers).map { (index >> (layers - 1 - $0)) & 1 == 1 ? Route.big : .small }
+    /// A pattern as an index: bit (L-1-l) is 1 when layer l is big, else it takes `low`.
+    public static func pattern(index: Int, layers: Int, low: Route = .small) -> [Route] {
+        (0..<layers).map { (index >> (layers - 1 - $0)) & 1 == 1 ? Route.big : low }
     }
 
     /// The summed loss over the sequence's targets of every pattern whose number of big layers
     /// is in `bigCounts`, by pattern index. `progress(done, total)` counts patterns; when
     /// `shouldContinue` turns false the search stops with `OracleStopped`.
+    /// `low` is the route of the layers that are not big (skip on a model without a small FFN).
     public static func losses(
-        model: DuoModel, ids: [Int], bigCounts: ClosedRange<Int>,
+        model: DuoModel, ids: [Int], bigCounts: ClosedRange<Int>, low: Route = .small,
         shouldContinue: () -> Bool = { true },
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> [Int: Double] {
         let c = model.config
         let L = c.numLayers
-        guard c.isDuo else { throw DuoError("the fixed-pattern search needs a Duo model with a small FFN") }
+        guard c.isDuo || low != .small else { throw DuoError("the fixed-pattern search over small needs a Duo model with a small FFN") }
         guard ids.count >= 2 else { throw DuoError("the fixed-pattern search needs at least 2 tokens") }
         let session = InferenceSession(model: model, capacity: ids.count)
         let n = ids.count
@@ -41,7 +42,7 @@ public enum FixedPatternSearch {
                 progress(results.count, total)
                 return
             }
-            for (bit, route) in [(0, Route.small), (1, Route.big)] {
+            for (bit, route) in [(0, low), (1, Route.big)] {
                 let nextBigs = bigs + bit
                 // Prune subtrees that cannot reach an allowed number of big layers.
                 guard nextBigs <= bigCounts.upperBound, nextBigs + (L - depth - 1) >= bigCounts.lowerBound else { continue }

@@ -2,7 +2,8 @@ import DuoEngine
 import Foundation
 
 extension Explorer {
-    /// Loads a Duo model with its routers and opens the first of `textFiles` (or, with none, the
+    /// Loads a model (Duo, or plain Llama-family: then the policies choose big or skip) with its
+    /// routers and opens the first of `textFiles` (or, with none, the
     /// sample `quotes.txt` next to the model); every given file and sample text is offered by
     /// the picker. `state` builds the user's starting choices once the model's shape is known.
     public static func open(
@@ -11,7 +12,6 @@ extension Explorer {
         state: (ModelConfig) throws -> ExplorerState = { _ in ExplorerState() }
     ) throws -> Explorer {
         let model = try DuoModel.load(directory: modelDirectory)
-        guard model.config.isDuo else { throw DuoError("the explorer needs a Duo model with a small FFN", file: modelDirectory.path) }
         let samples = TextChoice.samples(near: model)
         guard let first = textFiles.first ?? samples.first(where: { $0.lastPathComponent == "quotes.txt" }) ?? samples.first else {
             throw DuoError("no text given and no sample texts next to the model", file: modelDirectory.path)

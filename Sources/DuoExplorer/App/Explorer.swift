@@ -86,9 +86,15 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         if state.view == .layers, store.snapshot().runs[state.primaryKey]?.isComplete == true {
             jobs.append(.flips(FlipKey(policy: state.primaryKey, token: state.token)))
         }
-        var keys = ([PolicyKind.allSmall] + PolicyKind.allCases).map(state.key)
+        // Policies this model cannot run are asked for only as primary or partner (to say why).
+        let runnable = PolicyKind.allCases.filter { $0.unavailable(in: analyzer.evaluator) == nil }
+        var keys = ([PolicyKind.allSmall] + runnable).filter(runnable.contains).map(state.key)
         if state.view == .summary {
-            for k in 0...layers { for kind in PolicyKind.budgetKinds { keys.append(PolicyKey(kind, k: k, context: state.context)) } }
+            for k in 0...layers {
+                for kind in PolicyKind.budgetKinds where runnable.contains(kind) {
+                    keys.append(PolicyKey(kind, k: k, context: state.context))
+                }
+            }
         }
         var seen = Set<ExplorerJob>()
         return (jobs + keys.map(ExplorerJob.run)).filter { seen.insert($0).inserted }

@@ -79,6 +79,7 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
     public func unavailable(in evaluator: PolicyEvaluator) -> String? {
         switch self {
         case .router: return evaluator.routers.isEmpty ? "no router over small and big in the model's routers/ folder" : nil
+        case .allSmall: return evaluator.model.config.isDuo ? nil : "this model has no small FFN (a plain Llama config)"
         default: return nil
         }
     }
@@ -97,7 +98,9 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
         case .fixed: return try e.bestFixed(bigCounts: key.k...key.k, windows: windows, control: control)[0]
         case .random: return try e.bestRandom(k: key.k, trials: key.trials ?? e.randomTrials, windows: windows, control: control)
         case .earlyExit:
-            return try e.score(windows, pattern: earlyExitPattern(k: key.k, layers: L), note: "big for layers 0..<\(key.k), small after")
+            return try e.score(
+                windows, pattern: earlyExitPattern(k: key.k, layers: L, low: e.low),
+                note: "big for layers 0..<\(key.k), \(e.low.name) after")
         }
     }
 
@@ -127,8 +130,8 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
         switch self {
         case .allBig: return (UniformPolicy(.big), "all-big")
         case .allSmall: return (UniformPolicy(.small), "all-small")
-        case .random: return (RandomPolicy(mode: .exactly(k), seed: e.seed, layers: e.layers), "random@\(k)")
-        case .earlyExit: return (PatternPolicy(earlyExitPattern(k: k, layers: e.layers)), "early-exit@\(k)")
+        case .random: return (RandomPolicy(mode: .exactly(k), seed: e.seed, layers: e.layers, low: e.low), "random@\(k)")
+        case .earlyExit: return (PatternPolicy(earlyExitPattern(k: k, layers: e.layers, low: e.low)), "early-exit@\(k)")
         case .fixed:
             if let fixedPattern { return (PatternPolicy(fixedPattern), "fixed " + String(fixedPattern.map(\.letter))) }
             return (UniformPolicy(.big), "all-big (fixed pattern not ready)")
@@ -139,8 +142,8 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
     }
 }
 
-/// Big for the first k layers, small after.
-private func earlyExitPattern(k: Int, layers: Int) -> [Route] { (0..<layers).map { $0 < k ? .big : .small } }
+/// Big for the first k layers, `low` (small, or skip without a small FFN) after.
+private func earlyExitPattern(k: Int, layers: Int, low: Route) -> [Route] { (0..<layers).map { $0 < k ? .big : low } }
 
 /// The paper's token difficulty: the loss a token can gain from compute, its loss all-small
 /// minus its oracle loss at the budget (not its raw loss).

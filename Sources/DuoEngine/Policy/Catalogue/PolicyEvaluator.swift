@@ -105,6 +105,9 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
     }
 
     public var layers: Int { model.config.numLayers }
+    /// The route of a layer that is not big: small, or skip on a model without a small FFN
+    /// (a plain Llama model: the budget policies then choose between big and skip).
+    public var low: Route { model.config.isDuo ? .small : .skip }
 
     /// The catalogue with every router in the model's routers/ folder.
     public static func forModel(_ model: DuoModel, randomTrials: Int = 100, seed: UInt64 = 0) throws -> PolicyEvaluator {
@@ -154,9 +157,6 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
         guard !windows.isEmpty, windows.allSatisfy({ $0.count >= 2 }) else {
             throw DuoError("text is too short to evaluate (needs at least 2 tokens)")
         }
-        if key.kind != .allBig, !model.config.isDuo {
-            throw DuoError("policy \(key) needs a Duo model with a small FFN (this is a plain Llama config)")
-        }
         if let reason = key.kind.unavailable(in: self) { throw DuoError(reason) }
     }
 
@@ -182,6 +182,9 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
         try score(windows, routes: windows.map { RouteMatrix(rows: Array(repeating: pattern, count: $0.count)) }, note: note)
     }
 
+    /// Exactly k big layers, the others small (skipped on a model without a small FFN).
+    private func constraint(k: Int) -> OracleConstraint { model.config.isDuo ? .exactlyBig(k) : .bigOrSkip(skips: layers - k) }
+
     private func oracleContext(_ mode: ContextMode) -> OracleContext { mode == .causal ? .causal : .fixed(fixedContext) }
 
     private func oracleNote(k: Int, context: ContextMode) -> String {
@@ -201,7 +204,7 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
             let prefix = windows.count == 1 ? earlier?.oracleChoices(for: w) ?? [] : []
             var found = prefix
             let choices = try Oracle.run(
-                model: model, ids: w, constraint: .exactlyBig(k), context: oracleContext(context), prefix: prefix,
+                model: model, ids: w, constraint: constraint(k: k), context: oracleContext(context), prefix: prefix,
                 progress: control.progress
             ) { choice in
                 found.append(choice)
@@ -220,6 +223,10 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
 
     /// Oracles for every k from one search per window (`Oracle.everyK`).
     func oracleEveryK(context: ContextMode, windows: [[Int]], control: EvaluationControl) throws -> [PolicyOutcome] {
+        // One big/small tree serves every k; big/skip has no such search, so each k runs its own.
+        guard model.config.isDuo else {
+            return try (0...layers).map { try oracle(k: $0, context: context, windows: windows, control: control.silenced) }
+        }
         var outcomes = (0...layers).map { k in PolicyOutcome(routes: [], losses: [], note: oracleNote(k: k, context: context)) }
         let scored = windows.reduce(0) { $0 + $1.count - 1 }
         var done = 0
@@ -264,7 +271,7 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
         for w in windows {
             let before = done
             let search = try FixedPatternSearch.losses(
-                model: model, ids: w, bigCounts: bigCounts, shouldContinue: control.shouldContinue,
+                model: model, ids: w, bigCounts: bigCounts, low: low, shouldContinue: control.shouldContinue,
                 progress: { part, whole in control.progress(before + (w.count - 1) * part / max(whole, 1), scored) })
             for (index, sum) in search { sums[index, default: 0] += sum }
             done += w.count - 1
@@ -272,7 +279,7 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
         return try bigCounts.map { k in
             let candidates = sums.filter { $0.key.nonzeroBitCount == k }
             let best = candidates.min { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }!.key
-            let pattern = FixedPatternSearch.pattern(index: best, layers: L)
+            let pattern = FixedPatternSearch.pattern(index: best, layers: L, low: low)
             return try score(
                 windows, pattern: pattern, note: "best of \(candidates.count) fixed patterns: \(String(pattern.map(\.letter)))")
         }
@@ -287,7 +294,7 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
         var sum = 0.0
         for trial in 0..<n {
             guard control.shouldContinue() else { throw OracleStopped() }
-            let policy = RandomPolicy(mode: .exactly(k), seed: seed &+ UInt64(trial), layers: L)
+            let policy = RandomPolicy(mode: .exactly(k), seed: seed &+ UInt64(trial), layers: L, low: low)
             var losses: [Double] = []
             for w in windows { losses += try SequenceEvaluation.run(model: model, ids: w, policy: policy, topK: 0).losses }
             let loss = losses.reduce(0, +) / Double(max(losses.count, 1))
@@ -295,7 +302,7 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
             if best == nil || loss < best!.loss { best = (loss, policy.seed) }
             control.progress(trial + 1, n)
         }
-        let policy = RandomPolicy(mode: .exactly(k), seed: best!.seed, layers: L)
+        let policy = RandomPolicy(mode: .exactly(k), seed: best!.seed, layers: L, low: low)
         let routes = windows.map { w in RouteMatrix(rows: (0..<w.count).map { policy.pattern(position: $0) }) }
         var outcome = try score(windows, routes: routes, note: "best of \(n) random trials (seed \(best!.seed))")
         outcome.trialMeanLoss = sum / Double(n)
