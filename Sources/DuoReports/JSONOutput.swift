@@ -11,6 +11,8 @@ import Foundation
 public enum JSONOutput {
     public static func string<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
+        // A loss can be infinite (a token with probability 0 under a route); JSON has no such number.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let json = String(decoding: try encoder.encode(value), as: UTF8.self)
@@ -32,6 +34,7 @@ public enum JSONOutput {
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try decoder.decode(type, from: data)
     }
 }

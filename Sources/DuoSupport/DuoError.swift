@@ -16,10 +16,11 @@ public struct DuoError: Error, CustomStringConvertible, Equatable, Sendable {
         self.init(problem, file: file.path)
     }
 
-    /// The one-line message: `FILE: PROBLEM`, newlines flattened.
+    /// The one-line message: `FILE: PROBLEM`, newlines flattened, and anything else that could
+    /// act on a terminal (a path or a quoted value holding an escape sequence) made visible.
     public var description: String {
-        let line = problem.replacingOccurrences(of: "\n", with: " ")
+        let line = TerminalSafe.escapeControls(problem.replacingOccurrences(of: "\n", with: " "))
         guard let file else { return line }
-        return "\(file): \(line)"
+        return "\(TerminalSafe.escapeControls(file)): \(line)"
     }
 }

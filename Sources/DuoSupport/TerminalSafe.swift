@@ -20,6 +20,21 @@ public enum TerminalSafe {
         return out
     }
 
+    /// Escapes only what can act on a terminal (as `\u{1B}`), leaving backslashes alone: for text
+    /// that may already be escaped in parts, such as an error message quoting a file name.
+    public static func escapeControls(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: steersTerminal) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if steersTerminal(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     /// Whether `scalar` can act on a terminal: a C0 or C1 control, DEL, or a bidi/format override.
     public static func steersTerminal(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {

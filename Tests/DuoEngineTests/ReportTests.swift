@@ -181,3 +181,22 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(markdown.hasPrefix("Model tiny-model, policy all-big: "), markdown)
     }
 }
+
+/// Errors and JSON that cannot be steered: a control character in a path or value is shown as
+/// an escape; a non-finite number is still valid JSON.
+final class OutputSafetyTests: XCTestCase {
+    func testErrorMessagesShowControlCharactersAsEscapes() {
+        let error = DuoError("bad value \u{1B}[31mred\u{07} in C:\\path", file: "/tmp/a\u{1B}]0;title\u{07}.json")
+        XCTAssertFalse(error.description.unicodeScalars.contains(where: TerminalSafe.steersTerminal), error.description)
+        XCTAssertTrue(error.description.contains("\\u{1B}[31mred\\u{7}"), error.description)
+        XCTAssertTrue(error.description.contains("C:\\path"), "backslashes already in a message stay as they are")
+        XCTAssertEqual(DuoError("plain", file: "f").description, "f: plain")
+    }
+
+    func testNonFiniteNumbersAreValidJSON() throws {
+        struct Row: Codable, Equatable { var meanLoss: Double }
+        let json = try JSONOutput.string([Row(meanLoss: .infinity), Row(meanLoss: 1.5)])
+        XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(json.utf8)))
+        XCTAssertEqual(try JSONOutput.decode([Row].self, from: Data(json.utf8)), [Row(meanLoss: .infinity), Row(meanLoss: 1.5)])
+    }
+}
