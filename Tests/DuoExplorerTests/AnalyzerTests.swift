@@ -113,7 +113,7 @@ final class AnalyzerTests: XCTestCase {
         }
 
         var generated: [Int] = []
-        try analyzer.generate(ids: ids, count: 3, policy: UniformPolicy(.big)) { id, routes, p in
+        try analyzer.generate(ids: ids, settings: GenerationSettings(length: 3), policy: UniformPolicy(.big)) { id, routes, p in
             generated.append(id)
             XCTAssertEqual(routes.count, ids.count + generated.count)
             XCTAssertGreaterThan(p, 0)
@@ -124,7 +124,39 @@ final class AnalyzerTests: XCTestCase {
         let reference = try SequenceEvaluation.run(model: model, ids: ids, policy: UniformPolicy(.big), topK: 1)
         XCTAssertEqual(generated.first, reference.top.last?.first?.id)
         let full = Array(repeating: 1, count: model.config.maxPositions)
-        XCTAssertThrowsError(try analyzer.generate(ids: full, count: 1, policy: UniformPolicy(.big)) { _, _, _ in true })
+        XCTAssertThrowsError(
+            try analyzer.generate(ids: full, settings: GenerationSettings(length: 1), policy: UniformPolicy(.big)) { _, _, _ in true })
+    }
+
+    /// Sampling: the same seed gives the same continuation, temperature 0 is greedy, and draws
+    /// follow softmax(logits / T) (checked on a small logit vector).
+    func testSampledGenerationIsSeededAndFollowsTheSoftmax() throws {
+        let analyzer = Analyzer(model: try model(), routers: [])
+        func continuation(_ settings: GenerationSettings) throws -> [Int] {
+            var out: [Int] = []
+            try analyzer.generate(ids: ids, settings: settings, policy: UniformPolicy(.big)) { id, _, _ in
+                out.append(id)
+                return true
+            }
+            return out
+        }
+        let greedy = try continuation(GenerationSettings(length: 6))
+        XCTAssertEqual(try continuation(GenerationSettings(length: 6, temperature: 0, seed: 9)), greedy, "T = 0 ignores the seed")
+        let hot = try continuation(GenerationSettings(length: 6, temperature: 2, seed: 1))
+        XCTAssertEqual(try continuation(GenerationSettings(length: 6, temperature: 2, seed: 1)), hot, "seeded")
+        let seeds = try (2..<6).map { try continuation(GenerationSettings(length: 6, temperature: 2, seed: $0)) }
+        XCTAssertTrue(seeds.contains { $0 != hot }, "other seeds draw other tokens at T = 2")
+
+        let logits: [Float] = [0, 1, 2, -1]
+        let settings = GenerationSettings(temperature: 0.5)
+        var rng = SplitMix64(seed: 3)
+        var counts = [0, 0, 0, 0]
+        let draws = 20_000
+        for _ in 0..<draws { counts[logits.withUnsafeBufferPointer { settings.choose($0.baseAddress!, count: 4, using: &rng) }] += 1 }
+        let weights = logits.map { Foundation.exp(Double($0) / 0.5) }
+        for i in 0..<4 {
+            XCTAssertEqual(Double(counts[i]) / Double(draws), weights[i] / weights.reduce(0, +), accuracy: 0.015, "token \(i)")
+        }
     }
 }
 

@@ -231,3 +231,33 @@ final class ExplorerPaletteTests: XCTestCase {
         XCTAssertEqual(e.state.helpPage, .keys, "? shows the keys")
     }
 }
+
+extension ExplorerPaletteTests {
+    /// `:gen` and `:temperature` change how `g` generates; the label says so and settings keep it.
+    func testGenerationLengthAndSampling() throws {
+        let e = try makeExplorer()
+        defer { e.stop() }
+        _ = e.handle(.character("b"))  // all-big generates without waiting for a search
+        command(e, "gen 3")
+        command(e, "temp 1.5 7")
+        XCTAssertEqual(e.state.generation, GenerationSettings(length: 3, temperature: 1.5, seed: 7))
+        XCTAssertTrue(e.state.message?.contains("T=1.5, seed 7") == true, e.state.message ?? "")
+        let before = e.document.count
+        _ = e.handle(.character("g"))
+        let deadline = Date().addingTimeInterval(60)
+        while e.state.generating != nil || e.document.count == before {
+            _ = e.poll()
+            if Date() > deadline { return XCTFail("generation did not finish") }
+            usleep(10_000)
+        }
+        XCTAssertEqual(e.document.count, before + 3, "up to 3 tokens")
+        XCTAssertTrue(e.document.label.contains("generated under all-big, T=1.5, seed 7"), e.document.label)
+        let kept = ExplorerSettings(e.state, trials: 2)
+        XCTAssertEqual(kept.generation, e.state.generation)
+        XCTAssertEqual(kept.state(layers: 4).generation, e.state.generation)
+        // An older settings file without the key keeps the default.
+        let old = try JSONDecoder().decode(ExplorerSettings.self, from: Data(#"{"k": 3, "trials": 5}"#.utf8))
+        XCTAssertEqual(old.k, 3)
+        XCTAssertEqual(old.generation, GenerationSettings())
+    }
+}

@@ -83,7 +83,7 @@ final class PaletteCommandTests: XCTestCase {
         XCTAssertEqual(try parse("help"), .help)
         XCTAssertEqual(try parse("HELP"), .help)
         XCTAssertEqual(error("help me"), "help takes nothing after it")
-        let names = "commands: k, trials, open, router, policy, compare, help"
+        let names = "commands: " + PaletteCommand.table.map(\.name).joined(separator: ", ")
         XCTAssertEqual(error("zap 3"), "unknown command \"zap\" (\(names))")
         XCTAssertEqual(error("   "), "no command (\(names))")
         XCTAssertEqual(error("\u{1B}[2J"), "unknown command \"\\e[2J\" (\(names))", "typed text is escaped")
@@ -98,6 +98,19 @@ final class PaletteCommandTests: XCTestCase {
         for entry in PaletteCommand.table {
             XCTAssertLessThanOrEqual(entry.usage.count + 1, 13, "\(entry.usage): fits the help's key column")
             XCTAssertLessThanOrEqual(entry.help.count, 60, "\(entry.usage): fits the help at 80 columns")
+        }
+    }
+}
+
+extension PaletteCommandTests {
+    func testGenerationCommands() throws {
+        XCTAssertEqual(try PaletteCommand.parse("gen 8", layers: 4), .generationLength(8))
+        XCTAssertEqual(try PaletteCommand.parse("temp 0.7", layers: 4), .temperature(0.7, seed: nil))
+        XCTAssertEqual(try PaletteCommand.parse("temp 1 42", layers: 4), .temperature(1, seed: 42))
+        for bad in ["gen 0", "gen x", "temp", "temp -1", "temp 11", "temp 1 -2", "temp nan", "temp 1 2 3"] {
+            XCTAssertThrowsError(try PaletteCommand.parse(bad, layers: 4), bad) { error in
+                XCTAssertFalse("\(error)".contains("\n"), bad)
+            }
         }
     }
 }

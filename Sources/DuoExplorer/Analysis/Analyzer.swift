@@ -135,11 +135,11 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         key.kind.generationPolicy(k: key.k, evaluator: evaluator, routes: routes)
     }
 
-    /// Greedy continuation of `ids` by up to `count` tokens under `policy`; `onToken` sees the
-    /// new id, the routes of every token so far and the probability the new token was chosen
-    /// with, and returns false to stop.
+    /// Continuation of `ids` by up to `settings.length` tokens under `policy`, greedy or sampled
+    /// (`GenerationSettings`); `onToken` sees the new id, the routes of every token so far and
+    /// the probability the model gave the new token, and returns false to stop.
     public func generate(
-        ids: [Int], count: Int, policy: RoutingPolicy,
+        ids: [Int], settings: GenerationSettings = GenerationSettings(), policy: RoutingPolicy,
         onToken: (_ id: Int, _ routes: [[Route]], _ probability: Double) -> Bool
     ) throws {
         let capacity = model.config.maxPositions
@@ -147,15 +147,15 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         let session = InferenceSession(model: model, capacity: capacity)
         var logits = try session.forward(ids, policy: policy)
         var row = logits.rows - 1
-        for _ in 0..<min(count, capacity - ids.count) {
+        var rng = SplitMix64(seed: settings.seed)
+        for _ in 0..<min(max(settings.length, 0), capacity - ids.count) {
             let vocab = model.config.vocabSize
             let values = logits.row(row)
-            var best = 0
-            for i in 1..<vocab where values[i] > values[best] { best = i }
-            let probability = Foundation.exp(-Ops.targetLoss(values, count: vocab, target: best))
-            logits = try session.forward([best], policy: policy)
+            let next = settings.choose(values, count: vocab, using: &rng)
+            let probability = Foundation.exp(-Ops.targetLoss(values, count: vocab, target: next))
+            logits = try session.forward([next], policy: policy)
             row = 0
-            guard onToken(best, session.routes, probability) else { return }
+            guard onToken(next, session.routes, probability) else { return }
         }
     }
 }

@@ -15,6 +15,13 @@ extension Explorer {
             case .trials(let n):
                 setTrials(n)
                 state.message = "random: best of \(n) trials"
+            case .generationLength(let n):
+                state.generation.length = n
+                state.message = "g generates up to \(n) tokens (\(state.generation.sampling))"
+            case .temperature(let t, let seed):
+                state.generation.temperature = t
+                if let seed { state.generation.seed = seed }
+                state.message = "g generates up to \(state.generation.length) tokens, \(state.generation.sampling)"
             case .open(let path):
                 let url = PaletteCommand.fileURL(path)
                 let revision = document.revision
@@ -34,7 +41,7 @@ extension Explorer {
                 state.helpPage = .commands
             }
         } catch {
-            state.message = "error: " + TerminalSafe.escape("\(error)")
+            state.message = "error: " + TerminalSafe.describe(error)
         }
     }
 

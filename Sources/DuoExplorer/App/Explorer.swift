@@ -345,7 +345,7 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
                 "opened \(TerminalSafe.escape(label)): \(doc.count) tokens"
                 + (total > doc.count ? " (the first \(doc.count) of \(total))" : "")
         } catch {
-            state.message = "error: " + TerminalSafe.escape("\(error)")
+            state.message = "error: " + TerminalSafe.describe(error)
         }
     }
 
@@ -355,7 +355,7 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         do {
             open(text: try TextSource(file: url).text, label: url.lastPathComponent)
         } catch {
-            state.message = "error: " + TerminalSafe.escape("\(error)")
+            state.message = "error: " + TerminalSafe.describe(error)
         }
     }
 
@@ -369,7 +369,8 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
             return
         }
         let routes = store.snapshot().runs[state.primaryKey].flatMap { $0.isComplete ? $0.routes : nil }
-        let (policy, label) = analyzer.generationPolicy(for: state.primaryKey, routes: routes)
+        let (policy, rule) = analyzer.generationPolicy(for: state.primaryKey, routes: routes)
+        let label = state.generation.temperature == 0 ? rule : "\(rule), \(state.generation.sampling)"
         state.generating = label
         generationPolicy = label
         earlierRuns = (document.ids, store.snapshot().runs)
@@ -378,9 +379,12 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         let buffer = generation
         let analyzer = analyzer
         buffer.begin(ids: start)
+        var generationSettings = state.generation
+        generationSettings.length = min(generationSettings.length, room)
+        let settings = generationSettings
         let thread = Thread {
             do {
-                try analyzer.generate(ids: start, count: min(32, room), policy: policy) { id, routes, _ in
+                try analyzer.generate(ids: start, settings: settings, policy: policy) { id, routes, _ in
                     buffer.append(id: id, routes: routes)
                 }
                 buffer.finish(error: nil)

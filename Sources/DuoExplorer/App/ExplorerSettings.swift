@@ -4,7 +4,8 @@ import Foundation
 /// What the explorer remembers between runs, in a small JSON file in the XDG config directory
 /// (`$DUOSCOPE_CONFIG_DIR`, else `$XDG_CONFIG_HOME/duoscope`, else `~/.config/duoscope`;
 /// `DUOSCOPE_NO_CONFIG` turns it off): the policies, budget, context, view, difficulty metric,
-/// orientation and random trials. Command-line options override it; `snapshot` never reads it.
+/// orientation, random trials and how `g` generates. Command-line options override it; `snapshot`
+/// never reads it. A key missing from the file (one written by an older duoscope) keeps its default.
 public struct ExplorerSettings: Codable, Equatable, Sendable {
     public var primary: PolicyKind = .oracle
     public var partner: PolicyKind = .router
@@ -14,8 +15,23 @@ public struct ExplorerSettings: Codable, Equatable, Sendable {
     public var metric: DifficultyMetric = .potential
     public var transposed = false
     public var trials = 100
+    public var generation = GenerationSettings()
 
     public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ExplorerSettings()
+        primary = try c.decodeIfPresent(PolicyKind.self, forKey: .primary) ?? d.primary
+        partner = try c.decodeIfPresent(PolicyKind.self, forKey: .partner) ?? d.partner
+        k = try c.decodeIfPresent(Int.self, forKey: .k) ?? d.k
+        context = try c.decodeIfPresent(ContextMode.self, forKey: .context) ?? d.context
+        view = try c.decodeIfPresent(ViewKind.self, forKey: .view) ?? d.view
+        metric = try c.decodeIfPresent(DifficultyMetric.self, forKey: .metric) ?? d.metric
+        transposed = try c.decodeIfPresent(Bool.self, forKey: .transposed) ?? d.transposed
+        trials = try c.decodeIfPresent(Int.self, forKey: .trials) ?? d.trials
+        generation = try c.decodeIfPresent(GenerationSettings.self, forKey: .generation) ?? d.generation
+    }
 
     /// The settings of a session, to keep.
     public init(_ state: ExplorerState, trials: Int) {
@@ -26,6 +42,7 @@ public struct ExplorerSettings: Codable, Equatable, Sendable {
         view = state.view
         metric = state.metric
         transposed = state.transposed
+        generation = state.generation
         self.trials = trials
     }
 
@@ -39,6 +56,7 @@ public struct ExplorerSettings: Codable, Equatable, Sendable {
         s.view = view
         s.metric = metric
         s.transposed = transposed
+        s.generation = generation
         return s
     }
 

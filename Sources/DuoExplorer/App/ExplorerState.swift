@@ -66,6 +66,8 @@ public struct ExplorerState: Sendable {
     public var pickerChoices: [String] = []
     /// A continuation is being generated (under this policy label).
     public var generating: String?
+    /// How a continuation (`g`) is generated: its length and sampling.
+    public var generation = GenerationSettings()
     public var input: InputLine?
     public var lastFind = ""
     /// A one-line message for the status bar (errors, where a snapshot went).

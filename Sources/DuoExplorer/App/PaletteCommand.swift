@@ -28,6 +28,10 @@ enum PaletteCommand: Equatable, Sendable {
     /// `policy P` and `compare P`: the primary and the partner.
     case policy(PolicySetting)
     case compare(PolicySetting)
+    /// `gen N`: continuations of up to N tokens.
+    case generationLength(Int)
+    /// `temp T [SEED]`: sample continuations at temperature T (0: greedy).
+    case temperature(Double, seed: UInt64?)
     /// `help`: the list of commands.
     case help
 
@@ -79,6 +83,19 @@ enum PaletteCommand: Equatable, Sendable {
         },
         Entry(name: "compare", argument: "P", help: "partner in Compare, e.g. router, fixed@4 (@K sets k)") { argument, layers in
             .compare(try policy(argument, of: "compare", layers: layers))
+        },
+        Entry(name: "gen", argument: "N", help: "g continues by up to N tokens (1 to 4096)") { argument, _ in
+            .generationLength(try number(argument, of: "gen", in: 1...4096, what: "a number of tokens"))
+        },
+        Entry(name: "temp", argument: "T [S]", help: "g samples at temperature T, seed S (0: greedy)") { argument, _ in
+            let parts = argument.split(separator: " ", omittingEmptySubsequences: true)
+            guard (1...2).contains(parts.count), let t = Double(parts[0]), t.isFinite, (0...10).contains(t) else {
+                throw DuoError("temp: expected a temperature T in 0...10 and an optional seed, got \"\(TerminalSafe.escape(argument))\"")
+            }
+            guard parts.count == 1 || UInt64(parts[1]) != nil else {
+                throw DuoError("temp: the seed \"\(TerminalSafe.escape(String(parts[1])))\" is not a non-negative integer")
+            }
+            return .temperature(t, seed: parts.count == 2 ? UInt64(parts[1]) : nil)
         },
         Entry(name: "help", argument: "", help: "this list of commands") { argument, _ in
             guard argument.isEmpty else { throw DuoError("help takes nothing after it") }
