@@ -26,7 +26,11 @@ struct PerplexityCommand: ParsableCommand {
     @Option(help: OutputFormat.help(formats))
     var format: OutputFormat = .table
 
-    func validate() throws { try format.check(Self.formats, command: "perplexity") }
+    /// The format and the policies' grammar, before anything is loaded (the model checks the rest).
+    func validate() throws {
+        try format.check(Self.formats, command: "perplexity")
+        for text in policy { _ = try PolicyChoice.parse(text) }
+    }
 
     func run() throws {
         let duo = try Loader.model(model)

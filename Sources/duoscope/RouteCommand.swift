@@ -32,9 +32,11 @@ struct RouteCommand: ParsableCommand {
     @Option(name: .customLong("top-k"), help: "Predictions listed per token in JSON.")
     var topK = 5
 
+    /// The format, --top-k and the policy's grammar, before anything is loaded (the model checks the rest).
     func validate() throws {
         try format.check(Self.formats, command: "route")
         guard (0...100).contains(topK) else { throw ValidationError("--top-k must be in 0...100") }
+        _ = try PolicyChoice.parse(policy)
     }
 
     func run() throws {

@@ -198,6 +198,32 @@ final class ExplorerTerminalTests: XCTestCase {
         try expectCleanExit(status: 0)
     }
 
+    /// The command palette in a real terminal: `:` opens the prompt on the bottom line, Enter runs
+    /// the command, an error stays one line, and what was set is remembered.
+    func testCommandPalette() throws {
+        let text = try write("palette.txt", Self.sampleText)
+        try launch(text: text, snapshots: scratch.appendingPathComponent("snaps"))
+        try waitFor("the first frame") { self.title($0).contains("duoscope │") }
+        tmux.keys(":", literal: true)
+        tmux.keys("k 7", literal: true)
+        try waitFor("the typed command on the prompt") { $0.contains(":k 7") }
+        tmux.keys("Enter")
+        try waitFor("k=7 after :k 7") { $0.contains("k=7") && $0.contains("│ oracle@7 │") }
+        tmux.keys(":", literal: true)
+        tmux.keys("open /nonexistent/x.txt", literal: true)
+        tmux.keys("Enter")
+        let screen = try waitFor("a one-line error") { $0.contains("error: ") && $0.contains("x.txt: file not found") }
+        XCTAssertEqual(screen.components(separatedBy: "file not found").count, 2, screen)
+        tmux.keys(":", literal: true)
+        tmux.keys("gen 5", literal: true)
+        tmux.keys("Enter")
+        try waitFor("the generation length") { $0.contains("up to 5 tokens") }
+        tmux.keys("q", literal: true)
+        try expectCleanExit(status: 0)
+        let saved = try String(contentsOf: scratch.appendingPathComponent("config/explorer.json"), encoding: .utf8)
+        XCTAssertTrue(saved.contains("\"k\" : 7") && saved.contains("\"length\" : 5"), saved)
+    }
+
     /// TERM=dumb (no cursor addressing) and an unknown TERM: one clear line and a non-zero exit,
     /// not a blank screen.
     func testDumbAndUnknownTerminalsAreRefused() throws {
