@@ -70,4 +70,26 @@ final class BudgetSweepTests: XCTestCase {
         let skipOnly = RouterWeights(routes: [.skip, .big], layers: 4, hidden: 64)
         XCTAssertThrowsError(try RouterExactK.patterns(model: model, router: skipOnly, ids: ids, k: 1))
     }
+
+    /// A router that can also skip: exactly k big layers by P(big); every other layer takes the
+    /// more probable of small and skip.
+    func testRouterExactKWithSkipTakesTheLikelierCheapRoute() throws {
+        let model = try Fixtures.model("tiny-model")
+        let router = RouterWeights(routes: [.skip, .small, .big], layers: 4, hidden: 64, budget: 0.5)
+        var rng = SplitMix64(seed: 11)
+        for (_, t) in router.named { for i in 0..<t.count { t.data[i] = Float(rng.nextUnit() - 0.5) } }
+        var sawSkip = false
+        for k in 0...4 {
+            let run = try RouterExactK.run(model: model, router: router, ids: ids, k: k)
+            for (t, pattern) in run.patterns.enumerated() {
+                XCTAssertEqual(pattern.filter { $0 == .big }.count, k)
+                for (layer, route) in pattern.enumerated() where route != .big {
+                    let p = run.probabilities[t][layer]
+                    XCTAssertEqual(route, p[0] > p[1] ? .skip : .small, "token \(t) layer \(layer)")
+                    sawSkip = sawSkip || route == .skip
+                }
+            }
+        }
+        XCTAssertTrue(sawSkip, "this router skips somewhere")
+    }
 }

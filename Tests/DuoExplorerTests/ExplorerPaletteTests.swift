@@ -201,6 +201,16 @@ final class ExplorerPaletteTests: XCTestCase {
         command(e, "router \(AnalyzerTests.modelURL.path)/config.json")
         assertError(e, contains: "config.json")
         XCTAssertEqual(e.analyzer.routers.map(\.name), ["k1", "k3"], "a failed choice changes nothing")
+
+        // A router that can also skip is reachable: exactly k big, the other layers small or skip.
+        let ternary = dir.appendingPathComponent("ternary.safetensors")
+        try writeRouter([.skip, .small, .big], to: ternary, model: model)
+        command(e, "router \(ternary.path)")
+        XCTAssertEqual(e.state.message, "router policy: router ternary at every k")
+        e.computeSynchronously()
+        let three = try XCTUnwrap(e.store.snapshot().runs[router])
+        XCTAssertTrue(three.isComplete && three.note.hasPrefix("router ternary,"), three.note)
+        for t in 0..<three.routes.tokens { XCTAssertEqual(three.routes.row(t).filter { $0 == .big }.count, e.state.k) }
     }
 
     func testPolicyCompareAndHelp() throws {

@@ -2,8 +2,9 @@ import Foundation
 
 /// A router run at exactly k big layers per token, so it can be compared with the oracle at
 /// equal compute: a first pass routes by the router's argmax and records each token's P(big)
-/// at every layer; each token then takes big at its k layers of highest P(big) (small
-/// elsewhere) in a second pass. (The ranking of P(big) does not depend on the temperature.)
+/// at every layer; each token then takes big at its k layers of highest P(big) in a second pass,
+/// and elsewhere small — or, for a router that can also skip, whichever of small and skip it
+/// gave the higher probability. (The ranking of P(big) does not depend on the temperature.)
 public enum RouterExactK {
     public static func patterns(model: DuoModel, router: RouterWeights, ids: [Int], k: Int) throws -> [[Route]] {
         try run(model: model, router: router, ids: ids, k: k).patterns
@@ -20,9 +21,15 @@ public enum RouterExactK {
         let recorder = ProbabilityRecorder(router: router, big: big)
         _ = try InferenceSession(model: model, capacity: ids.count).forwardHidden(ids, policy: recorder)
         let layers = model.config.numLayers
+        let small = router.routes.firstIndex(of: .small)!
+        let skip = router.routes.firstIndex(of: .skip)
         let patterns = (0..<ids.count).map { t in
             let ranked = (0..<layers).sorted { recorder.bigMargin[$0][t] > recorder.bigMargin[$1][t] }
-            var pattern = Array(repeating: Route.small, count: layers)
+            var pattern = (0..<layers).map { layer -> Route in
+                guard let skip else { return .small }
+                let p = recorder.probabilities[layer][t]
+                return p[skip] > p[small] ? .skip : .small
+            }
             for layer in ranked.prefix(k) { pattern[layer] = .big }
             return pattern
         }

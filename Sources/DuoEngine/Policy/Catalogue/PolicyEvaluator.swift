@@ -83,7 +83,7 @@ public struct EvaluationControl {
 /// Texts longer than the context are given as windows, each scored from position 0.
 public final class PolicyEvaluator: @unchecked Sendable {  // immutable after init
     public let model: DuoModel
-    /// Trained routers over small and big, with their names (e.g. "k4").
+    /// Trained routers over small and big (some may also skip), with their names (e.g. "k4").
     public let routers: [(name: String, weights: RouterWeights)]
     /// Trials behind best-of-N random routing (the paper: 100).
     public let randomTrials: Int
@@ -98,7 +98,7 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
         fixedContext: RoutingPolicy = UniformPolicy(.big)
     ) {
         self.model = model
-        self.routers = routers.filter { Set($0.weights.routes) == [.small, .big] }
+        self.routers = routers.filter { $0.weights.routes.contains(.small) && $0.weights.routes.contains(.big) }
         self.randomTrials = randomTrials
         self.seed = seed
         self.fixedContext = fixedContext
@@ -160,10 +160,12 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
         if let reason = key.kind.unavailable(in: self) { throw DuoError(reason) }
     }
 
-    /// The router trained for the budget nearest k/L.
+    /// The router trained for the budget nearest k/L: among the routers over small and big (whose
+    /// budget is a share of big layers), else among those that can also skip.
     public func router(for k: Int) -> (name: String, weights: RouterWeights)? {
         let target = Double(k) / Double(max(layers, 1))
-        return routers.min { abs($0.weights.budget - target) < abs($1.weights.budget - target) }
+        let twoWay = routers.filter { !$0.weights.routes.contains(.skip) }
+        return (twoWay.isEmpty ? routers : twoWay).min { abs($0.weights.budget - target) < abs($1.weights.budget - target) }
     }
 
     // MARK: Building blocks
