@@ -116,17 +116,20 @@ struct ExploreCommand: ParsableCommand {
             throw DuoError("the explorer needs a terminal; use `duoscope snapshot` to render views to files")
         }
         let settingsFile = ExplorerSettings.standardFile()
-        let (remembered, note) = ExplorerSettings.load(from: settingsFile)
-        let explorer = try ExplorerSetup.make(
-            modelPath: model, texts: texts, options: options, settings: remembered, snapshots: snapshots, note: note)
-        var depth: ColorDepth?
+        var (remembered, note) = ExplorerSettings.load(from: settingsFile)
+        // Colors: --colors or --no-color (remembered like every option), else the remembered
+        // choice; NO_COLOR wins for this session without being remembered.
         if let colors {
             guard let d = ColorDepth(rawValue: colors), d != .none else {
-                throw DuoError("--colors \(colors): expected truecolor, 256, 16 or 8")
+                throw DuoError("--colors \(TerminalSafe.escape(colors)): expected truecolor, 256, 16 or 8")
             }
-            depth = d
+            remembered.colors = d
         }
-        if noColor || !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty { depth = ColorDepth.none }
+        if noColor { remembered.colors = ColorDepth.none }
+        let explorer = try ExplorerSetup.make(
+            modelPath: model, texts: texts, options: options, settings: remembered, snapshots: snapshots, note: note)
+        let noColorEnvironment = !(ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+        let depth = noColorEnvironment ? ColorDepth.none : explorer.state.colors
         let log = ProcessInfo.processInfo.environment["DUOSCOPE_TIMING_LOG"].map { URL(fileURLWithPath: $0) }
         try ExplorerApp.run(explorer, depth: depth, started: started, timingLog: log)
         if let settingsFile { ExplorerSettings(explorer.state, trials: explorer.analyzer.randomTrials).save(to: settingsFile) }

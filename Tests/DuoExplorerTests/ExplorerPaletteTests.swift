@@ -271,3 +271,32 @@ extension ExplorerPaletteTests {
         XCTAssertEqual(old.generation, GenerationSettings())
     }
 }
+
+extension ExplorerPaletteTests {
+    /// The router chosen with `:router` is remembered (as an absolute path) and chosen again when
+    /// the explorer opens; one that can no longer be read is dropped with a note.
+    func testTheChosenRouterIsRemembered() throws {
+        let dir = try folder()
+        let model = try DuoModel.load(directory: AnalyzerTests.modelURL)
+        let file = dir.appendingPathComponent("mine.safetensors")
+        try writeRouter(to: file, model: model)
+        let text = dir.appendingPathComponent("t.txt")
+        try Data("the cat sat on the mat".utf8).write(to: text)
+        let e = try makeExplorer()
+        command(e, "router \(file.path)")
+        XCTAssertEqual(e.state.router, file.path)
+        let settings = ExplorerSettings(e.state, trials: 2)
+        func open(_ settings: ExplorerSettings) throws -> Explorer {
+            try Explorer.open(modelDirectory: AnalyzerTests.modelURL, textFiles: [text], randomTrials: 2, cache: nil) {
+                settings.state(layers: $0.numLayers)
+            }
+        }
+        let reopened = try open(settings)
+        XCTAssertEqual(reopened.analyzer.routers.map(\.name), ["mine"])
+        XCTAssertEqual(reopened.state.partner, .router, "the router policy is available again")
+        try FileManager.default.removeItem(at: file)
+        let broken = try open(settings)
+        XCTAssertNil(broken.state.router)
+        XCTAssertTrue(broken.state.message?.contains("ignored the remembered router") == true, broken.state.message ?? "")
+    }
+}

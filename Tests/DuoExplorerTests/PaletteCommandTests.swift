@@ -114,3 +114,17 @@ extension PaletteCommandTests {
         }
     }
 }
+
+extension PaletteCommandTests {
+    func testColorsCommand() throws {
+        XCTAssertEqual(try PaletteCommand.parse("colors 256", layers: 4), .colors(.palette256))
+        XCTAssertEqual(try PaletteCommand.parse("colors NONE", layers: 4), .colors(ColorDepth.none))
+        XCTAssertEqual(try PaletteCommand.parse("colors auto", layers: 4), .colors(nil))
+        XCTAssertThrowsError(try PaletteCommand.parse("colors 12", layers: 4))
+        XCTAssertThrowsError(try PaletteCommand.parse("colors", layers: 4))
+        var state = ExplorerState()
+        state.colors = .palette16
+        let saved = try JSONEncoder().encode(ExplorerSettings(state, trials: 10))
+        XCTAssertEqual(try JSONDecoder().decode(ExplorerSettings.self, from: saved).state(layers: 4).colors, .palette16, "remembered")
+    }
+}

@@ -218,10 +218,15 @@ final class ExplorerTerminalTests: XCTestCase {
         tmux.keys("gen 5", literal: true)
         tmux.keys("Enter")
         try waitFor("the generation length") { $0.contains("up to 5 tokens") }
+        tmux.keys(":", literal: true)
+        tmux.keys("colors none", literal: true)
+        tmux.keys("Enter")
+        try waitFor("glyphs instead of colors") { $0.contains("colors: none") && $0.contains("█") && $0.contains("▒") }
         tmux.keys("q", literal: true)
         try expectCleanExit(status: 0)
         let saved = try String(contentsOf: scratch.appendingPathComponent("config/explorer.json"), encoding: .utf8)
         XCTAssertTrue(saved.contains("\"k\" : 7") && saved.contains("\"length\" : 5"), saved)
+        XCTAssertTrue(saved.contains("\"colors\" : \"none\""), saved)
     }
 
     /// TERM=dumb (no cursor addressing) and an unknown TERM: one clear line and a non-zero exit,

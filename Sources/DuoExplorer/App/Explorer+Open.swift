@@ -22,18 +22,32 @@ extension Explorer {
             model: model, routers: try Analyzer.loadRouters(for: model), randomTrials: randomTrials,
             cache: cache)
         let choices = (textFiles + samples.filter { !textFiles.contains($0) }).map(TextChoice.file) + [.typed]
-        var initial = try state(model.config)
-        // A policy this model cannot run (the router without routers) is replaced, with the reason shown once.
-        let evaluator = analyzer.evaluator
-        if let reason = initial.primary.unavailable(in: evaluator) ?? initial.partner.unavailable(in: evaluator) {
-            func replacement(avoiding other: PolicyKind) -> PolicyKind {
-                PolicyKind.budgetKinds.first { $0 != other && $0.unavailable(in: evaluator) == nil } ?? .allBig
+        let explorer = Explorer(
+            model: model, analyzer: analyzer, document: document, state: try state(model.config), choices: choices,
+            snapshotFolder: snapshotFolder)
+        if let router = explorer.state.router {
+            do {
+                try explorer.chooseRouter(router)
+            } catch {
+                explorer.state.router = nil
+                explorer.state.message = "ignored the remembered router: " + TerminalSafe.describe(error)
             }
-            if initial.partner.unavailable(in: evaluator) != nil { initial.partner = replacement(avoiding: initial.primary) }
-            if initial.primary.unavailable(in: evaluator) != nil { initial.primary = replacement(avoiding: initial.partner) }
-            initial.message = "\(reason): comparing \(initial.primary.rawValue) with \(initial.partner.rawValue)"
         }
-        return Explorer(
-            model: model, analyzer: analyzer, document: document, state: initial, choices: choices, snapshotFolder: snapshotFolder)
+        explorer.replaceUnavailablePolicies()
+        return explorer
+    }
+
+    /// A primary or partner this model cannot run (the router without routers) is replaced, with
+    /// the reason shown once.
+    func replaceUnavailablePolicies() {
+        let evaluator = analyzer.evaluator
+        guard let reason = state.primary.unavailable(in: evaluator) ?? state.partner.unavailable(in: evaluator) else { return }
+        func replacement(avoiding other: PolicyKind) -> PolicyKind {
+            PolicyKind.budgetKinds.first { $0 != other && $0.unavailable(in: evaluator) == nil } ?? .allBig
+        }
+        if state.partner.unavailable(in: evaluator) != nil { state.partner = replacement(avoiding: state.primary) }
+        if state.primary.unavailable(in: evaluator) != nil { state.primary = replacement(avoiding: state.partner) }
+        let note = "\(reason): comparing \(state.primary.rawValue) with \(state.partner.rawValue)"
+        state.message = state.message.map { "\($0); \(note)" } ?? note
     }
 }

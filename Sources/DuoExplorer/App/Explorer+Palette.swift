@@ -17,7 +17,7 @@ extension Explorer {
                 state.message = "random: best of \(n) trials"
             case .generationLength(let n):
                 state.generation.length = n
-                state.message = "g generates up to \(n) tokens (\(state.generation.sampling))"
+                state.message = "g generates up to \(n) tokens, \(state.generation.sampling)"
             case .temperature(let t, let seed):
                 state.generation.temperature = t
                 if let seed { state.generation.seed = seed }
@@ -36,6 +36,11 @@ extension Explorer {
                 state.partner = setting.kind
                 apply(setting)
                 state.message = "partner: \(state.partnerKey)" + trialsNote(setting)
+            case .colors(let depth):
+                state.colors = depth
+                state.message =
+                    "colors: \(depth?.rawValue ?? "auto")"
+                    + (depth == ColorDepth.none ? " (glyphs)" : " (within what this terminal shows; color after none needs a restart)")
             case .help:
                 state.showHelp = true
                 state.helpPage = .commands
@@ -65,7 +70,7 @@ extension Explorer {
 
     /// The router policy uses the router `name` (a name in the model's routers/ folder, else a
     /// file) at every k; nil: every router in that folder, the one trained nearest the budget.
-    private func chooseRouter(_ name: String?) throws {
+    func chooseRouter(_ name: String?) throws {
         let routers: [(name: String, weights: RouterWeights)]
         if let name {
             let router = try loadRouter(name)
@@ -75,9 +80,11 @@ extension Explorer {
                         + "the router policy needs one over small and big (it may also skip)")
             }
             routers = [router]
+            state.router = name.contains("/") ? PaletteCommand.fileURL(name).path : name
             state.message = "router policy: router \(router.name) at every k"
         } else {
             routers = try Analyzer.loadRouters(for: model)
+            state.router = nil
             let usable = routers.filter { $0.weights.routes.contains(.small) && $0.weights.routes.contains(.big) }.count
             state.message =
                 usable == 0

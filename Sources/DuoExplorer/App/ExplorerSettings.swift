@@ -4,7 +4,7 @@ import Foundation
 /// What the explorer remembers between runs, in a small JSON file in the XDG config directory
 /// (`$DUOSCOPE_CONFIG_DIR`, else `$XDG_CONFIG_HOME/duoscope`, else `~/.config/duoscope`;
 /// `DUOSCOPE_NO_CONFIG` turns it off): the policies, budget, context, view, difficulty metric,
-/// orientation, random trials and how `g` generates. Command-line options override it; `snapshot`
+/// orientation, random trials, how `g` generates and the colors. Command-line options override it; `snapshot`
 /// never reads it. A key missing from the file (one written by an older duoscope) keeps its default.
 public struct ExplorerSettings: Codable, Equatable, Sendable {
     public var primary: PolicyKind = .oracle
@@ -16,6 +16,10 @@ public struct ExplorerSettings: Codable, Equatable, Sendable {
     public var transposed = false
     public var trials = 100
     public var generation = GenerationSettings()
+    /// The color depth chosen with --colors, --no-color or `:colors` (nil: the terminal's most).
+    public var colors: ColorDepth?
+    /// The router chosen with `:router` (nil: the one trained nearest the budget).
+    public var router: String?
 
     public init() {}
 
@@ -31,6 +35,8 @@ public struct ExplorerSettings: Codable, Equatable, Sendable {
         transposed = try c.decodeIfPresent(Bool.self, forKey: .transposed) ?? d.transposed
         trials = try c.decodeIfPresent(Int.self, forKey: .trials) ?? d.trials
         generation = try c.decodeIfPresent(GenerationSettings.self, forKey: .generation) ?? d.generation
+        colors = try c.decodeIfPresent(ColorDepth.self, forKey: .colors)
+        router = try c.decodeIfPresent(String.self, forKey: .router)
     }
 
     /// The settings of a session, to keep.
@@ -43,6 +49,8 @@ public struct ExplorerSettings: Codable, Equatable, Sendable {
         metric = state.metric
         transposed = state.transposed
         generation = state.generation
+        colors = state.colors
+        router = state.router
         self.trials = trials
     }
 
@@ -57,6 +65,8 @@ public struct ExplorerSettings: Codable, Equatable, Sendable {
         s.metric = metric
         s.transposed = transposed
         s.generation = generation
+        s.colors = colors
+        s.router = router
         return s
     }
 

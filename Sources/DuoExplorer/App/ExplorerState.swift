@@ -66,6 +66,11 @@ public struct ExplorerState: Sendable {
     public var pickerChoices: [String] = []
     /// A continuation is being generated (under this policy label).
     public var generating: String?
+    /// The router chosen with `:router` (a name in the model's routers/ folder or an absolute
+    /// path; nil: every router there, the one trained nearest the budget).
+    public var router: String?
+    /// The color depth chosen (nil: the most the terminal shows); `none` draws glyphs.
+    public var colors: ColorDepth?
     /// How a continuation (`g`) is generated: its length and sampling.
     public var generation = GenerationSettings()
     public var input: InputLine?

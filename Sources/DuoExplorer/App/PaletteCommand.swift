@@ -32,6 +32,8 @@ enum PaletteCommand: Equatable, Sendable {
     case generationLength(Int)
     /// `temp T [SEED]`: sample continuations at temperature T (0: greedy).
     case temperature(Double, seed: UInt64?)
+    /// `colors DEPTH`: truecolor, 256, 16, 8, none (glyphs) or auto (nil: the terminal's most).
+    case colors(ColorDepth?)
     /// `help`: the list of commands.
     case help
 
@@ -96,6 +98,13 @@ enum PaletteCommand: Equatable, Sendable {
                 throw DuoError("temp: the seed \"\(TerminalSafe.escape(String(parts[1])))\" is not a non-negative integer")
             }
             return .temperature(t, seed: parts.count == 2 ? UInt64(parts[1]) : nil)
+        },
+        Entry(name: "colors", argument: "D", help: "colors: truecolor, 256, 16, 8, none (glyphs) or auto") { argument, _ in
+            if argument.lowercased() == "auto" { return .colors(nil) }
+            guard let depth = ColorDepth(rawValue: argument.lowercased()) else {
+                throw DuoError("colors: expected truecolor, 256, 16, 8, none or auto, got \"\(TerminalSafe.escape(argument))\"")
+            }
+            return .colors(depth)
         },
         Entry(name: "help", argument: "", help: "this list of commands") { argument, _ in
             guard argument.isEmpty else { throw DuoError("help takes nothing after it") }

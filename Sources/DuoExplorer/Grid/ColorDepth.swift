@@ -1,6 +1,6 @@
 /// How many colors a terminal (or an ANSI export) can show. `none` draws with glyphs and
 /// attributes only (NO_COLOR, --no-color, or a terminal without color).
-public enum ColorDepth: String, Sendable, CaseIterable {
+public enum ColorDepth: String, Sendable, CaseIterable, Codable {
     case truecolor
     case palette256 = "256"
     case palette16 = "16"

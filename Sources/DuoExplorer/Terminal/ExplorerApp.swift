@@ -16,7 +16,7 @@ public enum ExplorerApp {
             explorer.stop()
             screen.stop()
         }
-        let color = screen.depth.hasColor
+        var colors = explorer.state.colors
         explorer.start()
         var drawnVersion = -1
         var drawnAt = Date.distantPast
@@ -25,11 +25,17 @@ public enum ExplorerApp {
         var firstFrame = true
         while true {
             if explorer.poll() { dirty = true }
+            if explorer.state.colors != colors {
+                // `:colors` changed the depth: within what this terminal session offers.
+                colors = explorer.state.colors
+                screen.setDepth(colors)
+                dirty = true
+            }
             let version = explorer.store.version
             let ticking = !explorer.store.snapshot().progress.isEmpty && Date().timeIntervalSince(drawnAt) > 0.25
             if dirty || version != drawnVersion || ticking {
                 let size = screen.size
-                screen.draw(explorer.frame(width: size.width, height: size.height, color: color))
+                screen.draw(explorer.frame(width: size.width, height: size.height, color: screen.depth.hasColor))
                 if firstFrame { record(String(format: "first-frame %.2f", Date().timeIntervalSince(started) * 1000)) }
                 if let keyAt { record(String(format: "key %.3f", Date().timeIntervalSince(keyAt) * 1000)) }
                 firstFrame = false

@@ -25,8 +25,12 @@ public final class TerminalScreen {
         var background: Int
     }
 
-    private init(depth: ColorDepth, terminalIsDirectColor: Bool, colorPairLimit: Int) {
+    /// The most colors this terminal session can show (none when ncurses started without color).
+    public let available: ColorDepth
+
+    private init(depth: ColorDepth, available: ColorDepth, terminalIsDirectColor: Bool, colorPairLimit: Int) {
         self.depth = depth
+        self.available = available
         self.terminalIsDirectColor = terminalIsDirectColor
         self.colorPairLimit = colorPairLimit
     }
@@ -62,10 +66,23 @@ public final class TerminalScreen {
         case 8...: available = .palette8
         default: available = .none
         }
-        let depth = requested.map { rank($0) < rank(available) ? $0 : available } ?? available
         return TerminalScreen(
-            depth: depth, terminalIsDirectColor: colors >= 1 << 24,
+            depth: clamp(requested, to: available), available: available, terminalIsDirectColor: colors >= 1 << 24,
             colorPairLimit: Int(duo_color_pairs()))
+    }
+
+    /// `requested` (nil: the most there is) within what the terminal offers.
+    private static func clamp(_ requested: ColorDepth?, to available: ColorDepth) -> ColorDepth {
+        requested.map { rank($0) < rank(available) ? $0 : available } ?? available
+    }
+
+    /// Draws from now on at `requested` (nil: the terminal's most) within what this session
+    /// offers, and redraws everything; returns the depth it draws at.
+    @discardableResult
+    public func setDepth(_ requested: ColorDepth?) -> ColorDepth {
+        depth = Self.clamp(requested, to: available)
+        invalidate()
+        return depth
     }
 
     private static func rank(_ depth: ColorDepth) -> Int {
