@@ -68,16 +68,31 @@ public enum LayerKernels {
     ) {
         let context = first + rows
         let scale = 1 / Float(headDim).squareRoot()
-        BLAS.gemmABt(
-            m: rows, n: context, k: headDim, a: q, lda: qStride, b: keys, ldb: kvStride,
-            c: probabilities, ldc: context, alpha: scale)
-        for i in 0..<rows {
-            Ops.maskedSoftmax(probabilities + i * context, count: context, position: first + i, window: window)
+        // Queries in blocks: a block sees only the keys up to its last row, so the masked upper
+        // triangle is neither multiplied nor exponentiated (about half of a prefill's attention).
+        var start = 0
+        while start < rows {
+            let n = min(causalBlock, rows - start)
+            let visible = first + start + n
+            let scores = probabilities + start * context
+            BLAS.gemmABt(
+                m: n, n: visible, k: headDim, a: q + start * qStride, lda: qStride, b: keys, ldb: kvStride,
+                c: scores, ldc: context, alpha: scale)
+            for i in 0..<n {
+                let row = scores + i * context
+                Ops.maskedSoftmax(row, count: visible, position: first + start + i, window: window)
+                if visible < context { (row + visible).update(repeating: 0, count: context - visible) }
+            }
+            BLAS.gemmAB(
+                m: n, n: headDim, k: visible, a: scores, lda: context, b: values, ldb: kvStride,
+                c: out + start * outStride, ldc: outStride)
+            start += n
         }
-        BLAS.gemmAB(
-            m: rows, n: headDim, k: context, a: probabilities, lda: context, b: values, ldb: kvStride,
-            c: out, ldc: outStride)
     }
+
+    /// Query rows per block in `attendHead`: smaller blocks skip more of the masked triangle,
+    /// larger ones keep the GEMMs efficient.
+    static let causalBlock = 32
 
     /// The SwiGLU FFN of `module` over `rows` input rows `[rows, d]`:
     /// `output (+)= down(silu(gate(x)) * up(x))`. `gate` and `up` are `[rows, inner]` scratch that
