@@ -126,12 +126,7 @@ final class ExplorerControllerTests: XCTestCase {
         _ = e.handle(.character("b"))  // all-big generates without waiting for a search
         let before = e.document.count
         _ = e.handle(.character("g"))
-        let deadline = Date().addingTimeInterval(60)
-        while e.state.generating != nil || e.document.count == before {
-            _ = e.poll()
-            if Date() > deadline { return XCTFail("generation did not finish") }
-            usleep(10_000)
-        }
+        guard e.waitForGeneration(from: before) else { return XCTFail("generation did not finish") }
         XCTAssertGreaterThan(e.document.count, before)
         XCTAssertTrue(e.document.label.contains("generated under all-big"), e.document.label)
         XCTAssertTrue(e.state.message?.contains("under all-big") == true, e.state.message ?? "no message")
@@ -239,5 +234,19 @@ final class PlainLlamaExplorerTests: XCTestCase {
             oracle.losses[0], early.losses[0] + 1e-6, "token 0 has no context: the oracle is the minimum over its patterns")
         XCTAssertEqual(L, e.layers)
         XCTAssertNotNil(PolicyKind.allSmall.unavailable(in: e.analyzer.evaluator))
+    }
+}
+
+extension Explorer {
+    /// Polls until a continuation started on a text of `before` tokens has finished; false after
+    /// `seconds` without that.
+    func waitForGeneration(from before: Int, seconds: TimeInterval = 60) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while state.generating != nil || document.count == before {
+            _ = poll()
+            if Date() > deadline { return false }
+            usleep(10_000)
+        }
+        return true
     }
 }

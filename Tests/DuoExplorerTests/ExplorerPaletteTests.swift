@@ -254,12 +254,7 @@ extension ExplorerPaletteTests {
         XCTAssertTrue(e.state.message?.contains("T=1.5, seed 7") == true, e.state.message ?? "")
         let before = e.document.count
         _ = e.handle(.character("g"))
-        let deadline = Date().addingTimeInterval(60)
-        while e.state.generating != nil || e.document.count == before {
-            _ = e.poll()
-            if Date() > deadline { return XCTFail("generation did not finish") }
-            usleep(10_000)
-        }
+        guard e.waitForGeneration(from: before) else { return XCTFail("generation did not finish") }
         XCTAssertEqual(e.document.count, before + 3, "up to 3 tokens")
         XCTAssertTrue(e.document.label.contains("generated under all-big, T=1.5, seed 7"), e.document.label)
         let kept = ExplorerSettings(e.state, trials: 2)

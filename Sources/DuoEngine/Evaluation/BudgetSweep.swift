@@ -115,12 +115,10 @@ public enum BudgetSweep {
         }
         for r in options.routers {
             let label = "router argmax (budget \(r.budget)\(r.routes.contains(.skip) ? ", with skip" : ""))"
-            var routes: [[Route]] = []
-            for w in windows {
-                let e = try SequenceEvaluation.run(model: model, ids: w, policy: RouterPolicy(router: r), topK: 0)
-                routes += (0..<(w.count - 1)).map { Array(e.routes.row($0)) }
+            let routes = try windows.map {
+                try SequenceEvaluation.run(model: model, ids: $0, policy: RouterPolicy(router: r), topK: 0).routes
             }
-            share(label, routes)
+            share(label, PolicyOutcome(routes: routes, losses: [], note: label).scoredRoutes)
         }
 
         let tokens: [TokenRow] = {

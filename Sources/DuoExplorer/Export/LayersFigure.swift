@@ -104,7 +104,7 @@ enum LayersFigure {
         }
         let notes = [
             "Columns: each policy's route at this layer, at k = \(c.state.k) big layers per token"
-                + (kinds.contains(.oracle) ? ", oracle context \(c.state.context.rawValue)" : "") + ".",
+                + ", oracle context \(c.state.context.rawValue).",
             "Router P(big): the router's probability of the big module (\(router?.note ?? "router not run")).",
             "Flip Δloss: the change in this token's loss if only this layer's route were flipped (big↔small) under the primary policy.",
             "Logit lens: the most likely next token read out after each layer under the primary policy; ✓ the true next token.",
