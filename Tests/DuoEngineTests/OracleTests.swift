@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 
 @testable import DuoEngine
@@ -47,6 +48,38 @@ final class OracleTests: XCTestCase {
         // Ternary with a full budget enumerates all 3^L patterns.
         let all = tree.search(token: ids[2], target: ids[3], cache: session.cache, contextLength: 2, constraint: .budget(1))
         XCTAssertEqual(all.count, 81)
+    }
+
+    /// The bounded LM head (`Scoring.bestPerBigCount`) on the sample model, whose vocabulary of
+    /// 4096 is large enough for the shortlist bound to run: the winners and their losses are
+    /// those of scoring every leaf, and most leaves never get the full LM head.
+    func testBoundedScoringKeepsTheWinnersOfEveryLeaf() throws {
+        let model = try DuoModel.load(
+            directory: TestSupport.FixturePaths.repository.appendingPathComponent("sample-models/duo-12L"), requireTokenizer: false)
+        let text = (0..<40).map { ($0 * 7919 + 13) % model.config.vocabSize }
+        let session = InferenceSession(model: model)
+        _ = try session.forwardHidden(text, policy: UniformPolicy(.big))
+        let tree = OracleTree(model: model)
+        var exact = 0
+        var leaves = 0
+        for t in [3, 17, 38] {
+            for constraint in [OracleConstraint.anyBigSmall, .exactlyBig(4), .bigOrSkip(skips: 6)] {
+                let all = tree.search(token: text[t], target: text[t + 1], cache: session.cache, contextLength: t, constraint: constraint)
+                let winners = tree.search(
+                    token: text[t], target: text[t + 1], cache: session.cache, contextLength: t, constraint: constraint,
+                    scoring: .bestPerBigCount)
+                exact += tree.leavesScoredExactly
+                leaves += tree.leavesScored
+                let expected = Dictionary(grouping: all.enumerated(), by: { $0.element.bigCount }).values
+                    .map { group in
+                        group.min { $0.element.loss < $1.element.loss || ($0.element.loss == $1.element.loss && $0.offset < $1.offset) }!
+                    }
+                    .sorted { $0.offset < $1.offset }.map(\.element)
+                XCTAssertEqual(winners.map(\.pattern), expected.map(\.pattern), "\(constraint) at \(t)")
+                for (a, b) in zip(winners, expected) { XCTAssertEqual(a.loss, b.loss, accuracy: 1e-6) }
+            }
+        }
+        XCTAssertLessThan(exact * 2, leaves, "the bound should spare most leaves the full LM head")
     }
 
     func testConstraintsAreRespected() throws {

@@ -95,7 +95,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         let normed = Tensor(shape: [n, c.hiddenSize])
         Ops.rmsNorm(hidden.data, rows: n, width: c.hiddenSize, weight: model.weights.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
         let out = Tensor(shape: [n, c.vocabSize])
-        LayerKernels.rowSplitLinear(normed.data, n, model.weights.lmHead, out.data, false)
+        LayerKernels.splitLinear(normed.data, n, model.weights.lmHead, out.data, false)
         return out
     }
 
@@ -111,7 +111,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         let values = cache.values[layer]
         LayerKernels.projectQKV(
             s.normed.data, rows: n, layer: w, config: c, rope: model.rope, position: { start + $0 },
-            q: s.q.data, k: keys.row(start), v: values.row(start), linear: LayerKernels.rowSplitLinear)
+            q: s.q.data, k: keys.row(start), v: values.row(start), linear: LayerKernels.splitLinear)
         let group = c.numHeads / c.numKVHeads
         let window = c.attentionWindow(layer: layer)
         // Heads side by side on the cores; each writes its own probability block and output columns.
@@ -129,7 +129,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
             // One token's attention is too little work to share out.
             for h in 0..<c.numHeads { attendHead(h) }
         }
-        LayerKernels.rowSplitLinear(s.attended.data, n, w.o, x.data, true)
+        LayerKernels.splitLinear(s.attended.data, n, w.o, x.data, true)
     }
 
     /// `x += FFN_route(RMSNorm(x))`, rows grouped by route so each module runs as one GEMM.
@@ -165,7 +165,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         }
         LayerKernels.swigluFFN(
             module, input: input, rows: m, gate: s.gate.data, up: s.up.data, activation: s.gate.data,
-            output: all ? x.data : s.ffnOut.data, accumulate: all, linear: LayerKernels.rowSplitLinear)
+            output: all ? x.data : s.ffnOut.data, accumulate: all, linear: LayerKernels.splitLinear)
         if !all {
             for (k, r) in rows.enumerated() { Ops.add(s.ffnOut.row(k), into: x.row(r), count: d) }
         }

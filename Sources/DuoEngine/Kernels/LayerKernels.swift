@@ -17,19 +17,25 @@ public enum LayerKernels {
         BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
     }
 
-    /// Rows split across the cores, one single-threaded BLAS call each (no fork/join inside BLAS):
-    /// faster than BLAS's own threads for the few hundred rows of a prefill (measured in
-    /// docs/benchmarks.md), slower for the thousands of a training batch.
-    public static let rowSplitLinear: Linear = { x, rows, weight, y, accumulate in
-        guard rows >= 32 else { return BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate) }
+    /// Output features (the weight's rows) split across the cores, one single-threaded BLAS
+    /// call each (no fork/join inside BLAS): faster than BLAS's own threads for the few hundred
+    /// rows of a prefill or an oracle frontier (measured in docs/benchmarks.md), slower for the
+    /// thousands of a training batch. Splitting the weight rather than the rows means each core
+    /// packs only its half of the weight, which BLAS does on every call: for the small row
+    /// counts of the oracle's frontiers that packing costs as much as the multiply.
+    public static let splitLinear: Linear = { x, rows, weight, y, accumulate in
         let parts = Parallel.workers
+        guard parts > 1, rows * weight.rows * weight.columns >= 1 << 20, weight.rows >= 16 * parts else {
+            return BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
+        }
         Parallel.withSingleThreadedBLAS {
             Parallel.forEach(parts) { part in
-                let lower = rows * part / parts
-                let upper = rows * (part + 1) / parts
-                BLAS.linear(
-                    x + lower * weight.columns, rows: upper - lower, weight: weight, into: y + lower * weight.rows,
-                    accumulate: accumulate)
+                // Slices of a multiple of 16 features keep each core's kernel on whole vector blocks.
+                let lower = (weight.rows / 16 * part / parts) * 16
+                let upper = part == parts - 1 ? weight.rows : (weight.rows / 16 * (part + 1) / parts) * 16
+                BLAS.gemmABt(
+                    m: rows, n: upper - lower, k: weight.columns, a: x, lda: weight.columns, b: weight.row(lower),
+                    ldb: weight.columns, c: y + lower, ldc: weight.rows, beta: accumulate ? 1 : 0)
             }
         }
     }

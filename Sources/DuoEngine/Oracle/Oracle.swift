@@ -78,6 +78,19 @@ public enum Oracle {
         guard ids.count <= model.config.maxPositions else {
             throw DuoError("sequence of \(ids.count) tokens is longer than the context of \(model.config.maxPositions)")
         }
+        // One BLAS thread: the tree spreads its own work over the cores, and BLAS threads woken
+        // by the context's one-row passes would spin beside it.
+        return try Parallel.withSingleThreadedBLAS {
+            try searchEachPosition(
+                model: model, ids: ids, context: context, constraints: constraints, beamWidth: beamWidth, prefix: prefix,
+                progress: progress, onChoice: onChoice)
+        }
+    }
+
+    private static func searchEachPosition(
+        model: DuoModel, ids: [Int], context: OracleContext, constraints: [OracleConstraint],
+        beamWidth: Int?, prefix: [OracleChoice], progress: (Int, Int) -> Void, onChoice: ((OracleChoice) -> Bool)?
+    ) throws -> [[OracleChoice]] {
         let tree = OracleTree(model: model)
         let positions = ids.count - 1
         precondition(prefix.isEmpty || constraints.count == 1, "a prefix of choices belongs to one constraint")
@@ -91,7 +104,8 @@ public enum Oracle {
             for t in start..<positions {
                 if bigSmall && constraints.count > 1 {
                     let leaves = tree.search(
-                        token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .anyBigSmall)
+                        token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .anyBigSmall,
+                        scoring: .bestPerBigCount)
                     for (i, constraint) in constraints.enumerated() {
                         guard case .exactlyBig(let k) = constraint else { continue }
                         results[i].append(best(leaves.filter { $0.bigCount == k }, position: t, target: ids[t + 1]))
@@ -100,7 +114,7 @@ public enum Oracle {
                     for (i, constraint) in constraints.enumerated() {
                         let leaves = tree.search(
                             token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
-                            constraint: constraint, beamWidth: beamWidth)
+                            constraint: constraint, beamWidth: beamWidth, scoring: .bestPerBigCount)
                         results[i].append(best(leaves, position: t, target: ids[t + 1]))
                     }
                 }
@@ -118,7 +132,7 @@ public enum Oracle {
                     let session = sessions[i]
                     let leaves = tree.search(
                         token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
-                        constraint: constraint, beamWidth: beamWidth)
+                        constraint: constraint, beamWidth: beamWidth, scoring: .bestPerBigCount)
                     let choice = best(leaves, position: t, target: ids[t + 1])
                     results[i].append(choice)
                     _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern))

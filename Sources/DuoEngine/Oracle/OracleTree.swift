@@ -18,27 +18,33 @@ public final class OracleTree {
     public private(set) var rowsThroughAttention = 0
     public private(set) var rowsThroughFFN: [Route: Int] = [:]
     public private(set) var leavesScored = 0
+    /// Leaves whose full LM head was computed in the last search (fewer than `leavesScored` when
+    /// a bound ruled the others out).
+    public private(set) var leavesScoredExactly = 0
 
     /// Every admissible pattern for token `id` at position `contextLength` (predicting `target`),
     /// attending to positions `0..<contextLength` of `cache`. With `beamWidth`, after each layer
     /// only the `beamWidth` prefixes whose hidden state already predicts the target best (the
     /// logit-lens loss: final norm and LM head applied early) go on — a beam search for
     /// constraints whose full tree is too large (ternary: 3^L leaves).
+    /// With `scoring: .bestPerBigCount` only the winners come back (see `Scoring`).
     public func search(
         token id: Int, target: Int, cache: KVCache, contextLength t: Int,
-        constraint: OracleConstraint, beamWidth: Int? = nil
+        constraint: OracleConstraint, beamWidth: Int? = nil, scoring: Scoring = .everyLeaf
     ) -> [Leaf] {
         // One BLAS thread per core, the work split by rows (or heads, or LM-head blocks) across
         // the cores: no fork/join inside each small GEMM and no BLAS threads spinning idle while
         // the element-wise work runs.
         Parallel.withSingleThreadedBLAS {
-            searchOnCores(token: id, target: target, cache: cache, contextLength: t, constraint: constraint, beamWidth: beamWidth)
+            searchOnCores(
+                token: id, target: target, cache: cache, contextLength: t, constraint: constraint, beamWidth: beamWidth,
+                scoring: scoring)
         }
     }
 
     private func searchOnCores(
         token id: Int, target: Int, cache: KVCache, contextLength t: Int,
-        constraint: OracleConstraint, beamWidth: Int?
+        constraint: OracleConstraint, beamWidth: Int?, scoring: Scoring
     ) -> [Leaf] {
         let c = model.config
         let w = model.weights
@@ -49,6 +55,7 @@ public final class OracleTree {
         precondition(t <= cache.count && t < c.maxPositions, "OracleTree: context beyond the cache")
         rowsThroughAttention = 0
         rowsThroughFFN = [:]
+        leavesScoredExactly = 0
         var frontier = Tensor(shape: [1, d])
         frontier.row(0).update(from: w.embedding.row(id), count: d)
         // Per prefix: its routes packed two bits a layer, its counts and its FFN FLOPs.
@@ -70,7 +77,7 @@ public final class OracleTree {
             let v = Tensor(shape: [m, c.kvWidth])
             LayerKernels.projectQKV(
                 normed.data, rows: m, layer: lw, config: c, rope: model.rope, position: { _ in t },
-                q: q.data, k: k.data, v: v.data, linear: LayerKernels.rowSplitLinear)
+                q: q.data, k: k.data, v: v.data, linear: LayerKernels.splitLinear)
             let attended = Tensor(shape: [m, c.qWidth])
             let scores = Tensor(shape: [c.numHeads, m, t + 1])
             let keys = cache.keys[l].data
@@ -111,7 +118,7 @@ public final class OracleTree {
             } else {
                 for h in 0..<c.numHeads { attendHead(h) }
             }
-            LayerKernels.rowSplitLinear(attended.data, m, lw.o, frontier.data, true)
+            LayerKernels.splitLinear(attended.data, m, lw.o, frontier.data, true)
             // FFN: fork every prefix into its admissible children.
             let normed2 = Tensor(shape: [m, d])
             Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.postNorm.data, eps: c.rmsNormEps, into: normed2.data)
@@ -140,7 +147,7 @@ public final class OracleTree {
                 let out = Tensor(shape: [rows.count, d])
                 LayerKernels.swigluFFN(
                     module, input: input.data, rows: rows.count, gate: gate.data, up: up.data, activation: gate.data,
-                    output: out.data, accumulate: false, linear: LayerKernels.rowSplitLinear)
+                    output: out.data, accumulate: false, linear: LayerKernels.splitLinear)
                 for (j, r) in rows.enumerated() { Ops.add(out.row(j), into: children.row(r), count: d) }
             }
             codes = zip(parents, childRoutes).map { codes[$0] | UInt64($1.rawValue) << (2 * UInt64(l)) }
@@ -161,31 +168,143 @@ public final class OracleTree {
             }
         }
         leavesScored = frontier.rows
-        return zip(codes, losses(of: frontier, target: target)).map { code, loss in
-            Leaf(pattern: (0..<L).map { Route(rawValue: UInt8((code >> (2 * UInt64($0))) & 3))! }, loss: loss)
+        func leaf(_ i: Int, _ loss: Double) -> Leaf {
+            Leaf(pattern: (0..<L).map { Route(rawValue: UInt8((codes[i] >> (2 * UInt64($0))) & 3))! }, loss: loss)
+        }
+        switch scoring {
+        case .everyLeaf:
+            leavesScoredExactly = frontier.rows
+            return losses(of: frontier, target: target).enumerated().map { leaf($0, $1) }
+        case .bestPerBigCount:
+            return bestPerGroup(of: frontier, target: target, groups: bigs).map { leaf($0.index, $0.loss) }
         }
     }
 
-    /// Loss on `target` of each row of a residual stream: final norm and LM head, in blocks of rows.
-    func losses(of hidden: Tensor, target: Int) -> [Double] {
+    /// Which leaves a search scores, and how.
+    public enum Scoring: Sendable {
+        /// Every leaf, each with its exact loss.
+        case everyLeaf
+        /// Only the best leaf of each number of big layers (ties: the first in tree order), in
+        /// tree order: all an oracle needs. A leaf is dropped as soon as a lower bound of its
+        /// loss, the log-sum-exp over a shortlist of the vocabulary (never more than over the
+        /// whole), proves it cannot win, so most leaves never get the full LM head. The winners
+        /// and their losses are those `everyLeaf` gives.
+        case bestPerBigCount
+    }
+
+    /// Vocabulary entries in the shortlist whose log-sum-exp bounds a leaf's from below.
+    static let shortlistSize = 256
+    /// Leaves scored exactly at a time while the bound drops the others.
+    static let exactBatch = 32
+    /// How far a bound must exceed the best loss found to drop a leaf: far above the rounding
+    /// differences between the shortlist's and the whole vocabulary's log-sum-exp.
+    static let boundMargin = 1e-3
+
+    /// The best row of each group (lowest loss on `target`, ties: the lowest index), in index
+    /// order, computing the full LM head only for rows whose shortlist bound cannot rule them out.
+    /// The shortlist is the tokens ranked highest by a few probe rows' full logits (and the target).
+    func bestPerGroup(of hidden: Tensor, target: Int, groups: [Int]) -> [(index: Int, loss: Double)] {
         let c = model.config
-        let w = model.weights
         let d = c.hiddenSize
         let n = hidden.rows
+        let vocab = c.vocabSize
+        let normed = Tensor(shape: [n, d])
+        Parallel.forEachSlice(n, minimum: 64) { r in
+            Ops.rmsNorm(
+                hidden.row(r.lowerBound), rows: r.count, width: d, weight: model.weights.finalNorm.data, eps: c.rmsNormEps,
+                into: normed.row(r.lowerBound))
+        }
+        var best: [Int: (index: Int, loss: Double)] = [:]
+        func record(_ i: Int, _ loss: Double) {
+            leavesScoredExactly += 1
+            if let current = best[groups[i]], !(loss < current.loss || (loss == current.loss && i < current.index)) { return }
+            best[groups[i]] = (i, loss)
+        }
+        func score(_ rows: [Int]) {
+            let gathered = Tensor(shape: [rows.count, d])
+            for (j, i) in rows.enumerated() { gathered.row(j).update(from: normed.row(i), count: d) }
+            for (i, loss) in zip(rows, normalizedLosses(of: gathered, target: target)) { record(i, loss) }
+        }
+        // Few rows or a small vocabulary: the full LM head costs about what the bound would.
+        guard n >= 4 * Self.exactBatch, vocab >= 8 * Self.shortlistSize else {
+            score(Array(0..<n))
+            return best.values.sorted { $0.index < $1.index }
+        }
+        let probes = (0..<4).map { $0 * n / 4 }
+        let probeLogits = Tensor(shape: [probes.count, vocab])
+        let probeRows = Tensor(shape: [probes.count, d])
+        for (j, i) in probes.enumerated() { probeRows.row(j).update(from: normed.row(i), count: d) }
+        BLAS.linear(probeRows.data, rows: probes.count, weight: model.weights.lmHead, into: probeLogits.data)
+        for (j, i) in probes.enumerated() { record(i, Ops.targetLoss(probeLogits.row(j), count: vocab, target: target)) }
+        let shortlist = Self.shortlist(probeLogits, size: Self.shortlistSize, including: target)
+        let shortWeights = Tensor(shape: [shortlist.count, d])
+        for (j, token) in shortlist.enumerated() { shortWeights.row(j).update(from: model.weights.lmHead.row(token), count: d) }
+        let shortLogits = Tensor(shape: [n, shortlist.count])
+        LayerKernels.splitLinear(normed.data, n, shortWeights, shortLogits.data, false)
+        let targetColumn = shortlist.firstIndex(of: target)!
+        var bounds = [Double](repeating: 0, count: n)
+        bounds.withUnsafeMutableBufferPointer { out in
+            Parallel.forEachSlice(n, minimum: 64) { r in
+                for i in r {
+                    let row = shortLogits.row(i)
+                    out[i] = Ops.logSumExp(row, count: shortlist.count) - Double(row[targetColumn])
+                }
+            }
+        }
+        let order = (0..<n).sorted { bounds[$0] < bounds[$1] }
+        let probed = Set(probes)
+        var next = 0
+        while next < n {
+            var batch: [Int] = []
+            while next < n, batch.count < Self.exactBatch {
+                let i = order[next]
+                next += 1
+                if probed.contains(i) { continue }
+                if let current = best[groups[i]], bounds[i] > current.loss + Self.boundMargin { continue }
+                batch.append(i)
+            }
+            if !batch.isEmpty { score(batch) }
+        }
+        return best.values.sorted { $0.index < $1.index }
+    }
+
+    /// The `size` tokens with the highest logit in any row of `logits`, and `target`.
+    static func shortlist(_ logits: Tensor, size: Int, including target: Int) -> [Int] {
+        let vocab = logits.columns
+        var top = [Float](repeating: -.infinity, count: vocab)
+        for r in 0..<logits.rows {
+            let row = logits.row(r)
+            for j in 0..<vocab where row[j] > top[j] { top[j] = row[j] }
+        }
+        var tokens = Array((0..<vocab).sorted { top[$0] > top[$1] }.prefix(size))
+        if !tokens.contains(target) { tokens[tokens.count - 1] = target }
+        return tokens
+    }
+
+    /// Loss on `target` of each row of a residual stream: final norm and LM head.
+    func losses(of hidden: Tensor, target: Int) -> [Double] {
+        let c = model.config
+        let normed = Tensor(shape: [hidden.rows, c.hiddenSize])
+        Ops.rmsNorm(
+            hidden.data, rows: hidden.rows, width: c.hiddenSize, weight: model.weights.finalNorm.data, eps: c.rmsNormEps,
+            into: normed.data)
+        return normalizedLosses(of: normed, target: target)
+    }
+
+    /// Loss on `target` of each row of the final norm's output: the LM head in blocks of rows
+    /// spread over the cores.
+    private func normalizedLosses(of normed: Tensor, target: Int) -> [Double] {
+        let vocab = model.config.vocabSize
+        let n = normed.rows
         var losses = [Double](repeating: 0, count: n)
-        let block = 256
+        let block = min(256, max(8, (n + Parallel.workers - 1) / Parallel.workers))
         losses.withUnsafeMutableBufferPointer { out in
             Parallel.forEach((n + block - 1) / block) { b in
                 let start = b * block
                 let rows = min(block, n - start)
-                let normed = Tensor(shape: [rows, d])
-                let logits = Tensor(shape: [rows, c.vocabSize])
-                Ops.rmsNorm(hidden.row(start), rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
-                BLAS.linear(normed.data, rows: rows, weight: w.lmHead, into: logits.data)
-                for r in 0..<rows {
-                    let row = logits.row(r)
-                    out[start + r] = Ops.targetLoss(row, count: c.vocabSize, target: target)
-                }
+                let logits = Tensor(shape: [rows, vocab])
+                BLAS.linear(normed.row(start), rows: rows, weight: model.weights.lmHead, into: logits.data)
+                for r in 0..<rows { out[start + r] = Ops.targetLoss(logits.row(r), count: vocab, target: target) }
             }
         }
         return losses

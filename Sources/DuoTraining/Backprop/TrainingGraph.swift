@@ -214,18 +214,15 @@ public final class TrainingGraph {
                 for t in range {
                     let row = logits.row(t)
                     let target = row[targets[t]]
-                    var maximum = row[0]
-                    for j in 1..<v { maximum = max(maximum, row[j]) }
-                    var sum: Float = 0
-                    if keepGradient {
-                        for j in 0..<v { row[j] = FastMath.exp(row[j] - maximum) }
-                        for j in 0..<v { sum += row[j] }
-                        let scale = inverseRows / sum
-                        for j in 0..<v { row[j] *= scale }
-                        row[targets[t]] -= inverseRows
-                    } else {
-                        for j in 0..<v { sum += FastMath.exp(row[j] - maximum) }
+                    guard keepGradient else {
+                        out[t] = Ops.logSumExp(row, count: v) - Double(target)
+                        continue
                     }
+                    let maximum = Ops.maximum(row, count: v)
+                    let sum = Ops.exponentiate(row, count: v, minus: maximum)
+                    let scale = inverseRows / sum
+                    for j in 0..<v { row[j] *= scale }
+                    row[targets[t]] -= inverseRows
                     out[t] = Double(maximum) + log(Double(sum)) - Double(target)
                 }
             }

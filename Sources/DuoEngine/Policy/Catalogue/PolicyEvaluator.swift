@@ -140,7 +140,11 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
         _ key: PolicyKey, windows: [[Int]], control: EvaluationControl = EvaluationControl(), earlier: EarlierOutcome? = nil
     ) throws -> PolicyOutcome {
         try check(key, windows: windows)
-        return try key.kind.outcome(key, windows: windows, evaluator: self, control: control, earlier: earlier)
+        // The searches spread their own work over the cores (`LayerKernels.splitLinear`);
+        // BLAS threads woken by a small call in between would spin beside them.
+        return try Parallel.withSingleThreadedBLAS {
+            try key.kind.outcome(key, windows: windows, evaluator: self, control: control, earlier: earlier)
+        }
     }
 
     /// Evaluates a policy with a budget at every k = 0...L.
@@ -149,7 +153,9 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
         control: EvaluationControl = EvaluationControl()
     ) throws -> [PolicyOutcome] {
         try check(PolicyKey(kind, k: 0, context: context, trials: trials), windows: windows)
-        return try kind.outcomesForEveryK(context: context, trials: trials, windows: windows, evaluator: self, control: control)
+        return try Parallel.withSingleThreadedBLAS {
+            try kind.outcomesForEveryK(context: context, trials: trials, windows: windows, evaluator: self, control: control)
+        }
     }
 
     private func check(_ key: PolicyKey, windows: [[Int]]) throws {
