@@ -19,6 +19,47 @@ public enum FixedPatternSearch {
         shouldContinue: () -> Bool = { true },
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> [Int: Double] {
+        var results: [Int: Double] = [:]
+        try walk(model: model, ids: ids, bigCounts: bigCounts, low: low, shouldContinue: shouldContinue, progress: progress) {
+            index, normed in
+            results[index] = summedLoss(model: model, ids: ids, logits: lmHead(model: model, normed))
+        }
+        return results
+    }
+
+    /// The best pattern for each number of big layers in `bigCounts`: the lowest summed loss
+    /// (ties: the lowest index), as the minimum of `losses` gives, by number of big layers.
+    /// A pattern whose lower bound (`TangentBound`, two dot products per token) already exceeds
+    /// the best of its budget found so far never gets the full LM head.
+    public static func best(
+        model: DuoModel, ids: [Int], bigCounts: ClosedRange<Int>, low: Route = .small,
+        shouldContinue: () -> Bool = { true },
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> (winners: [Int: (index: Int, loss: Double)], scoredExactly: Int) {
+        var winners: [Int: (index: Int, loss: Double)] = [:]
+        var bound = TangentBound(model: model, targets: Array(ids.dropFirst()))
+        var exact = 0
+        try walk(model: model, ids: ids, bigCounts: bigCounts, low: low, shouldContinue: shouldContinue, progress: progress) {
+            index, normed in
+            let k = index.nonzeroBitCount
+            let lower = bound.lowerBound(normed)
+            if let incumbent = winners[k], let lower, lower > incumbent.loss + TangentBound.margin * Double(ids.count - 1) { return }
+            let logits = lmHead(model: model, normed)
+            let loss = summedLoss(model: model, ids: ids, logits: logits)
+            exact += 1
+            bound.learn(logits: logits, loss: loss, lowerBound: lower)
+            // Patterns arrive in increasing index, so a tie keeps the earlier one.
+            if winners[k] == nil || loss < winners[k]!.loss { winners[k] = (index, loss) }
+        }
+        return (winners, exact)
+    }
+
+    /// Walks the prefix tree; `leaf(index, normed)` sees each admissible pattern's final-norm
+    /// output `[ids.count, d]`, in increasing pattern index.
+    private static func walk(
+        model: DuoModel, ids: [Int], bigCounts: ClosedRange<Int>, low: Route, shouldContinue: () -> Bool,
+        progress: (Int, Int) -> Void, leaf: (Int, Tensor) throws -> Void
+    ) throws {
         let c = model.config
         let L = c.numLayers
         guard c.isDuo || low != .small else { throw DuoError("the fixed-pattern search over small needs a Duo model with a small FFN") }
@@ -27,19 +68,17 @@ public enum FixedPatternSearch {
         let n = ids.count
         let d = c.hiddenSize
         let streams = [try session.embed(ids)] + (0..<L).map { _ in Tensor(shape: [n, d]) }
+        let normed = Tensor(shape: [n, d])
         let total = (0..<(1 << L)).filter { bigCounts.contains($0.nonzeroBitCount) }.count
-        var results: [Int: Double] = [:]
+        var done = 0
 
         func visit(depth: Int, index: Int, bigs: Int) throws {
             if depth == L {
                 guard shouldContinue() else { throw OracleStopped() }
-                let logits = session.logits(of: streams[L])
-                var sum = 0.0
-                for t in 0..<(n - 1) {
-                    sum += Ops.targetLoss(logits.row(t), count: c.vocabSize, target: ids[t + 1])
-                }
-                results[index] = sum
-                progress(results.count, total)
+                Ops.rmsNorm(streams[L].data, rows: n, width: d, weight: model.weights.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
+                try leaf(index, normed)
+                done += 1
+                progress(done, total)
                 return
             }
             for (bit, route) in [(0, low), (1, Route.big)] {
@@ -52,6 +91,80 @@ public enum FixedPatternSearch {
             }
         }
         try visit(depth: 0, index: 0, bigs: 0)
-        return results
+    }
+
+    private static func lmHead(model: DuoModel, _ normed: Tensor) -> Tensor {
+        let logits = Tensor(shape: [normed.rows, model.config.vocabSize])
+        LayerKernels.splitLinear(normed.data, normed.rows, model.weights.lmHead, logits.data, false)
+        return logits
+    }
+
+    private static func summedLoss(model: DuoModel, ids: [Int], logits: Tensor) -> Double {
+        (0..<(ids.count - 1)).reduce(0) { $0 + Ops.targetLoss(logits.row($1), count: model.config.vocabSize, target: ids[$1 + 1]) }
+    }
+}
+
+/// A lower bound of a pattern's summed loss from patterns already scored. log-sum-exp is
+/// convex, so it lies above its tangent at any point z0: LSE(z) >= LSE(z0) + p0 . (z - z0)
+/// with p0 = softmax(z0). For logits z = W h of a final-norm output h this is c + u . h with
+/// u = W^T p0 and c = LSE(z0) - p0 . z0, so a token's bound costs two dot products of the hidden
+/// width (the tangent and the target's logit) instead of the LM head; the gap is
+/// KL(p0 || softmax(z)). Each token takes the best of the tangents kept (up to `maxPoints`,
+/// added from scored patterns whose bound was loose).
+struct TangentBound {
+    let model: DuoModel
+    /// The target of each scored row.
+    let targets: [Int]
+    /// Per tangent point: u `[rows, d]` and c per row.
+    private(set) var points: [(u: Tensor, c: [Double])] = []
+
+    static let maxPoints = 16
+    /// Per token: how far a bound must exceed the best found to rule a pattern out (far above
+    /// the rounding of the dot products), and how loose a bound must have been to add its
+    /// pattern as a tangent point.
+    static let margin = 1e-3
+    static let looseness = 0.01
+
+    init(model: DuoModel, targets: [Int]) {
+        self.model = model
+        self.targets = targets
+    }
+
+    /// The bound for a pattern's final-norm output (nil before any pattern was scored).
+    func lowerBound(_ normed: Tensor) -> Double? {
+        guard !points.isEmpty else { return nil }
+        let d = model.config.hiddenSize
+        let w = model.weights.lmHead
+        var total = 0.0
+        for (t, target) in targets.enumerated() {
+            let h = normed.row(t)
+            var tangent = -Double.infinity
+            for point in points { tangent = max(tangent, point.c[t] + Double(Ops.dot(point.u.row(t), h, count: d))) }
+            total += tangent - Double(Ops.dot(w.row(target), h, count: d))
+        }
+        return total
+    }
+
+    /// Keeps a scored pattern's logits `[rows, vocab]` as a tangent point when the bound was
+    /// missing or loose for it.
+    mutating func learn(logits: Tensor, loss: Double, lowerBound: Double?) {
+        guard points.count < Self.maxPoints else { return }
+        if let lowerBound, loss - lowerBound < Self.looseness * Double(targets.count) { return }
+        let vocab = model.config.vocabSize
+        let rows = targets.count
+        let probabilities = Tensor(shape: [rows, vocab])
+        var c = [Double](repeating: 0, count: rows)
+        for t in 0..<rows {
+            let z = logits.row(t)
+            let p = probabilities.row(t)
+            p.update(from: z, count: vocab)
+            Ops.softmax(p, count: vocab)
+            c[t] = Ops.logSumExp(z, count: vocab) - Double(Ops.dot(p, z, count: vocab))
+        }
+        let u = Tensor(shape: [rows, model.config.hiddenSize])
+        BLAS.gemmAB(
+            m: rows, n: model.config.hiddenSize, k: vocab, a: probabilities.data, lda: vocab, b: model.weights.lmHead.data,
+            ldb: model.config.hiddenSize, c: u.data, ldc: model.config.hiddenSize)
+        points.append((u, c))
     }
 }

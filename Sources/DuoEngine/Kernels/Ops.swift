@@ -105,6 +105,24 @@ public enum Ops {
         logSumExp(logits, count: count) - Double(logits[target])
     }
 
+    /// x . y in eight float lanes.
+    @inlinable @inline(__always)
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= count {
+            lanes +=
+                UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count {
+            total += x[i] * y[i]
+            i += 1
+        }
+        return total
+    }
+
     /// log-sum-exp of `count` values: vectorised exps, in chunks on the stack, summed in eight
     /// float lanes per chunk (relative error around 1e-7 per term, far below the 1e-4 the golden
     /// tests demand).

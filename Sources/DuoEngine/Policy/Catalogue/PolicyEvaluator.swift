@@ -270,26 +270,39 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
     }
 
     /// The best fixed pattern for each k in `bigCounts` (ties: the lowest pattern index), by summed
-    /// loss over every window; one layer-prefix tree per window serves every k.
+    /// loss over every window; one layer-prefix tree per window serves every k. A text within
+    /// the context takes the bounded search (`FixedPatternSearch.best`); over several windows
+    /// every pattern's loss is summed.
     func bestFixed(bigCounts: ClosedRange<Int>, windows: [[Int]], control: EvaluationControl) throws -> [PolicyOutcome] {
         let L = layers
-        var sums: [Int: Double] = [:]
-        let scored = windows.reduce(0) { $0 + $1.count - 1 }
-        var done = 0
-        for w in windows {
-            let before = done
-            let search = try FixedPatternSearch.losses(
-                model: model, ids: w, bigCounts: bigCounts, low: low, shouldContinue: control.shouldContinue,
-                progress: { part, whole in control.progress(before + (w.count - 1) * part / max(whole, 1), scored) })
-            for (index, sum) in search { sums[index, default: 0] += sum }
-            done += w.count - 1
+        var winners: [Int: Int] = [:]
+        if windows.count == 1 {
+            winners = try FixedPatternSearch.best(
+                model: model, ids: windows[0], bigCounts: bigCounts, low: low, shouldContinue: control.shouldContinue,
+                progress: control.progress
+            ).winners.mapValues(\.index)
+        } else {
+            var sums: [Int: Double] = [:]
+            let scored = windows.reduce(0) { $0 + $1.count - 1 }
+            var done = 0
+            for w in windows {
+                let before = done
+                let search = try FixedPatternSearch.losses(
+                    model: model, ids: w, bigCounts: bigCounts, low: low, shouldContinue: control.shouldContinue,
+                    progress: { part, whole in control.progress(before + (w.count - 1) * part / max(whole, 1), scored) })
+                for (index, sum) in search { sums[index, default: 0] += sum }
+                done += w.count - 1
+            }
+            for k in bigCounts {
+                winners[k] =
+                    sums.filter { $0.key.nonzeroBitCount == k }.min { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }!
+                    .key
+            }
         }
         return try bigCounts.map { k in
-            let candidates = sums.filter { $0.key.nonzeroBitCount == k }
-            let best = candidates.min { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }!.key
-            let pattern = FixedPatternSearch.pattern(index: best, layers: L, low: low)
-            return try score(
-                windows, pattern: pattern, note: "best of \(candidates.count) fixed patterns: \(String(pattern.map(\.letter)))")
+            let candidates = (0..<(1 << L)).filter { $0.nonzeroBitCount == k }.count
+            let pattern = FixedPatternSearch.pattern(index: winners[k]!, layers: L, low: low)
+            return try score(windows, pattern: pattern, note: "best of \(candidates) fixed patterns: \(String(pattern.map(\.letter)))")
         }
     }
 
