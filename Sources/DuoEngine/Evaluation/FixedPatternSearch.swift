@@ -21,8 +21,9 @@ public enum FixedPatternSearch {
     ) throws -> [Int: Double] {
         var results: [Int: Double] = [:]
         try walk(model: model, ids: ids, bigCounts: bigCounts, low: low, shouldContinue: shouldContinue, progress: progress) {
-            index, normed in
-            results[index] = summedLoss(model: model, ids: ids, logits: lmHead(model: model, normed))
+            index, normed, jobs in
+            let loss = summedLoss(model: model, ids: ids, logits: lmHead(model: model, normed))
+            jobs.locked { results[index] = loss }
         }
         return results
     }
@@ -36,62 +37,93 @@ public enum FixedPatternSearch {
         shouldContinue: () -> Bool = { true },
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> (winners: [Int: (index: Int, loss: Double)], scoredExactly: Int) {
+        // Shared by the subtrees searched side by side, under the jobs' lock: the best so far of
+        // each budget, and the tangent points.
         var winners: [Int: (index: Int, loss: Double)] = [:]
         var bound = TangentBound(model: model, targets: Array(ids.dropFirst()))
         var exact = 0
         try walk(model: model, ids: ids, bigCounts: bigCounts, low: low, shouldContinue: shouldContinue, progress: progress) {
-            index, normed in
+            index, normed, jobs in
             let k = index.nonzeroBitCount
-            let lower = bound.lowerBound(normed)
-            if let incumbent = winners[k], let lower, lower > incumbent.loss + TangentBound.margin * Double(ids.count - 1) { return }
+            let (points, incumbent) = jobs.locked { (bound, winners[k]) }
+            let lower = points.lowerBound(normed)
+            if let incumbent, let lower, lower > incumbent.loss + TangentBound.margin * Double(ids.count - 1) { return }
             let logits = lmHead(model: model, normed)
             let loss = summedLoss(model: model, ids: ids, logits: logits)
-            exact += 1
-            bound.learn(logits: logits, loss: loss, lowerBound: lower)
-            // Patterns arrive in increasing index, so a tie keeps the earlier one.
-            if winners[k] == nil || loss < winners[k]!.loss { winners[k] = (index, loss) }
+            let point = points.point(logits: logits, loss: loss, lowerBound: lower)
+            jobs.locked {
+                exact += 1
+                if let point { bound.add(point) }
+                // The lowest loss, ties to the lowest index.
+                if let best = winners[k], !(loss < best.loss || (loss == best.loss && index < best.index)) { return }
+                winners[k] = (index, loss)
+            }
         }
         return (winners, exact)
     }
 
-    /// Walks the prefix tree; `leaf(index, normed)` sees each admissible pattern's final-norm
-    /// output `[ids.count, d]`, in increasing pattern index.
+    /// Walks the prefix tree; `leaf(index, normed, jobs)` sees each admissible pattern's
+    /// final-norm output `[ids.count, d]`. The subtrees below the first `splitDepth` layers run
+    /// side by side on the cores (`Parallel.forEachJob`), each in increasing pattern index;
+    /// `leaf` guards what they share with `jobs.locked`.
     private static func walk(
         model: DuoModel, ids: [Int], bigCounts: ClosedRange<Int>, low: Route, shouldContinue: () -> Bool,
-        progress: (Int, Int) -> Void, leaf: (Int, Tensor) throws -> Void
+        progress: (Int, Int) -> Void, leaf: (Int, Tensor, JobControl) throws -> Void
     ) throws {
         let c = model.config
         let L = c.numLayers
         guard c.isDuo || low != .small else { throw DuoError("the fixed-pattern search over small needs a Duo model with a small FFN") }
         guard ids.count >= 2 else { throw DuoError("the fixed-pattern search needs at least 2 tokens") }
-        let session = InferenceSession(model: model, capacity: ids.count)
         let n = ids.count
         let d = c.hiddenSize
-        let streams = [try session.embed(ids)] + (0..<L).map { _ in Tensor(shape: [n, d]) }
-        let normed = Tensor(shape: [n, d])
         let total = (0..<(1 << L)).filter { bigCounts.contains($0.nonzeroBitCount) }.count
-        var done = 0
-
-        func visit(depth: Int, index: Int, bigs: Int) throws {
-            if depth == L {
-                guard shouldContinue() else { throw OracleStopped() }
-                Ops.rmsNorm(streams[L].data, rows: n, width: d, weight: model.weights.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
-                try leaf(index, normed)
-                done += 1
-                progress(done, total)
-                return
-            }
-            for (bit, route) in [(0, low), (1, Route.big)] {
-                let nextBigs = bigs + bit
-                // Prune subtrees that cannot reach an allowed number of big layers.
-                guard nextBigs <= bigCounts.upperBound, nextBigs + (L - depth - 1) >= bigCounts.lowerBound else { continue }
-                streams[depth + 1].data.update(from: streams[depth].data, count: n * d)
-                try session.prefillLayer(depth, x: streams[depth + 1], route: route)
-                try visit(depth: depth + 1, index: index << 1 | bit, bigs: nextBigs)
+        let split = min(L, splitDepth)
+        // The control lives only while the jobs run.
+        try withoutActuallyEscaping(shouldContinue) { shouldContinue in
+            try withoutActuallyEscaping(progress) { progress in
+                let jobs = JobControl(shouldContinue: shouldContinue, progress: progress)
+                try run(jobs)
             }
         }
-        try visit(depth: 0, index: 0, bigs: 0)
+        func run(_ jobs: JobControl) throws {
+            Parallel.withSingleThreadedBLAS {
+                Parallel.forEachJob(1 << split) { top in
+                    jobs.run {
+                        let session = InferenceSession(model: model, capacity: n)
+                        let streams = [try session.embed(ids)] + (0..<L).map { _ in Tensor(shape: [n, d]) }
+                        let normed = Tensor(shape: [n, d])
+                        func visit(depth: Int, index: Int, bigs: Int) throws {
+                            if depth == L {
+                                guard jobs.proceed() else { throw OracleStopped() }
+                                Ops.rmsNorm(
+                                    streams[L].data, rows: n, width: d, weight: model.weights.finalNorm.data, eps: c.rmsNormEps,
+                                    into: normed.data)
+                                try leaf(index, normed, jobs)
+                                jobs.advance(total: total)
+                                return
+                            }
+                            // The first layers follow this job's subtree.
+                            let bits = depth < split ? [(top >> (split - 1 - depth)) & 1] : [0, 1]
+                            for bit in bits {
+                                let nextBigs = bigs + bit
+                                // Prune subtrees that cannot reach an allowed number of big layers.
+                                guard nextBigs <= bigCounts.upperBound, nextBigs + (L - depth - 1) >= bigCounts.lowerBound else { continue }
+                                streams[depth + 1].data.update(from: streams[depth].data, count: n * d)
+                                try session.prefillLayer(depth, x: streams[depth + 1], route: bit == 1 ? .big : low)
+                                try visit(depth: depth + 1, index: index << 1 | bit, bigs: nextBigs)
+                            }
+                        }
+                        try visit(depth: 0, index: 0, bigs: 0)
+                    }
+                }
+            }
+            try jobs.finish()
+        }
     }
+
+    /// Layers whose routes pick a subtree: 2^splitDepth jobs, enough for the two cores to
+    /// share uneven subtrees (a budget of k big layers leaves more patterns below "small").
+    static let splitDepth = 3
 
     private static func lmHead(model: DuoModel, _ normed: Tensor) -> Tensor {
         let logits = Tensor(shape: [normed.rows, model.config.vocabSize])
@@ -99,8 +131,16 @@ public enum FixedPatternSearch {
         return logits
     }
 
+    /// The summed loss over the targets, rows spread over the cores and added in order.
     private static func summedLoss(model: DuoModel, ids: [Int], logits: Tensor) -> Double {
-        (0..<(ids.count - 1)).reduce(0) { $0 + Ops.targetLoss(logits.row($1), count: model.config.vocabSize, target: ids[$1 + 1]) }
+        let vocab = model.config.vocabSize
+        var losses = [Double](repeating: 0, count: ids.count - 1)
+        losses.withUnsafeMutableBufferPointer { out in
+            Parallel.forEachSlice(out.count, minimum: 16) { rows in
+                for t in rows { out[t] = Ops.targetLoss(logits.row(t), count: vocab, target: ids[t + 1]) }
+            }
+        }
+        return losses.reduce(0, +)
     }
 }
 
@@ -145,26 +185,38 @@ struct TangentBound {
         return total
     }
 
-    /// Keeps a scored pattern's logits `[rows, vocab]` as a tangent point when the bound was
-    /// missing or loose for it.
-    mutating func learn(logits: Tensor, loss: Double, lowerBound: Double?) {
-        guard points.count < Self.maxPoints else { return }
-        if let lowerBound, loss - lowerBound < Self.looseness * Double(targets.count) { return }
+    /// A scored pattern's logits `[rows, vocab]` as a tangent point when the bound was missing
+    /// or loose for it and there is room for one more (nil otherwise).
+    func point(logits: Tensor, loss: Double, lowerBound: Double?) -> (u: Tensor, c: [Double])? {
+        guard points.count < Self.maxPoints else { return nil }
+        if let lowerBound, loss - lowerBound < Self.looseness * Double(targets.count) { return nil }
         let vocab = model.config.vocabSize
         let rows = targets.count
         let probabilities = Tensor(shape: [rows, vocab])
         var c = [Double](repeating: 0, count: rows)
-        for t in 0..<rows {
-            let z = logits.row(t)
-            let p = probabilities.row(t)
-            p.update(from: z, count: vocab)
-            Ops.softmax(p, count: vocab)
-            c[t] = Ops.logSumExp(z, count: vocab) - Double(Ops.dot(p, z, count: vocab))
+        c.withUnsafeMutableBufferPointer { c in
+            Parallel.forEachSlice(rows, minimum: 16) { slice in
+                for t in slice {
+                    let z = logits.row(t)
+                    let p = probabilities.row(t)
+                    p.update(from: z, count: vocab)
+                    Ops.softmax(p, count: vocab)
+                    c[t] = Ops.logSumExp(z, count: vocab) - Double(Ops.dot(p, z, count: vocab))
+                }
+            }
         }
         let u = Tensor(shape: [rows, model.config.hiddenSize])
-        BLAS.gemmAB(
-            m: rows, n: model.config.hiddenSize, k: vocab, a: probabilities.data, lda: vocab, b: model.weights.lmHead.data,
-            ldb: model.config.hiddenSize, c: u.data, ldc: model.config.hiddenSize)
-        points.append((u, c))
+        // u = p W: the LM head's weight transposed, rows split across the cores.
+        Parallel.forEachSlice(rows, minimum: 16) { slice in
+            BLAS.gemmAB(
+                m: slice.count, n: model.config.hiddenSize, k: vocab, a: probabilities.row(slice.lowerBound), lda: vocab,
+                b: model.weights.lmHead.data, ldb: model.config.hiddenSize, c: u.row(slice.lowerBound), ldc: model.config.hiddenSize)
+        }
+        return (u, c)
+    }
+
+    /// Adds a tangent point (while there is room).
+    mutating func add(_ point: (u: Tensor, c: [Double])) {
+        if points.count < Self.maxPoints { points.append(point) }
     }
 }

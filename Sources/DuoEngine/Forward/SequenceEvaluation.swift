@@ -38,14 +38,23 @@ public struct SequenceEvaluation: Sendable {
     /// Scores logits [n, vocab] of a sequence against its own next tokens.
     public static func score(model: DuoModel, ids: [Int], logits: Tensor, routes: RouteMatrix, topK: Int) -> SequenceEvaluation {
         let vocab = model.config.vocabSize
-        var losses: [Double] = []
-        var top: [[TokenProbability]] = []
-        for t in 0..<ids.count {
-            let row = logits.row(t)
-            let lse = Ops.logSumExp(row, count: vocab)
-            if t + 1 < ids.count { losses.append(lse - Double(row[ids[t + 1]])) }
-            top.append(topTokens(row, count: vocab, k: topK, logSumExp: lse))
+        let n = ids.count
+        // Rows spread over the cores; each slot written once.
+        var lossOf = [Double](repeating: 0, count: n)
+        var top = [[TokenProbability]](repeating: [], count: n)
+        lossOf.withUnsafeMutableBufferPointer { lossOf in
+            top.withUnsafeMutableBufferPointer { top in
+                Parallel.forEachSlice(n, minimum: 16) { rows in
+                    for t in rows {
+                        let row = logits.row(t)
+                        let lse = Ops.logSumExp(row, count: vocab)
+                        if t + 1 < n { lossOf[t] = lse - Double(row[ids[t + 1]]) }
+                        top[t] = topTokens(row, count: vocab, k: topK, logSumExp: lse)
+                    }
+                }
+            }
         }
+        let losses = Array(lossOf.prefix(max(n - 1, 0)))
         let cost = model.cost
         let fractions = (0..<routes.tokens).map { cost.ffnFraction(pattern: routes.row($0)) }
         let flops = (0..<routes.tokens).reduce(0) { $0 + cost.total(pattern: routes.row($1), position: $1) }

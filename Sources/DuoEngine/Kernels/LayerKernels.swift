@@ -25,7 +25,7 @@ public enum LayerKernels {
     /// counts of the oracle's frontiers that packing costs as much as the multiply.
     public static let splitLinear: Linear = { x, rows, weight, y, accumulate in
         let parts = Parallel.workers
-        guard parts > 1, rows * weight.rows * weight.columns >= 1 << 20, weight.rows >= 16 * parts else {
+        guard parts > 1, !Parallel.isInsideJob, rows * weight.rows * weight.columns >= 1 << 20, weight.rows >= 16 * parts else {
             return BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
         }
         Parallel.withSingleThreadedBLAS {

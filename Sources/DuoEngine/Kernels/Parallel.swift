@@ -11,9 +11,10 @@ public enum Parallel {
     public static let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Runs `body(i)` for i in 0..<count, spread over the cores; returns when all are done.
-    /// Each call must touch memory no other call writes.
+    /// Each call must touch memory no other call writes. Inside `forEachJob` it runs in order
+    /// on the calling thread.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        if count <= 1 || workers == 1 {
+        if count <= 1 || workers == 1 || isInsideJob {
             for i in 0..<count { body(i) }
             return
         }
@@ -24,6 +25,31 @@ public enum Parallel {
             DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
         }
     }
+
+    /// Runs independent jobs `body(i)`, i in 0..<count, side by side on the cores, each taking
+    /// the next job when it finishes one; within a job every inner loop (`forEach`,
+    /// `forEachSlice`, `LayerKernels.splitLinear`) runs on the job's own core. This is the work
+    /// split at the level of whole jobs (random trials, subtrees of a search) rather than a
+    /// fork/join inside every small step. Call it with BLAS single-threaded
+    /// (`withSingleThreadedBLAS`); `body` must touch memory no other job writes.
+    public static func forEachJob(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 1 || workers == 1 || isInsideJob {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: count) { i in
+                let outer = pthread_getspecific(jobKey)
+                pthread_setspecific(jobKey, UnsafeRawPointer(bitPattern: 1))
+                defer { pthread_setspecific(jobKey, outer) }
+                shared.value(i)
+            }
+        }
+    }
+
+    /// Whether the calling thread is running a job of `forEachJob` (its loops then stay on it).
+    public static var isInsideJob: Bool { pthread_getspecific(jobKey) != nil }
 
     /// Runs `body(range)` over `workers` contiguous slices of 0..<count.
     public static func forEachSlice(_ count: Int, minimum: Int = 4096, _ body: (Range<Int>) -> Void) {
@@ -60,6 +86,13 @@ public enum Parallel {
         #endif
     }
 }
+
+/// Marks the threads running a job of `Parallel.forEachJob`.
+private let jobKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
 
 /// A value handed to other threads under a contract the compiler cannot check (stated where it
 /// is used); for closures over raw buffers that parallel loops share.

@@ -32,20 +32,88 @@ public final class OracleTree {
         token id: Int, target: Int, cache: KVCache, contextLength t: Int,
         constraint: OracleConstraint, beamWidth: Int? = nil, scoring: Scoring = .everyLeaf
     ) -> [Leaf] {
-        // One BLAS thread per core, the work split by rows (or heads, or LM-head blocks) across
-        // the cores: no fork/join inside each small GEMM and no BLAS threads spinning idle while
-        // the element-wise work runs.
+        // One BLAS thread per core. Without a beam the tree splits into the subtrees below the
+        // first `splitDepth` layers, grown side by side on the cores (`Parallel.forEachJob`),
+        // each on its own core: no fork/join inside every small step of a frontier. The leaves
+        // are then scored together, so the LM-head bound prunes across the whole tree.
         Parallel.withSingleThreadedBLAS {
-            searchOnCores(
-                token: id, target: target, cache: cache, contextLength: t, constraint: constraint, beamWidth: beamWidth,
-                scoring: scoring)
+            let L = model.config.numLayers
+            var grown: Frontier
+            if beamWidth == nil, Parallel.workers > 1, !Parallel.isInsideJob, L > Self.splitDepth {
+                let prefixes = (0..<Self.splitDepth).reduce([[Route]]([[]])) { partial, _ in
+                    partial.flatMap { p in constraint.routes.map { p + [$0] } }
+                }
+                let parts = prefixes.map { _ in OracleTree(model: model) }
+                var found = [Frontier?](repeating: nil, count: prefixes.count)
+                found.withUnsafeMutableBufferPointer { found in
+                    Parallel.forEachJob(prefixes.count) { i in
+                        found[i] = parts[i].grow(
+                            token: id, target: target, cache: cache, contextLength: t, constraint: constraint, beamWidth: nil,
+                            prefix: prefixes[i])
+                    }
+                }
+                rowsThroughAttention = parts.reduce(0) { $0 + $1.rowsThroughAttention }
+                rowsThroughFFN = parts.reduce(into: [:]) { total, part in total.merge(part.rowsThroughFFN, uniquingKeysWith: +) }
+                // The subtrees in order are the tree in order.
+                grown = Frontier(joining: found.map { $0! }, width: model.config.hiddenSize)
+            } else {
+                grown = grow(
+                    token: id, target: target, cache: cache, contextLength: t, constraint: constraint, beamWidth: beamWidth, prefix: [])
+            }
+            return score(grown, target: target, scoring: scoring)
         }
     }
 
-    private func searchOnCores(
+    /// The leaves of a grown tree: their residual streams, routes (two bits a layer) and big counts.
+    struct Frontier {
+        var hidden: Tensor
+        var codes: [UInt64]
+        var bigs: [Int]
+
+        init(hidden: Tensor, codes: [UInt64], bigs: [Int]) {
+            self.hidden = hidden
+            self.codes = codes
+            self.bigs = bigs
+        }
+
+        /// `parts` one after another.
+        init(joining parts: [Frontier], width: Int) {
+            hidden = Tensor(shape: [parts.reduce(0) { $0 + $1.codes.count }, width])
+            var row = 0
+            for part in parts where !part.codes.isEmpty {
+                hidden.row(row).update(from: part.hidden.data, count: part.codes.count * width)
+                row += part.codes.count
+            }
+            codes = parts.flatMap(\.codes)
+            bigs = parts.flatMap(\.bigs)
+        }
+    }
+
+    private func score(_ leaves: Frontier, target: Int, scoring: Scoring) -> [Leaf] {
+        let L = model.config.numLayers
+        leavesScored = leaves.codes.count
+        func leaf(_ i: Int, _ loss: Double) -> Leaf {
+            Leaf(pattern: (0..<L).map { Route(rawValue: UInt8((leaves.codes[i] >> (2 * UInt64($0))) & 3))! }, loss: loss)
+        }
+        guard !leaves.codes.isEmpty else { return [] }
+        switch scoring {
+        case .everyLeaf:
+            leavesScoredExactly = leaves.codes.count
+            return losses(of: leaves.hidden, target: target).enumerated().map { leaf($0, $1) }
+        case .bestPerBigCount:
+            leavesScoredExactly = 0
+            return bestPerGroup(of: leaves.hidden, target: target, groups: leaves.bigs).map { leaf($0.index, $0.loss) }
+        }
+    }
+
+    /// Layers whose routes choose a subtree (2^2 subtrees over small and big, 3^2 with skip).
+    static let splitDepth = 1
+
+    /// Pushes the frontier through every layer; the first layers take the routes of `prefix`.
+    private func grow(
         token id: Int, target: Int, cache: KVCache, contextLength t: Int,
-        constraint: OracleConstraint, beamWidth: Int?, scoring: Scoring
-    ) -> [Leaf] {
+        constraint: OracleConstraint, beamWidth: Int?, prefix: [Route]
+    ) -> Frontier {
         let c = model.config
         let w = model.weights
         let cost = model.cost
@@ -55,7 +123,6 @@ public final class OracleTree {
         precondition(t <= cache.count && t < c.maxPositions, "OracleTree: context beyond the cache")
         rowsThroughAttention = 0
         rowsThroughFFN = [:]
-        leavesScoredExactly = 0
         var frontier = Tensor(shape: [1, d])
         frontier.row(0).update(from: w.embedding.row(id), count: d)
         // Per prefix: its routes packed two bits a layer, its counts and its FFN FLOPs.
@@ -125,7 +192,7 @@ public final class OracleTree {
             var parents: [Int] = []
             var childRoutes: [Route] = []
             for i in 0..<m {
-                for route in constraint.routes {
+                for route in l < prefix.count ? [prefix[l]] : constraint.routes {
                     let big = bigs[i] + (route == .big ? 1 : 0)
                     let skip = skips[i] + (route == .skip ? 1 : 0)
                     guard constraint.admits(big: big, skip: skip, ffnFLOPs: ffnCost[i] + cost.ffn(route), remaining: L - l - 1, cost: cost)
@@ -134,6 +201,8 @@ public final class OracleTree {
                     childRoutes.append(route)
                 }
             }
+            // A subtree whose forced first routes admit no pattern.
+            if parents.isEmpty { return Frontier(hidden: Tensor(shape: [0, d]), codes: [], bigs: []) }
             let children = Tensor(shape: [parents.count, d])
             for (j, i) in parents.enumerated() { children.row(j).update(from: frontier.row(i), count: d) }
             for route in [Route.small, .big] {
@@ -167,17 +236,7 @@ public final class OracleTree {
                 ffnCost = keep.map { ffnCost[$0] }
             }
         }
-        leavesScored = frontier.rows
-        func leaf(_ i: Int, _ loss: Double) -> Leaf {
-            Leaf(pattern: (0..<L).map { Route(rawValue: UInt8((codes[i] >> (2 * UInt64($0))) & 3))! }, loss: loss)
-        }
-        switch scoring {
-        case .everyLeaf:
-            leavesScoredExactly = frontier.rows
-            return losses(of: frontier, target: target).enumerated().map { leaf($0, $1) }
-        case .bestPerBigCount:
-            return bestPerGroup(of: frontier, target: target, groups: bigs).map { leaf($0.index, $0.loss) }
-        }
+        return Frontier(hidden: frontier, codes: codes, bigs: bigs)
     }
 
     /// Which leaves a search scores, and how.
