@@ -69,7 +69,10 @@ final class StudyCommandTests: XCTestCase {
         let oracleLoss = try XCTUnwrap((oracle["summary"] as? [String: Any])?["mean_loss"] as? Double)
         let curves = try XCTUnwrap(eval["curves"] as? [[String: Any]], "eval.json schema 2: curves per policy")
         let evalOracle = try XCTUnwrap(curves.first { $0["policy"] as? String == "oracle" }?["mean_loss"] as? [Double])
-        XCTAssertEqual(evalOracle[1], oracleLoss, accuracy: 1e-9)
+        // `oracle` grows its tree in halves on the two cores, `eval` searches every k side by side
+        // with whole trees: BLAS rounds rows batched differently by about 1e-8, while scoring
+        // other tokens would move the mean by far more than 1e-6.
+        XCTAssertEqual(evalOracle[1], oracleLoss, accuracy: 1e-6)
         let snapshot = try XCTUnwrap(
             try json(["snapshot", model, file.path, "--view", "routes", "--policy", "all-big", "--format", "json", "--width", "80"])
                 as? [String: Any])

@@ -50,9 +50,14 @@ public enum Oracle {
         guard prefix.count < ids.count, prefix.enumerated().allSatisfy({ $1.position == $0 && $1.target == ids[$0 + 1] }) else {
             throw DuoError("the oracle's earlier choices are not for a prefix of this text")
         }
-        return try search(
-            model: model, ids: ids, context: context, constraints: [constraint], beamWidth: beamWidth,
-            prefix: prefix, progress: progress, onChoice: onChoice)[0]
+        try check(ids, model: model)
+        // One BLAS thread: the tree spreads its own work over the cores, and BLAS threads woken
+        // by the context's one-row passes would spin beside it.
+        return try Parallel.withSingleThreadedBLAS {
+            try searchEachPosition(
+                model: model, ids: ids, context: context, constraint: constraint, beamWidth: beamWidth, prefix: prefix,
+                progress: progress, onChoice: onChoice)
+        }
     }
 
     /// Big/small oracles for every k = 0...L. In a fixed context one tree per token serves every k;
@@ -62,84 +67,112 @@ public enum Oracle {
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> [[OracleChoice]] {
         try OracleConstraint.anyBigSmall.validate(config: model.config)
-        let layers = model.config.numLayers
-        return try search(
-            model: model, ids: ids, context: context, constraints: (0...layers).map { .exactlyBig($0) },
-            progress: progress)
+        try check(ids, model: model)
+        let constraints = (0...model.config.numLayers).map { OracleConstraint.exactlyBig($0) }
+        return try Parallel.withSingleThreadedBLAS {
+            try searchSideBySide(model: model, ids: ids, context: context, constraints: constraints, progress: progress)
+        }
     }
 
-    /// `prefix` (one constraint only) is taken as the first positions' choices.
-    private static func search(
-        model: DuoModel, ids: [Int], context: OracleContext, constraints: [OracleConstraint],
-        beamWidth: Int? = nil, prefix: [OracleChoice] = [], progress: (Int, Int) -> Void,
-        onChoice: ((OracleChoice) -> Bool)? = nil
-    ) throws -> [[OracleChoice]] {
+    private static func check(_ ids: [Int], model: DuoModel) throws {
         guard ids.count >= 2 else { throw DuoError("the oracle needs at least 2 tokens") }
         guard ids.count <= model.config.maxPositions else {
             throw DuoError("sequence of \(ids.count) tokens is longer than the context of \(model.config.maxPositions)")
         }
-        // One BLAS thread: the tree spreads its own work over the cores, and BLAS threads woken
-        // by the context's one-row passes would spin beside it.
-        return try Parallel.withSingleThreadedBLAS {
-            try searchEachPosition(
-                model: model, ids: ids, context: context, constraints: constraints, beamWidth: beamWidth, prefix: prefix,
-                progress: progress, onChoice: onChoice)
+    }
+
+    /// Several constraints as jobs on the cores (`Parallel.forEachJob`), each search on one core:
+    /// in the causal context each constraint's whole sequence (its own context) is one job; in a
+    /// fixed context each position's one big/small tree (serving every k) is one job.
+    private static func searchSideBySide(
+        model: DuoModel, ids: [Int], context: OracleContext, constraints: [OracleConstraint], progress: (Int, Int) -> Void
+    ) throws -> [[OracleChoice]] {
+        let positions = ids.count - 1
+        let bigSmall = constraints.map { constraint -> Int? in if case .exactlyBig(let k) = constraint { return k } else { return nil } }
+        return try withoutActuallyEscaping(progress) { progress in
+            switch context {
+            case .causal:
+                // Progress in positions: every k's search of a position counts 1/(L+1).
+                let jobs = JobControl(shouldContinue: { true }, progress: { done, _ in progress(done / constraints.count, positions) })
+                var found = [[OracleChoice]](repeating: [], count: constraints.count)
+                found.withUnsafeMutableBufferPointer { found in
+                    Parallel.forEachJob(constraints.count) { i in
+                        jobs.run {
+                            let session = InferenceSession(model: model, capacity: ids.count)
+                            let tree = OracleTree(model: model)
+                            for t in 0..<positions {
+                                let leaves = tree.search(
+                                    token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: constraints[i],
+                                    scoring: .bestPerBigCount)
+                                let choice = best(leaves, position: t, target: ids[t + 1])
+                                found[i].append(choice)
+                                _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern))
+                                jobs.advance(total: positions * constraints.count)
+                            }
+                        }
+                    }
+                }
+                try jobs.finish()
+                return found
+            case .fixed(let policy):
+                let jobs = JobControl(shouldContinue: { true }, progress: progress)
+                let session = InferenceSession(model: model, capacity: ids.count)
+                _ = try session.forwardHidden(ids, policy: policy)
+                // One tree over every big/small pattern serves every k; other constraints search their own.
+                let shared = bigSmall.allSatisfy { $0 != nil }
+                var found = [[OracleChoice]](repeating: [], count: positions)
+                found.withUnsafeMutableBufferPointer { found in
+                    Parallel.forEachJob(positions) { t in
+                        jobs.run {
+                            let tree = OracleTree(model: model)
+                            let search = { (constraint: OracleConstraint) in
+                                tree.search(
+                                    token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: constraint,
+                                    scoring: .bestPerBigCount)
+                            }
+                            let all = shared ? search(.anyBigSmall) : []
+                            found[t] = constraints.indices.map { i in
+                                let leaves = shared ? all.filter { $0.bigCount == bigSmall[i]! } : search(constraints[i])
+                                return best(leaves, position: t, target: ids[t + 1])
+                            }
+                            jobs.advance(total: positions)
+                        }
+                    }
+                }
+                try jobs.finish()
+                return constraints.indices.map { i in found.map { $0[i] } }
+            }
         }
     }
 
+    /// One constraint, position by position (`onChoice` sees each choice in order); `prefix`
+    /// is taken as the first positions' choices.
     private static func searchEachPosition(
-        model: DuoModel, ids: [Int], context: OracleContext, constraints: [OracleConstraint],
+        model: DuoModel, ids: [Int], context: OracleContext, constraint: OracleConstraint,
         beamWidth: Int?, prefix: [OracleChoice], progress: (Int, Int) -> Void, onChoice: ((OracleChoice) -> Bool)?
-    ) throws -> [[OracleChoice]] {
+    ) throws -> [OracleChoice] {
         let tree = OracleTree(model: model)
         let positions = ids.count - 1
-        precondition(prefix.isEmpty || constraints.count == 1, "a prefix of choices belongs to one constraint")
-        var results = Array(repeating: prefix, count: constraints.count)
+        var results = prefix
         let start = prefix.count
+        let session = InferenceSession(model: model, capacity: ids.count)
         switch context {
-        case .fixed(let policy):
-            let session = InferenceSession(model: model, capacity: ids.count)
-            _ = try session.forwardHidden(ids, policy: policy)
-            let bigSmall = constraints.allSatisfy { if case .exactlyBig = $0 { return true } else { return false } }
-            for t in start..<positions {
-                if bigSmall && constraints.count > 1 {
-                    let leaves = tree.search(
-                        token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .anyBigSmall,
-                        scoring: .bestPerBigCount)
-                    for (i, constraint) in constraints.enumerated() {
-                        guard case .exactlyBig(let k) = constraint else { continue }
-                        results[i].append(best(leaves.filter { $0.bigCount == k }, position: t, target: ids[t + 1]))
-                    }
-                } else {
-                    for (i, constraint) in constraints.enumerated() {
-                        let leaves = tree.search(
-                            token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
-                            constraint: constraint, beamWidth: beamWidth, scoring: .bestPerBigCount)
-                        results[i].append(best(leaves, position: t, target: ids[t + 1]))
-                    }
-                }
-                if let onChoice, let last = results[0].last, !onChoice(last) { throw OracleStopped() }
-                progress(t + 1 - start, positions - start)
-            }
+        case .fixed(let policy): _ = try session.forwardHidden(ids, policy: policy)
         case .causal:
-            let sessions = constraints.map { _ in InferenceSession(model: model, capacity: ids.count) }
+            // The kept choices become the context, as if they had just been searched.
             if start > 0 {
-                // The kept choices become the context, as if they had just been searched.
-                _ = try sessions[0].forwardHidden(Array(ids[0..<start]), policy: MatrixPolicy(RouteMatrix(rows: prefix.map(\.pattern))))
+                _ = try session.forwardHidden(Array(ids[0..<start]), policy: MatrixPolicy(RouteMatrix(rows: prefix.map(\.pattern))))
             }
-            for t in start..<positions {
-                for (i, constraint) in constraints.enumerated() {
-                    let session = sessions[i]
-                    let leaves = tree.search(
-                        token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t,
-                        constraint: constraint, beamWidth: beamWidth, scoring: .bestPerBigCount)
-                    let choice = best(leaves, position: t, target: ids[t + 1])
-                    results[i].append(choice)
-                    _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern))
-                }
-                if let onChoice, let last = results[0].last, !onChoice(last) { throw OracleStopped() }
-                progress(t + 1 - start, positions - start)
-            }
+        }
+        for t in start..<positions {
+            let leaves = tree.search(
+                token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: constraint, beamWidth: beamWidth,
+                scoring: .bestPerBigCount)
+            let choice = best(leaves, position: t, target: ids[t + 1])
+            results.append(choice)
+            if case .causal = context { _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern)) }
+            if let onChoice, !onChoice(choice) { throw OracleStopped() }
+            progress(t + 1 - start, positions - start)
         }
         return results
     }
