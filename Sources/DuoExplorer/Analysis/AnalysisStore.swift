@@ -99,10 +99,8 @@ public final class AnalysisStore: @unchecked Sendable {  // every access to `sta
     public func isSettled(_ job: ExplorerJob) -> Bool {
         locked {
             if state.failures[job.id] != nil { return true }
-            switch job {
-            case .run(let key): return state.runs[key]?.isComplete == true
-            case .flips(let key): return state.flips[key] != nil
-            }
+            if case .flips(let key) = job { return state.flips[key] != nil }
+            return job.keys.allSatisfy { state.runs[$0]?.isComplete == true }
         }
     }
 }

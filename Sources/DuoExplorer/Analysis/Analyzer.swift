@@ -86,8 +86,32 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
             EarlierOutcome(ids: $0.ids, outcome: PolicyOutcome(routes: [$0.run.routes], losses: $0.run.losses, note: ""))
         }
         let outcome = try evaluator.evaluate(key, windows: [ids], control: control, earlier: resume)
+        return try finish(key, ids: ids, outcome: outcome, cacheKey: cacheKey)
+    }
+
+    /// `kind` at every k = 0...L from one search (`PolicyKind.sharesSearchAcrossK`), each run
+    /// cached under the key `run` would use; runs already in the cache come back at once.
+    public func runEveryK(
+        _ kind: PolicyKind, context: ContextMode, ids: [Int], shouldContinue: @escaping () -> Bool = { true },
+        progress: @escaping (Int, Int) -> Void = { _, _ in }
+    ) throws -> [PolicyRun] {
+        let keys = (0...layers).map { PolicyKey(kind, k: $0, context: context) }
+        let cacheKeys = keys.map { cache == nil ? [] : self.cacheKey($0, ids: ids) }
+        let hits = zip(keys, cacheKeys).map { key, cacheKey in
+            cache?.value(PolicyRun.self, for: cacheKey).flatMap {
+                $0.key == key && $0.isComplete && $0.routes.tokens == ids.count ? $0 : nil
+            }
+        }
+        if hits.allSatisfy({ $0 != nil }) { return hits.map { $0! } }
+        let outcomes = try evaluator.evaluateEveryK(
+            kind, context: context, windows: [ids], control: EvaluationControl(shouldContinue: shouldContinue, progress: progress))
+        return try keys.indices.map { try finish(keys[$0], ids: ids, outcome: outcomes[$0], cacheKey: cacheKeys[$0]) }
+    }
+
+    /// A policy's outcome as a scored run (losses its own: an oracle in a fixed context scores
+    /// each token over an all-big context), cached when complete.
+    private func finish(_ key: PolicyKey, ids: [Int], outcome: PolicyOutcome, cacheKey: [String]) throws -> PolicyRun {
         var run = try score(key, ids: ids, routes: outcome.routes[0], note: outcome.note)
-        // The policy's own losses (an oracle in a fixed context scores each token over an all-big context).
         run.losses = outcome.losses
         run.routerProbabilities = outcome.routerProbabilities
         run.routerRoutes = outcome.routerRoutes

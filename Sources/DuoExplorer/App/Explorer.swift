@@ -89,15 +89,17 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         // Policies this model cannot run are asked for only as primary or partner (to say why).
         let runnable = PolicyKind.allCases.filter { $0.unavailable(in: analyzer.evaluator) == nil }
         var keys = ([PolicyKind.allSmall] + runnable).filter(runnable.contains).map(state.key)
+        var sweeps: [ExplorerJob] = []
         if state.view == .summary {
+            let budgeted = PolicyKind.budgetKinds.filter(runnable.contains)
+            // A search that serves every k at once runs once for all of them.
+            sweeps = budgeted.filter(\.sharesSearchAcrossK).map { .sweep($0, context: state.context, layers: layers) }
             for k in 0...layers {
-                for kind in PolicyKind.budgetKinds where runnable.contains(kind) {
-                    keys.append(PolicyKey(kind, k: k, context: state.context))
-                }
+                for kind in budgeted where !kind.sharesSearchAcrossK { keys.append(PolicyKey(kind, k: k, context: state.context)) }
             }
         }
         var seen = Set<ExplorerJob>()
-        return (jobs + keys.map(ExplorerJob.run)).filter { seen.insert($0).inserted }
+        return (jobs + keys.map(ExplorerJob.run) + sweeps).filter { seen.insert($0).inserted }
     }
 
     /// The body that computes a job for the current document.
@@ -114,6 +116,11 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
                     partial in store.store(partial, revision: doc.revision)
                 }
                 store.store(run, revision: doc.revision)
+            case .sweep(let kind, let context, _):
+                for run in try analyzer.runEveryK(kind, context: context, ids: doc.ids, shouldContinue: shouldContinue, progress: progress)
+                {
+                    store.store(run, revision: doc.revision)
+                }
             case .flips(let key):
                 guard let run = store.snapshot().runs[key.policy], run.isComplete else { return }
                 let losses = try analyzer.flipLosses(run, ids: doc.ids, token: key.token)

@@ -65,6 +65,10 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
     /// explorer runs these in its background search lane).
     public var isSearch: Bool { self == .oracle || self == .fixed || self == .random }
 
+    /// Whether one search serves every k (`outcomesForEveryK`): the oracle's trees and the
+    /// fixed-pattern tree; the others run once per k.
+    public var sharesSearchAcrossK: Bool { self == .oracle || self == .fixed }
+
     /// Whether the budget k changes this policy's routes (those are the sweep's curves).
     public var usesBudget: Bool { self != .allBig && self != .allSmall }
     /// Whether the oracle context (causal or fixed) applies.
@@ -104,7 +108,8 @@ public enum PolicyKind: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// Outcomes for k = 0...L; the oracle and fixed patterns share one search over every k.
+    /// Outcomes for k = 0...L; the oracle and fixed patterns share one search over every k
+    /// (`sharesSearchAcrossK`).
     func outcomesForEveryK(
         context: ContextMode, trials: Int?, windows: [[Int]], evaluator e: PolicyEvaluator, control: EvaluationControl
     ) throws -> [PolicyOutcome] {
