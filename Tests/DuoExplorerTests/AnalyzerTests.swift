@@ -197,6 +197,36 @@ final class AnalyzerCacheTests: XCTestCase {
 }
 
 extension AnalyzerTests {
+    /// The Summary's sweeps: every k from one search equals each k run on its own, and each k
+    /// lands in the cache under the single run's key (and a second sweep comes from it).
+    func testSweepsEqualSingleRunsAndFillTheCache() throws {
+        let model = try model()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("duoscope-cache-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
+        let cached = Analyzer(model: model, routers: [], cache: ResultCache(directory: directory))
+        let fresh = Analyzer(model: model, routers: [])
+        for (kind, context) in [(PolicyKind.oracle, ContextMode.causal), (.oracle, .fixed), (.fixed, .causal)] {
+            XCTAssertTrue(kind.sharesSearchAcrossK)
+            let sweep = try cached.runEveryK(kind, context: context, ids: ids)
+            XCTAssertEqual(sweep.map(\.key.k), Array(0...model.config.numLayers))
+            for run in sweep {
+                let single = try fresh.run(run.key, ids: ids)
+                XCTAssertEqual(run.routes, single.routes, "\(run.key)")
+                for (a, b) in zip(run.losses, single.losses) { XCTAssertEqual(a, b, accuracy: 1e-6, "\(run.key)") }
+                var progressCalls = 0
+                let again = try cached.run(run.key, ids: ids, progress: { _, _ in progressCalls += 1 })
+                XCTAssertEqual(again.losses, run.losses, "\(run.key) comes from the cache")
+                XCTAssertEqual(progressCalls, 0)
+            }
+            var progressCalls = 0
+            _ = try cached.runEveryK(kind, context: context, ids: ids, progress: { _, _ in progressCalls += 1 })
+            XCTAssertEqual(progressCalls, 0, "a second sweep comes from the cache")
+        }
+        XCTAssertEqual(ExplorerJob.sweep(.oracle, context: .fixed, layers: 4).keys.count, 5)
+        XCTAssertEqual(ExplorerJob.sweep(.oracle, context: .fixed, layers: 4).id, "oracle@0...4:fixed")
+        XCTAssertFalse(PolicyKind.random.sharesSearchAcrossK)
+    }
+
     /// After a continuation, the oracle resumes from the shorter text's run: the same result as
     /// from scratch, with only the new positions searched.
     func testOracleResumesFromTheTextBeforeGeneration() throws {
