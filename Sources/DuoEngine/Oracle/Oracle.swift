@@ -68,9 +68,8 @@ public enum Oracle {
     ) throws -> [[OracleChoice]] {
         try OracleConstraint.anyBigSmall.validate(config: model.config)
         try check(ids, model: model)
-        let constraints = (0...model.config.numLayers).map { OracleConstraint.exactlyBig($0) }
         return try Parallel.withSingleThreadedBLAS {
-            try searchSideBySide(model: model, ids: ids, context: context, constraints: constraints, progress: progress)
+            try searchEveryKSideBySide(model: model, ids: ids, context: context, progress: progress)
         }
     }
 
@@ -81,33 +80,33 @@ public enum Oracle {
         }
     }
 
-    /// Several constraints as jobs on the cores (`Parallel.forEachJob`), each search on one core:
-    /// in the causal context each constraint's whole sequence (its own context) is one job; in a
+    /// Every k's big/small oracle as jobs on the cores (`Parallel.forEachJob`), each search on
+    /// one core: in the causal context each k's whole sequence (its own context) is one job; in a
     /// fixed context each position's one big/small tree (serving every k) is one job.
-    private static func searchSideBySide(
-        model: DuoModel, ids: [Int], context: OracleContext, constraints: [OracleConstraint], progress: (Int, Int) -> Void
+    private static func searchEveryKSideBySide(
+        model: DuoModel, ids: [Int], context: OracleContext, progress: (Int, Int) -> Void
     ) throws -> [[OracleChoice]] {
         let positions = ids.count - 1
-        let bigSmall = constraints.map { constraint -> Int? in if case .exactlyBig(let k) = constraint { return k } else { return nil } }
+        let ks = Array(0...model.config.numLayers)
         return try withoutActuallyEscaping(progress) { progress in
             switch context {
             case .causal:
                 // Progress in positions: every k's search of a position counts 1/(L+1).
-                let jobs = JobControl(shouldContinue: { true }, progress: { done, _ in progress(done / constraints.count, positions) })
-                var found = [[OracleChoice]](repeating: [], count: constraints.count)
+                let jobs = JobControl(shouldContinue: { true }, progress: { done, _ in progress(done / ks.count, positions) })
+                var found = [[OracleChoice]](repeating: [], count: ks.count)
                 found.withUnsafeMutableBufferPointer { found in
-                    Parallel.forEachJob(constraints.count) { i in
+                    Parallel.forEachJob(ks.count) { k in
                         jobs.run {
                             let session = InferenceSession(model: model, capacity: ids.count)
                             let tree = OracleTree(model: model)
                             for t in 0..<positions {
                                 let leaves = tree.search(
-                                    token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: constraints[i],
+                                    token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .exactlyBig(k),
                                     scoring: .bestPerBigCount)
                                 let choice = best(leaves, position: t, target: ids[t + 1])
-                                found[i].append(choice)
+                                found[k].append(choice)
                                 _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern))
-                                jobs.advance(total: positions * constraints.count)
+                                jobs.advance(total: positions * ks.count)
                             }
                         }
                     }
@@ -118,29 +117,20 @@ public enum Oracle {
                 let jobs = JobControl(shouldContinue: { true }, progress: progress)
                 let session = InferenceSession(model: model, capacity: ids.count)
                 _ = try session.forwardHidden(ids, policy: policy)
-                // One tree over every big/small pattern serves every k; other constraints search their own.
-                let shared = bigSmall.allSatisfy { $0 != nil }
                 var found = [[OracleChoice]](repeating: [], count: positions)
                 found.withUnsafeMutableBufferPointer { found in
                     Parallel.forEachJob(positions) { t in
                         jobs.run {
-                            let tree = OracleTree(model: model)
-                            let search = { (constraint: OracleConstraint) in
-                                tree.search(
-                                    token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: constraint,
-                                    scoring: .bestPerBigCount)
-                            }
-                            let all = shared ? search(.anyBigSmall) : []
-                            found[t] = constraints.indices.map { i in
-                                let leaves = shared ? all.filter { $0.bigCount == bigSmall[i]! } : search(constraints[i])
-                                return best(leaves, position: t, target: ids[t + 1])
-                            }
+                            let leaves = OracleTree(model: model).search(
+                                token: ids[t], target: ids[t + 1], cache: session.cache, contextLength: t, constraint: .anyBigSmall,
+                                scoring: .bestPerBigCount)
+                            found[t] = ks.map { k in best(leaves.filter { $0.bigCount == k }, position: t, target: ids[t + 1]) }
                             jobs.advance(total: positions)
                         }
                     }
                 }
                 try jobs.finish()
-                return constraints.indices.map { i in found.map { $0[i] } }
+                return ks.map { k in found.map { $0[k] } }
             }
         }
     }
