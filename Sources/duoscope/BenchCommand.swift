@@ -107,7 +107,8 @@ struct BenchCommand: ParsableCommand {
         }
         if parts.contains(.oracle) && c.isDuo && c.numLayers <= 16 {
             figures.append(try EngineBenchmark.oracleTree(model: duo, position: n / 2, minimumSeconds: seconds))
-            figures.append(try EngineBenchmark.oracleBestPerK(model: duo, position: n / 2, minimumSeconds: seconds))
+            figures.append(
+                try EngineBenchmark.oracleTree(model: duo, position: n / 2, scoring: .bestPerBigCount, minimumSeconds: seconds))
             figures.append(try EngineBenchmark.oracleNaive(model: duo, position: n / 2, minimumSeconds: seconds))
         }
         if parts.contains(.train) && trainBatch > 0 {

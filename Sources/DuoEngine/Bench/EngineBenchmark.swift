@@ -91,8 +91,13 @@ public enum EngineBenchmark {
 
 extension EngineBenchmark {
     /// The exhaustive big/small oracle (2^L patterns for one token) at position `position`,
-    /// as tokens/s and achieved GFLOP/s of the work it does.
-    public static func oracleTree(model: DuoModel, position: Int, minimumSeconds: Double = 1) throws -> Figure {
+    /// as tokens/s and achieved GFLOP/s of the work it does. With `.bestPerBigCount` it is the
+    /// oracle as the policies run it (the best of each k, the LM head bounded): GFLOP/s then
+    /// counts the shortlist bound for every leaf and the full LM head only for the leaves scored
+    /// exactly (named in the figure).
+    public static func oracleTree(
+        model: DuoModel, position: Int, scoring: OracleTree.Scoring = .everyLeaf, minimumSeconds: Double = 1
+    ) throws -> Figure {
         let ids = (0...position + 1).map { ($0 * 7919) % model.config.vocabSize }
         let session = InferenceSession(model: model, capacity: ids.count)
         _ = try session.forwardHidden(ids, policy: UniformPolicy(.big))
@@ -100,40 +105,20 @@ extension EngineBenchmark {
         let (seconds, runs) = time(minimumSeconds: minimumSeconds) {
             _ = tree.search(
                 token: ids[position], target: ids[position + 1], cache: session.cache, contextLength: position,
-                constraint: .anyBigSmall)
+                constraint: .anyBigSmall, scoring: scoring)
         }
         let cost = model.cost
         let attentionFLOPs = tree.rowsThroughAttention * (cost.attentionProjections + cost.attentionPerContextToken * (position + 1))
         let ffnFLOPs = (tree.rowsThroughFFN[.big] ?? 0) * cost.bigFFN + (tree.rowsThroughFFN[.small] ?? 0) * cost.smallFFN
-        let flops = attentionFLOPs + ffnFLOPs + tree.leavesScored * cost.lmHead
-        return Figure(
-            name: "oracle tree, \(tree.leavesScored) patterns at position \(position)", tokensPerSecond: 1 / seconds,
-            gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
-    }
-
-    /// The oracle as the policies run it: the best of each number of big layers among the 2^L
-    /// patterns of one token, the LM head bounded (`OracleTree.Scoring.bestPerBigCount`).
-    /// GFLOP/s counts the work done: the shortlist bound for every leaf, the full LM head only
-    /// for the leaves scored exactly (named in the figure).
-    public static func oracleBestPerK(model: DuoModel, position: Int, minimumSeconds: Double = 1) throws -> Figure {
-        let ids = (0...position + 1).map { ($0 * 7919) % model.config.vocabSize }
-        let session = InferenceSession(model: model, capacity: ids.count)
-        _ = try session.forwardHidden(ids, policy: UniformPolicy(.big))
-        let tree = OracleTree(model: model)
-        let (seconds, runs) = time(minimumSeconds: minimumSeconds) {
-            _ = tree.search(
-                token: ids[position], target: ids[position + 1], cache: session.cache, contextLength: position,
-                constraint: .anyBigSmall, scoring: .bestPerBigCount)
-        }
-        let cost = model.cost
-        let c = model.config
-        let attentionFLOPs = tree.rowsThroughAttention * (cost.attentionProjections + cost.attentionPerContextToken * (position + 1))
-        let ffnFLOPs = (tree.rowsThroughFFN[.big] ?? 0) * cost.bigFFN + (tree.rowsThroughFFN[.small] ?? 0) * cost.smallFFN
-        let boundFLOPs = tree.leavesScored * 2 * OracleTree.shortlistSize * c.hiddenSize
+        let bounded = scoring == .bestPerBigCount
+        let boundFLOPs = bounded ? tree.leavesScored * 2 * OracleTree.shortlistSize * model.config.hiddenSize : 0
         let flops = attentionFLOPs + ffnFLOPs + boundFLOPs + tree.leavesScoredExactly * cost.lmHead
+        let name =
+            bounded
+            ? "oracle bounded, \(tree.leavesScored) patterns, \(tree.leavesScoredExactly) full LM heads"
+            : "oracle tree, \(tree.leavesScored) patterns at position \(position)"
         return Figure(
-            name: "oracle bounded, \(tree.leavesScored) patterns, \(tree.leavesScoredExactly) full LM heads",
-            tokensPerSecond: 1 / seconds, gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
+            name: name, tokensPerSecond: 1 / seconds, gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
     }
 
     /// The naive oracle: each of the 2^L patterns run separately as a one-token decode step

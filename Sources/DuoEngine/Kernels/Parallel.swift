@@ -14,12 +14,20 @@ public enum Parallel {
     /// Each call must touch memory no other call writes. Inside `forEachJob` it runs in order
     /// on the calling thread.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        if count <= 1 || workers == 1 || isInsideJob {
+        if runsInline(count) {
             for i in 0..<count { body(i) }
             return
         }
-        // The contract above (disjoint writes) is what makes sharing `body` across threads safe;
-        // the compiler cannot check it for closures over raw buffers.
+        concurrently(count, body)
+    }
+
+    /// Whether `count` calls run in order on the calling thread: one call, one core, or inside a job.
+    private static func runsInline(_ count: Int) -> Bool { count <= 1 || workers == 1 || isInsideJob }
+
+    /// `body(i)` for i in 0..<count on the cores. The callers' contract (disjoint writes) is what
+    /// makes sharing `body` across threads safe; the compiler cannot check it for closures over
+    /// raw buffers.
+    private static func concurrently(_ count: Int, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }
@@ -33,18 +41,15 @@ public enum Parallel {
     /// fork/join inside every small step. Call it with BLAS single-threaded
     /// (`withSingleThreadedBLAS`); `body` must touch memory no other job writes.
     public static func forEachJob(_ count: Int, _ body: (Int) -> Void) {
-        if count <= 1 || workers == 1 || isInsideJob {
+        if runsInline(count) {
             for i in 0..<count { body(i) }
             return
         }
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: count) { i in
-                let outer = pthread_getspecific(jobKey)
-                pthread_setspecific(jobKey, UnsafeRawPointer(bitPattern: 1))
-                defer { pthread_setspecific(jobKey, outer) }
-                shared.value(i)
-            }
+        concurrently(count) { i in
+            let outer = pthread_getspecific(jobKey)
+            pthread_setspecific(jobKey, UnsafeRawPointer(bitPattern: 1))
+            defer { pthread_setspecific(jobKey, outer) }
+            body(i)
         }
     }
 

@@ -71,9 +71,7 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         partial: @escaping (PolicyRun) -> Void = { _ in }
     ) throws -> PolicyRun {
         let cacheKey = cache == nil ? [] : self.cacheKey(key, ids: ids)
-        if let hit = cache?.value(PolicyRun.self, for: cacheKey), hit.key == key, hit.isComplete, hit.routes.tokens == ids.count {
-            return hit
-        }
+        if let hit = cached(key, ids: ids, cacheKey: cacheKey) { return hit }
         let cost = model.cost
         let control = EvaluationControl(shouldContinue: shouldContinue, progress: progress) { found in
             let routes = found.routes[0]
@@ -97,15 +95,18 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
     ) throws -> [PolicyRun] {
         let keys = (0...layers).map { PolicyKey(kind, k: $0, context: context) }
         let cacheKeys = keys.map { cache == nil ? [] : self.cacheKey($0, ids: ids) }
-        let hits = zip(keys, cacheKeys).map { key, cacheKey in
-            cache?.value(PolicyRun.self, for: cacheKey).flatMap {
-                $0.key == key && $0.isComplete && $0.routes.tokens == ids.count ? $0 : nil
-            }
-        }
+        let hits = zip(keys, cacheKeys).map { cached($0, ids: ids, cacheKey: $1) }
         if hits.allSatisfy({ $0 != nil }) { return hits.map { $0! } }
         let outcomes = try evaluator.evaluateEveryK(
             kind, context: context, windows: [ids], control: EvaluationControl(shouldContinue: shouldContinue, progress: progress))
         return try keys.indices.map { try finish(keys[$0], ids: ids, outcome: outcomes[$0], cacheKey: cacheKeys[$0]) }
+    }
+
+    /// The complete run of `key` on `ids` in the cache, if there is one.
+    private func cached(_ key: PolicyKey, ids: [Int], cacheKey: [String]) -> PolicyRun? {
+        guard let hit = cache?.value(PolicyRun.self, for: cacheKey), hit.key == key, hit.isComplete, hit.routes.tokens == ids.count
+        else { return nil }
+        return hit
     }
 
     /// A policy's outcome as a scored run (losses its own: an oracle in a fixed context scores

@@ -327,7 +327,7 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
         }
         try jobs.finish()
         // The first trial of lowest mean loss, as a loop over the trials in order would pick it.
-        let winner = means.indices.min { means[$0] < means[$1] || (means[$0] == means[$1] && $0 < $1) }!
+        let winner = means.indices.min { means[$0] < means[$1] }!
         let best = (loss: means[winner], seed: seed &+ UInt64(winner))
         let sum = means.reduce(0, +)
         let policy = RandomPolicy(mode: .exactly(k), seed: best.seed, layers: L, low: low)
