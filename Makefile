@@ -60,7 +60,7 @@ FUZZ_CI_SECONDS ?= 30
 FUZZ_TARGETS ?= safetensors config index tokenizer router policy text
 FUZZ_BIN ?= .build-fuzz/duofuzz
 FUZZ_SWIFTFLAGS := -sanitize=fuzzer,address -parse-as-library -O -wmo -swift-version 5 -module-name DuoEngine -package-name duoscope \
-	-I Sources/CBLAS $(addprefix -Xcc ,$(shell pkg-config --cflags openblas 2>/dev/null)) \
+	-I Sources/CBLAS -I Sources/CKernels $(addprefix -Xcc ,$(shell pkg-config --cflags openblas 2>/dev/null)) \
 	$(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 
 fuzz-build: deps

@@ -23,6 +23,11 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // Element-wise SIMD kernels in C, header-only, compiled per instruction set and chosen at run time.
+        .systemLibrary(
+            name: "CKernels",
+            path: "Sources/CKernels"
+        ),
         // The base every module builds on: errors, safe input files, terminal escaping, the JSON parser.
         .target(
             name: "DuoSupport"
@@ -38,6 +43,7 @@ let package = Package(
             dependencies: [
                 "DuoSupport",
                 "DuoTokenizer",
+                "CKernels",
                 .target(name: "CBLAS", condition: .when(platforms: [.linux])),
             ],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]

@@ -23,29 +23,76 @@ final class KernelTests: XCTestCase {
         XCTAssertGreaterThan(FastMath.exp(1000), 1e38)
     }
 
-    func testLogSumExpSoftmaxAndMaximumAgainstDoubles() {
-        var rng = SplitMix64(seed: 7)
-        for count in [1, 7, 8, 16, 513, 4099] {
-            let values = (0..<count).map { _ in Float(Double(rng.next() % 20_000) / 1000 - 10) }
-            let peak = values.map(Double.init).max()!
-            let reference = peak + Foundation.log(values.reduce(0.0) { $0 + Foundation.exp(Double($1) - peak) })
-            values.withUnsafeBufferPointer { p in
-                XCTAssertEqual(Ops.logSumExp(p.baseAddress!, count: count), reference, accuracy: 1e-5 * max(1, abs(reference)))
-                XCTAssertEqual(Ops.maximum(p.baseAddress!, count: count), Float(peak))
+    /// Every instruction set this machine runs (`SIMDLevel.supported`), each against doubles.
+    func testLogSumExpSoftmaxAndMaximumAgainstDoublesAtEveryLevel() {
+        XCTAssertTrue(SIMDLevel.supported.contains(.active))
+        for simd in SIMDLevel.supported {
+            var rng = SplitMix64(seed: 7)
+            for count in [1, 7, 8, 16, 17, 513, 4099] {
+                let values = (0..<count).map { _ in Float(Double(rng.next() % 20_000) / 1000 - 10) }
+                let peak = values.map(Double.init).max()!
+                let reference = peak + Foundation.log(values.reduce(0.0) { $0 + Foundation.exp(Double($1) - peak) })
+                values.withUnsafeBufferPointer { p in
+                    XCTAssertEqual(
+                        Ops.logSumExp(p.baseAddress!, count: count, simd: simd), reference, accuracy: 1e-5 * max(1, abs(reference)),
+                        "\(simd.name), \(count) values")
+                    XCTAssertEqual(Ops.maximum(p.baseAddress!, count: count, simd: simd), Float(peak), "\(simd.name)")
+                }
+                var probabilities = values
+                probabilities.withUnsafeMutableBufferPointer { Ops.softmax($0.baseAddress!, count: count, simd: simd) }
+                for (p, v) in zip(probabilities, values) {
+                    XCTAssertEqual(Double(p), Foundation.exp(Double(v) - reference), accuracy: 1e-6, "\(simd.name)")
+                }
             }
-            var probabilities = values
-            probabilities.withUnsafeMutableBufferPointer { Ops.softmax($0.baseAddress!, count: count) }
-            for (p, v) in zip(probabilities, values) {
-                XCTAssertEqual(Double(p), Foundation.exp(Double(v) - reference), accuracy: 1e-6)
+            for nanAt in [0, 21, 39] {
+                var poisoned: [Float] = Array(repeating: 1, count: 40)
+                poisoned[nanAt] = .nan
+                XCTAssertTrue(Ops.logSumExp(poisoned, count: 40, simd: simd).isNaN, "\(simd.name)")
+                poisoned.withUnsafeMutableBufferPointer { Ops.softmax($0.baseAddress!, count: 40, simd: simd) }
+                XCTAssertTrue(poisoned.allSatisfy(\.isNaN), "\(simd.name)")
+            }
+            XCTAssertEqual(Ops.logSumExp([-Float.infinity, -.infinity], count: 2, simd: simd), -.infinity)
+            XCTAssertEqual(Ops.logSumExp([1, .infinity], count: 2, simd: simd), .infinity)
+            XCTAssertEqual(Ops.maximum([], count: 0, simd: simd), -.infinity)
+        }
+    }
+
+    /// The C kernels' exp (through `exponentiate` with no shift) keeps `FastMath.exp`'s error
+    /// bound at every level, and SwiGLU matches silu(g) * u in doubles.
+    func testCKernelsExpAndSwiGLUAtEveryLevel() {
+        var grid: [Float] = []
+        var x: Float = -87
+        while x < 88 {
+            grid.append(x)
+            x += 0.001_37
+        }
+        for simd in SIMDLevel.supported {
+            var exps = grid
+            let sum = exps.withUnsafeMutableBufferPointer { Ops.exponentiate($0.baseAddress!, count: grid.count, minus: 0, simd: simd) }
+            var worst = 0.0
+            for (x, e) in zip(grid, exps) {
+                let want = Foundation.exp(Double(x))
+                worst = max(worst, abs(Double(e) - want) / want / (3e-7 + 8e-8 * Double(abs(x))))
+            }
+            XCTAssertLessThan(worst, 1, "\(simd.name): relative error within 3e-7 + 8e-8 |x|")
+            XCTAssertEqual(Double(sum), exps.reduce(0.0) { $0 + Double($1) }, accuracy: 1e-5 * Double(sum), "\(simd.name)")
+            var clamped: [Float] = [-1000, 1000, .nan, 0]
+            _ = clamped.withUnsafeMutableBufferPointer { Ops.exponentiate($0.baseAddress!, count: 4, minus: 0, simd: simd) }
+            XCTAssertTrue(clamped[0] > 0 && clamped[0] < 1e-37 && clamped[1] > 1e38 && clamped[1].isFinite, "\(simd.name)")
+            XCTAssertTrue(clamped[2].isNaN && clamped[3] == 1, "\(simd.name)")
+
+            var rng = SplitMix64(seed: 3)
+            for count in [1, 15, 16, 33, 1000] {
+                let gate = (0..<count).map { _ in Float(Double(rng.next() % 40_000) / 1000 - 20) }
+                let up = (0..<count).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) }
+                var act = [Float](repeating: 0, count: count)
+                Ops.swiglu(gate: gate, up: up, into: &act, count: count, simd: simd)
+                for i in 0..<count {
+                    let g = Double(gate[i])
+                    XCTAssertEqual(Double(act[i]), g / (1 + Foundation.exp(-g)) * Double(up[i]), accuracy: 1e-5, "\(simd.name)")
+                }
             }
         }
-        var poisoned: [Float] = Array(repeating: 1, count: 40)
-        poisoned[21] = .nan
-        XCTAssertTrue(Ops.logSumExp(poisoned, count: 40).isNaN)
-        poisoned.withUnsafeMutableBufferPointer { Ops.softmax($0.baseAddress!, count: 40) }
-        XCTAssertTrue(poisoned.allSatisfy(\.isNaN))
-        XCTAssertEqual(Ops.logSumExp([-Float.infinity, -.infinity], count: 2), -.infinity)
-        XCTAssertEqual(Ops.logSumExp([1, .infinity], count: 2), .infinity)
     }
 
     func testSplitLinearEqualsOneBLASCall() {

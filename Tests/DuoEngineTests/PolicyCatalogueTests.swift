@@ -94,7 +94,10 @@ final class PolicyCatalogueTests: XCTestCase {
             let outcome = try e.evaluate(try PolicyKey.parse("early-exit@\(k)"), windows: [ids])
             XCTAssertEqual(outcome.routes, [RouteMatrix(rows: Array(repeating: pattern, count: ids.count))])
             let reference = try SequenceEvaluation.run(model: model, ids: ids, policy: PatternPolicy(pattern), topK: 0)
-            XCTAssertEqual(outcome.losses, reference.losses)
+            // Not bit for bit: the evaluator runs BLAS on one thread and the reference on all of
+            // them, and OpenBLAS's SkylakeX kernels round the two about 1e-7 apart.
+            XCTAssertEqual(outcome.losses.count, reference.losses.count)
+            for (a, b) in zip(outcome.losses, reference.losses) { XCTAssertEqual(a, b, accuracy: 1e-5, "early-exit@\(k)") }
             let generation = PolicyKind.earlyExit.generationPolicy(k: k, evaluator: e, routes: nil)
             XCTAssertEqual((generation.policy as? PatternPolicy)?.pattern, pattern, "generates under the same rule")
         }

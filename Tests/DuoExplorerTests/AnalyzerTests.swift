@@ -57,15 +57,18 @@ final class AnalyzerTests: XCTestCase {
         let fixed = try analyzer.run(PolicyKey(.fixed, k: 2), ids: ids)
         let patterns = (0..<16).filter { $0.nonzeroBitCount == 2 }.map { FixedPatternSearch.pattern(index: $0, layers: 4) }
         XCTAssertEqual(patterns.count, 6)
+        // 1e-6: the analyzer and SequenceEvaluation batch rows differently, and OpenBLAS's kernels
+        // round by matrix shape (its SkylakeX small-matrix kernels about 1e-8 apart); the patterns'
+        // losses themselves differ by far more.
         for p in patterns {
             let loss = try SequenceEvaluation.run(model: model, ids: ids, policy: PatternPolicy(p), topK: 0).meanLoss
-            XCTAssertLessThanOrEqual(fixed.meanLoss, loss + 1e-9)
+            XCTAssertLessThanOrEqual(fixed.meanLoss, loss + 1e-6)
         }
         let random = try analyzer.run(PolicyKey(.random, k: 2), ids: ids)
         for seed in 0..<5 {
             let policy = RandomPolicy(mode: .exactly(2), seed: UInt64(seed), layers: 4)
             let loss = try SequenceEvaluation.run(model: model, ids: ids, policy: policy, topK: 0).meanLoss
-            XCTAssertLessThanOrEqual(random.meanLoss, loss + 1e-9)
+            XCTAssertLessThanOrEqual(random.meanLoss, loss + 1e-6)
         }
     }
 

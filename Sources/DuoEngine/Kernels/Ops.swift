@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Element-wise and row-wise kernels of the Llama block, on raw buffers.
@@ -20,66 +21,37 @@ public enum Ops {
         }
     }
 
+    // The exp-based kernels below run in C (Sources/CKernels) at the CPU's best instruction set
+    // (`SIMDLevel`), with the same exp as `FastMath.exp`; `simd` picks a lower level for tests.
+
     /// act = silu(gate) * up, element-wise (`act` may be `gate` itself).
-    @inlinable @inline(__always)
-    public static func swiglu(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into act: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count {
-            let g = gate[i]
-            act[i] = g * FastMath.sigmoid(g) * up[i]
-        }
+    public static func swiglu(
+        gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into act: UnsafeMutablePointer<Float>, count: Int,
+        simd: SIMDLevel = .active
+    ) {
+        duo_swiglu(simd.rawValue, gate, up, act, count)
     }
 
     /// In-place softmax over `count` values (all NaN when one is NaN).
-    @inlinable @inline(__always)
-    public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int, simd: SIMDLevel = .active) {
         guard count > 0 else { return }
-        let maximum = self.maximum(x, count: count)
-        let sum = exponentiate(x, count: count, minus: maximum)
+        let maximum = self.maximum(x, count: count, simd: simd)
+        let sum = exponentiate(x, count: count, minus: maximum, simd: simd)
         let inverse = 1 / sum
         for i in 0..<count { x[i] *= inverse }
     }
 
     /// The largest of `count` values (NaN values are passed over; `exponentiate` and
-    /// `logSumExp` then still give NaN). Eight running maxima, which the compiler vectorises.
-    @inlinable @inline(__always)
-    public static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var m = SIMD8<Float>(repeating: -.infinity)
-        var i = 0
-        while i + 8 <= count {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            m.replace(with: v, where: v .> m)
-            i += 8
-        }
-        var result = m.max()
-        while i < count {
-            result = x[i] > result ? x[i] : result
-            i += 1
-        }
-        return result
+    /// `logSumExp` then still give NaN); -inf when there is none.
+    public static func maximum(_ x: UnsafePointer<Float>, count: Int, simd: SIMDLevel = .active) -> Float {
+        duo_max(simd.rawValue, x, count)
     }
 
-    /// x[i] = e^(x[i] - shift) in place; returns their sum (eight float lanes).
-    @inlinable @inline(__always)
-    public static func exponentiate(_ x: UnsafeMutablePointer<Float>, count: Int, minus shift: Float) -> Float {
-        for i in 0..<count { x[i] = FastMath.exp(x[i] - shift) }
-        return sum(x, count: count)
-    }
-
-    /// The sum of `count` values in eight float lanes.
-    @inlinable @inline(__always)
-    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var lanes = SIMD8<Float>(repeating: 0)
-        var i = 0
-        while i + 8 <= count {
-            lanes += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            i += 8
-        }
-        var total = lanes.sum()
-        while i < count {
-            total += x[i]
-            i += 1
-        }
-        return total
+    /// x[i] = e^(x[i] - shift) in place; returns their sum.
+    public static func exponentiate(
+        _ x: UnsafeMutablePointer<Float>, count: Int, minus shift: Float, simd: SIMDLevel = .active
+    ) -> Float {
+        Float(duo_exponentiate(simd.rawValue, x, count, shift))
     }
 
     /// The causal attention weights of the query at `position` over a row of `count` scores
@@ -123,27 +95,15 @@ public enum Ops {
         return total
     }
 
-    /// log-sum-exp of `count` values: vectorised exps, in chunks on the stack, summed in eight
-    /// float lanes per chunk (relative error around 1e-7 per term, far below the 1e-4 the golden
+    /// log-sum-exp of `count` values: the exps summed in float lanes per chunk of 512 and the
+    /// chunks in double (relative error around 1e-7 per term, far below the 1e-4 the golden
     /// tests demand).
-    public static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Double {
-        let maximum = self.maximum(x, count: count)
+    public static func logSumExp(_ x: UnsafePointer<Float>, count: Int, simd: SIMDLevel = .active) -> Double {
+        let maximum = self.maximum(x, count: count, simd: simd)
         if maximum == .infinity { return .infinity }
         // Nothing finite: all -inf (or none) is -inf, NaN stays NaN.
         guard maximum > -.infinity else { return (0..<count).contains { x[$0].isNaN } ? .nan : -.infinity }
-        let chunk = 512
-        return withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk) { buffer in
-            let exps = buffer.baseAddress!
-            var sum = 0.0
-            var start = 0
-            while start < count {
-                let n = min(chunk, count - start)
-                for i in 0..<n { exps[i] = FastMath.exp(x[start + i] - maximum) }
-                sum += Double(self.sum(exps, count: n))
-                start += n
-            }
-            return Double(maximum) + Foundation.log(sum)
-        }
+        return Double(maximum) + Foundation.log(duo_sum_exp(simd.rawValue, x, count, maximum))
     }
 
     /// y += x.

@@ -24,10 +24,12 @@ public enum Parallel {
     /// Whether `count` calls run in order on the calling thread: one call, one core, or inside a job.
     private static func runsInline(_ count: Int) -> Bool { count <= 1 || workers == 1 || isInsideJob }
 
-    /// `body(i)` for i in 0..<count on the cores. The callers' contract (disjoint writes) is what
+    /// `body(i)` for i in 0..<count on the cores: on the worker team (`WorkerTeam`), or on
+    /// Dispatch's threads when the team is busy. The callers' contract (disjoint writes) is what
     /// makes sharing `body` across threads safe; the compiler cannot check it for closures over
     /// raw buffers.
     private static func concurrently(_ count: Int, _ body: (Int) -> Void) {
+        if let team = WorkerTeam.shared, team.run(count, body) { return }
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: count) { shared.value($0) }

@@ -1,0 +1,117 @@
+// Element-wise kernels of DuoEngine's Ops (exp sums, max, SwiGLU), compiled for three instruction
+// sets and chosen at run time: AVX-512, AVX2 with FMA, or the baseline of the architecture; and the
+// spin-wait hint of Parallel's worker team. Swift
+// cannot compile a function for an instruction set the whole binary does not target, so these are
+// C, header-only (static inline, emitted into the Swift module that imports them; nothing to link).
+// The bodies are in kernels_body.h, written once.
+#ifndef DUO_CKERNELS_H
+#define DUO_CKERNELS_H
+
+typedef float duo_f16 __attribute__((vector_size(64)));
+typedef int duo_i16 __attribute__((vector_size(64)));
+
+#define duo_splat(v) ((duo_f16){0} + (float)(v))
+#define duo_select(mask, a, b) ((duo_f16)(((mask) & (duo_i16)(a)) | (~(mask) & (duo_i16)(b))))
+#define duo_load(p) ({ duo_f16 v_; __builtin_memcpy(&v_, (p), sizeof v_); v_; })
+#define duo_store(p, v) ({ duo_f16 v_ = (v); __builtin_memcpy((p), &v_, sizeof v_); })
+#define duo_sum(v) ({ duo_f16 v_ = (v); float s_ = 0; for (int k_ = 0; k_ < 16; k_++) s_ += v_[k_]; s_; })
+
+/// The instruction sets of the variants: what `duo_simd_detect` returns and the dispatchers take.
+enum { DUO_SIMD_BASELINE = 0, DUO_SIMD_AVX2 = 1, DUO_SIMD_AVX512 = 2 };
+
+// The exp helper is always inlined, so its vector argument never crosses a call: no ABI concern.
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wpsabi"
+
+// The baseline's floor: adding and removing 1.5 * 2^23 rounds to the nearest whole number, and a
+// lane that went up steps down by one (a true comparison is -1). SSE2 has no rounding instruction
+// (the builtin would call libm per lane); SSE4.1 and later round in one instruction, which is also
+// much faster on AVX-512 than turning the comparison's mask back into a vector.
+#define DUO_NAME(name) duo_##name##_baseline
+#define DUO_FLOOR(t) \
+    ({ duo_f16 n_ = ((t) + 12582912.0f) - 12582912.0f; n_ + __builtin_convertvector(n_ > (t), duo_f16); })
+#include "kernels_body.h"
+#undef DUO_NAME
+#undef DUO_FLOOR
+#define DUO_FLOOR(t) __builtin_elementwise_floor(t)
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define DUO_NAME(name) duo_##name##_avx2
+#include "kernels_body.h"
+#undef DUO_NAME
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq"))), apply_to = function)
+#define DUO_NAME(name) duo_##name##_avx512
+#include "kernels_body.h"
+#undef DUO_NAME
+#pragma clang attribute pop
+
+/// The best variant this CPU and its operating system support (cpuid, and xgetbv for the
+/// register state the OS saves).
+static inline int duo_simd_detect(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return DUO_SIMD_BASELINE;
+    int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
+    if (!(osxsave && avx && fma)) return DUO_SIMD_BASELINE;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0x6) != 0x6) return DUO_SIMD_BASELINE;  // XMM and YMM state
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((b >> 5) & 1)) return DUO_SIMD_BASELINE;
+    int avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1;
+    if (avx512f && avx512dq && (lo & 0xE6) == 0xE6) return DUO_SIMD_AVX512;  // + opmask, ZMM state
+    return DUO_SIMD_AVX2;
+}
+
+#pragma clang diagnostic pop
+
+#define DUO_DISPATCH(level, name, ...)                                                  \
+    ((level) == DUO_SIMD_AVX512 ? duo_##name##_avx512(__VA_ARGS__)                      \
+     : (level) == DUO_SIMD_AVX2 ? duo_##name##_avx2(__VA_ARGS__)                        \
+                                : duo_##name##_baseline(__VA_ARGS__))
+#else
+#pragma clang diagnostic pop
+static inline int duo_simd_detect(void) { return DUO_SIMD_BASELINE; }
+#define DUO_DISPATCH(level, name, ...) ((void)(level), duo_##name##_baseline(__VA_ARGS__))
+/// A hint to the core that the caller is spinning on a memory location (x86 `pause`).
+static inline void duo_spin_pause(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+#endif
+
+/// x[i] = e^(x[i] - shift) in place; returns their sum. `level` is a DUO_SIMD_ value the CPU supports.
+static inline double duo_exponentiate(int level, float *x, long count, float shift) {
+    return DUO_DISPATCH(level, exponentiate, x, count, shift);
+}
+
+/// The sum of e^(x[i] - shift), x unchanged.
+static inline double duo_sum_exp(int level, const float *x, long count, float shift) {
+    return DUO_DISPATCH(level, sum_exp, x, count, shift);
+}
+
+/// The largest of `count` values, NaN passed over; -inf when there is none.
+static inline float duo_max(int level, const float *x, long count) { return DUO_DISPATCH(level, max, x, count); }
+
+/// act[i] = silu(gate[i]) * up[i].
+static inline void duo_swiglu(int level, const float *gate, const float *up, float *act, long count) {
+    DUO_DISPATCH(level, swiglu, gate, up, act, count);
+}
+
+/// A hint to the core that the caller is spinning on a memory location (x86 `pause`).
+static inline void duo_spin_pause(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+#endif

@@ -1,0 +1,90 @@
+// The element-wise kernels, written once and compiled once per instruction set by kernels.h,
+// which defines DUO_NAME(name) (the variant's function name) before each inclusion and wraps it
+// and DUO_FLOOR(v) (the lanes' floor) and wraps it in a target attribute. Plain C on 16-float vectors: the compiler maps them onto one AVX-512
+// register, two AVX2 registers or four SSE2 registers. Every step mirrors FastMath.exp and
+// Ops in DuoEngine (the Swift reference these are tested against).
+
+// e^x for 16 lanes: FastMath.exp's range clamp (NaN stays NaN), the floor (DUO_FLOOR), the
+// degree-6 polynomial for 2^f on [0, 1) and the power of two built in the exponent bits.
+static inline __attribute__((always_inline)) duo_f16 DUO_NAME(exp)(duo_f16 x) {
+    duo_f16 t = x * 1.442695041f;
+    t = duo_select(t < -126.0f, duo_splat(-126.0f), t);
+    t = duo_select(t > 127.9f, duo_splat(127.9f), t);
+    duo_f16 n = DUO_FLOOR(t);
+    duo_f16 f = t - n;
+    duo_f16 p = duo_splat(2.169060915e-4f);
+    p = p * f + 1.244308152e-3f;
+    p = p * f + 9.678472554e-3f;
+    p = p * f + 5.548352472e-2f;
+    p = p * f + 2.402297958e-1f;
+    p = p * f + 6.931469871e-1f;
+    p = p * f + 1.0f;
+    duo_i16 bits = ((duo_i16)(n + 12582912.0f) - (0x4B400000 - 127)) << 23;
+    return p * (duo_f16)bits;
+}
+
+// x[i] = e^(x[i] - shift) in place; returns their sum (16 float lanes per chunk of 512, chunks
+// summed in double).
+static inline double DUO_NAME(exponentiate)(float *x, long count, float shift) {
+    double total = 0;
+    long i = 0;
+    while (i < count) {
+        long end = count - i > 512 ? i + 512 : count;
+        duo_f16 lanes = duo_splat(0);
+        for (; i + 16 <= end; i += 16) {
+            duo_f16 e = DUO_NAME(exp)(duo_load(x + i) - shift);
+            duo_store(x + i, e);
+            lanes += e;
+        }
+        float tail = 0;
+        for (; i < end; i++) {
+            duo_f16 e = DUO_NAME(exp)(duo_splat(x[i] - shift));
+            x[i] = e[0];
+            tail += e[0];
+        }
+        total += (double)duo_sum(lanes) + tail;
+    }
+    return total;
+}
+
+// The sum of e^(x[i] - shift), x unchanged; as exponentiate.
+static inline double DUO_NAME(sum_exp)(const float *x, long count, float shift) {
+    double total = 0;
+    long i = 0;
+    while (i < count) {
+        long end = count - i > 512 ? i + 512 : count;
+        duo_f16 lanes = duo_splat(0);
+        for (; i + 16 <= end; i += 16) lanes += DUO_NAME(exp)(duo_load(x + i) - shift);
+        float tail = 0;
+        for (; i < end; i++) tail += DUO_NAME(exp)(duo_splat(x[i] - shift))[0];
+        total += (double)duo_sum(lanes) + tail;
+    }
+    return total;
+}
+
+// The largest of `count` values (NaN values are passed over); -inf for none.
+static inline float DUO_NAME(max)(const float *x, long count) {
+    duo_f16 lanes = duo_splat(-__builtin_inff());
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        duo_f16 v = duo_load(x + i);
+        lanes = duo_select(v > lanes, v, lanes);
+    }
+    float result = -__builtin_inff();
+    for (int k = 0; k < 16; k++) result = lanes[k] > result ? lanes[k] : result;
+    for (; i < count; i++) result = x[i] > result ? x[i] : result;
+    return result;
+}
+
+// act[i] = silu(gate[i]) * up[i] = gate[i] / (1 + e^-gate[i]) * up[i] (act may be gate).
+static inline void DUO_NAME(swiglu)(const float *gate, const float *up, float *act, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        duo_f16 g = duo_load(gate + i);
+        duo_store(act + i, g * (1.0f / (1.0f + DUO_NAME(exp)(-g))) * duo_load(up + i));
+    }
+    for (; i < count; i++) {
+        duo_f16 g = duo_splat(gate[i]);
+        act[i] = (g * (1.0f / (1.0f + DUO_NAME(exp)(-g))) * up[i])[0];
+    }
+}

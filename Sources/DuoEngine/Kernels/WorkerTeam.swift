@@ -1,0 +1,133 @@
+import CKernels
+import Foundation
+import Synchronization
+
+/// The helper threads behind `Parallel`'s loops: `Parallel.workers - 1` threads that stay awake
+/// for a moment after each loop, so that the next one (a prefill runs one per matrix product,
+/// tens of microseconds apart) starts on every core at once instead of waiting for a sleeping
+/// thread to be woken. They spin on one atomic word for up to `spinSeconds`, then sleep on a
+/// condition variable until the next loop. One loop runs on the team at a time; a loop started
+/// while it is busy (from another thread, or nested inside a loop) goes to Dispatch instead.
+///
+/// The loop's state is one 64-bit word, `ticket`: a generation (24 bits), the iteration count
+/// (20 bits) and the next unclaimed iteration (20 bits). A thread claims an iteration by a
+/// compare-and-swap on the word it read, so a helper that wakes late can never claim an
+/// iteration of a later loop with an earlier loop's body: the body is read only after a claim
+/// succeeds, and the caller waits until every claimed iteration has finished before it returns.
+final class WorkerTeam: @unchecked Sendable {  // `body` is guarded by the ticket protocol above
+    /// The team, when there is more than one core.
+    static let shared: WorkerTeam? = Parallel.workers > 1 ? WorkerTeam(helpers: Parallel.workers - 1) : nil
+
+    /// Loops with more iterations than this go to Dispatch (the count has 20 bits in `ticket`).
+    static let maximumCount = (1 << countBits) - 1
+    private static let countBits: UInt64 = 20
+    private static let mask: UInt64 = (1 << countBits) - 1
+    /// How long a helper spins for the next loop before it sleeps.
+    private static let spinSeconds = 100e-6
+
+    private let ticket = Atomic<UInt64>(0)
+    private let unfinished = Atomic<Int>(0)
+    private let busy = Atomic<Bool>(false)
+    private let sleepers = Atomic<Int>(0)
+    private var body: ((Int) -> Void)?
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    private init(helpers: Int) {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        for _ in 0..<helpers {
+            let thread = Thread { [unowned self] in helperLoop() }
+            thread.stackSize = 8 << 20
+            thread.name = "duoscope-worker"
+            thread.start()
+        }
+    }
+
+    /// Runs `body(i)` for i in 0..<count on the calling thread and the helpers; returns false
+    /// (running nothing) when the team is busy or `count` is too large.
+    func run(_ count: Int, _ body: (Int) -> Void) -> Bool {
+        guard count <= Self.maximumCount, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+        else { return false }
+        defer { busy.store(false, ordering: .releasing) }
+        withoutActuallyEscaping(body) { body in
+            self.body = body
+            unfinished.store(count, ordering: .relaxed)
+            let generation = (ticket.load(ordering: .relaxed) >> (2 * Self.countBits)) &+ 1
+            let start = (generation << (2 * Self.countBits)) | (UInt64(count) << Self.countBits)
+            ticket.store(start, ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(mutex)
+                pthread_cond_broadcast(wake)
+                pthread_mutex_unlock(mutex)
+            }
+            work(generation: generation)
+            while unfinished.load(ordering: .acquiring) > 0 { duo_spin_pause() }
+            self.body = nil
+        }
+        return true
+    }
+
+    /// Claims and runs iterations of the loop `generation` until none is left.
+    private func work(generation: UInt64) {
+        var current = ticket.load(ordering: .acquiring)
+        while current >> (2 * Self.countBits) == generation & ((1 << (64 - 2 * Self.countBits)) - 1) {
+            let next = current & Self.mask
+            guard next < (current >> Self.countBits) & Self.mask else { return }
+            let (exchanged, original) = ticket.compareExchange(expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+            if exchanged {
+                invoke(Int(next))
+                unfinished.subtract(1, ordering: .releasing)
+                current = ticket.load(ordering: .acquiring)
+            } else {
+                current = original
+            }
+        }
+    }
+
+    /// Calls the loop's body; its own function so that the helper's reference to the closure
+    /// ends before the iteration is counted finished (the caller then clears `body`).
+    @inline(never)
+    private func invoke(_ i: Int) { body!(i) }
+
+    private func helperLoop() {
+        var seen = ticket.load(ordering: .acquiring) >> (2 * Self.countBits)
+        while true {
+            var spins = 0
+            var deadline = 0.0
+            var generation = ticket.load(ordering: .acquiring) >> (2 * Self.countBits)
+            while generation == seen {
+                spins += 1
+                if spins & 63 == 0 {
+                    let now = Self.seconds()
+                    if deadline == 0 {
+                        deadline = now + Self.spinSeconds
+                    } else if now > deadline {
+                        sleep(whileGeneration: seen)
+                        deadline = 0
+                    }
+                }
+                duo_spin_pause()
+                generation = ticket.load(ordering: .acquiring) >> (2 * Self.countBits)
+            }
+            seen = generation
+            work(generation: generation)
+        }
+    }
+
+    private func sleep(whileGeneration seen: UInt64) {
+        pthread_mutex_lock(mutex)
+        sleepers.add(1, ordering: .sequentiallyConsistent)
+        while ticket.load(ordering: .sequentiallyConsistent) >> (2 * Self.countBits) == seen {
+            pthread_cond_wait(wake, mutex)
+        }
+        sleepers.subtract(1, ordering: .sequentiallyConsistent)
+        pthread_mutex_unlock(mutex)
+    }
+
+    private static func seconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+}
