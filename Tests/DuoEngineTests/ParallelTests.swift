@@ -63,4 +63,37 @@ final class ParallelTests: XCTestCase {
         stopping.run { XCTFail("a stopped search runs no job") }
         XCTAssertThrowsError(try stopping.finish()) { XCTAssertTrue($0 is OracleStopped) }
     }
+
+    /// The worker team behind `Parallel.forEach`: every index exactly once over many short loops
+    /// back to back (a helper that wakes late must not run an index of the next loop with the
+    /// previous loop's body), with loops started from several threads at once and nested loops
+    /// (which go to Dispatch while the team is busy), and after the helpers have gone to sleep.
+    func testWorkerTeamRunsEveryIndexOnceUnderBackToBackConcurrentAndNestedLoops() {
+        @Sendable func checkLoops(_ loops: Int, count: Int, nested: Bool) {
+            for loop in 0..<loops {
+                let hits = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
+                hits.initialize(repeating: 0)
+                defer { hits.deallocate() }
+                let shared = UncheckedSendable(hits)
+                Parallel.forEach(count) { i in
+                    shared.value[i] += loop + 1
+                    if nested {
+                        var inner = [Int](repeating: 0, count: 3)
+                        inner.withUnsafeMutableBufferPointer { p in
+                            let innerShared = UncheckedSendable(p)
+                            Parallel.forEach(3) { innerShared.value[$0] += 1 }
+                        }
+                        XCTAssertEqual(inner, [1, 1, 1])
+                    }
+                }
+                XCTAssertTrue(hits.allSatisfy { $0 == loop + 1 }, "loop \(loop): every index once")
+            }
+        }
+        checkLoops(20_000, count: 2, nested: false)
+        checkLoops(2_000, count: 37, nested: false)
+        checkLoops(200, count: 9, nested: true)
+        DispatchQueue.concurrentPerform(iterations: 3) { _ in checkLoops(2_000, count: 5, nested: false) }
+        usleep(20_000)  // the helpers sleep after 100 microseconds without a loop
+        checkLoops(10, count: 4, nested: false)
+    }
 }

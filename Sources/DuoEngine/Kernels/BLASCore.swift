@@ -25,13 +25,15 @@ public enum BLASCore {
         public var cpuFeatures: [String]
         /// The kernels are generic although the CPU has AVX2 or AVX-512: GEMM runs far below peak.
         public var genericFallback: Bool
+        /// The instruction set of duoscope's own element-wise kernels (`SIMDLevel.active`).
+        public var elementwiseKernels: String = SIMDLevel.active.name
 
         /// One line for humans.
         public var summary: String {
             var line = "\(library) — kernels \(core)"
             if let replacedCore { line += " (OpenBLAS had chosen its generic \(replacedCore) kernels; duoscope switched)" }
             if genericFallback { line += " — GENERIC FALLBACK on a CPU with \(cpuFeatures.joined(separator: "/")): far below peak" }
-            return line + "; CPU \(cpu)"
+            return line + "; element-wise kernels \(elementwiseKernels); CPU \(cpu)"
         }
     }
 
