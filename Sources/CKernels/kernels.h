@@ -1,9 +1,8 @@
 // Element-wise kernels of DuoEngine's Ops (exp sums, max, SwiGLU), compiled for three instruction
 // sets and chosen at run time: AVX-512, AVX2 with FMA, or the baseline of the architecture; and the
-// spin-wait hint of Parallel's worker team. Swift
-// cannot compile a function for an instruction set the whole binary does not target, so these are
-// C, header-only (static inline, emitted into the Swift module that imports them; nothing to link).
-// The bodies are in kernels_body.h, written once.
+// spin-wait hint of Parallel's worker team. Swift cannot compile a function for an instruction set
+// the whole binary does not target, so these are C, header-only (static inline, emitted into the
+// Swift module that imports them; nothing to link). The bodies are in kernels_body.h, written once.
 #ifndef DUO_CKERNELS_H
 #define DUO_CKERNELS_H
 
@@ -76,15 +75,6 @@ static inline int duo_simd_detect(void) {
 #pragma clang diagnostic pop
 static inline int duo_simd_detect(void) { return DUO_SIMD_BASELINE; }
 #define DUO_DISPATCH(level, name, ...) ((void)(level), duo_##name##_baseline(__VA_ARGS__))
-/// A hint to the core that the caller is spinning on a memory location (x86 `pause`).
-static inline void duo_spin_pause(void) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
 #endif
 
 /// x[i] = e^(x[i] - shift) in place; returns their sum. `level` is a DUO_SIMD_ value the CPU supports.
