@@ -26,6 +26,7 @@ enum { DUO_SIMD_BASELINE = 0, DUO_SIMD_AVX2 = 1, DUO_SIMD_AVX512 = 2 };
 // lane that went up steps down by one (a true comparison is -1). SSE2 has no rounding instruction
 // (the builtin would call libm per lane); SSE4.1 and later round in one instruction, which is also
 // much faster on AVX-512 than turning the comparison's mask back into a vector.
+#define DUO_GEMM_ROWS 1
 #define DUO_NAME(name) duo_##name##_baseline
 #define DUO_FLOOR(t) \
     ({ duo_f16 n_ = ((t) + 12582912.0f) - 12582912.0f; n_ + __builtin_convertvector(n_ > (t), duo_f16); })
@@ -37,11 +38,17 @@ enum { DUO_SIMD_BASELINE = 0, DUO_SIMD_AVX2 = 1, DUO_SIMD_AVX512 = 2 };
 #if defined(__x86_64__)
 #include <cpuid.h>
 
+// Rows per block of the packed product: their accumulators (2 vectors of 16 floats each) fill the
+// registers, 16 of AVX2's 16 (as 2 x 8 floats each: 2 rows) and of AVX-512's 32 (8 rows).
+#undef DUO_GEMM_ROWS
+#define DUO_GEMM_ROWS 2
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #define DUO_NAME(name) duo_##name##_avx2
 #include "kernels_body.h"
 #undef DUO_NAME
 #pragma clang attribute pop
+#undef DUO_GEMM_ROWS
+#define DUO_GEMM_ROWS 8
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq"))), apply_to = function)
 #define DUO_NAME(name) duo_##name##_avx512
@@ -93,6 +100,25 @@ static inline float duo_max(int level, const float *x, long count) { return DUO_
 /// act[i] = silu(gate[i]) * up[i].
 static inline void duo_swiglu(int level, const float *gate, const float *up, float *act, long count) {
     DUO_DISPATCH(level, swiglu, gate, up, act, count);
+}
+
+/// Packs w [n][k] (row-major, one row per output) into panels of 32 outputs for duo_gemm_packed:
+/// panel p holds, for each k, the weights of outputs 32p ..< 32p + 32 (zero past n). `panels`
+/// has room for ceil(n / 32) * 32 * k floats.
+static inline void duo_pack_panels(const float *w, long n, long k, float *panels) {
+    for (long p = 0; p * 32 < n; p++)
+        for (long kk = 0; kk < k; kk++)
+            for (long j = 0; j < 32; j++)
+                panels[(p * k + kk) * 32 + j] = p * 32 + j < n ? w[(p * 32 + j) * k + kk] : 0;
+}
+
+/// y (+)= x w^T for m rows of x and the outputs of panels first ..< first + count of w packed by
+/// duo_pack_panels (n outputs, k inputs; y rows ldy apart). `level` is AVX2 or AVX-512: the
+/// baseline variant (one row per block) is there for completeness, not speed.
+static inline void duo_gemm_packed(
+    int level, const float *x, long ldx, long m, const float *panels, long n, long k, float *y, long ldy, int accumulate,
+    long first, long count) {
+    DUO_DISPATCH(level, gemm_packed, x, ldx, m, panels, n, k, y, ldy, accumulate, first, count);
 }
 
 /// A hint to the core that the caller is spinning on a memory location (x86 `pause`).

@@ -88,3 +88,52 @@ static inline void DUO_NAME(swiglu)(const float *gate, const float *up, float *a
         act[i] = (g * (1.0f / (1.0f + DUO_NAME(exp)(-g))) * up[i])[0];
     }
 }
+
+// Rows r (R of them, R <= DUO_GEMM_ROWS) of one packed panel: y[r][j] (+)= sum_k x[r][k] * w[j][k]
+// for the panel's `width` (<= 32) outputs; the panel holds, for each k, its 32 outputs' weights.
+static inline __attribute__((always_inline)) void DUO_NAME(gemm_block)(
+    const float *x, long ldx, const float *panel, long k, float *y, long ldy, int accumulate, long width, const int R) {
+    // The row loops unrolled in full keep the accumulators in registers (Swift's compilation of
+    // this header does not unroll them by itself).
+    duo_f16 low[DUO_GEMM_ROWS], high[DUO_GEMM_ROWS];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < R; i++) low[i] = high[i] = duo_splat(0);
+    for (long kk = 0; kk < k; kk++) {
+        duo_f16 w0 = duo_load(panel + kk * 32), w1 = duo_load(panel + kk * 32 + 16);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < R; i++) {
+            float s = x[i * ldx + kk];
+            low[i] += s * w0;
+            high[i] += s * w1;
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < R; i++) {
+        float *yi = y + i * ldy;
+        if (width == 32) {
+            duo_store(yi, accumulate ? duo_load(yi) + low[i] : low[i]);
+            duo_store(yi + 16, accumulate ? duo_load(yi + 16) + high[i] : high[i]);
+        } else {
+            float t[32];
+            duo_store(t, low[i]);
+            duo_store(t + 16, high[i]);
+            for (long j = 0; j < width; j++) yi[j] = accumulate ? yi[j] + t[j] : t[j];
+        }
+    }
+}
+
+// y[r * ldy + j] (+)= sum_k x[r * ldx + k] * w[j][k] for r < m and the outputs of panels
+// first ..< first + count (32 each, the last one cut at n), with w packed by duo_pack_panels.
+// Panel after panel, each over all rows: the panel (32 x k floats) stays in cache.
+static inline void DUO_NAME(gemm_packed)(
+    const float *x, long ldx, long m, const float *panels, long n, long k, float *y, long ldy, int accumulate,
+    long first, long count) {
+    for (long p = first; p < first + count; p++) {
+        const float *panel = panels + p * k * 32;
+        long width = n - p * 32 < 32 ? n - p * 32 : 32;
+        long r = 0;
+        for (; r + DUO_GEMM_ROWS <= m; r += DUO_GEMM_ROWS)
+            DUO_NAME(gemm_block)(x + r * ldx, ldx, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, DUO_GEMM_ROWS);
+        for (; r < m; r++) DUO_NAME(gemm_block)(x + r * ldx, ldx, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, 1);
+    }
+}

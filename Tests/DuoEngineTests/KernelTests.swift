@@ -119,4 +119,52 @@ final class KernelTests: XCTestCase {
             }
         }
     }
+
+    /// The packed product against one BLAS call at every level this machine runs: ragged shapes
+    /// (a last panel cut short, inner sizes off the vector width), row counts around the block
+    /// sizes, accumulation, panel ranges; and a weight written after use is packed afresh once
+    /// `weightsChanged()` says so (the optimiser's contract).
+    func testPackedProductEqualsBLASAtEveryLevelAndFollowsWeightChanges() {
+        var rng = SplitMix64(seed: 5)
+        func random(_ t: Tensor) { for i in 0..<t.count { t.data[i] = Float(Double(rng.next() % 2000) / 1000 - 1) } }
+        for (out, inner) in [(770, 190), (64, 192), (48, 17), (33, 1)] {
+            let weight = Tensor(shape: [out, inner])
+            random(weight)
+            let packed = weight.packedPanels()
+            XCTAssertTrue(weight.packedPanels() === packed, "packed once")
+            for rows in [1, 2, 3, 8, 9, 17, 130] {
+                let x = Tensor(shape: [rows, inner])
+                random(x)
+                for simd in SIMDLevel.supported {
+                    for accumulate in [false, true] {
+                        let want = Tensor(shape: [rows, out])
+                        let got = Tensor(shape: [rows, out])
+                        for i in 0..<want.count {
+                            want.data[i] = Float(i % 13)
+                            got.data[i] = Float(i % 13)
+                        }
+                        BLAS.linear(x.data, rows: rows, weight: weight, into: want.data, accumulate: accumulate)
+                        let middle = packed.panelCount / 2
+                        packed.product(x.data, rows: rows, into: got.data, accumulate: accumulate, panels: 0..<middle, simd: simd)
+                        packed.product(
+                            x.data, rows: rows, into: got.data, accumulate: accumulate, panels: middle..<packed.panelCount, simd: simd)
+                        for i in 0..<want.count {
+                            XCTAssertEqual(got.data[i], want.data[i], accuracy: 1e-4, "\(simd.name) \(out)x\(inner), \(rows) rows, \(i)")
+                        }
+                    }
+                }
+            }
+        }
+        let weight = Tensor(shape: [64, 32])
+        random(weight)
+        let x = Tensor(shape: [4, 32])
+        random(x)
+        let before = Tensor(shape: [4, 64])
+        LayerKernels.splitLinear(x.data, 4, weight, before.data, false)
+        for i in 0..<weight.count { weight.data[i] *= 2 }
+        weight.weightsChanged()
+        let after = Tensor(shape: [4, 64])
+        LayerKernels.splitLinear(x.data, 4, weight, after.data, false)
+        for i in 0..<after.count { XCTAssertEqual(after.data[i], 2 * before.data[i], accuracy: 1e-4) }
+    }
 }

@@ -23,9 +23,21 @@ public enum LayerKernels {
     /// thousands of a training batch. Splitting the weight rather than the rows means each core
     /// packs only its half of the weight, which BLAS does on every call: for the small row
     /// counts of the oracle's frontiers that packing costs as much as the multiply.
+    /// With few enough rows (`PackedWeights.isFaster`) it runs the product on the weight packed
+    /// once (`Tensor.packedPanels`), split by panels of 32 outputs, instead of BLAS.
     public static let splitLinear: Linear = { x, rows, weight, y, accumulate in
         let parts = Parallel.workers
-        guard parts > 1, !Parallel.isInsideJob, rows * weight.rows * weight.columns >= 1 << 20, weight.rows >= 16 * parts else {
+        let split = parts > 1 && !Parallel.isInsideJob && rows * weight.rows * weight.columns >= 1 << 20
+        if PackedWeights.isFaster(rows: rows) {
+            let packed = weight.packedPanels()
+            let splits = split && packed.panelCount >= 2 * parts ? parts : 1
+            Parallel.forEach(splits) { part in
+                let panels = (packed.panelCount * part / splits)..<(packed.panelCount * (part + 1) / splits)
+                packed.product(x, rows: rows, into: y, accumulate: accumulate, panels: panels)
+            }
+            return
+        }
+        guard split, weight.rows >= 16 * parts else {
             return BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
         }
         Parallel.withSingleThreadedBLAS {

@@ -1,9 +1,14 @@
+import Foundation
+
 /// A dense row-major Float32 tensor that owns its storage (zero-initialised).
 /// A reference type so that large weights are never copied; hot loops use `data` directly.
 public final class Tensor: @unchecked Sendable {  // a raw buffer: parallel loops write disjoint rows (Parallel.forEach)
     public let shape: [Int]
     public let count: Int
     public let data: UnsafeMutablePointer<Float>
+    /// The packed copy of a weight (`packedPanels()`), guarded by `packingLock`.
+    var packed: PackedWeights?
+    static let packingLock = NSLock()
 
     public init(shape: [Int]) {
         self.shape = shape
@@ -30,5 +35,8 @@ public final class Tensor: @unchecked Sendable {  // a raw buffer: parallel loop
     /// Pointer to the start of row `r` of a 2-D tensor.
     @inline(__always) public func row(_ r: Int) -> UnsafeMutablePointer<Float> { data + r * columns }
 
-    public func zero() { data.update(repeating: 0, count: count) }
+    public func zero() {
+        data.update(repeating: 0, count: count)
+        weightsChanged()
+    }
 }

@@ -53,6 +53,7 @@ public struct TrainingCheckpoint {
                 }
                 let loaded = try file.tensor(prefix + name)
                 target.data.update(from: loaded.data, count: target.count)
+                target.weightsChanged()
             }
         }
         optimizer.step = step

@@ -58,6 +58,7 @@ public final class AdamW {
                     w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() * inverseSqrtCorrection2 + s.epsilon)
                 }
             }
+            p.weightsChanged()
         }
     }
 }
