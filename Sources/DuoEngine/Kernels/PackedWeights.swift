@@ -25,10 +25,11 @@ public final class PackedWeights: @unchecked Sendable {  // immutable after init
     /// Whether `rows` rows go faster through the packed product than through BLAS at `simd`:
     /// measured against OpenBLAS's SkylakeX kernels (docs/benchmarks.md), the AVX-512 product
     /// (8 rows per block) wins up to several hundred rows, the AVX2 one (2 rows) only for a few.
+    /// One row (a decode step) stays with BLAS's matrix-vector product, which its threads split.
     public static func isFaster(rows: Int, simd: SIMDLevel = .active) -> Bool {
         switch simd {
-        case .avx512: rows <= 512
-        case .avx2: rows < 32
+        case .avx512: 2...512 ~= rows
+        case .avx2: 2..<32 ~= rows
         case .baseline: false
         }
     }
