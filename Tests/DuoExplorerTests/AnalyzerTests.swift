@@ -215,7 +215,9 @@ extension AnalyzerTests {
             for run in sweep {
                 let single = try fresh.run(run.key, ids: ids)
                 XCTAssertEqual(run.routes, single.routes, "\(run.key)")
-                for (a, b) in zip(run.losses, single.losses) { XCTAssertEqual(a, b, accuracy: 1e-6, "\(run.key)") }
+                // The sweep and the single run batch rows differently (the packed product or BLAS,
+                // by row count), which rounds about 1e-7 apart per product: same routes, losses to 1e-5.
+                for (a, b) in zip(run.losses, single.losses) { XCTAssertEqual(a, b, accuracy: 1e-5, "\(run.key)") }
                 var progressCalls = 0
                 let again = try cached.run(run.key, ids: ids, progress: { _, _ in progressCalls += 1 })
                 XCTAssertEqual(again.losses, run.losses, "\(run.key) comes from the cache")
