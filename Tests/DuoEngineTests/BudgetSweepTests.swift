@@ -40,7 +40,8 @@ final class BudgetSweepTests: XCTestCase {
         for index in 0..<(1 << L) where index.nonzeroBitCount == k {
             let pattern = (0..<L).map { (index >> (L - 1 - $0)) & 1 == 1 ? Route.big : .small }
             let loss = try SequenceEvaluation.run(model: model, ids: ids, policy: PatternPolicy(pattern)).meanLoss
-            XCTAssertGreaterThanOrEqual(loss, fixed[k] - 1e-9)
+            // 1e-6: the sweep and SequenceEvaluation batch rows differently (packed product or BLAS).
+            XCTAssertGreaterThanOrEqual(loss, fixed[k] - 1e-6)
         }
         for (name, layers) in r.layerShares {
             for shares in layers { XCTAssertEqual(shares.reduce(0, +), 1, accuracy: 1e-9, name) }
