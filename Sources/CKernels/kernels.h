@@ -1,6 +1,6 @@
-// Element-wise kernels of DuoEngine's Ops (exp sums, max, SwiGLU), compiled for three instruction
-// sets and chosen at run time: AVX-512, AVX2 with FMA, or the baseline of the architecture; and the
-// spin-wait hint of Parallel's worker team. Swift cannot compile a function for an instruction set
+// Element-wise kernels of DuoEngine's Ops (exp sums, max, SwiGLU) and the packed matrix product of
+// PackedWeights, compiled for three instruction sets and chosen at run time: AVX-512, AVX2 with
+// FMA, or the baseline of the architecture; and the spin-wait hint of Parallel's worker team. Swift cannot compile a function for an instruction set
 // the whole binary does not target, so these are C, header-only (static inline, emitted into the
 // Swift module that imports them; nothing to link). The bodies are in kernels_body.h, written once.
 #ifndef DUO_CKERNELS_H
@@ -22,12 +22,12 @@ enum { DUO_SIMD_BASELINE = 0, DUO_SIMD_AVX2 = 1, DUO_SIMD_AVX512 = 2 };
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wpsabi"
 
+#define DUO_GEMM_ROWS 1
+#define DUO_NAME(name) duo_##name##_baseline
 // The baseline's floor: adding and removing 1.5 * 2^23 rounds to the nearest whole number, and a
 // lane that went up steps down by one (a true comparison is -1). SSE2 has no rounding instruction
 // (the builtin would call libm per lane); SSE4.1 and later round in one instruction, which is also
 // much faster on AVX-512 than turning the comparison's mask back into a vector.
-#define DUO_GEMM_ROWS 1
-#define DUO_NAME(name) duo_##name##_baseline
 #define DUO_FLOOR(t) \
     ({ duo_f16 n_ = ((t) + 12582912.0f) - 12582912.0f; n_ + __builtin_convertvector(n_ > (t), duo_f16); })
 #include "kernels_body.h"

@@ -1,8 +1,9 @@
-// The element-wise kernels, written once and compiled once per instruction set by kernels.h,
-// which defines DUO_NAME(name) (the variant's function name) before each inclusion and wraps it
-// and DUO_FLOOR(v) (the lanes' floor) and wraps it in a target attribute. Plain C on 16-float vectors: the compiler maps them onto one AVX-512
-// register, two AVX2 registers or four SSE2 registers. Every step mirrors FastMath.exp and
-// Ops in DuoEngine (the Swift reference these are tested against).
+// The kernels, written once and compiled once per instruction set by kernels.h, which defines
+// DUO_NAME(name) (the variant's function name), DUO_FLOOR(v) (the lanes' floor) and DUO_GEMM_ROWS
+// (rows per block of the packed product) before each inclusion and wraps it in a target
+// attribute. Plain C on 16-float vectors: the compiler maps them onto one AVX-512 register, two
+// AVX2 registers or four SSE2 registers. The exp mirrors FastMath.exp and the rest Ops in
+// DuoEngine (the Swift references these are tested against).
 
 // e^x for 16 lanes: FastMath.exp's range clamp (NaN stays NaN), the floor (DUO_FLOOR), the
 // degree-6 polynomial for 2^f on [0, 1) and the power of two built in the exponent bits.

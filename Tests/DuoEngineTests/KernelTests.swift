@@ -95,25 +95,41 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Fills `tensor` with values in [-1, 1) from `rng`.
+    private func randomize(_ tensor: Tensor, _ rng: inout SplitMix64) {
+        for i in 0..<tensor.count { tensor.data[i] = Float(Double(rng.next() % 2000) / 1000 - 1) }
+    }
+
+    /// `product(y)` writes x W^T into (or, with `accumulate`, onto) y [rows, weight.rows];
+    /// asserts it equals one BLAS call, both starting from the same non-zero y.
+    private func assertEqualsOneBLASCall(
+        x: Tensor, rows: Int, weight: Tensor, accumulate: Bool, _ label: String,
+        _ product: (UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let want = Tensor(shape: [rows, weight.rows])
+        let got = Tensor(shape: [rows, weight.rows])
+        for i in 0..<want.count {
+            want.data[i] = Float(i % 13)
+            got.data[i] = Float(i % 13)
+        }
+        BLAS.linear(x.data, rows: rows, weight: weight, into: want.data, accumulate: accumulate)
+        product(got.data)
+        for i in 0..<want.count {
+            XCTAssertEqual(got.data[i], want.data[i], accuracy: 1e-4, "\(label), \(rows) rows, element \(i)")
+        }
+    }
+
     func testSplitLinearEqualsOneBLASCall() {
         var rng = SplitMix64(seed: 11)
         for (out, inner) in [(768, 192), (64, 192), (4096, 192), (48, 192)] {
             let weight = Tensor(shape: [out, inner])
-            for i in 0..<weight.count { weight.data[i] = Float(Double(rng.next() % 2000) / 1000 - 1) }
+            randomize(weight, &rng)
             for rows in [1, 3, 40, 300] {
                 let x = Tensor(shape: [rows, inner])
-                for i in 0..<x.count { x.data[i] = Float(Double(rng.next() % 2000) / 1000 - 1) }
+                randomize(x, &rng)
                 for accumulate in [false, true] {
-                    let want = Tensor(shape: [rows, out])
-                    let got = Tensor(shape: [rows, out])
-                    for i in 0..<want.count {
-                        want.data[i] = Float(i % 13)
-                        got.data[i] = Float(i % 13)
-                    }
-                    BLAS.linear(x.data, rows: rows, weight: weight, into: want.data, accumulate: accumulate)
-                    LayerKernels.splitLinear(x.data, rows, weight, got.data, accumulate)
-                    for i in 0..<want.count {
-                        XCTAssertEqual(got.data[i], want.data[i], accuracy: 1e-4, "\(out)x\(inner), \(rows) rows, element \(i)")
+                    assertEqualsOneBLASCall(x: x, rows: rows, weight: weight, accumulate: accumulate, "\(out)x\(inner)") { y in
+                        LayerKernels.splitLinear(x.data, rows, weight, y, accumulate)
                     }
                 }
             }
@@ -126,39 +142,31 @@ final class KernelTests: XCTestCase {
     /// `weightsChanged()` says so (the optimiser's contract).
     func testPackedProductEqualsBLASAtEveryLevelAndFollowsWeightChanges() {
         var rng = SplitMix64(seed: 5)
-        func random(_ t: Tensor) { for i in 0..<t.count { t.data[i] = Float(Double(rng.next() % 2000) / 1000 - 1) } }
         for (out, inner) in [(770, 190), (64, 192), (48, 17), (33, 1)] {
             let weight = Tensor(shape: [out, inner])
-            random(weight)
+            randomize(weight, &rng)
             let packed = weight.packedPanels()
             XCTAssertTrue(weight.packedPanels() === packed, "packed once")
+            let middle = packed.panelCount / 2
             for rows in [1, 2, 3, 8, 9, 17, 130] {
                 let x = Tensor(shape: [rows, inner])
-                random(x)
+                randomize(x, &rng)
                 for simd in SIMDLevel.supported {
                     for accumulate in [false, true] {
-                        let want = Tensor(shape: [rows, out])
-                        let got = Tensor(shape: [rows, out])
-                        for i in 0..<want.count {
-                            want.data[i] = Float(i % 13)
-                            got.data[i] = Float(i % 13)
-                        }
-                        BLAS.linear(x.data, rows: rows, weight: weight, into: want.data, accumulate: accumulate)
-                        let middle = packed.panelCount / 2
-                        packed.product(x.data, rows: rows, into: got.data, accumulate: accumulate, panels: 0..<middle, simd: simd)
-                        packed.product(
-                            x.data, rows: rows, into: got.data, accumulate: accumulate, panels: middle..<packed.panelCount, simd: simd)
-                        for i in 0..<want.count {
-                            XCTAssertEqual(got.data[i], want.data[i], accuracy: 1e-4, "\(simd.name) \(out)x\(inner), \(rows) rows, \(i)")
+                        assertEqualsOneBLASCall(x: x, rows: rows, weight: weight, accumulate: accumulate, "\(simd.name) \(out)x\(inner)") {
+                            y in
+                            packed.product(x.data, rows: rows, into: y, accumulate: accumulate, panels: 0..<middle, simd: simd)
+                            packed.product(
+                                x.data, rows: rows, into: y, accumulate: accumulate, panels: middle..<packed.panelCount, simd: simd)
                         }
                     }
                 }
             }
         }
         let weight = Tensor(shape: [64, 32])
-        random(weight)
+        randomize(weight, &rng)
         let x = Tensor(shape: [4, 32])
-        random(x)
+        randomize(x, &rng)
         let before = Tensor(shape: [4, 64])
         LayerKernels.splitLinear(x.data, 4, weight, before.data, false)
         for i in 0..<weight.count { weight.data[i] *= 2 }

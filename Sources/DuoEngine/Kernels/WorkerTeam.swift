@@ -22,6 +22,11 @@ final class WorkerTeam: @unchecked Sendable {  // `body` is guarded by the ticke
     static let maximumCount = (1 << countBits) - 1
     private static let countBits: UInt64 = 20
     private static let mask: UInt64 = (1 << countBits) - 1
+    /// The generation's place in `ticket`, above the count and the next index (24 bits).
+    private static let generationShift = 2 * countBits
+
+    /// The generation of a `ticket` word.
+    private static func generation(of word: UInt64) -> UInt64 { word >> generationShift }
     /// How long a helper spins for the next loop before it sleeps.
     private static let spinSeconds = 100e-6
 
@@ -53,8 +58,9 @@ final class WorkerTeam: @unchecked Sendable {  // `body` is guarded by the ticke
         withoutActuallyEscaping(body) { body in
             self.body = body
             unfinished.store(count, ordering: .relaxed)
-            let generation = (ticket.load(ordering: .relaxed) >> (2 * Self.countBits)) &+ 1
-            let start = (generation << (2 * Self.countBits)) | (UInt64(count) << Self.countBits)
+            // The next generation, wrapping within its 24 bits.
+            let generation = (Self.generation(of: ticket.load(ordering: .relaxed)) &+ 1) & (UInt64.max >> Self.generationShift)
+            let start = (generation << Self.generationShift) | (UInt64(count) << Self.countBits)
             ticket.store(start, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(mutex)
@@ -71,7 +77,7 @@ final class WorkerTeam: @unchecked Sendable {  // `body` is guarded by the ticke
     /// Claims and runs iterations of the loop `generation` until none is left.
     private func work(generation: UInt64) {
         var current = ticket.load(ordering: .acquiring)
-        while current >> (2 * Self.countBits) == generation & ((1 << (64 - 2 * Self.countBits)) - 1) {
+        while Self.generation(of: current) == generation {
             let next = current & Self.mask
             guard next < (current >> Self.countBits) & Self.mask else { return }
             let (exchanged, original) = ticket.compareExchange(expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
@@ -91,11 +97,11 @@ final class WorkerTeam: @unchecked Sendable {  // `body` is guarded by the ticke
     private func invoke(_ i: Int) { body!(i) }
 
     private func helperLoop() {
-        var seen = ticket.load(ordering: .acquiring) >> (2 * Self.countBits)
+        var seen = Self.generation(of: ticket.load(ordering: .acquiring))
         while true {
             var spins = 0
             var deadline = 0.0
-            var generation = ticket.load(ordering: .acquiring) >> (2 * Self.countBits)
+            var generation = Self.generation(of: ticket.load(ordering: .acquiring))
             while generation == seen {
                 spins += 1
                 if spins & 63 == 0 {
@@ -108,7 +114,7 @@ final class WorkerTeam: @unchecked Sendable {  // `body` is guarded by the ticke
                     }
                 }
                 duo_spin_pause()
-                generation = ticket.load(ordering: .acquiring) >> (2 * Self.countBits)
+                generation = Self.generation(of: ticket.load(ordering: .acquiring))
             }
             seen = generation
             work(generation: generation)
@@ -118,7 +124,7 @@ final class WorkerTeam: @unchecked Sendable {  // `body` is guarded by the ticke
     private func sleep(whileGeneration seen: UInt64) {
         pthread_mutex_lock(mutex)
         sleepers.add(1, ordering: .sequentiallyConsistent)
-        while ticket.load(ordering: .sequentiallyConsistent) >> (2 * Self.countBits) == seen {
+        while Self.generation(of: ticket.load(ordering: .sequentiallyConsistent)) == seen {
             pthread_cond_wait(wake, mutex)
         }
         sleepers.subtract(1, ordering: .sequentiallyConsistent)

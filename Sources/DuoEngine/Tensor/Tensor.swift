@@ -35,8 +35,5 @@ public final class Tensor: @unchecked Sendable {  // a raw buffer: parallel loop
     /// Pointer to the start of row `r` of a 2-D tensor.
     @inline(__always) public func row(_ r: Int) -> UnsafeMutablePointer<Float> { data + r * columns }
 
-    public func zero() {
-        data.update(repeating: 0, count: count)
-        weightsChanged()
-    }
+    public func zero() { data.update(repeating: 0, count: count) }
 }
