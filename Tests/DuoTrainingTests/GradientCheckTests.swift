@@ -77,6 +77,52 @@ final class GradientCheckTests: XCTestCase {
         checkCoordinates(u, analytic: du, loss)
     }
 
+    /// One head's attention backward over several causal blocks (the last one ragged), with and
+    /// without a sliding window reaching across a block boundary: dq, dk, dv against central
+    /// differences of `LayerKernels.attendHead`, with the rows strided as in a layer's buffers.
+    func testAttentionBackwardOverSeveralBlocks() {
+        let (rows, hd, width) = (2 * LayerKernels.causalBlock + 7, 4, 6)
+        for window in [nil, LayerKernels.causalBlock + 3] as [Int?] {
+            let q = randomTensor([rows, width])
+            let k = randomTensor([rows, width])
+            let v = randomTensor([rows, width])
+            let r = randomTensor([rows, width])
+            let probabilities = Tensor(shape: [rows, rows])
+            let out = Tensor(shape: [rows, width])
+            func loss() -> Double {
+                LayerKernels.attendHead(
+                    q: q.data, qStride: width, rows: rows, first: 0, keys: k.data, values: v.data, kvStride: width, headDim: hd,
+                    window: window, probabilities: probabilities.data, out: out.data, outStride: width)
+                var sum = 0.0
+                for t in 0..<rows { for i in 0..<hd { sum += Double(out.row(t)[i]) * Double(r.row(t)[i]) } }
+                return sum
+            }
+            _ = loss()
+            let (dq, dk, dv) = (Tensor(shape: [rows, width]), Tensor(shape: [rows, width]), Tensor(shape: [rows, width]))
+            let scratch = Tensor(shape: [rows, rows])
+            BackwardOps.attendHeadBackward(
+                q: q.data, qStride: width, keys: k.data, values: v.data, kvStride: width, rows: rows, headDim: hd,
+                probabilities: probabilities.data, dOut: r.data, dOutStride: width, scratch: scratch.data,
+                dQ: dq.data, dK: dk.data, dV: dv.data)
+            for (x, analytic) in [(q, dq), (k, dk), (v, dv)] {
+                for t in stride(from: 0, to: rows, by: 5) {
+                    for i in 0..<hd {
+                        let saved = x.row(t)[i]
+                        x.row(t)[i] = saved + 1e-2
+                        let plus = loss()
+                        x.row(t)[i] = saved - 1e-2
+                        let minus = loss()
+                        x.row(t)[i] = saved
+                        let numeric = (plus - minus) / 2e-2
+                        XCTAssertEqual(
+                            Double(analytic.row(t)[i]), numeric, accuracy: 2e-3 * max(1, abs(numeric)),
+                            "window \(String(describing: window)), row \(t), column \(i)")
+                    }
+                }
+            }
+        }
+    }
+
     func testRoPEInverseIsTheAdjoint() {
         let table = RoPETable(headDim: 8, positions: 20, inverseFrequencies: RoPEScaling.none.inverseFrequencies(headDim: 8, theta: 10000))
         for position in [0, 1, 7, 19] {
@@ -116,9 +162,19 @@ final class GradientCheckTests: XCTestCase {
                 family: .mistral, slidingWindow: 2))
     }
 
-    private func checkWholeModel(_ config: ModelConfig) throws {
+    /// Sequences longer than an attention block, and more rows than the slices of the norm
+    /// gains' gradient sums.
+    func testWholeModelGradientsOverSeveralAttentionBlocks() throws {
+        try checkWholeModel(
+            ModelConfig(
+                vocabSize: 50, hiddenSize: 16, intermediateSize: 32, smallIntermediateSize: 4,
+                numLayers: 2, numHeads: 4, numKVHeads: 2, maxPositions: 80, rmsNormEps: 1e-5),
+            length: 2 * LayerKernels.causalBlock + 5, eps: 2e-3)
+    }
+
+    private func checkWholeModel(_ config: ModelConfig, length: Int = 6, eps: Float = 1e-2) throws {
         let weights = RandomInit.weights(config, seed: 5, std: 0.3)
-        let (batch, length) = (2, 6)
+        let batch = 2
         let inputs = (0..<(batch * length)).map { _ in Int(rng.next() % 50) }
         let targets = (0..<(batch * length)).map { _ in Int(rng.next() % 50) }
         let routeChoices: [Route] = [.skip, .small, .big]
@@ -139,7 +195,6 @@ final class GradientCheckTests: XCTestCase {
             let directions = [gradient.array.map { $0 / Float(norm) }, signs.map { $0 / Float(parameter.count).squareRoot() }]
             for direction in directions {
                 let saved = parameter.array
-                let eps: Float = 1e-2
                 for i in 0..<parameter.count { parameter.data[i] = saved[i] + eps * direction[i] }
                 let plus = loss()
                 for i in 0..<parameter.count { parameter.data[i] = saved[i] - eps * direction[i] }

@@ -17,14 +17,12 @@ public enum LayerKernels {
         BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
     }
 
-    /// Output features (the weight's rows) split across the cores, one single-threaded BLAS
-    /// call each (no fork/join inside BLAS): faster than BLAS's own threads for the few hundred
-    /// rows of a prefill or an oracle frontier (measured in docs/benchmarks.md), slower for the
-    /// thousands of a training batch. Splitting the weight rather than the rows means each core
-    /// packs only its half of the weight, which BLAS does on every call: for the small row
-    /// counts of the oracle's frontiers that packing costs as much as the multiply.
-    /// With few enough rows (`PackedWeights.isFaster`) it runs the product on the weight packed
-    /// once (`Tensor.packedPanels`), split by panels of 32 outputs, instead of BLAS.
+    /// The product split across the cores, one single-threaded BLAS call per core (`SplitGEMM`,
+    /// no fork/join inside BLAS): faster than BLAS's own threads for the few hundred rows of a
+    /// prefill or an oracle frontier (measured in docs/benchmarks.md). With few enough rows
+    /// (`PackedWeights.isFaster`) it runs the product on the weight packed once
+    /// (`Tensor.packedPanels`), split by panels of 32 outputs, instead of BLAS, which packs the
+    /// whole weight on every call: for an oracle frontier that copy costs as much as the multiply.
     public static let splitLinear: Linear = { x, rows, weight, y, accumulate in
         let parts = Parallel.workers
         let split = parts > 1 && !Parallel.isInsideJob && rows * weight.rows * weight.columns >= 1 << 20
@@ -37,19 +35,13 @@ public enum LayerKernels {
             }
             return
         }
-        guard split, weight.rows >= 16 * parts else {
-            return BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
-        }
-        Parallel.withSingleThreadedBLAS {
-            Parallel.forEach(parts) { part in
-                // Slices of a multiple of 16 features keep each core's kernel on whole vector blocks.
-                let lower = (weight.rows / 16 * part / parts) * 16
-                let upper = part == parts - 1 ? weight.rows : (weight.rows / 16 * (part + 1) / parts) * 16
-                BLAS.gemmABt(
-                    m: rows, n: upper - lower, k: weight.columns, a: x, lda: weight.columns, b: weight.row(lower),
-                    ldb: weight.columns, c: y + lower, ldc: weight.rows, beta: accumulate ? 1 : 0)
-            }
-        }
+        SplitGEMM.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
+    }
+
+    /// Split across the cores like `splitLinear`, always through BLAS (`SplitGEMM`): for weights
+    /// that change every step (the trainer's), which a packed copy would have to follow.
+    public static let splitBLASLinear: Linear = { x, rows, weight, y, accumulate in
+        SplitGEMM.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
     }
 
     /// The q, k and v projections of `rows` normalised rows `[rows, d]` into `q` `[rows, qWidth]`,
@@ -110,7 +102,7 @@ public enum LayerKernels {
 
     /// Query rows per block in `attendHead`: smaller blocks skip more of the masked triangle,
     /// larger ones keep the GEMMs efficient.
-    static let causalBlock = 32
+    public static let causalBlock = 32
 
     /// The SwiGLU FFN of `module` over `rows` input rows `[rows, d]`:
     /// `output (+)= down(silu(gate(x)) * up(x))`. `gate` and `up` are `[rows, inner]` scratch that

@@ -26,6 +26,50 @@ enum BackwardOps {
         }
     }
 
+    /// Backward of `LayerKernels.attendHead` for one head over a whole sequence of `rows`
+    /// queries (first position 0): from the head's output gradient `dOut` and its attention
+    /// weights `probabilities` `[rows, rows]`, writes dLoss/dq into `dQ` (rows `qStride` apart) and
+    /// adds dLoss/dk, dLoss/dv into `dK`, `dV` (rows `kvStride` apart). In blocks of
+    /// `LayerKernels.causalBlock` queries, as the forward pass, so that a block's products stop at
+    /// the last key it sees: the masked upper triangle (about half the work) is skipped.
+    /// `scratch` `[rows, rows]` receives the score gradients.
+    static func attendHeadBackward(
+        q: UnsafePointer<Float>, qStride: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+        rows: Int, headDim hd: Int, probabilities p: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dOutStride: Int,
+        scratch dp: UnsafeMutablePointer<Float>, dQ: UnsafeMutablePointer<Float>, dK: UnsafeMutablePointer<Float>,
+        dV: UnsafeMutablePointer<Float>
+    ) {
+        let T = rows
+        let scale = 1 / Float(hd).squareRoot()
+        var start = 0
+        while start < T {
+            let n = min(LayerKernels.causalBlock, T - start)
+            let visible = start + n
+            let pBlock = p + start * T
+            let dpBlock = dp + start * T
+            let dO = dOut + start * dOutStride
+            // dV += P^T dO and dP = dO V^T over the visible keys.
+            BLAS.gemmAtB(m: visible, n: hd, k: n, a: pBlock, lda: T, b: dO, ldb: dOutStride, c: dV, ldc: kvStride, beta: 1)
+            BLAS.gemmABt(m: n, n: visible, k: hd, a: dO, lda: dOutStride, b: values, ldb: kvStride, c: dpBlock, ldc: T)
+            // Softmax backward, row by row: dS = P * (dP - <P, dP>); 0 for the keys a query cannot see.
+            for i in start..<visible {
+                let pr = p + i * T
+                let dr = dp + i * T
+                var dot: Float = 0
+                for j in 0...i { dot += pr[j] * dr[j] }
+                for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
+                if i + 1 < visible { (dr + i + 1).update(repeating: 0, count: visible - i - 1) }
+            }
+            // dQ = scale dS K and dK += scale dS^T Q.
+            BLAS.gemmAB(
+                m: n, n: hd, k: visible, a: dpBlock, lda: T, b: keys, ldb: kvStride, c: dQ + start * qStride, ldc: qStride, alpha: scale)
+            BLAS.gemmAtB(
+                m: visible, n: hd, k: n, a: dpBlock, lda: T, b: q + start * qStride, ldb: qStride, c: dK, ldc: kvStride, alpha: scale,
+                beta: 1)
+            start += n
+        }
+    }
+
     /// Backward of a bias added to every row: adds the column sums of `dy` [rows, width] into `dBias`.
     static func addColumnSums(_ dy: UnsafePointer<Float>, rows: Int, width: Int, into dBias: UnsafeMutablePointer<Float>) {
         for row in 0..<rows { Ops.add(dy + row * width, into: dBias, count: width) }

@@ -65,6 +65,8 @@ public final class TrainingGraph {
     let dx, dMid, dNormed, dAttended, dQ, dK, dV, dProbabilities, dOut, dIn, dAct, dUp: Tensor
     /// dLoss/d(route probabilities) of one layer under soft mixing, [rows, routes].
     var dRouteProbabilities = Tensor(shape: [0])
+    /// A norm gain's gradient per slice of rows, summed in order (`rmsNormBackward`).
+    let gainPartials: Tensor
 
     public init(config c: ModelConfig, batch: Int, length: Int) {
         config = c
@@ -90,6 +92,7 @@ public final class TrainingGraph {
         dIn = Tensor(shape: [n, c.hiddenSize])
         dAct = Tensor(shape: [n, inner])
         dUp = Tensor(shape: [n, inner])
+        gainPartials = Tensor(shape: [min(8, max(n, 1)), c.hiddenSize])
     }
 
     /// Runs the batch and returns the mean cross-entropy (nats) over all `rows` targets. With
@@ -110,6 +113,13 @@ public final class TrainingGraph {
     /// penalty, and router gradients are accumulated into the mixing's `gradients` (the model's
     /// own `gradients` may then be nil: the LM is frozen).
     public func run(weights w: ModelWeights, inputs: [Int], targets: [Int], routing: Routing, gradients: ModelWeights?) -> Double {
+        // Every product is split over the cores by `SplitGEMM` and `Parallel`, never by BLAS's threads.
+        Parallel.withSingleThreadedBLAS {
+            step(weights: w, inputs: inputs, targets: targets, routing: routing, gradients: gradients)
+        }
+    }
+
+    private func step(weights w: ModelWeights, inputs: [Int], targets: [Int], routing: Routing, gradients: ModelWeights?) -> Double {
         let c = config
         precondition(inputs.count == rows && targets.count == rows, "TrainingGraph: batch shape")
         let d = c.hiddenSize
@@ -126,10 +136,8 @@ public final class TrainingGraph {
             let output = l + 1 < c.numLayers ? layers[l + 1].input : final
             forwardLayer(l, weights: w.layers[l], routing: routing, output: output)
         }
-        Ops.rmsNorm(
-            final.data, rows: rows, width: d, weight: w.finalNorm.data, eps: c.rmsNormEps,
-            into: finalNormed.data, inverseRMS: finalInverseRMS.data)
-        BLAS.linear(finalNormed.data, rows: rows, weight: w.lmHead, into: logits.data)
+        rmsNorm(final, weight: w.finalNorm, into: finalNormed, inverseRMS: finalInverseRMS)
+        SplitGEMM.linear(finalNormed.data, rows: rows, weight: w.lmHead, into: logits.data)
         let train = gradients != nil || mixing != nil
         var loss = crossEntropy(targets: targets, keepGradient: train)
         if let mixing { loss += mixing.finishForward(rows: rows) }
@@ -145,13 +153,11 @@ public final class TrainingGraph {
         let n = rows
         let d = c.hiddenSize
         let hd = c.headDim
-        Ops.rmsNorm(
-            a.input.data, rows: n, width: d, weight: w.inputNorm.data, eps: c.rmsNormEps,
-            into: a.normed1.data, inverseRMS: a.inverseRMS1.data)
+        rmsNorm(a.input, weight: w.inputNorm, into: a.normed1, inverseRMS: a.inverseRMS1)
         let T = length
         LayerKernels.projectQKV(
             a.normed1.data, rows: n, layer: w, config: c, rope: rope, position: { $0 % T },
-            q: a.q.data, k: a.k.data, v: a.v.data)
+            q: a.q.data, k: a.k.data, v: a.v.data, linear: LayerKernels.splitBLASLinear)
         let group = c.numHeads / c.numKVHeads
         let window = c.attentionWindow(layer: l)
         // Attention per sequence: small GEMMs, one sequence per core.
@@ -169,10 +175,8 @@ public final class TrainingGraph {
             }
         }
         a.mid.data.update(from: a.input.data, count: n * d)
-        BLAS.linear(a.attended.data, rows: n, weight: w.o, into: a.mid.data, accumulate: true)
-        Ops.rmsNorm(
-            a.mid.data, rows: n, width: d, weight: w.postNorm.data, eps: c.rmsNormEps,
-            into: a.normed2.data, inverseRMS: a.inverseRMS2.data)
+        SplitGEMM.linear(a.attended.data, rows: n, weight: w.o, into: a.mid.data, accumulate: true)
+        rmsNorm(a.mid, weight: w.postNorm, into: a.normed2, inverseRMS: a.inverseRMS2)
         output.data.update(from: a.mid.data, count: n * d)
         var mixing: RouterMixing?
         if case .soft(let m) = routing {
@@ -186,10 +190,11 @@ public final class TrainingGraph {
             }
             let m = module.rows.count
             guard m > 0, let ffn = w.ffn(module.route) else { continue }
-            for (i, r) in module.rows.enumerated() { module.input.row(i).update(from: a.normed2.row(r), count: d) }
+            gather(module.rows, of: a.normed2, into: module.input)
             LayerKernels.swigluFFN(
                 ffn, input: module.input.data, rows: m, gate: module.gate.data, up: module.up.data,
-                activation: module.act.data, output: module.output.data, accumulate: false)
+                activation: module.act.data, output: module.output.data, accumulate: false,
+                linear: LayerKernels.splitBLASLinear)
             if let mixing, let j = mixing.router.routes.firstIndex(of: module.route) {
                 let p = mixing.probabilities[l]
                 for t in 0..<n {
@@ -199,7 +204,7 @@ public final class TrainingGraph {
                     for i in 0..<d { target[i] += weight * out[i] }
                 }
             } else {
-                for (i, r) in module.rows.enumerated() { Ops.add(module.output.row(i), into: output.row(r), count: d) }
+                scatterAdd(module.output, to: module.rows, of: output)
             }
         }
     }
@@ -239,14 +244,12 @@ public final class TrainingGraph {
         let d = c.hiddenSize
         let v = c.vocabSize
         // LM head and final norm.
-        BLAS.gemmAB(m: n, n: d, k: v, a: logits.data, lda: v, b: w.lmHead.data, ldb: d, c: dNormed.data, ldc: d)
+        SplitGEMM.gemmAB(m: n, n: d, k: v, a: logits.data, lda: v, b: w.lmHead.data, ldb: d, c: dNormed.data, ldc: d)
         if let g {
-            BLAS.gemmAtB(m: v, n: d, k: n, a: logits.data, lda: v, b: finalNormed.data, ldb: d, c: g.lmHead.data, ldc: d, beta: 1)
+            SplitGEMM.gemmAtB(m: v, n: d, k: n, a: logits.data, lda: v, b: finalNormed.data, ldb: d, c: g.lmHead.data, ldc: d, beta: 1)
         }
         dx.zero()
-        BackwardOps.rmsNormBackward(
-            dy: dNormed.data, x: final.data, inverseRMS: finalInverseRMS.data, weight: w.finalNorm.data,
-            rows: n, width: d, dx: dx.data, dw: g?.finalNorm.data ?? discardedGain.data)
+        rmsNormBackward(dy: dNormed, x: final, inverseRMS: finalInverseRMS, weight: w.finalNorm, dx: dx, dw: g?.finalNorm)
         for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
             backwardLayer(l, weights: w.layers[l], gradients: g?.layers[l], mixing: mixing)
         }
@@ -254,9 +257,6 @@ public final class TrainingGraph {
     }
 
     /// On entry `dx` holds dLoss/d(layer output); on exit dLoss/d(layer input).
-    /// Somewhere to put a norm gain's gradient that nobody wants (frozen model).
-    private lazy var discardedGain = Tensor(shape: [config.hiddenSize])
-
     private func backwardLayer(_ l: Int, weights w: LayerWeights, gradients g: LayerWeights?, mixing: RouterMixing?) {
         let c = config
         let a = layers[l]
@@ -285,11 +285,11 @@ public final class TrainingGraph {
                     for i in 0..<d { target[i] = weight * dy[i] }
                 }
             } else {
-                for (i, r) in module.rows.enumerated() { dOut.row(i).update(from: dx.row(r), count: d) }
+                gather(module.rows, of: dx, into: dOut)
             }
-            BLAS.gemmAB(m: m, n: inner, k: d, a: dOut.data, lda: d, b: ffn.down.data, ldb: inner, c: dAct.data, ldc: inner)
+            SplitGEMM.gemmAB(m: m, n: inner, k: d, a: dOut.data, lda: d, b: ffn.down.data, ldb: inner, c: dAct.data, ldc: inner)
             if let gffn = g?.ffn(module.route) {
-                BLAS.gemmAtB(
+                SplitGEMM.gemmAtB(
                     m: d, n: inner, k: m, a: dOut.data, lda: d, b: module.act.data, ldb: inner, c: gffn.down.data, ldc: inner, beta: 1)
             }
             let (dact, gate, up, du) = (dAct.data, module.gate.data, module.up.data, dUp.data)
@@ -298,33 +298,31 @@ public final class TrainingGraph {
                     dact: dact + r.lowerBound, gate: gate + r.lowerBound, up: up + r.lowerBound,
                     du: du + r.lowerBound, count: r.count)
             }
-            BLAS.gemmAB(m: m, n: d, k: inner, a: dAct.data, lda: inner, b: ffn.gate.data, ldb: d, c: dIn.data, ldc: d)
-            BLAS.gemmAB(m: m, n: d, k: inner, a: dUp.data, lda: inner, b: ffn.up.data, ldb: d, c: dIn.data, ldc: d, beta: 1)
+            SplitGEMM.gemmAB(m: m, n: d, k: inner, a: dAct.data, lda: inner, b: ffn.gate.data, ldb: d, c: dIn.data, ldc: d)
+            SplitGEMM.gemmAB(m: m, n: d, k: inner, a: dUp.data, lda: inner, b: ffn.up.data, ldb: d, c: dIn.data, ldc: d, beta: 1)
             if let gffn = g?.ffn(module.route) {
-                BLAS.gemmAtB(
+                SplitGEMM.gemmAtB(
                     m: inner, n: d, k: m, a: dAct.data, lda: inner, b: module.input.data, ldb: d, c: gffn.gate.data, ldc: d, beta: 1)
-                BLAS.gemmAtB(m: inner, n: d, k: m, a: dUp.data, lda: inner, b: module.input.data, ldb: d, c: gffn.up.data, ldc: d, beta: 1)
+                SplitGEMM.gemmAtB(
+                    m: inner, n: d, k: m, a: dUp.data, lda: inner, b: module.input.data, ldb: d, c: gffn.up.data, ldc: d, beta: 1)
             }
-            for (i, r) in module.rows.enumerated() { Ops.add(dIn.row(i), into: dNormed.row(r), count: d) }
+            scatterAdd(dIn, to: module.rows, of: dNormed)
         }
         if let mixing {
             mixing.backward(layer: l, dp: dRouteProbabilities, input: a.normed2.data, rows: n, dInput: dNormed.data)
         }
         dMid.data.update(from: dx.data, count: n * d)
-        BackwardOps.rmsNormBackward(
-            dy: dNormed.data, x: a.mid.data, inverseRMS: a.inverseRMS2.data, weight: w.postNorm.data,
-            rows: n, width: d, dx: dMid.data, dw: g?.postNorm.data ?? discardedGain.data)
+        rmsNormBackward(dy: dNormed, x: a.mid, inverseRMS: a.inverseRMS2, weight: w.postNorm, dx: dMid, dw: g?.postNorm)
         // Attention output projection.
-        BLAS.gemmAB(m: n, n: c.qWidth, k: d, a: dMid.data, lda: d, b: w.o.data, ldb: c.qWidth, c: dAttended.data, ldc: c.qWidth)
+        SplitGEMM.gemmAB(m: n, n: c.qWidth, k: d, a: dMid.data, lda: d, b: w.o.data, ldb: c.qWidth, c: dAttended.data, ldc: c.qWidth)
         if let g {
-            BLAS.gemmAtB(
+            SplitGEMM.gemmAtB(
                 m: d, n: c.qWidth, k: n, a: dMid.data, lda: d, b: a.attended.data, ldb: c.qWidth, c: g.o.data, ldc: c.qWidth, beta: 1)
         }
         // Attention heads.
         dK.zero()
         dV.zero()
         let group = c.numHeads / c.numKVHeads
-        let scale = 1 / Float(hd).squareRoot()
         // One sequence per core; each writes only its own rows of dQ, dK, dV.
         Parallel.withSingleThreadedBLAS {
             Parallel.forEach(batch) { b in
@@ -333,37 +331,26 @@ public final class TrainingGraph {
                     let kv = h / group
                     let p = a.probabilities.data + (b * c.numHeads + h) * T * T
                     let dO = dAttended.row(b * T) + h * hd
-                    BLAS.gemmAtB(m: T, n: hd, k: T, a: p, lda: T, b: dO, ldb: c.qWidth, c: dV.row(b * T) + kv * hd, ldc: c.kvWidth, beta: 1)
-                    BLAS.gemmABt(m: T, n: T, k: hd, a: dO, lda: c.qWidth, b: a.v.row(b * T) + kv * hd, ldb: c.kvWidth, c: dp, ldc: T)
-                    for i in 0..<T {
-                        let pr = p + i * T
-                        let dr = dp + i * T
-                        var dot: Float = 0
-                        for j in 0...i { dot += pr[j] * dr[j] }
-                        for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
-                        if i + 1 < T { (dr + i + 1).update(repeating: 0, count: T - i - 1) }
-                    }
-                    BLAS.gemmAB(
-                        m: T, n: hd, k: T, a: dp, lda: T, b: a.k.row(b * T) + kv * hd, ldb: c.kvWidth,
-                        c: dQ.row(b * T) + h * hd, ldc: c.qWidth, alpha: scale)
-                    BLAS.gemmAtB(
-                        m: T, n: hd, k: T, a: dp, lda: T, b: a.q.row(b * T) + h * hd, ldb: c.qWidth,
-                        c: dK.row(b * T) + kv * hd, ldc: c.kvWidth, alpha: scale, beta: 1)
+                    BackwardOps.attendHeadBackward(
+                        q: a.q.row(b * T) + h * hd, qStride: c.qWidth, keys: a.k.row(b * T) + kv * hd,
+                        values: a.v.row(b * T) + kv * hd, kvStride: c.kvWidth, rows: T, headDim: hd,
+                        probabilities: p, dOut: dO, dOutStride: c.qWidth, scratch: dp,
+                        dQ: dQ.row(b * T) + h * hd, dK: dK.row(b * T) + kv * hd, dV: dV.row(b * T) + kv * hd)
+                }
+                for t in b * T..<(b + 1) * T {
+                    rope.applyInverse(dQ.row(t), heads: c.numHeads, position: t % T)
+                    rope.applyInverse(dK.row(t), heads: c.numKVHeads, position: t % T)
                 }
             }
         }
-        for t in 0..<n {
-            rope.applyInverse(dQ.row(t), heads: c.numHeads, position: t % T)
-            rope.applyInverse(dK.row(t), heads: c.numKVHeads, position: t % T)
-        }
         // q, k, v projections.
-        BLAS.gemmAB(m: n, n: d, k: c.qWidth, a: dQ.data, lda: c.qWidth, b: w.q.data, ldb: d, c: dNormed.data, ldc: d)
-        BLAS.gemmAB(m: n, n: d, k: c.kvWidth, a: dK.data, lda: c.kvWidth, b: w.k.data, ldb: d, c: dNormed.data, ldc: d, beta: 1)
-        BLAS.gemmAB(m: n, n: d, k: c.kvWidth, a: dV.data, lda: c.kvWidth, b: w.v.data, ldb: d, c: dNormed.data, ldc: d, beta: 1)
+        SplitGEMM.gemmAB(m: n, n: d, k: c.qWidth, a: dQ.data, lda: c.qWidth, b: w.q.data, ldb: d, c: dNormed.data, ldc: d)
+        SplitGEMM.gemmAB(m: n, n: d, k: c.kvWidth, a: dK.data, lda: c.kvWidth, b: w.k.data, ldb: d, c: dNormed.data, ldc: d, beta: 1)
+        SplitGEMM.gemmAB(m: n, n: d, k: c.kvWidth, a: dV.data, lda: c.kvWidth, b: w.v.data, ldb: d, c: dNormed.data, ldc: d, beta: 1)
         if let g {
-            BLAS.gemmAtB(m: c.qWidth, n: d, k: n, a: dQ.data, lda: c.qWidth, b: a.normed1.data, ldb: d, c: g.q.data, ldc: d, beta: 1)
-            BLAS.gemmAtB(m: c.kvWidth, n: d, k: n, a: dK.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.k.data, ldc: d, beta: 1)
-            BLAS.gemmAtB(m: c.kvWidth, n: d, k: n, a: dV.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.v.data, ldc: d, beta: 1)
+            SplitGEMM.gemmAtB(m: c.qWidth, n: d, k: n, a: dQ.data, lda: c.qWidth, b: a.normed1.data, ldb: d, c: g.q.data, ldc: d, beta: 1)
+            SplitGEMM.gemmAtB(m: c.kvWidth, n: d, k: n, a: dK.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.k.data, ldc: d, beta: 1)
+            SplitGEMM.gemmAtB(m: c.kvWidth, n: d, k: n, a: dV.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.v.data, ldc: d, beta: 1)
             if let bias = g.qkvBias {
                 BackwardOps.addColumnSums(dQ.data, rows: n, width: c.qWidth, into: bias.q.data)
                 BackwardOps.addColumnSums(dK.data, rows: n, width: c.kvWidth, into: bias.k.data)
@@ -371,8 +358,54 @@ public final class TrainingGraph {
             }
         }
         dx.data.update(from: dMid.data, count: n * d)
-        BackwardOps.rmsNormBackward(
-            dy: dNormed.data, x: a.input.data, inverseRMS: a.inverseRMS1.data, weight: w.inputNorm.data,
-            rows: n, width: d, dx: dx.data, dw: g?.inputNorm.data ?? discardedGain.data)
+        rmsNormBackward(dy: dNormed, x: a.input, inverseRMS: a.inverseRMS1, weight: w.inputNorm, dx: dx, dw: g?.inputNorm)
+    }
+
+    // MARK: row-wise steps, in slices of rows across the cores
+
+    /// `Ops.rmsNorm` of every row of `x`.
+    private func rmsNorm(_ x: Tensor, weight: Tensor, into y: Tensor, inverseRMS: Tensor) {
+        let (d, eps) = (config.hiddenSize, config.rmsNormEps)
+        Parallel.forEachSlice(rows, minimum: 64) { r in
+            Ops.rmsNorm(
+                x.row(r.lowerBound), rows: r.count, width: d, weight: weight.data, eps: eps, into: y.row(r.lowerBound),
+                inverseRMS: inverseRMS.data + r.lowerBound)
+        }
+    }
+
+    /// `BackwardOps.rmsNormBackward` of every row. The gain's gradient is summed per slice of
+    /// rows, then over the slices in order: a fixed number of slices, so that the result does not
+    /// depend on the number of cores. `dw` nil: the gain is frozen, its gradient is dropped.
+    private func rmsNormBackward(dy: Tensor, x: Tensor, inverseRMS: Tensor, weight: Tensor, dx: Tensor, dw: Tensor?) {
+        let d = config.hiddenSize
+        let slices = gainPartials.rows
+        gainPartials.zero()
+        Parallel.forEach(slices) { s in
+            let r = (rows * s / slices)..<(rows * (s + 1) / slices)
+            BackwardOps.rmsNormBackward(
+                dy: dy.row(r.lowerBound), x: x.row(r.lowerBound), inverseRMS: inverseRMS.data + r.lowerBound, weight: weight.data,
+                rows: r.count, width: d, dx: dx.row(r.lowerBound), dw: gainPartials.row(s))
+        }
+        if let dw { for s in 0..<slices { Ops.add(gainPartials.row(s), into: dw.data, count: d) } }
+    }
+
+    /// Copies rows `indices` of `source` into the first rows of `destination`, in order.
+    private func gather(_ indices: [Int], of source: Tensor, into destination: Tensor) {
+        let d = config.hiddenSize
+        indices.withUnsafeBufferPointer { indices in
+            Parallel.forEachSlice(indices.count, minimum: 256) { r in
+                for i in r { destination.row(i).update(from: source.row(indices[i]), count: d) }
+            }
+        }
+    }
+
+    /// Adds the first rows of `source` into rows `indices` of `destination` (distinct rows).
+    private func scatterAdd(_ source: Tensor, to indices: [Int], of destination: Tensor) {
+        let d = config.hiddenSize
+        indices.withUnsafeBufferPointer { indices in
+            Parallel.forEachSlice(indices.count, minimum: 256) { r in
+                for i in r { Ops.add(source.row(i), into: destination.row(indices[i]), count: d) }
+            }
+        }
     }
 }
