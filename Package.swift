@@ -54,7 +54,7 @@ let package = Package(
         ),
         .target(
             name: "DuoTraining",
-            dependencies: ["DuoEngine"]
+            dependencies: ["DuoEngine", "CKernels"]
         ),
         .target(
             name: "CNcursesw",

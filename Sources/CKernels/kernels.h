@@ -1,8 +1,10 @@
-// Element-wise kernels of DuoEngine's Ops (exp sums, max, SwiGLU) and the packed matrix product of
+// Element-wise kernels of DuoEngine's Ops (exp sums, max, SwiGLU) and of DuoTraining's
+// BackwardOps (SwiGLU, softmax and RMSNorm backward), and the packed matrix product of
 // PackedWeights, compiled for three instruction sets and chosen at run time: AVX-512, AVX2 with
-// FMA, or the baseline of the architecture; and the spin-wait hint of Parallel's worker team. Swift cannot compile a function for an instruction set
-// the whole binary does not target, so these are C, header-only (static inline, emitted into the
-// Swift module that imports them; nothing to link). The bodies are in kernels_body.h, written once.
+// FMA, or the baseline of the architecture; and the spin-wait hint of Parallel's worker team.
+// Swift cannot compile a function for an instruction set the whole binary does not target, so
+// these are C, header-only (static inline, emitted into the Swift module that imports them;
+// nothing to link). The bodies are in kernels_body.h, written once.
 #ifndef DUO_CKERNELS_H
 #define DUO_CKERNELS_H
 
@@ -100,6 +102,23 @@ static inline float duo_max(int level, const float *x, long count) { return DUO_
 /// act[i] = silu(gate[i]) * up[i].
 static inline void duo_swiglu(int level, const float *gate, const float *up, float *act, long count) {
     DUO_DISPATCH(level, swiglu, gate, up, act, count);
+}
+
+/// SwiGLU's backward: dact (dLoss/dact in, dLoss/dgate out) and du (dLoss/dup out).
+static inline void duo_swiglu_backward(int level, float *dact, const float *gate, const float *up, float *du, long count) {
+    DUO_DISPATCH(level, swiglu_backward, dact, gate, up, du, count);
+}
+
+/// Softmax's backward over one row: dp[i] = p[i] * (dp[i] - sum_j p[j] dp[j]).
+static inline void duo_softmax_backward(int level, const float *p, float *dp, long count) {
+    DUO_DISPATCH(level, softmax_backward, p, dp, count);
+}
+
+/// RMSNorm's backward over `rows` rows: adds dLoss/dx into dx and dLoss/dw into dw.
+static inline void duo_rms_norm_backward(
+    int level, const float *dy, const float *x, const float *inverse_rms, const float *w, long rows, long width, float *dx,
+    float *dw) {
+    DUO_DISPATCH(level, rms_norm_backward, dy, x, inverse_rms, w, rows, width, dx, dw);
 }
 
 /// Packs w [n][k] (row-major, one row per output) into panels of 32 outputs for duo_gemm_packed:

@@ -90,6 +90,70 @@ static inline void DUO_NAME(swiglu)(const float *gate, const float *up, float *a
     }
 }
 
+// SwiGLU's backward: from d = dLoss/dact in `dact`, writes dLoss/dgate over it and dLoss/dup into
+// `du`: with s = sigmoid(gate), du = d * gate * s and dgate = d * up * s * (1 + gate * (1 - s)).
+static inline void DUO_NAME(swiglu_backward)(float *dact, const float *gate, const float *up, float *du, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        duo_f16 g = duo_load(gate + i), d = duo_load(dact + i);
+        duo_f16 s = 1.0f / (1.0f + DUO_NAME(exp)(-g));
+        duo_store(du + i, d * (g * s));
+        duo_store(dact + i, d * duo_load(up + i) * s * (1.0f + g * (1.0f - s)));
+    }
+    for (; i < count; i++) {
+        duo_f16 g = duo_splat(gate[i]), d = duo_splat(dact[i]);
+        duo_f16 s = 1.0f / (1.0f + DUO_NAME(exp)(-g));
+        du[i] = (d * (g * s))[0];
+        dact[i] = (d * up[i] * s * (1.0f + g * (1.0f - s)))[0];
+    }
+}
+
+// The sum of x[i] * y[i] (16 float lanes, then summed).
+static inline __attribute__((always_inline)) float DUO_NAME(dot)(const float *x, const float *y, long count) {
+    duo_f16 lanes = duo_splat(0);
+    long i = 0;
+    for (; i + 16 <= count; i += 16) lanes += duo_load(x + i) * duo_load(y + i);
+    float tail = 0;
+    for (; i < count; i++) tail += x[i] * y[i];
+    return duo_sum(lanes) + tail;
+}
+
+// Softmax's backward over one row: from the weights p and dLoss/dp in `dp`, writes dLoss/dscore
+// over it: dp[i] = p[i] * (dp[i] - sum_j p[j] * dp[j]).
+static inline void DUO_NAME(softmax_backward)(const float *p, float *dp, long count) {
+    float dot = DUO_NAME(dot)(p, dp, count);
+    long i = 0;
+    for (; i + 16 <= count; i += 16) duo_store(dp + i, duo_load(p + i) * (duo_load(dp + i) - dot));
+    for (; i < count; i++) dp[i] = p[i] * (dp[i] - dot);
+}
+
+// RMSNorm's backward over `rows` rows of `width` (y = x * r * w, r the row's inverse RMS): adds
+// dLoss/dx into dx and dLoss/dw into dw.
+static inline void DUO_NAME(rms_norm_backward)(
+    const float *dy, const float *x, const float *inverse_rms, const float *w, long rows, long width, float *dx, float *dw) {
+    for (long row = 0; row < rows; row++) {
+        const float *dyr = dy + row * width, *xr = x + row * width;
+        float *dxr = dx + row * width;
+        float r = inverse_rms[row];
+        duo_f16 lanes = duo_splat(0);
+        long i = 0;
+        for (; i + 16 <= width; i += 16) {
+            duo_f16 d = duo_load(dyr + i), v = duo_load(xr + i);
+            lanes += d * duo_load(w + i) * v;
+            duo_store(dw + i, duo_load(dw + i) + d * v * r);
+        }
+        float dot = duo_sum(lanes);
+        for (; i < width; i++) {
+            dot += dyr[i] * w[i] * xr[i];
+            dw[i] += dyr[i] * xr[i] * r;
+        }
+        float k = dot * r * r * r / (float)width;
+        for (i = 0; i + 16 <= width; i += 16)
+            duo_store(dxr + i, duo_load(dxr + i) + duo_load(dyr + i) * duo_load(w + i) * r - duo_load(xr + i) * k);
+        for (; i < width; i++) dxr[i] += dyr[i] * w[i] * r - xr[i] * k;
+    }
+}
+
 // Rows r (R of them, R <= DUO_GEMM_ROWS) of one packed panel: y[r][j] (+)= sum_k x[r][k] * w[j][k]
 // for the panel's `width` (<= 32) outputs; the panel holds, for each k, its 32 outputs' weights.
 static inline __attribute__((always_inline)) void DUO_NAME(gemm_block)(

@@ -77,6 +77,56 @@ final class GradientCheckTests: XCTestCase {
         checkCoordinates(u, analytic: du, loss)
     }
 
+    /// The C kernels of SwiGLU's, softmax's and RMSNorm's backward at every instruction set this
+    /// machine runs, against the formulas in doubles, over lengths with a ragged tail.
+    func testBackwardKernelsAtEverySIMDLevel() {
+        for simd in SIMDLevel.supported {
+            for count in [1, 15, 16, 37, 200] {
+                let (d, g, u) = (randomTensor([count]), randomTensor([count], scale: 4), randomTensor([count]))
+                let (dg, du) = (Tensor(shape: [count], values: d.array), Tensor(shape: [count]))
+                BackwardOps.swigluBackward(dact: dg.data, gate: g.data, up: u.data, du: du.data, count: count, simd: simd)
+                for i in 0..<count {
+                    let (di, gi, ui) = (Double(d.data[i]), Double(g.data[i]), Double(u.data[i]))
+                    let s = 1 / (1 + exp(-gi))
+                    XCTAssertEqual(Double(du.data[i]), di * gi * s, accuracy: 1e-5, "\(simd.name) du[\(i)] of \(count)")
+                    XCTAssertEqual(Double(dg.data[i]), di * ui * s * (1 + gi * (1 - s)), accuracy: 1e-5, "\(simd.name) dg[\(i)]")
+                }
+
+                let p = randomTensor([count])
+                for i in 0..<count { p.data[i] = abs(p.data[i]) }
+                let dp = randomTensor([count])
+                let expected = (0..<count).map { i in
+                    Double(p.data[i]) * (Double(dp.data[i]) - (0..<count).reduce(0.0) { $0 + Double(p.data[$1]) * Double(dp.data[$1]) })
+                }
+                BackwardOps.softmaxBackward(p.data, dp.data, count: count, simd: simd)
+                for i in 0..<count { XCTAssertEqual(Double(dp.data[i]), expected[i], accuracy: 1e-4, "\(simd.name) softmax \(i)") }
+
+                let rows = 3
+                let (dy, x, w) = (randomTensor([rows, count]), randomTensor([rows, count]), randomTensor([count]))
+                let inverse = Tensor(shape: [rows], values: [0.5, 1.25, 2])
+                let (dx, dw) = (randomTensor([rows, count]), randomTensor([count]))
+                let (dx0, dw0) = (dx.array, dw.array)
+                BackwardOps.rmsNormBackward(
+                    dy: dy.data, x: x.data, inverseRMS: inverse.data, weight: w.data, rows: rows, width: count, dx: dx.data,
+                    dw: dw.data, simd: simd)
+                var dwExpected = dw0.map(Double.init)
+                for r in 0..<rows {
+                    let rr = Double(inverse.data[r])
+                    let dyr = (0..<count).map { Double(dy.row(r)[$0]) }
+                    let xr = (0..<count).map { Double(x.row(r)[$0]) }
+                    let dot = (0..<count).reduce(0.0) { $0 + dyr[$1] * Double(w.data[$1]) * xr[$1] }
+                    for i in 0..<count {
+                        let expected =
+                            Double(dx0[r * count + i]) + dyr[i] * Double(w.data[i]) * rr - xr[i] * dot * rr * rr * rr / Double(count)
+                        XCTAssertEqual(Double(dx.row(r)[i]), expected, accuracy: 1e-4, "\(simd.name) dx[\(r), \(i)]")
+                        dwExpected[i] += dyr[i] * xr[i] * rr
+                    }
+                }
+                for i in 0..<count { XCTAssertEqual(Double(dw.data[i]), dwExpected[i], accuracy: 1e-4, "\(simd.name) dw[\(i)]") }
+            }
+        }
+    }
+
     /// One head's attention backward over several causal blocks (the last one ragged), with and
     /// without a sliding window reaching across a block boundary: dq, dk, dv against central
     /// differences of `LayerKernels.attendHead`, with the rows strided as in a layer's buffers.

@@ -1,3 +1,4 @@
+import CKernels
 import DuoEngine
 import Foundation
 
@@ -7,23 +8,9 @@ enum BackwardOps {
     static func rmsNormBackward(
         dy: UnsafePointer<Float>, x: UnsafePointer<Float>, inverseRMS: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, rows: Int, width: Int,
-        dx: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>
+        dx: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>, simd: SIMDLevel = .active
     ) {
-        let invWidth = 1 / Float(width)
-        for row in 0..<rows {
-            let dyr = dy + row * width
-            let xr = x + row * width
-            let dxr = dx + row * width
-            let r = inverseRMS[row]
-            var dot: Float = 0
-            for i in 0..<width {
-                let g = dyr[i] * weight[i]
-                dot += g * xr[i]
-                dw[i] += dyr[i] * xr[i] * r
-            }
-            let k = dot * r * r * r * invWidth
-            for i in 0..<width { dxr[i] += dyr[i] * weight[i] * r - xr[i] * k }
-        }
+        duo_rms_norm_backward(simd.rawValue, dy, x, inverseRMS, weight, rows, width, dx, dw)
     }
 
     /// Backward of `LayerKernels.attendHead` for one head over a whole sequence of `rows`
@@ -53,12 +40,8 @@ enum BackwardOps {
             BLAS.gemmABt(m: n, n: visible, k: hd, a: dO, lda: dOutStride, b: values, ldb: kvStride, c: dpBlock, ldc: T)
             // Softmax backward, row by row: dS = P * (dP - <P, dP>); 0 for the keys a query cannot see.
             for i in start..<visible {
-                let pr = p + i * T
-                let dr = dp + i * T
-                var dot: Float = 0
-                for j in 0...i { dot += pr[j] * dr[j] }
-                for j in 0...i { dr[j] = pr[j] * (dr[j] - dot) }
-                if i + 1 < visible { (dr + i + 1).update(repeating: 0, count: visible - i - 1) }
+                softmaxBackward(p + i * T, dp + i * T, count: i + 1)
+                if i + 1 < visible { (dp + i * T + i + 1).update(repeating: 0, count: visible - i - 1) }
             }
             // dQ = scale dS K and dK += scale dS^T Q.
             BLAS.gemmAB(
@@ -78,15 +61,14 @@ enum BackwardOps {
     /// Backward of act = silu(g) * u: writes dg into `dact`'s storage and du into `du`.
     static func swigluBackward(
         dact: UnsafeMutablePointer<Float>, gate g: UnsafePointer<Float>, up u: UnsafePointer<Float>,
-        du: UnsafeMutablePointer<Float>, count: Int
+        du: UnsafeMutablePointer<Float>, count: Int, simd: SIMDLevel = .active
     ) {
-        for i in 0..<count {
-            let x = g[i]
-            let sigma = FastMath.sigmoid(x)
-            let silu = x * sigma
-            let d = dact[i]
-            du[i] = d * silu
-            dact[i] = d * u[i] * sigma * (1 + x * (1 - sigma))
-        }
+        duo_swiglu_backward(simd.rawValue, dact, g, u, du, count)
+    }
+
+    /// Softmax's backward over one row of weights `p`: `dp` holds dLoss/dp on entry and
+    /// dLoss/dscore on exit, `p[i] * (dp[i] - <p, dp>)`.
+    static func softmaxBackward(_ p: UnsafePointer<Float>, _ dp: UnsafeMutablePointer<Float>, count: Int, simd: SIMDLevel = .active) {
+        duo_softmax_backward(simd.rawValue, p, dp, count)
     }
 }
