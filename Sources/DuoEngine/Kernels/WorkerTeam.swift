@@ -27,8 +27,11 @@ final class WorkerTeam: @unchecked Sendable {  // `body` is guarded by the ticke
 
     /// The generation of a `ticket` word.
     private static func generation(of word: UInt64) -> UInt64 { word >> generationShift }
-    /// How long a helper spins for the next loop before it sleeps.
-    private static let spinSeconds = 100e-6
+    /// How long a helper spins for the next loop before it sleeps. A training step has serial
+    /// stretches of a few hundred microseconds between its loops (copies, zeroing): a helper that
+    /// slept through them started the next loop late. 1 ms measured 3-7% faster steps than
+    /// 100 µs (one process, interleaved, docs/benchmarks.md); 3 and 10 ms no faster than 1.
+    private static let spinSeconds = 1e-3
 
     private let ticket = Atomic<UInt64>(0)
     private let unfinished = Atomic<Int>(0)

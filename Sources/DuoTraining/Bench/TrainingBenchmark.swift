@@ -17,8 +17,7 @@ public enum TrainingBenchmark {
             let routes = sampler.routes(step: step, layers: config.numLayers, probabilities: probabilities)
             for g in list { g.zero() }
             _ = graph.run(weights: weights, inputs: inputs, targets: targets, routes: routes, gradients: gradients)
-            GradientClipping.clip(list, maxNorm: 1)
-            optimizer.update(gradients: list, lr: 1e-3)
+            optimizer.update(gradients: list, lr: 1e-3, gradientScale: GradientClipping.scale(list, maxNorm: 1).scale)
             step += 1
         }
         trainStep()

@@ -108,8 +108,8 @@ public final class RouterTrainer {
             mixing.temperature = options.temperature(at: step)
             for g in gradients { g.zero() }
             let loss = graph.run(weights: model.weights, inputs: inputs, targets: targets, routing: .soft(mixing), gradients: nil)
-            GradientClipping.clip(gradients, maxNorm: 1)
-            optimizer.update(gradients: gradients, lr: options.learningRate)
+            let clipping = GradientClipping.scale(gradients, maxNorm: 1).scale
+            optimizer.update(gradients: gradients, lr: options.learningRate, gradientScale: clipping)
             history.append((step + 1, loss, mixing.meanShare, mixing.temperature))
             progress(step + 1, loss, mixing.meanShare)
         }

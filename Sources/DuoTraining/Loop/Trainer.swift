@@ -99,9 +99,9 @@ public final class Trainer {
             let routes = sampler.routes(step: s, layers: config.numLayers, probabilities: options.routes)
             for g in gradientList { g.zero() }
             let loss = graph.run(weights: weights, inputs: inputs, targets: targets, routes: routes, gradients: gradients)
-            let norm = GradientClipping.clip(gradientList, maxNorm: options.clipNorm)
+            let (norm, clipping) = GradientClipping.scale(gradientList, maxNorm: options.clipNorm)
             let lr = options.schedule.rate(at: s)
-            optimizer.update(gradients: gradientList, lr: lr)
+            optimizer.update(gradients: gradientList, lr: lr, gradientScale: clipping)
             var record = TrainingRecord(step: s + 1, loss: loss, learningRate: lr, gradientNorm: norm, validation: nil)
             if (s + 1) % options.evalEvery == 0 || s + 1 == options.steps {
                 record.validation = evaluate()

@@ -36,8 +36,11 @@ public final class AdamW {
         secondMoments = parameters.map { Tensor(shape: $0.1.shape) }
     }
 
-    /// One update with learning rate `lr` from `gradients` (same order as `parameters`).
-    public func update(gradients: [Tensor], lr: Float) {
+    /// One update with learning rate `lr` from `gradients` (same order as `parameters`), each
+    /// multiplied by `gradientScale` as it is read: the clipping coefficient of
+    /// `GradientClipping.scale`, applied here so that clipping needs no pass over the gradients
+    /// of its own (they are left as they are).
+    public func update(gradients: [Tensor], lr: Float, gradientScale: Float = 1) {
         step += 1
         let s = settings
         let correction1 = 1 - powf(s.beta1, Float(step))
@@ -52,7 +55,7 @@ public final class AdamW {
             let decay = (p.shape.count >= 2 || s.decayVectors) ? 1 - lr * s.weightDecay : 1
             Parallel.forEachSlice(p.count, minimum: 65536) { range in
                 for i in range {
-                    let gi = g[i]
+                    let gi = g[i] * gradientScale
                     m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
                     v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
                     w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() * inverseSqrtCorrection2 + s.epsilon)
@@ -63,7 +66,7 @@ public final class AdamW {
     }
 }
 
-/// Global L2 norm of gradients, and in-place clipping to `maxNorm` (torch.nn.utils.clip_grad_norm_).
+/// Global L2 norm of gradients, and the coefficient that clips it to `maxNorm` (torch.nn.utils.clip_grad_norm_).
 public enum GradientClipping {
     public static func norm(_ gradients: [Tensor]) -> Double {
         var sum = 0.0
@@ -85,18 +88,12 @@ public enum GradientClipping {
         return sum.squareRoot()
     }
 
-    /// Scales gradients so their global norm is at most `maxNorm`; returns the norm before clipping.
-    @discardableResult
-    public static func clip(_ gradients: [Tensor], maxNorm: Double) -> Double {
+    /// The global norm of `gradients` and the factor that brings it to at most `maxNorm` (1 when
+    /// it is already), for `AdamW.update(gradients:lr:gradientScale:)`.
+    public static func scale(_ gradients: [Tensor], maxNorm: Double) -> (norm: Double, scale: Float) {
         let total = norm(gradients)
         let coefficient = maxNorm / (total + 1e-6)
-        if coefficient < 1 {
-            let c = Float(coefficient)
-            for g in gradients {
-                Parallel.forEachSlice(g.count, minimum: 65536) { range in for i in range { g.data[i] *= c } }
-            }
-        }
-        return total
+        return (total, coefficient < 1 ? Float(coefficient) : 1)
     }
 }
 
