@@ -113,7 +113,8 @@ public final class TrainingGraph {
     /// penalty, and router gradients are accumulated into the mixing's `gradients` (the model's
     /// own `gradients` may then be nil: the LM is frozen).
     public func run(weights w: ModelWeights, inputs: [Int], targets: [Int], routing: Routing, gradients: ModelWeights?) -> Double {
-        // Every product is split over the cores by `SplitGEMM` and `Parallel`, never by BLAS's threads.
+        // Every product is split over the cores by `SplitGEMM` and `Parallel` (attention: one
+        // sequence per core), never by BLAS's threads.
         Parallel.withSingleThreadedBLAS {
             step(weights: w, inputs: inputs, targets: targets, routing: routing, gradients: gradients)
         }
@@ -161,17 +162,15 @@ public final class TrainingGraph {
         let group = c.numHeads / c.numKVHeads
         let window = c.attentionWindow(layer: l)
         // Attention per sequence: small GEMMs, one sequence per core.
-        Parallel.withSingleThreadedBLAS {
-            Parallel.forEach(batch) { b in
-                for h in 0..<c.numHeads {
-                    let g = h / group
-                    LayerKernels.attendHead(
-                        q: a.q.row(b * T) + h * hd, qStride: c.qWidth, rows: T, first: 0,
-                        keys: a.k.row(b * T) + g * hd, values: a.v.row(b * T) + g * hd, kvStride: c.kvWidth,
-                        headDim: hd, window: window,
-                        probabilities: a.probabilities.data + (b * c.numHeads + h) * T * T,
-                        out: a.attended.row(b * T) + h * hd, outStride: c.qWidth)
-                }
+        Parallel.forEach(batch) { b in
+            for h in 0..<c.numHeads {
+                let g = h / group
+                LayerKernels.attendHead(
+                    q: a.q.row(b * T) + h * hd, qStride: c.qWidth, rows: T, first: 0,
+                    keys: a.k.row(b * T) + g * hd, values: a.v.row(b * T) + g * hd, kvStride: c.kvWidth,
+                    headDim: hd, window: window,
+                    probabilities: a.probabilities.data + (b * c.numHeads + h) * T * T,
+                    out: a.attended.row(b * T) + h * hd, outStride: c.qWidth)
             }
         }
         a.mid.data.update(from: a.input.data, count: n * d)
@@ -324,23 +323,21 @@ public final class TrainingGraph {
         dV.zero()
         let group = c.numHeads / c.numKVHeads
         // One sequence per core; each writes only its own rows of dQ, dK, dV.
-        Parallel.withSingleThreadedBLAS {
-            Parallel.forEach(batch) { b in
-                let dp = dProbabilities.data + b * T * T
-                for h in 0..<c.numHeads {
-                    let kv = h / group
-                    let p = a.probabilities.data + (b * c.numHeads + h) * T * T
-                    let dO = dAttended.row(b * T) + h * hd
-                    BackwardOps.attendHeadBackward(
-                        q: a.q.row(b * T) + h * hd, qStride: c.qWidth, keys: a.k.row(b * T) + kv * hd,
-                        values: a.v.row(b * T) + kv * hd, kvStride: c.kvWidth, rows: T, headDim: hd,
-                        probabilities: p, dOut: dO, dOutStride: c.qWidth, scratch: dp,
-                        dQ: dQ.row(b * T) + h * hd, dK: dK.row(b * T) + kv * hd, dV: dV.row(b * T) + kv * hd)
-                }
-                for t in b * T..<(b + 1) * T {
-                    rope.applyInverse(dQ.row(t), heads: c.numHeads, position: t % T)
-                    rope.applyInverse(dK.row(t), heads: c.numKVHeads, position: t % T)
-                }
+        Parallel.forEach(batch) { b in
+            let dp = dProbabilities.data + b * T * T
+            for h in 0..<c.numHeads {
+                let kv = h / group
+                let p = a.probabilities.data + (b * c.numHeads + h) * T * T
+                let dO = dAttended.row(b * T) + h * hd
+                BackwardOps.attendHeadBackward(
+                    q: a.q.row(b * T) + h * hd, qStride: c.qWidth, keys: a.k.row(b * T) + kv * hd,
+                    values: a.v.row(b * T) + kv * hd, kvStride: c.kvWidth, rows: T, headDim: hd,
+                    probabilities: p, dOut: dO, dOutStride: c.qWidth, scratch: dp,
+                    dQ: dQ.row(b * T) + h * hd, dK: dK.row(b * T) + kv * hd, dV: dV.row(b * T) + kv * hd)
+            }
+            for t in b * T..<(b + 1) * T {
+                rope.applyInverse(dQ.row(t), heads: c.numHeads, position: t % T)
+                rope.applyInverse(dK.row(t), heads: c.numKVHeads, position: t % T)
             }
         }
         // q, k, v projections.
