@@ -136,6 +136,42 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// `SplitGEMM`'s three products, cut along the longer side or the columns, against one BLAS
+    /// call: shapes above the split threshold with sides off the 16-element blocks, scaling and
+    /// accumulation.
+    func testSplitProductsEqualOneBLASCall() {
+        var rng = SplitMix64(seed: 12)
+        for (m, n, k) in [(517, 70, 40), (70, 517, 40), (300, 300, 20)] {
+            for cut in [SplitGEMM.Cut.longerSide, .columns] {
+                let a = Tensor(shape: [m * k])
+                let b = Tensor(shape: [n * k])
+                randomize(a, &rng)
+                randomize(b, &rng)
+                for transposed in 0..<3 {
+                    let want = Tensor(shape: [m, n])
+                    randomize(want, &rng)
+                    let got = Tensor(shape: [m, n], values: want.array)
+                    switch transposed {
+                    case 0:
+                        BLAS.gemmABt(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: k, c: want.data, ldc: n, alpha: 0.5, beta: 1)
+                        SplitGEMM.gemmABt(
+                            m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: k, c: got.data, ldc: n, alpha: 0.5, beta: 1, cut: cut)
+                    case 1:
+                        BLAS.gemmAB(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: want.data, ldc: n, alpha: 0.5, beta: 1)
+                        SplitGEMM.gemmAB(m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: got.data, ldc: n, alpha: 0.5, beta: 1)
+                    default:
+                        BLAS.gemmAtB(m: m, n: n, k: k, a: a.data, lda: m, b: b.data, ldb: n, c: want.data, ldc: n, alpha: 0.5, beta: 1)
+                        SplitGEMM.gemmAtB(m: m, n: n, k: k, a: a.data, lda: m, b: b.data, ldb: n, c: got.data, ldc: n, alpha: 0.5, beta: 1)
+                    }
+                    for i in 0..<want.count {
+                        XCTAssertEqual(
+                            got.data[i], want.data[i], accuracy: 1e-4 * max(1, abs(want.data[i])), "\(m)x\(n)x\(k) \(transposed) \(i)")
+                    }
+                }
+            }
+        }
+    }
+
     /// The packed product against one BLAS call at every level this machine runs: ragged shapes
     /// (a last panel cut short, inner sizes off the vector width), row counts around the block
     /// sizes, accumulation, panel ranges; and a weight written after use is packed afresh once

@@ -17,9 +17,10 @@ public enum LayerKernels {
         BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
     }
 
-    /// The product split across the cores, one single-threaded BLAS call per core (`SplitGEMM`,
-    /// no fork/join inside BLAS): faster than BLAS's own threads for the few hundred rows of a
-    /// prefill or an oracle frontier (measured in docs/benchmarks.md). With few enough rows
+    /// The product split across the cores by output features, one single-threaded BLAS call per
+    /// core (`SplitGEMM`, cut `.columns`; no fork/join inside BLAS): faster than BLAS's own
+    /// threads for the few hundred rows of a prefill or an oracle frontier (measured in
+    /// docs/benchmarks.md). With few enough rows
     /// (`PackedWeights.isFaster`) it runs the product on the weight packed once
     /// (`Tensor.packedPanels`), split by panels of 32 outputs, instead of BLAS, which packs the
     /// whole weight on every call: for an oracle frontier that copy costs as much as the multiply.
@@ -35,11 +36,12 @@ public enum LayerKernels {
             }
             return
         }
-        SplitGEMM.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
+        SplitGEMM.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate, cut: .columns)
     }
 
-    /// Split across the cores like `splitLinear`, always through BLAS (`SplitGEMM`): for weights
-    /// that change every step (the trainer's), which a packed copy would have to follow.
+    /// Split across the cores along the output's longer side, always through BLAS (`SplitGEMM`):
+    /// for the trainer's thousands of rows and its weights, which change every step and which a
+    /// packed copy would have to follow.
     public static let splitBLASLinear: Linear = { x, rows, weight, y, accumulate in
         SplitGEMM.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
     }

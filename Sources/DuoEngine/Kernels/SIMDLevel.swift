@@ -2,8 +2,9 @@ import CKernels
 import Foundation
 
 /// The instruction set that the element-wise C kernels (Sources/CKernels: exp sums, maxima,
-/// SwiGLU and the backward passes of SwiGLU, softmax and RMSNorm) run with: the best the CPU and its operating system support, found with cpuid at
-/// start, or a lower one named by `DUOSCOPE_SIMD` (baseline, avx2, avx512) for comparisons.
+/// SwiGLU and the backward passes of SwiGLU, softmax and RMSNorm) run with: the best the CPU
+/// and its operating system support, found with cpuid at start, or a lower one named by
+/// `DUOSCOPE_SIMD` (baseline, avx2, avx512) for comparisons.
 public enum SIMDLevel: Int32, CaseIterable, Sendable, Comparable {
     case baseline = 0
     case avx2 = 1

@@ -8,12 +8,22 @@ public enum SplitGEMM {
     /// Products smaller than this many multiply-adds run as one call.
     static let minimumWork = 1 << 20
 
+    /// Which side of the output is cut into one block per core.
+    public enum Cut: Sendable {
+        /// The longer one (the trainer's thousands of rows: each core packs half of them).
+        case longerSide
+        /// The columns (a weight's outputs): each core packs only its part of the weight, which
+        /// BLAS packs on every call; for the few hundred rows of an oracle frontier that copy
+        /// costs as much as the multiply.
+        case columns
+    }
+
     /// C[m,n] = alpha * A[m,k] * B^T + beta * C, B stored [n,k].
     public static func gemmABt(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0, cut: Cut = .longerSide
     ) {
-        split(m: m, n: n, k: k) { rows, columns in
+        split(m: m, n: n, k: k, cut: cut) { rows, columns in
             BLAS.gemmABt(
                 m: rows.count, n: columns.count, k: k, a: a + rows.lowerBound * lda, lda: lda,
                 b: b + columns.lowerBound * ldb, ldb: ldb, c: c + rows.lowerBound * ldc + columns.lowerBound, ldc: ldc,
@@ -49,27 +59,29 @@ public enum SplitGEMM {
 
     /// `x · W^T` (+ y) for rows of `x` against a weight [out, in], as `BLAS.linear`.
     public static func linear(
-        _ x: UnsafePointer<Float>, rows m: Int, weight: Tensor, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false
+        _ x: UnsafePointer<Float>, rows m: Int, weight: Tensor, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
+        cut: Cut = .longerSide
     ) {
         gemmABt(
             m: m, n: weight.rows, k: weight.columns, a: x, lda: weight.columns, b: weight.data, ldb: weight.columns,
-            c: y, ldc: weight.rows, beta: accumulate ? 1 : 0)
+            c: y, ldc: weight.rows, beta: accumulate ? 1 : 0, cut: cut)
     }
 
-    /// Calls `block(rows, columns)` once per core with the output cut along its longer side
-    /// into slices of whole 16-element vector blocks, or once with the whole output when the
-    /// product is small, there is one core, or the caller is already inside a job.
-    private static func split(m: Int, n: Int, k: Int, _ block: (Range<Int>, Range<Int>) -> Void) {
+    /// Calls `block(rows, columns)` once per core with the output's side `cut` cut into slices
+    /// of whole 16-element vector blocks, or once with the whole output when the product is
+    /// small, there is one core, or the caller is already inside a job.
+    private static func split(m: Int, n: Int, k: Int, cut: Cut = .longerSide, _ block: (Range<Int>, Range<Int>) -> Void) {
         let parts = Parallel.workers
-        let longer = max(m, n)
-        guard parts > 1, !Parallel.isInsideJob, m * n * k >= minimumWork, longer >= 16 * parts else {
+        let rowsAreCut = cut == .longerSide && m >= n
+        let side = rowsAreCut ? m : n
+        guard parts > 1, !Parallel.isInsideJob, m * n * k >= minimumWork, side >= 16 * parts else {
             return block(0..<m, 0..<n)
         }
-        let blocks = (longer + 15) / 16
+        let blocks = (side + 15) / 16
         Parallel.withSingleThreadedBLAS {
             Parallel.forEach(parts) { part in
-                let slice = min(longer, blocks * part / parts * 16)..<min(longer, blocks * (part + 1) / parts * 16)
-                if m >= n { block(slice, 0..<n) } else { block(0..<m, slice) }
+                let slice = min(side, blocks * part / parts * 16)..<min(side, blocks * (part + 1) / parts * 16)
+                if rowsAreCut { block(slice, 0..<n) } else { block(0..<m, slice) }
             }
         }
     }
