@@ -26,8 +26,4 @@ public enum FastMath {
         // n + 1.5 * 2^23 holds n in its low mantissa bits: move n + 127 into the exponent field.
         return p * Float(bitPattern: ((n + 12_582_912).bitPattern &- (0x4B40_0000 - 127)) &<< 23)
     }
-
-    /// silu(x) = x * sigmoid(x).
-    @inlinable @inline(__always)
-    public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
 }

@@ -46,6 +46,19 @@ public enum LayerKernels {
         SplitGEMM.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
     }
 
+    /// `Ops.rmsNorm` of `rows` rows in slices of rows across the cores (each row's result is
+    /// that of one call); `inverseRMS`, when given, receives each row's inverse RMS.
+    public static func rmsNorm(
+        _ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>, eps: Float,
+        into y: UnsafeMutablePointer<Float>, inverseRMS: UnsafeMutablePointer<Float>? = nil
+    ) {
+        Parallel.forEachSlice(rows, minimum: 64) { r in
+            Ops.rmsNorm(
+                x + r.lowerBound * width, rows: r.count, width: width, weight: weight, eps: eps, into: y + r.lowerBound * width,
+                inverseRMS: inverseRMS.map { $0 + r.lowerBound })
+        }
+    }
+
     /// The q, k and v projections of `rows` normalised rows `[rows, d]` into `q` `[rows, qWidth]`,
     /// `k` and `v` `[rows, kvWidth]`, with the family's biases, then RoPE on q and k, row i at
     /// position `position(i)`.

@@ -270,11 +270,7 @@ public final class OracleTree {
         let n = hidden.rows
         let vocab = c.vocabSize
         let normed = Tensor(shape: [n, d])
-        Parallel.forEachSlice(n, minimum: 64) { r in
-            Ops.rmsNorm(
-                hidden.row(r.lowerBound), rows: r.count, width: d, weight: model.weights.finalNorm.data, eps: c.rmsNormEps,
-                into: normed.row(r.lowerBound))
-        }
+        LayerKernels.rmsNorm(hidden.data, rows: n, width: d, weight: model.weights.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
         var best: [Int: (index: Int, loss: Double)] = [:]
         func record(_ i: Int, _ loss: Double) {
             leavesScoredExactly += 1

@@ -362,12 +362,9 @@ public final class TrainingGraph {
 
     /// `Ops.rmsNorm` of every row of `x`.
     private func rmsNorm(_ x: Tensor, weight: Tensor, into y: Tensor, inverseRMS: Tensor) {
-        let (d, eps) = (config.hiddenSize, config.rmsNormEps)
-        Parallel.forEachSlice(rows, minimum: 64) { r in
-            Ops.rmsNorm(
-                x.row(r.lowerBound), rows: r.count, width: d, weight: weight.data, eps: eps, into: y.row(r.lowerBound),
-                inverseRMS: inverseRMS.data + r.lowerBound)
-        }
+        LayerKernels.rmsNorm(
+            x.data, rows: rows, width: config.hiddenSize, weight: weight.data, eps: config.rmsNormEps, into: y.data,
+            inverseRMS: inverseRMS.data)
     }
 
     /// `BackwardOps.rmsNormBackward` of every row. The gain's gradient is summed per slice of
