@@ -97,3 +97,27 @@ final class ParallelTests: XCTestCase {
         checkLoops(10, count: 4, nested: false)
     }
 }
+
+extension ParallelTests {
+    /// A team's helpers take part in its very first loop. They used to read the loop generation
+    /// when their thread got going, after the loop that created the team had begun, and slept
+    /// through it: the first loop of a process (e.g. all 100 random trials of `route
+    /// --policy random@4`) ran on one core. The team is kept for the life of the process: its
+    /// helper threads never end.
+    func testAFreshTeamRunsItsFirstLoopOnMoreThanOneThread() {
+        let team = WorkerTeam(helpers: 1)
+        Self.teams.append(team)
+        let lock = NSLock()
+        var threads = Set<UInt>()
+        XCTAssertTrue(
+            team.run(8) { _ in
+                usleep(10_000)
+                lock.lock()
+                threads.insert(UInt(bitPattern: Int(pthread_self())))
+                lock.unlock()
+            })
+        XCTAssertEqual(threads.count, 2, "the helper slept through the team's first loop")
+    }
+
+    nonisolated(unsafe) private static var teams: [WorkerTeam] = []
+}

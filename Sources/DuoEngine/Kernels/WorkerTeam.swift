@@ -41,11 +41,16 @@ final class WorkerTeam: @unchecked Sendable {  // `body` is guarded by the ticke
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    private init(helpers: Int) {
+    init(helpers: Int) {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
+        // A helper starts from the generation of the team's creation, not from what it reads
+        // when its thread gets going: the first loop (often the one that created the team) may
+        // have begun by then, and a helper that took its generation as already seen slept
+        // through it (the first loop of a process, e.g. all 100 random trials, ran on one core).
+        let created = Self.generation(of: ticket.load(ordering: .acquiring))
         for _ in 0..<helpers {
-            let thread = Thread { [unowned self] in helperLoop() }
+            let thread = Thread { [unowned self] in helperLoop(seen: created) }
             thread.stackSize = 8 << 20
             thread.name = "duoscope-worker"
             thread.start()
@@ -99,8 +104,8 @@ final class WorkerTeam: @unchecked Sendable {  // `body` is guarded by the ticke
     @inline(never)
     private func invoke(_ i: Int) { body!(i) }
 
-    private func helperLoop() {
-        var seen = Self.generation(of: ticket.load(ordering: .acquiring))
+    private func helperLoop(seen initial: UInt64) {
+        var seen = initial
         while true {
             var spins = 0
             var deadline = 0.0
