@@ -1,6 +1,7 @@
 // The kernels, written once and compiled once per instruction set by kernels.h, which defines
-// DUO_NAME(name) (the variant's function name), DUO_FLOOR(v) (the lanes' floor) and DUO_GEMM_ROWS
-// (rows per block of the packed product) before each inclusion and wraps it in a target
+// DUO_NAME(name) (the variant's function name), DUO_FLOOR(v) (the lanes' floor), DUO_GEMM_ROWS
+// (rows per block of the packed product) and DUO_GEMM_CHAIN (rows of accumulators that keep the
+// FMA units busy) before each inclusion and wraps it in a target
 // attribute. Plain C on 16-float vectors: the compiler maps them onto one AVX-512 register, two
 // AVX2 registers or four SSE2 registers. The exp mirrors FastMath.exp and the rest Ops in
 // DuoEngine (the Swift references these are tested against).
@@ -156,36 +157,83 @@ static inline void DUO_NAME(rms_norm_backward)(
 
 // Rows r (R of them, R <= DUO_GEMM_ROWS) of one packed panel: y[r][j] (+)= sum_k x[r][k] * w[j][k]
 // for the panel's `width` (<= 32) outputs; the panel holds, for each k, its 32 outputs' weights.
+// S sets of accumulators take turns over k: a block of few rows has too few independent sums to
+// keep the FMA units busy (their latency is several cycles), so R * S >= DUO_GEMM_CHAIN rows' worth.
 static inline __attribute__((always_inline)) void DUO_NAME(gemm_block)(
-    const float *x, long ldx, const float *panel, long k, float *y, long ldy, int accumulate, long width, const int R) {
-    // The row loops unrolled in full keep the accumulators in registers (Swift's compilation of
+    const float *x, long ldx, const float *panel, long k, float *y, long ldy, int accumulate, long width, const int R,
+    const int S) {
+    // The loops unrolled in full keep the accumulators in registers (Swift's compilation of
     // this header does not unroll them by itself).
-    duo_f16 low[DUO_GEMM_ROWS], high[DUO_GEMM_ROWS];
+    duo_f16 low[S][R], high[S][R];
 #pragma clang loop unroll(full)
-    for (int i = 0; i < R; i++) low[i] = high[i] = duo_splat(0);
-    for (long kk = 0; kk < k; kk++) {
+    for (int s = 0; s < S; s++)
+#pragma clang loop unroll(full)
+        for (int i = 0; i < R; i++) low[s][i] = high[s][i] = duo_splat(0);
+    long kk = 0;
+    for (; kk + S <= k; kk += S) {
+#pragma clang loop unroll(full)
+        for (int s = 0; s < S; s++) {
+            duo_f16 w0 = duo_load(panel + (kk + s) * 32), w1 = duo_load(panel + (kk + s) * 32 + 16);
+#pragma clang loop unroll(full)
+            for (int i = 0; i < R; i++) {
+                float v = x[i * ldx + kk + s];
+                low[s][i] += v * w0;
+                high[s][i] += v * w1;
+            }
+        }
+    }
+    for (; kk < k; kk++) {
         duo_f16 w0 = duo_load(panel + kk * 32), w1 = duo_load(panel + kk * 32 + 16);
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) {
-            float s = x[i * ldx + kk];
-            low[i] += s * w0;
-            high[i] += s * w1;
+            float v = x[i * ldx + kk];
+            low[0][i] += v * w0;
+            high[0][i] += v * w1;
         }
     }
+#pragma clang loop unroll(full)
+    for (int s = 1; s < S; s++)
+#pragma clang loop unroll(full)
+        for (int i = 0; i < R; i++) {
+            low[0][i] += low[s][i];
+            high[0][i] += high[s][i];
+        }
 #pragma clang loop unroll(full)
     for (int i = 0; i < R; i++) {
         float *yi = y + i * ldy;
         if (width == 32) {
-            duo_store(yi, accumulate ? duo_load(yi) + low[i] : low[i]);
-            duo_store(yi + 16, accumulate ? duo_load(yi + 16) + high[i] : high[i]);
+            duo_store(yi, accumulate ? duo_load(yi) + low[0][i] : low[0][i]);
+            duo_store(yi + 16, accumulate ? duo_load(yi + 16) + high[0][i] : high[0][i]);
         } else {
             float t[32];
-            duo_store(t, low[i]);
-            duo_store(t + 16, high[i]);
+            duo_store(t, low[0][i]);
+            duo_store(t + 16, high[0][i]);
             for (long j = 0; j < width; j++) yi[j] = accumulate ? yi[j] + t[j] : t[j];
         }
     }
 }
+
+// The block of the last R < DUO_GEMM_ROWS rows, R a constant in each case (for the unrolling).
+#define DUO_GEMM_TAIL(R) \
+    case R: \
+        DUO_NAME(gemm_block)(x, ldx, panel, k, y, ldy, accumulate, width, R, (DUO_GEMM_CHAIN + R - 1) / R); \
+        break;
+static inline __attribute__((always_inline)) void DUO_NAME(gemm_tail)(
+    const float *x, long ldx, long rows, const float *panel, long k, float *y, long ldy, int accumulate, long width) {
+    switch (rows) {
+        DUO_GEMM_TAIL(1)
+#if DUO_GEMM_ROWS > 2
+        DUO_GEMM_TAIL(2)
+        DUO_GEMM_TAIL(3)
+        DUO_GEMM_TAIL(4)
+        DUO_GEMM_TAIL(5)
+        DUO_GEMM_TAIL(6)
+        DUO_GEMM_TAIL(7)
+#endif
+        default: break;
+    }
+}
+#undef DUO_GEMM_TAIL
 
 // y[r * ldy + j] (+)= sum_k x[r * ldx + k] * w[j][k] for r < m and the outputs of panels
 // first ..< first + count (32 each, the last one cut at n), with w packed by duo_pack_panels.
@@ -198,7 +246,7 @@ static inline void DUO_NAME(gemm_packed)(
         long width = n - p * 32 < 32 ? n - p * 32 : 32;
         long r = 0;
         for (; r + DUO_GEMM_ROWS <= m; r += DUO_GEMM_ROWS)
-            DUO_NAME(gemm_block)(x + r * ldx, ldx, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, DUO_GEMM_ROWS);
-        for (; r < m; r++) DUO_NAME(gemm_block)(x + r * ldx, ldx, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, 1);
+            DUO_NAME(gemm_block)(x + r * ldx, ldx, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, DUO_GEMM_ROWS, 1);
+        if (r < m) DUO_NAME(gemm_tail)(x + r * ldx, ldx, m - r, panel, k, y + r * ldy + p * 32, ldy, accumulate, width);
     }
 }
