@@ -43,7 +43,8 @@ public final class OracleTree {
                 let prefixes = (0..<Self.splitDepth).reduce([[Route]]([[]])) { partial, _ in
                     partial.flatMap { p in constraint.routes.map { p + [$0] } }
                 }
-                let parts = prefixes.map { _ in OracleTree(model: model) }
+                if subtrees.count != prefixes.count { subtrees = prefixes.map { _ in OracleTree(model: model) } }
+                let parts = subtrees
                 var found = [Frontier?](repeating: nil, count: prefixes.count)
                 found.withUnsafeMutableBufferPointer { found in
                     Parallel.forEachJob(prefixes.count) { i in
@@ -106,10 +107,13 @@ public final class OracleTree {
         }
     }
 
-    /// Layers whose routes choose a subtree: two subtrees over small and big (three with skip),
-    /// one per core. Deeper splits balance better but each subtree packs every weight again on
-    /// every BLAS call, which cost more than the balance won (measured on the sample model).
-    static let splitDepth = 1
+    /// Layers whose routes choose a subtree: four subtrees over small and big (nine with skip),
+    /// which the cores claim one after another. Under a budget the subtrees differ in size
+    /// (exactly 4 big of 12 layers: 210, 120, 120 and 45 leaves), and four keep two cores busier
+    /// than two did (330 against 165 leaves: one core idle a third of the time). Deeper splits
+    /// once cost more than they won, when every subtree's BLAS call packed the weights again;
+    /// the packed weights (`LayerKernels.splitLinear`) are packed once.
+    static let splitDepth = 2
 
     /// Pushes the frontier through every layer; the first layers take the routes of `prefix`.
     private func grow(
@@ -125,8 +129,12 @@ public final class OracleTree {
         precondition(t <= cache.count && t < c.maxPositions, "OracleTree: context beyond the cache")
         rowsThroughAttention = 0
         rowsThroughFFN = [:]
-        var frontier = Tensor(shape: [1, d])
-        frontier.row(0).update(from: w.embedding.row(id), count: d)
+        // The frontier's residual streams, `m` rows, and the next layer's, in two scratch slots
+        // that swap after every layer.
+        var (frontierSlot, childrenSlot) = (Scratch.frontier, Scratch.children)
+        var frontier = scratch.buffer(frontierSlot.rawValue, count: d)
+        var m = 1
+        frontier.update(from: w.embedding.row(id), count: d)
         // Per prefix: its routes packed two bits a layer, its counts and its FFN FLOPs.
         var codes: [UInt64] = [0]
         var bigs = [0]
@@ -134,36 +142,38 @@ public final class OracleTree {
         var ffnCost = [0]
         let group = c.numHeads / c.numKVHeads
         let scale = 1 / Float(hd).squareRoot()
+        let inner = max(c.intermediateSize, c.smallIntermediateSize ?? 0)
+        func buffer(_ slot: Scratch, _ count: Int) -> UnsafeMutablePointer<Float> { scratch.buffer(slot.rawValue, count: count) }
         for l in 0..<L {
             let lw = w.layers[l]
-            let m = frontier.rows
             rowsThroughAttention += m
             // Attention: each prefix's own query/key/value at position t against the shared context.
-            let normed = Tensor(shape: [m, d])
-            Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.inputNorm.data, eps: c.rmsNormEps, into: normed.data)
-            let q = Tensor(shape: [m, c.qWidth])
-            let k = Tensor(shape: [m, c.kvWidth])
-            let v = Tensor(shape: [m, c.kvWidth])
+            let normed = buffer(.normed, m * d)
+            Ops.rmsNorm(frontier, rows: m, width: d, weight: lw.inputNorm.data, eps: c.rmsNormEps, into: normed)
+            let (qWidth, kvWidth) = (c.qWidth, c.kvWidth)
+            let q = buffer(.q, m * qWidth)
+            let k = buffer(.k, m * kvWidth)
+            let v = buffer(.v, m * kvWidth)
             LayerKernels.projectQKV(
-                normed.data, rows: m, layer: lw, config: c, rope: model.rope, position: { _ in t },
-                q: q.data, k: k.data, v: v.data, linear: LayerKernels.splitLinear)
-            let attended = Tensor(shape: [m, c.qWidth])
-            let scores = Tensor(shape: [c.numHeads, m, t + 1])
+                normed, rows: m, layer: lw, config: c, rope: model.rope, position: { _ in t }, q: q, k: k, v: v,
+                linear: LayerKernels.splitLinear)
+            let attended = buffer(.attended, m * qWidth)
+            let scores = buffer(.scores, c.numHeads * m * (t + 1))
             let keys = cache.keys[l].data
             let values = cache.values[l].data
             let window = c.attentionWindow(layer: l)
             // Heads side by side on the cores, each with its own score block and output columns.
             func attendHead(_ h: Int) {
                 let g = h / group
-                let block = scores.data + h * m * (t + 1)
+                let block = scores + h * m * (t + 1)
                 if t > 0 {
                     BLAS.gemmABt(
-                        m: m, n: t, k: hd, a: q.data + h * hd, lda: c.qWidth, b: keys + g * hd, ldb: c.kvWidth,
-                        c: block, ldc: t + 1, alpha: scale)
+                        m: m, n: t, k: hd, a: q + h * hd, lda: qWidth, b: keys + g * hd, ldb: kvWidth, c: block, ldc: t + 1,
+                        alpha: scale)
                 }
                 for i in 0..<m {
-                    let qi = q.row(i) + h * hd
-                    let ki = k.row(i) + g * hd
+                    let qi = q + i * qWidth + h * hd
+                    let ki = k + i * kvWidth + g * hd
                     var own: Float = 0
                     for j in 0..<hd { own += qi[j] * ki[j] }
                     let row = block + i * (t + 1)
@@ -172,13 +182,15 @@ public final class OracleTree {
                 }
                 if t > 0 {
                     BLAS.gemmAB(
-                        m: m, n: hd, k: t, a: block, lda: t + 1, b: values + g * hd, ldb: c.kvWidth,
-                        c: attended.data + h * hd, ldc: c.qWidth)
+                        m: m, n: hd, k: t, a: block, lda: t + 1, b: values + g * hd, ldb: kvWidth, c: attended + h * hd,
+                        ldc: qWidth)
+                } else {
+                    for i in 0..<m { (attended + i * qWidth + h * hd).update(repeating: 0, count: hd) }
                 }
                 for i in 0..<m {
                     let p = block[i * (t + 1) + t]
-                    let out = attended.row(i) + h * hd
-                    let vi = v.row(i) + g * hd
+                    let out = attended + i * qWidth + h * hd
+                    let vi = v + i * kvWidth + g * hd
                     for j in 0..<hd { out[j] += p * vi[j] }
                 }
             }
@@ -187,10 +199,10 @@ public final class OracleTree {
             } else {
                 for h in 0..<c.numHeads { attendHead(h) }
             }
-            LayerKernels.splitLinear(attended.data, m, lw.o, frontier.data, true)
+            LayerKernels.splitLinear(attended, m, lw.o, frontier, true)
             // FFN: fork every prefix into its admissible children.
-            let normed2 = Tensor(shape: [m, d])
-            Ops.rmsNorm(frontier.data, rows: m, width: d, weight: lw.postNorm.data, eps: c.rmsNormEps, into: normed2.data)
+            let normed2 = buffer(.normed, m * d)
+            Ops.rmsNorm(frontier, rows: m, width: d, weight: lw.postNorm.data, eps: c.rmsNormEps, into: normed2)
             var parents: [Int] = []
             var childRoutes: [Route] = []
             for i in 0..<m {
@@ -205,40 +217,59 @@ public final class OracleTree {
             }
             // A subtree whose forced first routes admit no pattern.
             if parents.isEmpty { return Frontier(hidden: Tensor(shape: [0, d]), codes: [], bigs: []) }
-            let children = Tensor(shape: [parents.count, d])
-            for (j, i) in parents.enumerated() { children.row(j).update(from: frontier.row(i), count: d) }
+            let children = buffer(childrenSlot, parents.count * d)
+            for (j, i) in parents.enumerated() { (children + j * d).update(from: frontier + i * d, count: d) }
             for route in [Route.small, .big] {
                 let rows = childRoutes.indices.filter { childRoutes[$0] == route }
                 guard !rows.isEmpty, let module = lw.ffn(route) else { continue }
                 rowsThroughFFN[route, default: 0] += rows.count
-                let input = Tensor(shape: [rows.count, d])
-                for (j, r) in rows.enumerated() { input.row(j).update(from: normed2.row(parents[r]), count: d) }
-                let gate = Tensor(shape: [rows.count, module.inner])
-                let up = Tensor(shape: [rows.count, module.inner])
-                let out = Tensor(shape: [rows.count, d])
+                let input = buffer(.ffnInput, rows.count * d)
+                for (j, r) in rows.enumerated() { (input + j * d).update(from: normed2 + parents[r] * d, count: d) }
+                let gate = buffer(.gate, rows.count * inner)
+                let up = buffer(.up, rows.count * inner)
+                let out = buffer(.ffnOutput, rows.count * d)
                 LayerKernels.swigluFFN(
-                    module, input: input.data, rows: rows.count, gate: gate.data, up: up.data, activation: gate.data,
-                    output: out.data, accumulate: false, linear: LayerKernels.splitLinear)
-                for (j, r) in rows.enumerated() { Ops.add(out.row(j), into: children.row(r), count: d) }
+                    module, input: input, rows: rows.count, gate: gate, up: up, activation: gate, output: out, accumulate: false,
+                    linear: LayerKernels.splitLinear)
+                for (j, r) in rows.enumerated() { Ops.add(out + j * d, into: children + r * d, count: d) }
             }
             codes = zip(parents, childRoutes).map { codes[$0] | UInt64($1.rawValue) << (2 * UInt64(l)) }
             bigs = zip(parents, childRoutes).map { bigs[$0] + ($1 == .big ? 1 : 0) }
             skips = zip(parents, childRoutes).map { skips[$0] + ($1 == .skip ? 1 : 0) }
             ffnCost = zip(parents, childRoutes).map { ffnCost[$0] + cost.ffn($1) }
-            frontier = children
-            if let beamWidth, l + 1 < L, frontier.rows > beamWidth {
-                let lens = losses(of: frontier, target: target)
+            (frontier, m) = (children, parents.count)
+            swap(&frontierSlot, &childrenSlot)
+            if let beamWidth, l + 1 < L, m > beamWidth {
+                let lens = losses(of: Self.tensor(frontier, rows: m, width: d), target: target)
                 let keep = lens.indices.sorted { lens[$0] < lens[$1] }.prefix(beamWidth).sorted()
-                let kept = Tensor(shape: [keep.count, d])
-                for (j, i) in keep.enumerated() { kept.row(j).update(from: frontier.row(i), count: d) }
-                frontier = kept
+                let kept = buffer(childrenSlot, keep.count * d)
+                for (j, i) in keep.enumerated() { (kept + j * d).update(from: frontier + i * d, count: d) }
+                (frontier, m) = (kept, keep.count)
+                swap(&frontierSlot, &childrenSlot)
                 codes = keep.map { codes[$0] }
                 bigs = keep.map { bigs[$0] }
                 skips = keep.map { skips[$0] }
                 ffnCost = keep.map { ffnCost[$0] }
             }
         }
-        return Frontier(hidden: frontier, codes: codes, bigs: bigs)
+        return Frontier(hidden: Self.tensor(frontier, rows: m, width: d), codes: codes, bigs: bigs)
+    }
+
+    /// The scratch slots of `grow`.
+    private enum Scratch: Int, CaseIterable {
+        case frontier, children, normed, q, k, v, attended, scores, ffnInput, gate, up, ffnOutput
+    }
+
+    /// `grow`'s temporaries, kept from one search to the next.
+    private let scratch = ScratchBuffers(slots: Scratch.allCases.count)
+    /// The trees that grow the subtrees of `search` (kept, with their scratch, for the next token).
+    private var subtrees: [OracleTree] = []
+
+    /// A copy of `rows` rows as a tensor.
+    private static func tensor(_ x: UnsafePointer<Float>, rows: Int, width: Int) -> Tensor {
+        let tensor = Tensor(shape: [rows, width])
+        tensor.data.update(from: x, count: rows * width)
+        return tensor
     }
 
     /// Which leaves a search scores, and how.
