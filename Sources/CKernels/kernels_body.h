@@ -159,9 +159,11 @@ static inline void DUO_NAME(rms_norm_backward)(
 // for the panel's `width` (<= 32) outputs; the panel holds, for each k, its 32 outputs' weights.
 // S sets of accumulators take turns over k: a block of few rows has too few independent sums to
 // keep the FMA units busy (their latency is several cycles), so R * S >= DUO_GEMM_CHAIN rows' worth.
+// `next` (or null): the next panel, fetched into L2 alongside, so that its first block does not
+// wait on L3 or memory (weights used once per pass: 7-19% faster products in a micro-benchmark).
 static inline __attribute__((always_inline)) void DUO_NAME(gemm_block)(
     const float *x, long ldx, const float *panel, long k, float *y, long ldy, int accumulate, long width, const int R,
-    const int S) {
+    const int S, const float *next) {
     // The loops unrolled in full keep the accumulators in registers (Swift's compilation of
     // this header does not unroll them by itself).
     duo_f16 low[S][R], high[S][R];
@@ -173,6 +175,10 @@ static inline __attribute__((always_inline)) void DUO_NAME(gemm_block)(
     for (; kk + S <= k; kk += S) {
 #pragma clang loop unroll(full)
         for (int s = 0; s < S; s++) {
+            if (next) {
+                __builtin_prefetch(next + (kk + s) * 32, 0, 2);
+                __builtin_prefetch(next + (kk + s) * 32 + 16, 0, 2);
+            }
             duo_f16 w0 = duo_load(panel + (kk + s) * 32), w1 = duo_load(panel + (kk + s) * 32 + 16);
 #pragma clang loop unroll(full)
             for (int i = 0; i < R; i++) {
@@ -216,10 +222,11 @@ static inline __attribute__((always_inline)) void DUO_NAME(gemm_block)(
 // The block of the last R < DUO_GEMM_ROWS rows, R a constant in each case (for the unrolling).
 #define DUO_GEMM_TAIL(R) \
     case R: \
-        DUO_NAME(gemm_block)(x, ldx, panel, k, y, ldy, accumulate, width, R, (DUO_GEMM_CHAIN + R - 1) / R); \
+        DUO_NAME(gemm_block)(x, ldx, panel, k, y, ldy, accumulate, width, R, (DUO_GEMM_CHAIN + R - 1) / R, next); \
         break;
 static inline __attribute__((always_inline)) void DUO_NAME(gemm_tail)(
-    const float *x, long ldx, long rows, const float *panel, long k, float *y, long ldy, int accumulate, long width) {
+    const float *x, long ldx, long rows, const float *panel, long k, float *y, long ldy, int accumulate, long width,
+    const float *next) {
     switch (rows) {
         DUO_GEMM_TAIL(1)
 #if DUO_GEMM_ROWS > 2
@@ -245,8 +252,10 @@ static inline void DUO_NAME(gemm_packed)(
         const float *panel = panels + p * k * 32;
         long width = n - p * 32 < 32 ? n - p * 32 : 32;
         long r = 0;
+        const float *next = p + 1 < first + count ? panel + k * 32 : 0;
         for (; r + DUO_GEMM_ROWS <= m; r += DUO_GEMM_ROWS)
-            DUO_NAME(gemm_block)(x + r * ldx, ldx, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, DUO_GEMM_ROWS, 1);
-        if (r < m) DUO_NAME(gemm_tail)(x + r * ldx, ldx, m - r, panel, k, y + r * ldy + p * 32, ldy, accumulate, width);
+            DUO_NAME(gemm_block)(
+                x + r * ldx, ldx, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, DUO_GEMM_ROWS, 1, r == 0 ? next : 0);
+        if (r < m) DUO_NAME(gemm_tail)(x + r * ldx, ldx, m - r, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, r == 0 ? next : 0);
     }
 }
