@@ -39,6 +39,17 @@ public enum LayerKernels {
         SplitGEMM.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate, cut: .columns)
     }
 
+    /// The same product on the calling thread alone (inside a loop that already spreads work
+    /// over the cores): packed for few rows, else one single-threaded BLAS call.
+    public static let localLinear: Linear = { x, rows, weight, y, accumulate in
+        if PackedWeights.isFaster(rows: rows) {
+            let packed = weight.packedPanels()
+            packed.product(x, rows: rows, into: y, accumulate: accumulate, panels: 0..<packed.panelCount)
+        } else {
+            Parallel.withSingleThreadedBLAS { BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate) }
+        }
+    }
+
     /// Split across the cores along the output's longer side, always through BLAS (`SplitGEMM`):
     /// for the trainer's thousands of rows and its weights, which change every step and which a
     /// packed copy would have to follow.

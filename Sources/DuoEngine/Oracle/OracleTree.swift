@@ -322,7 +322,7 @@ public final class OracleTree {
         let probeLogits = Tensor(shape: [probes.count, vocab])
         let probeRows = Tensor(shape: [probes.count, d])
         for (j, i) in probes.enumerated() { probeRows.row(j).update(from: normed.row(i), count: d) }
-        BLAS.linear(probeRows.data, rows: probes.count, weight: model.weights.lmHead, into: probeLogits.data)
+        LayerKernels.splitLinear(probeRows.data, probes.count, model.weights.lmHead, probeLogits.data, false)
         for (j, i) in probes.enumerated() { record(i, Ops.targetLoss(probeLogits.row(j), count: vocab, target: target)) }
         let shortlist = Self.shortlist(probeLogits, size: Self.shortlistSize, including: target)
         let shortWeights = Tensor(shape: [shortlist.count, d])
@@ -391,7 +391,7 @@ public final class OracleTree {
                 let start = b * block
                 let rows = min(block, n - start)
                 let logits = Tensor(shape: [rows, vocab])
-                BLAS.linear(normed.row(start), rows: rows, weight: model.weights.lmHead, into: logits.data)
+                LayerKernels.localLinear(normed.row(start), rows, model.weights.lmHead, logits.data, false)
                 for r in 0..<rows { out[start + r] = Ops.targetLoss(logits.row(r), count: vocab, target: target) }
             }
         }
