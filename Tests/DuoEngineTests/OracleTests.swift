@@ -117,6 +117,36 @@ final class OracleTests: XCTestCase {
         }
     }
 
+    /// The keys and values a search leaves for a leaf are those of the token's forward pass under
+    /// that leaf's pattern, for subtrees grown side by side and for a beam (one tree).
+    func testKeysAndValuesOfALeafEqualTheForwardPassOfItsPattern() throws {
+        let model = try Fixtures.model("tiny-model")
+        let c = model.config
+        let t = 3
+        let context = InferenceSession(model: model)
+        _ = try context.forwardHidden(Array(ids[0..<t]), policy: UniformPolicy(.big))
+        let tree = OracleTree(model: model)
+        for beamWidth in [nil, 3] {
+            let leaves = tree.search(
+                token: ids[t], target: ids[t + 1], cache: context.cache, contextLength: t, constraint: .anyBigSmall,
+                beamWidth: beamWidth)
+            for leaf in [leaves.first!, leaves[leaves.count / 2], leaves.last!] {
+                let fromTree = InferenceSession(model: model)
+                _ = try fromTree.forwardHidden(Array(ids[0..<t]), policy: UniformPolicy(.big))
+                tree.appendKeysAndValues(of: leaf.pattern, to: fromTree.cache)
+                let forward = InferenceSession(model: model)
+                _ = try forward.forwardHidden(Array(ids[0..<t]), policy: UniformPolicy(.big))
+                _ = try forward.forwardHidden([ids[t]], policy: PatternPolicy(leaf.pattern))
+                XCTAssertEqual(fromTree.position, t + 1)
+                for l in 0..<c.numLayers {
+                    for (a, b) in [(fromTree.cache.keys[l], forward.cache.keys[l]), (fromTree.cache.values[l], forward.cache.values[l])] {
+                        for i in 0..<c.kvWidth { XCTAssertEqual(a.row(t)[i], b.row(t)[i], accuracy: 1e-5, "layer \(l) \(i)") }
+                    }
+                }
+            }
+        }
+    }
+
     func testEveryKMatchesSeparateRunsAndFixedContextSharesOneTree() throws {
         let model = try Fixtures.model("tiny-model")
         let fixed = OracleContext.fixed(UniformPolicy(.big))

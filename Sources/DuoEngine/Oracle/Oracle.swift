@@ -105,7 +105,7 @@ public enum Oracle {
                                     scoring: .bestPerBigCount)
                                 let choice = best(leaves, position: t, target: ids[t + 1])
                                 found[k].append(choice)
-                                _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern))
+                                tree.appendKeysAndValues(of: choice.pattern, to: session.cache)
                                 jobs.advance(total: positions * ks.count)
                             }
                         }
@@ -160,7 +160,7 @@ public enum Oracle {
                 scoring: .bestPerBigCount)
             let choice = best(leaves, position: t, target: ids[t + 1])
             results.append(choice)
-            if case .causal = context { _ = try session.forwardHidden([ids[t]], policy: PatternPolicy(choice.pattern)) }
+            if case .causal = context { tree.appendKeysAndValues(of: choice.pattern, to: session.cache) }
             if let onChoice, !onChoice(choice) { throw OracleStopped() }
             progress(t + 1 - start, positions - start)
         }

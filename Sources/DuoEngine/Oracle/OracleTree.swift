@@ -44,6 +44,7 @@ public final class OracleTree {
                     partial.flatMap { p in constraint.routes.map { p + [$0] } }
                 }
                 if subtrees.count != prefixes.count { subtrees = prefixes.map { _ in OracleTree(model: model) } }
+                grewInSubtrees = true
                 let parts = subtrees
                 var found = [Frontier?](repeating: nil, count: prefixes.count)
                 found.withUnsafeMutableBufferPointer { found in
@@ -58,11 +59,45 @@ public final class OracleTree {
                 // The subtrees in order are the tree in order.
                 grown = Frontier(joining: found.map { $0! }, width: model.config.hiddenSize)
             } else {
+                grewInSubtrees = false
                 grown = grow(
                     token: id, target: target, cache: cache, contextLength: t, constraint: constraint, beamWidth: beamWidth, prefix: [])
             }
             return score(grown, target: target, scoring: scoring)
         }
+    }
+
+    /// Appends to `cache`, at position `cache.count`, the keys and values that the last search
+    /// computed for its token under `pattern` (a leaf of that search): what a forward pass of the
+    /// token with that pattern would append, without running it again. The causal oracle extends
+    /// its context with each position's winner this way.
+    public func appendKeysAndValues(of pattern: [Route], to cache: KVCache) {
+        let L = model.config.numLayers
+        precondition(pattern.count == L && cache.count < cache.capacity, "OracleTree: pattern or cache")
+        if grewInSubtrees {
+            let prefix = Array(pattern.prefix(Self.splitDepth))
+            let tree = subtrees.first { $0.grownPrefix == prefix && $0.grownAt == cache.count }
+            precondition(tree != nil, "OracleTree: the pattern is not a leaf of the last search")
+            tree!.appendOwnKeysAndValues(of: pattern, to: cache)
+        } else {
+            appendOwnKeysAndValues(of: pattern, to: cache)
+        }
+    }
+
+    private func appendOwnKeysAndValues(of pattern: [Route], to cache: KVCache) {
+        let c = model.config
+        let t = cache.count
+        precondition(grownAt == t, "OracleTree: the last search was not at the cache's next position")
+        var code: UInt64 = 0
+        for l in 0..<c.numLayers {
+            guard let row = entryCodes[l].firstIndex(of: code) else {
+                preconditionFailure("OracleTree: the pattern is not a leaf of the last search")
+            }
+            cache.keys[l].row(t).update(from: layerKeysAndValues.buffer(2 * l, count: 0) + row * c.kvWidth, count: c.kvWidth)
+            cache.values[l].row(t).update(from: layerKeysAndValues.buffer(2 * l + 1, count: 0) + row * c.kvWidth, count: c.kvWidth)
+            code |= UInt64(pattern[l].rawValue) << (2 * UInt64(l))
+        }
+        cache.count = t + 1
     }
 
     /// The leaves of a grown tree: their residual streams, routes (two bits a layer) and big counts.
@@ -129,6 +164,9 @@ public final class OracleTree {
         precondition(t <= cache.count && t < c.maxPositions, "OracleTree: context beyond the cache")
         rowsThroughAttention = 0
         rowsThroughFFN = [:]
+        grownAt = t
+        grownPrefix = prefix
+        entryCodes = Array(repeating: [], count: L)
         // The frontier's residual streams, `m` rows, and the next layer's, in two scratch slots
         // that swap after every layer.
         var (frontierSlot, childrenSlot) = (Scratch.frontier, Scratch.children)
@@ -147,13 +185,15 @@ public final class OracleTree {
         for l in 0..<L {
             let lw = w.layers[l]
             rowsThroughAttention += m
+            entryCodes[l] = codes
             // Attention: each prefix's own query/key/value at position t against the shared context.
             let normed = buffer(.normed, m * d)
             Ops.rmsNorm(frontier, rows: m, width: d, weight: lw.inputNorm.data, eps: c.rmsNormEps, into: normed)
             let (qWidth, kvWidth) = (c.qWidth, c.kvWidth)
             let q = buffer(.q, m * qWidth)
-            let k = buffer(.k, m * kvWidth)
-            let v = buffer(.v, m * kvWidth)
+            // Kept per layer: the search's winner takes its keys and values into the cache.
+            let k = layerKeysAndValues.buffer(2 * l, count: m * kvWidth)
+            let v = layerKeysAndValues.buffer(2 * l + 1, count: m * kvWidth)
             LayerKernels.projectQKV(
                 normed, rows: m, layer: lw, config: c, rope: model.rope, position: { _ in t }, q: q, k: k, v: v,
                 linear: LayerKernels.splitLinear)
@@ -257,11 +297,20 @@ public final class OracleTree {
 
     /// The scratch slots of `grow`.
     private enum Scratch: Int, CaseIterable {
-        case frontier, children, normed, q, k, v, attended, scores, ffnInput, gate, up, ffnOutput
+        case frontier, children, normed, q, attended, scores, ffnInput, gate, up, ffnOutput
     }
 
     /// `grow`'s temporaries, kept from one search to the next.
     private let scratch = ScratchBuffers(slots: Scratch.allCases.count)
+    /// Per layer, the keys (slot 2l) and values (2l + 1) of the frontier that entered it in the
+    /// last `grow`, and that frontier's prefixes (`entryCodes`); the context length it grew at.
+    private lazy var layerKeysAndValues = ScratchBuffers(slots: 2 * model.config.numLayers)
+    private var entryCodes: [[UInt64]] = []
+    private var grownAt = -1
+    private var grownPrefix: [Route] = []
+    /// Whether the last search grew in `subtrees` (one per prefix of `splitDepth` routes).
+    private var grewInSubtrees = false
+
     /// The trees that grow the subtrees of `search` (kept, with their scratch, for the next token).
     private var subtrees: [OracleTree] = []
 
