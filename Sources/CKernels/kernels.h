@@ -128,14 +128,14 @@ static inline void duo_rms_norm_backward(
     DUO_DISPATCH(level, rms_norm_backward, dy, x, inverse_rms, w, rows, width, dx, dw);
 }
 
-/// Packs w [n][k] (row-major, one row per output) into panels of 32 outputs for duo_gemm_packed:
-/// panel p holds, for each k, the weights of outputs 32p ..< 32p + 32 (zero past n). `panels`
-/// has room for ceil(n / 32) * 32 * k floats.
-static inline void duo_pack_panels(const float *w, long n, long k, float *panels) {
+/// Packs `scale` times w [n][k] (one row of k per output, rows `ldw` apart) into panels of 32
+/// outputs for duo_gemm_packed: panel p holds, for each k, the weights of outputs 32p ..< 32p + 32
+/// (zero past n). `panels` has room for ceil(n / 32) * 32 * k floats.
+static inline void duo_pack_panels(const float *w, long ldw, long n, long k, float scale, float *panels) {
     for (long p = 0; p * 32 < n; p++)
         for (long kk = 0; kk < k; kk++)
             for (long j = 0; j < 32; j++)
-                panels[(p * k + kk) * 32 + j] = p * 32 + j < n ? w[(p * 32 + j) * k + kk] : 0;
+                panels[(p * k + kk) * 32 + j] = p * 32 + j < n ? w[(p * 32 + j) * ldw + kk] * scale : 0;
 }
 
 /// y (+)= x w^T for m rows of x and the outputs of panels first ..< first + count of w packed by

@@ -212,4 +212,57 @@ final class KernelTests: XCTestCase {
         LayerKernels.splitLinear(x.data, 4, weight, after.data, false)
         for i in 0..<after.count { XCTAssertEqual(after.data[i], 2 * before.data[i], accuracy: 1e-4) }
     }
+
+    /// One attention head against a Double reference at every level this machine runs (packed
+    /// keys and values where the packed product is used, BLAS elsewhere): queries after a cached
+    /// prefix, blocks of `causalBlock` with a ragged last one, a sliding window, and head sizes
+    /// on and off the 32-wide panels.
+    func testAttentionHeadEqualsTheReferenceAtEveryLevel() {
+        var rng = SplitMix64(seed: 9)
+        for (headDim, first, rows, window) in [(32, 0, 150, nil), (40, 30, 70, nil), (64, 5, 66, 20), (8, 0, 3, nil)]
+            as [(Int, Int, Int, Int?)]
+        {
+            let context = first + rows
+            let (qStride, kvStride, outStride) = (headDim + 3, headDim + 5, headDim + 7)
+            let q = Tensor(shape: [rows, qStride])
+            let keys = Tensor(shape: [context, kvStride])
+            let values = Tensor(shape: [context, kvStride])
+            for t in [q, keys, values] { randomize(t, &rng) }
+            // The reference: softmax over the visible keys (within the window) of scaled dot products.
+            var expected = [Double](repeating: 0, count: rows * headDim)
+            for i in 0..<rows {
+                let position = first + i
+                let lowest = window.map { max(0, position - $0 + 1) } ?? 0
+                var scores = [Double](repeating: -.infinity, count: context)
+                for s in lowest...position {
+                    var dot = 0.0
+                    for d in 0..<headDim { dot += Double(q.row(i)[d]) * Double(keys.row(s)[d]) }
+                    scores[s] = dot / Double(headDim).squareRoot()
+                }
+                let top = scores.max()!
+                let weights = scores.map { exp($0 - top) }
+                let sum = weights.reduce(0, +)
+                for s in 0..<context {
+                    for d in 0..<headDim { expected[i * headDim + d] += weights[s] / sum * Double(values.row(s)[d]) }
+                }
+            }
+            for simd in SIMDLevel.supported {
+                let out = Tensor(shape: [rows, outStride])
+                let probabilities = Tensor(shape: [rows, context])
+                LayerKernels.attendHead(
+                    q: q.data, qStride: qStride, rows: rows, first: first, keys: keys.data, values: values.data, kvStride: kvStride,
+                    headDim: headDim, window: window, probabilities: probabilities.data, out: out.data, outStride: outStride, simd: simd)
+                for i in 0..<rows {
+                    for d in 0..<headDim {
+                        XCTAssertEqual(
+                            Double(out.row(i)[d]), expected[i * headDim + d], accuracy: 1e-5, "\(simd.name) hd \(headDim) row \(i) dim \(d)"
+                        )
+                    }
+                    let masked = (first + i + 1)..<context
+                    XCTAssertTrue(masked.allSatisfy { probabilities.row(i)[$0] == 0 }, "\(simd.name): masked keys weigh 0")
+                }
+            }
+        }
+    }
+
 }

@@ -93,7 +93,8 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         let c = model.config
         let n = hidden.rows
         let normed = Tensor(shape: [n, c.hiddenSize])
-        Ops.rmsNorm(hidden.data, rows: n, width: c.hiddenSize, weight: model.weights.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
+        LayerKernels.rmsNorm(
+            hidden.data, rows: n, width: c.hiddenSize, weight: model.weights.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
         let out = Tensor(shape: [n, c.vocabSize])
         LayerKernels.splitLinear(normed.data, n, model.weights.lmHead, out.data, false)
         return out
@@ -106,7 +107,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         let w = model.weights.layers[layer]
         let n = x.rows
         let hd = c.headDim
-        Ops.rmsNorm(x.data, rows: n, width: c.hiddenSize, weight: w.inputNorm.data, eps: c.rmsNormEps, into: s.normed.data)
+        LayerKernels.rmsNorm(x.data, rows: n, width: c.hiddenSize, weight: w.inputNorm.data, eps: c.rmsNormEps, into: s.normed.data)
         let keys = cache.keys[layer]
         let values = cache.values[layer]
         LayerKernels.projectQKV(
@@ -138,7 +139,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         let w = model.weights.layers[layer]
         let n = x.rows
         let d = c.hiddenSize
-        Ops.rmsNorm(x.data, rows: n, width: d, weight: w.postNorm.data, eps: c.rmsNormEps, into: s.normed.data)
+        LayerKernels.rmsNorm(x.data, rows: n, width: d, weight: w.postNorm.data, eps: c.rmsNormEps, into: s.normed.data)
         let chosen = policy.routes(layer: layer, positions: positions, ffnInput: s.normed.data, width: d)
         guard chosen.count == n else { throw DuoError("policy \(policy.name) returned \(chosen.count) routes for \(n) tokens") }
         for route in [Route.small, .big] {

@@ -17,7 +17,7 @@ public final class PackedWeights: @unchecked Sendable {  // immutable after init
         inputs = weight.columns
         panelCount = (outputs + 31) / 32
         data = .allocate(capacity: max(1, panelCount * 32 * inputs))
-        duo_pack_panels(weight.data, outputs, inputs, data)
+        duo_pack_panels(weight.data, inputs, outputs, inputs, 1, data)
     }
 
     deinit { data.deallocate() }
