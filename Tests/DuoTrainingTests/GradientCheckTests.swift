@@ -129,44 +129,47 @@ final class GradientCheckTests: XCTestCase {
 
     /// One head's attention backward over several causal blocks (the last one ragged), with and
     /// without a sliding window reaching across a block boundary: dq, dk, dv against central
-    /// differences of `LayerKernels.attendHead`, with the rows strided as in a layer's buffers.
+    /// differences of `LayerKernels.attendHead`, with the rows strided as in a layer's buffers;
+    /// at every SIMD level (packed keys and values where the packed product is used, else BLAS).
     func testAttentionBackwardOverSeveralBlocks() {
         let (rows, hd, width) = (2 * LayerKernels.causalBlock + 7, 4, 6)
-        for window in [nil, LayerKernels.causalBlock + 3] as [Int?] {
-            let q = randomTensor([rows, width])
-            let k = randomTensor([rows, width])
-            let v = randomTensor([rows, width])
-            let r = randomTensor([rows, width])
-            let probabilities = Tensor(shape: [rows, rows])
-            let out = Tensor(shape: [rows, width])
-            func loss() -> Double {
-                LayerKernels.attendHead(
-                    q: q.data, qStride: width, rows: rows, first: 0, keys: k.data, values: v.data, kvStride: width, headDim: hd,
-                    window: window, probabilities: probabilities.data, out: out.data, outStride: width)
-                var sum = 0.0
-                for t in 0..<rows { for i in 0..<hd { sum += Double(out.row(t)[i]) * Double(r.row(t)[i]) } }
-                return sum
-            }
-            _ = loss()
-            let (dq, dk, dv) = (Tensor(shape: [rows, width]), Tensor(shape: [rows, width]), Tensor(shape: [rows, width]))
-            let scratch = Tensor(shape: [rows, rows])
-            BackwardOps.attendHeadBackward(
-                q: q.data, qStride: width, keys: k.data, values: v.data, kvStride: width, rows: rows, headDim: hd,
-                probabilities: probabilities.data, dOut: r.data, dOutStride: width, scratch: scratch.data,
-                dQ: dq.data, dK: dk.data, dV: dv.data)
-            for (x, analytic) in [(q, dq), (k, dk), (v, dv)] {
-                for t in stride(from: 0, to: rows, by: 5) {
-                    for i in 0..<hd {
-                        let saved = x.row(t)[i]
-                        x.row(t)[i] = saved + 1e-2
-                        let plus = loss()
-                        x.row(t)[i] = saved - 1e-2
-                        let minus = loss()
-                        x.row(t)[i] = saved
-                        let numeric = (plus - minus) / 2e-2
-                        XCTAssertEqual(
-                            Double(analytic.row(t)[i]), numeric, accuracy: 2e-3 * max(1, abs(numeric)),
-                            "window \(String(describing: window)), row \(t), column \(i)")
+        for simd in SIMDLevel.supported {
+            for window in [nil, LayerKernels.causalBlock + 3] as [Int?] {
+                let q = randomTensor([rows, width])
+                let k = randomTensor([rows, width])
+                let v = randomTensor([rows, width])
+                let r = randomTensor([rows, width])
+                let probabilities = Tensor(shape: [rows, rows])
+                let out = Tensor(shape: [rows, width])
+                func loss() -> Double {
+                    LayerKernels.attendHead(
+                        q: q.data, qStride: width, rows: rows, first: 0, keys: k.data, values: v.data, kvStride: width, headDim: hd,
+                        window: window, probabilities: probabilities.data, out: out.data, outStride: width, simd: simd)
+                    var sum = 0.0
+                    for t in 0..<rows { for i in 0..<hd { sum += Double(out.row(t)[i]) * Double(r.row(t)[i]) } }
+                    return sum
+                }
+                _ = loss()
+                let (dq, dk, dv) = (Tensor(shape: [rows, width]), Tensor(shape: [rows, width]), Tensor(shape: [rows, width]))
+                let scratch = Tensor(shape: [rows, rows])
+                BackwardOps.attendHeadBackward(
+                    q: q.data, qStride: width, keys: k.data, values: v.data, kvStride: width, rows: rows, headDim: hd,
+                    probabilities: probabilities.data, dOut: r.data, dOutStride: width, scratch: scratch.data,
+                    dQ: dq.data, dK: dk.data, dV: dv.data, simd: simd)
+                for (x, analytic) in [(q, dq), (k, dk), (v, dv)] {
+                    for t in stride(from: 0, to: rows, by: 5) {
+                        for i in 0..<hd {
+                            let saved = x.row(t)[i]
+                            x.row(t)[i] = saved + 1e-2
+                            let plus = loss()
+                            x.row(t)[i] = saved - 1e-2
+                            let minus = loss()
+                            x.row(t)[i] = saved
+                            let numeric = (plus - minus) / 2e-2
+                            XCTAssertEqual(
+                                Double(analytic.row(t)[i]), numeric, accuracy: 2e-3 * max(1, abs(numeric)),
+                                "\(simd.name) window \(String(describing: window)), row \(t), column \(i)")
+                        }
                     }
                 }
             }

@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 
 /// The steps of the Llama block, each written once with its buffers passed in (as llm.c does),
@@ -109,14 +108,19 @@ public enum LayerKernels {
     ) {
         let context = first + rows
         let scale = 1 / Float(headDim).squareRoot()
-        // The keys and values packed for the packed product where it is the faster one: BLAS
-        // packs both operands of every block's two products, which for a head's 32-wide
-        // products costs about what the multiply does (measured: prefill's attention took 30% of
-        // its time for 10% of its FLOPs).
-        let packed =
-            PackedWeights.isFaster(rows: min(causalBlock, rows), simd: simd)
-            ? PackedHead(keys, values, kvStride, context, headDim, scale) : nil
-        defer { packed?.deallocate() }
+        // The keys and values packed (`PackedRows`) where the packed product is the faster one:
+        // measured, a prefill's attention took 30% of its time for 10% of its FLOPs through BLAS.
+        var packed: (keys: PackedRows, values: PackedRows)?
+        if PackedWeights.isFaster(rows: min(causalBlock, rows), simd: simd) {
+            packed = (
+                PackedRows(keys, stride: kvStride, count: context, width: headDim, scale: scale, positionsAreOutputs: true),
+                PackedRows(values, stride: kvStride, count: context, width: headDim, positionsAreOutputs: false)
+            )
+        }
+        defer {
+            packed?.keys.deallocate()
+            packed?.values.deallocate()
+        }
         // Queries in blocks: a block sees only the keys up to its last row, so the masked upper
         // triangle is neither multiplied nor exponentiated (about half of a prefill's attention).
         var start = 0
@@ -125,9 +129,7 @@ public enum LayerKernels {
             let visible = first + start + n
             let scores = probabilities + start * context
             if let packed {
-                duo_gemm_packed(
-                    simd.rawValue, q + start * qStride, qStride, n, packed.keys, visible, headDim, scores, context, 0, 0,
-                    (visible + 31) / 32)
+                packed.keys.multiply(q + start * qStride, ldx: qStride, rows: n, positions: visible, into: scores, ldy: context, simd: simd)
             } else {
                 BLAS.gemmABt(
                     m: n, n: visible, k: headDim, a: q + start * qStride, lda: qStride, b: keys, ldb: kvStride,
@@ -139,45 +141,14 @@ public enum LayerKernels {
                 if visible < context { (row + visible).update(repeating: 0, count: context - visible) }
             }
             if let packed {
-                for p in 0..<(headDim + 31) / 32 {
-                    duo_gemm_packed(
-                        simd.rawValue, scores, context, n, packed.values + p * 32 * context, min(32, headDim - p * 32), visible,
-                        out + start * outStride + p * 32, outStride, 0, 0, 1)
-                }
+                packed.values.multiply(
+                    scores, ldx: context, rows: n, positions: visible, into: out + start * outStride, ldy: outStride, simd: simd)
             } else {
                 BLAS.gemmAB(
                     m: n, n: headDim, k: visible, a: scores, lda: context, b: values, ldb: kvStride,
                     c: out + start * outStride, ldc: outStride)
             }
             start += n
-        }
-    }
-
-    /// One head's keys and values packed for `duo_gemm_packed`: the keys (scaled) as the weights
-    /// of one output per position, in panels of 32 positions; the values as the weights of one
-    /// output per head dimension, in panels of 32 dimensions (for each position, its 32 values).
-    private struct PackedHead {
-        let keys: UnsafeMutablePointer<Float>
-        let values: UnsafeMutablePointer<Float>
-
-        init(_ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ stride: Int, _ context: Int, _ headDim: Int, _ scale: Float) {
-            keys = .allocate(capacity: (context + 31) / 32 * 32 * headDim)
-            duo_pack_panels(k, stride, context, headDim, scale, keys)
-            let panels = (headDim + 31) / 32
-            values = .allocate(capacity: panels * 32 * context)
-            for p in 0..<panels {
-                let width = min(32, headDim - p * 32)
-                for s in 0..<context {
-                    let row = values + (p * context + s) * 32
-                    row.update(from: v + s * stride + p * 32, count: width)
-                    if width < 32 { (row + width).update(repeating: 0, count: 32 - width) }
-                }
-            }
-        }
-
-        func deallocate() {
-            keys.deallocate()
-            values.deallocate()
         }
     }
 

@@ -24,10 +24,24 @@ enum BackwardOps {
         q: UnsafePointer<Float>, qStride: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
         rows: Int, headDim hd: Int, probabilities p: UnsafePointer<Float>, dOut: UnsafePointer<Float>, dOutStride: Int,
         scratch dp: UnsafeMutablePointer<Float>, dQ: UnsafeMutablePointer<Float>, dK: UnsafeMutablePointer<Float>,
-        dV: UnsafeMutablePointer<Float>
+        dV: UnsafeMutablePointer<Float>, simd: SIMDLevel = .active
     ) {
         let T = rows
         let scale = 1 / Float(hd).squareRoot()
+        // dP = dO V^T and dQ = scale dS K on packed values and keys (`PackedRows`), as the forward
+        // pass where the packed product is the faster one; the two products with a transposed
+        // operand (dV, dK) stay with BLAS.
+        var packed: (values: PackedRows, keys: PackedRows)?
+        if PackedWeights.isFaster(rows: min(LayerKernels.causalBlock, T), simd: simd) {
+            packed = (
+                PackedRows(values, stride: kvStride, count: T, width: hd, positionsAreOutputs: true),
+                PackedRows(keys, stride: kvStride, count: T, width: hd, scale: scale, positionsAreOutputs: false)
+            )
+        }
+        defer {
+            packed?.values.deallocate()
+            packed?.keys.deallocate()
+        }
         var start = 0
         while start < T {
             let n = min(LayerKernels.causalBlock, T - start)
@@ -37,15 +51,24 @@ enum BackwardOps {
             let dO = dOut + start * dOutStride
             // dV += P^T dO and dP = dO V^T over the visible keys.
             BLAS.gemmAtB(m: visible, n: hd, k: n, a: pBlock, lda: T, b: dO, ldb: dOutStride, c: dV, ldc: kvStride, beta: 1)
-            BLAS.gemmABt(m: n, n: visible, k: hd, a: dO, lda: dOutStride, b: values, ldb: kvStride, c: dpBlock, ldc: T)
+            if let packed {
+                packed.values.multiply(dO, ldx: dOutStride, rows: n, positions: visible, into: dpBlock, ldy: T, simd: simd)
+            } else {
+                BLAS.gemmABt(m: n, n: visible, k: hd, a: dO, lda: dOutStride, b: values, ldb: kvStride, c: dpBlock, ldc: T)
+            }
             // Softmax backward, row by row: dS = P * (dP - <P, dP>); 0 for the keys a query cannot see.
             for i in start..<visible {
                 softmaxBackward(p + i * T, dp + i * T, count: i + 1)
                 if i + 1 < visible { (dp + i * T + i + 1).update(repeating: 0, count: visible - i - 1) }
             }
             // dQ = scale dS K and dK += scale dS^T Q.
-            BLAS.gemmAB(
-                m: n, n: hd, k: visible, a: dpBlock, lda: T, b: keys, ldb: kvStride, c: dQ + start * qStride, ldc: qStride, alpha: scale)
+            if let packed {
+                packed.keys.multiply(dpBlock, ldx: T, rows: n, positions: visible, into: dQ + start * qStride, ldy: qStride, simd: simd)
+            } else {
+                BLAS.gemmAB(
+                    m: n, n: hd, k: visible, a: dpBlock, lda: T, b: keys, ldb: kvStride, c: dQ + start * qStride, ldc: qStride,
+                    alpha: scale)
+            }
             BLAS.gemmAtB(
                 m: visible, n: hd, k: n, a: dpBlock, lda: T, b: q + start * qStride, ldb: qStride, c: dK, ldc: kvStride, alpha: scale,
                 beta: 1)
