@@ -57,6 +57,17 @@ public enum LayerKernels {
         SplitGEMM.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
     }
 
+    /// `y = x` over `count` floats, in slices across the cores (a trainer's activations are
+    /// megabytes: copied on one core, the other waited).
+    public static func copy(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        Parallel.forEachSlice(count, minimum: 1 << 16) { r in (y + r.lowerBound).update(from: x + r.lowerBound, count: r.count) }
+    }
+
+    /// `x = 0` over `count` floats, in slices across the cores.
+    public static func zero(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        Parallel.forEachSlice(count, minimum: 1 << 16) { r in (x + r.lowerBound).update(repeating: 0, count: r.count) }
+    }
+
     /// `Ops.rmsNorm` of `rows` rows in slices of rows across the cores (each row's result is
     /// that of one call); `inverseRMS`, when given, receives each row's inverse RMS.
     public static func rmsNorm(

@@ -173,10 +173,10 @@ public final class TrainingGraph {
                     out: a.attended.row(b * T) + h * hd, outStride: c.qWidth)
             }
         }
-        a.mid.data.update(from: a.input.data, count: n * d)
+        LayerKernels.copy(a.input.data, into: a.mid.data, count: n * d)
         SplitGEMM.linear(a.attended.data, rows: n, weight: w.o, into: a.mid.data, accumulate: true)
         rmsNorm(a.mid, weight: w.postNorm, into: a.normed2, inverseRMS: a.inverseRMS2)
-        output.data.update(from: a.mid.data, count: n * d)
+        LayerKernels.copy(a.mid.data, into: output.data, count: n * d)
         var mixing: RouterMixing?
         if case .soft(let m) = routing {
             m.forward(layer: l, input: a.normed2.data, rows: n)
@@ -247,7 +247,7 @@ public final class TrainingGraph {
         if let g {
             SplitGEMM.gemmAtB(m: v, n: d, k: n, a: logits.data, lda: v, b: finalNormed.data, ldb: d, c: g.lmHead.data, ldc: d, beta: 1)
         }
-        dx.zero()
+        LayerKernels.zero(dx.data, count: dx.count)
         rmsNormBackward(dy: dNormed, x: final, inverseRMS: finalInverseRMS, weight: w.finalNorm, dx: dx, dw: g?.finalNorm)
         for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
             backwardLayer(l, weights: w.layers[l], gradients: g?.layers[l], mixing: mixing)
@@ -264,7 +264,7 @@ public final class TrainingGraph {
         let hd = c.headDim
         let T = length
         // FFN modules.
-        dNormed.zero()
+        LayerKernels.zero(dNormed.data, count: dNormed.count)
         if mixing != nil { dRouteProbabilities.zero() }
         for module in a.modules {
             let m = module.rows.count
@@ -310,7 +310,7 @@ public final class TrainingGraph {
         if let mixing {
             mixing.backward(layer: l, dp: dRouteProbabilities, input: a.normed2.data, rows: n, dInput: dNormed.data)
         }
-        dMid.data.update(from: dx.data, count: n * d)
+        LayerKernels.copy(dx.data, into: dMid.data, count: n * d)
         rmsNormBackward(dy: dNormed, x: a.mid, inverseRMS: a.inverseRMS2, weight: w.postNorm, dx: dMid, dw: g?.postNorm)
         // Attention output projection.
         SplitGEMM.gemmAB(m: n, n: c.qWidth, k: d, a: dMid.data, lda: d, b: w.o.data, ldb: c.qWidth, c: dAttended.data, ldc: c.qWidth)
@@ -319,11 +319,11 @@ public final class TrainingGraph {
                 m: d, n: c.qWidth, k: n, a: dMid.data, lda: d, b: a.attended.data, ldb: c.qWidth, c: g.o.data, ldc: c.qWidth, beta: 1)
         }
         // Attention heads.
-        dK.zero()
-        dV.zero()
         let group = c.numHeads / c.numKVHeads
         // One sequence per core; each writes only its own rows of dQ, dK, dV.
         Parallel.forEach(batch) { b in
+            dK.row(b * T).update(repeating: 0, count: T * c.kvWidth)
+            dV.row(b * T).update(repeating: 0, count: T * c.kvWidth)
             let dp = dProbabilities.data + b * T * T
             for h in 0..<c.numHeads {
                 let kv = h / group
@@ -354,7 +354,7 @@ public final class TrainingGraph {
                 BackwardOps.addColumnSums(dV.data, rows: n, width: c.kvWidth, into: bias.v.data)
             }
         }
-        dx.data.update(from: dMid.data, count: n * d)
+        LayerKernels.copy(dMid.data, into: dx.data, count: n * d)
         rmsNormBackward(dy: dNormed, x: a.input, inverseRMS: a.inverseRMS1, weight: w.inputNorm, dx: dx, dw: g?.inputNorm)
     }
 
