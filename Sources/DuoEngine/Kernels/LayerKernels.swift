@@ -29,10 +29,23 @@ public enum LayerKernels {
         let split = parts > 1 && !Parallel.isInsideJob && rows * weight.rows * weight.columns >= 1 << 20
         if PackedWeights.isFaster(rows: rows) {
             let packed = weight.packedPanels()
-            let splits = split && packed.panelCount >= 2 * parts ? parts : 1
-            Parallel.forEach(splits) { part in
-                let panels = (packed.panelCount * part / splits)..<(packed.panelCount * (part + 1) / splits)
-                packed.product(x, rows: rows, into: y, accumulate: accumulate, panels: panels)
+            if split && packed.panelCount >= 2 * parts {
+                Parallel.forEach(parts) { part in
+                    let panels = (packed.panelCount * part / parts)..<(packed.panelCount * (part + 1) / parts)
+                    packed.product(x, rows: rows, into: y, accumulate: accumulate, panels: panels)
+                }
+            } else if split && rows >= 16 * parts {
+                // Too few panels to share (the 64 outputs of a grouped-query key projection):
+                // each core takes a block of rows, in whole blocks of 8, over every panel.
+                let blocks = (rows + 7) / 8
+                Parallel.forEach(parts) { part in
+                    let r = min(rows, blocks * part / parts * 8)..<min(rows, blocks * (part + 1) / parts * 8)
+                    packed.product(
+                        x + r.lowerBound * weight.columns, rows: r.count, into: y + r.lowerBound * weight.rows, accumulate: accumulate,
+                        panels: 0..<packed.panelCount)
+                }
+            } else {
+                packed.product(x, rows: rows, into: y, accumulate: accumulate, panels: 0..<packed.panelCount)
             }
             return
         }
