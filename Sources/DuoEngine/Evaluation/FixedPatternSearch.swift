@@ -21,8 +21,8 @@ public enum FixedPatternSearch {
     ) throws -> [Int: Double] {
         var results: [Int: Double] = [:]
         try walk(model: model, ids: ids, bigCounts: bigCounts, low: low, shouldContinue: shouldContinue, progress: progress) {
-            index, normed, jobs in
-            let loss = summedLoss(model: model, ids: ids, logits: lmHead(model: model, normed))
+            index, normed, logits, jobs in
+            let loss = summedLoss(model: model, ids: ids, logits: lmHead(model: model, normed, into: logits))
             jobs.locked { results[index] = loss }
         }
         return results
@@ -43,12 +43,12 @@ public enum FixedPatternSearch {
         var bound = TangentBound(model: model, targets: Array(ids.dropFirst()))
         var exact = 0
         try walk(model: model, ids: ids, bigCounts: bigCounts, low: low, shouldContinue: shouldContinue, progress: progress) {
-            index, normed, jobs in
+            index, normed, logits, jobs in
             let k = index.nonzeroBitCount
             let (points, incumbent) = jobs.locked { (bound, winners[k]) }
             let lower = points.lowerBound(normed)
             if let incumbent, let lower, lower > incumbent.loss + TangentBound.margin * Double(ids.count - 1) { return }
-            let logits = lmHead(model: model, normed)
+            lmHead(model: model, normed, into: logits)
             let loss = summedLoss(model: model, ids: ids, logits: logits)
             let point = points.point(logits: logits, loss: loss, lowerBound: lower)
             jobs.locked {
@@ -62,13 +62,14 @@ public enum FixedPatternSearch {
         return (winners, exact)
     }
 
-    /// Walks the prefix tree; `leaf(index, normed, jobs)` sees each admissible pattern's
-    /// final-norm output `[ids.count, d]`. The subtrees below the first `splitDepth` layers run
+    /// Walks the prefix tree; `leaf(index, normed, logits, jobs)` sees each admissible pattern's
+    /// final-norm output `[ids.count, d]` and a buffer for its logits `[ids.count, vocab]` (one per
+    /// job, reused from leaf to leaf). The subtrees below the first `splitDepth` layers run
     /// side by side on the cores (`Parallel.forEachJob`), each in increasing pattern index;
     /// `leaf` guards what they share with `jobs.locked`.
     private static func walk(
         model: DuoModel, ids: [Int], bigCounts: ClosedRange<Int>, low: Route, shouldContinue: () -> Bool,
-        progress: (Int, Int) -> Void, leaf: (Int, Tensor, JobControl) throws -> Void
+        progress: (Int, Int) -> Void, leaf: (Int, Tensor, Tensor, JobControl) throws -> Void
     ) throws {
         let c = model.config
         let L = c.numLayers
@@ -92,13 +93,14 @@ public enum FixedPatternSearch {
                         let session = InferenceSession(model: model, capacity: n)
                         let streams = [try session.embed(ids)] + (0..<L).map { _ in Tensor(shape: [n, d]) }
                         let normed = Tensor(shape: [n, d])
+                        let logits = Tensor(shape: [n, c.vocabSize])
                         func visit(depth: Int, index: Int, bigs: Int) throws {
                             if depth == L {
                                 guard jobs.proceed() else { throw OracleStopped() }
                                 Ops.rmsNorm(
                                     streams[L].data, rows: n, width: d, weight: model.weights.finalNorm.data, eps: c.rmsNormEps,
                                     into: normed.data)
-                                try leaf(index, normed, jobs)
+                                try leaf(index, normed, logits, jobs)
                                 jobs.advance(total: total)
                                 return
                             }
@@ -125,8 +127,9 @@ public enum FixedPatternSearch {
     /// share uneven subtrees (a budget of k big layers leaves more patterns below "small").
     static let splitDepth = 3
 
-    private static func lmHead(model: DuoModel, _ normed: Tensor) -> Tensor {
-        let logits = Tensor(shape: [normed.rows, model.config.vocabSize])
+    /// The LM head of `normed` into `logits` (overwritten), which it returns.
+    @discardableResult
+    private static func lmHead(model: DuoModel, _ normed: Tensor, into logits: Tensor) -> Tensor {
         LayerKernels.splitLinear(normed.data, normed.rows, model.weights.lmHead, logits.data, false)
         return logits
     }
