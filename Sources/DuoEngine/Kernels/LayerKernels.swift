@@ -134,17 +134,12 @@ public enum LayerKernels {
         let scale = 1 / Float(headDim).squareRoot()
         // The keys and values packed (`PackedRows`) where the packed product is the faster one:
         // measured, a prefill's attention took 30% of its time for 10% of its FLOPs through BLAS.
-        var packed: (keys: PackedRows, values: PackedRows)?
-        if PackedWeights.isFaster(rows: min(causalBlock, rows), simd: simd) {
-            packed = (
-                PackedRows(keys, stride: kvStride, count: context, width: headDim, scale: scale, positionsAreOutputs: true),
-                PackedRows(values, stride: kvStride, count: context, width: headDim, positionsAreOutputs: false)
-            )
-        }
-        defer {
-            packed?.keys.deallocate()
-            packed?.values.deallocate()
-        }
+        let packed =
+            PackedWeights.isFaster(rows: min(causalBlock, rows), simd: simd)
+            ? (
+                keys: PackedRows(keys, stride: kvStride, count: context, width: headDim, scale: scale, positionsAreOutputs: true),
+                values: PackedRows(values, stride: kvStride, count: context, width: headDim, positionsAreOutputs: false)
+            ) : nil
         // Queries in blocks: a block sees only the keys up to its last row, so the masked upper
         // triangle is neither multiplied nor exponentiated (about half of a prefill's attention).
         var start = 0

@@ -2,8 +2,8 @@ import CKernels
 
 /// One head's keys or values packed for the packed product (`duo_gemm_packed`), so that the
 /// 32-wide products of attention read them ready-made: BLAS packs both operands of every such
-/// product, which costs about what the multiply does. Packed per use (`deallocate` after).
-public struct PackedRows {
+/// product, which costs about what the multiply does. Packed per use, freed with it.
+public final class PackedRows {
     let data: UnsafeMutablePointer<Float>
     let count: Int
     let width: Int
@@ -53,5 +53,5 @@ public struct PackedRows {
         }
     }
 
-    public func deallocate() { data.deallocate() }
+    deinit { data.deallocate() }
 }

@@ -31,17 +31,12 @@ enum BackwardOps {
         // dP = dO V^T and dQ = scale dS K on packed values and keys (`PackedRows`), as the forward
         // pass where the packed product is the faster one; the two products with a transposed
         // operand (dV, dK) stay with BLAS.
-        var packed: (values: PackedRows, keys: PackedRows)?
-        if PackedWeights.isFaster(rows: min(LayerKernels.causalBlock, T), simd: simd) {
-            packed = (
-                PackedRows(values, stride: kvStride, count: T, width: hd, positionsAreOutputs: true),
-                PackedRows(keys, stride: kvStride, count: T, width: hd, scale: scale, positionsAreOutputs: false)
-            )
-        }
-        defer {
-            packed?.values.deallocate()
-            packed?.keys.deallocate()
-        }
+        let packed =
+            PackedWeights.isFaster(rows: min(LayerKernels.causalBlock, T), simd: simd)
+            ? (
+                values: PackedRows(values, stride: kvStride, count: T, width: hd, positionsAreOutputs: true),
+                keys: PackedRows(keys, stride: kvStride, count: T, width: hd, scale: scale, positionsAreOutputs: false)
+            ) : nil
         var start = 0
         while start < T {
             let n = min(LayerKernels.causalBlock, T - start)
