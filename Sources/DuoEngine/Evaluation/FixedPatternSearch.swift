@@ -22,7 +22,8 @@ public enum FixedPatternSearch {
         var results: [Int: Double] = [:]
         try walk(model: model, ids: ids, bigCounts: bigCounts, low: low, shouldContinue: shouldContinue, progress: progress) {
             index, normed, logits, jobs in
-            let loss = summedLoss(model: model, ids: ids, logits: lmHead(model: model, normed, into: logits))
+            lmHead(model: model, normed, into: logits)
+            let loss = summedLoss(model: model, ids: ids, logits: logits)
             jobs.locked { results[index] = loss }
         }
         return results
@@ -127,11 +128,9 @@ public enum FixedPatternSearch {
     /// share uneven subtrees (a budget of k big layers leaves more patterns below "small").
     static let splitDepth = 3
 
-    /// The LM head of `normed` into `logits` (overwritten), which it returns.
-    @discardableResult
-    private static func lmHead(model: DuoModel, _ normed: Tensor, into logits: Tensor) -> Tensor {
+    /// The LM head of `normed` into `logits` (overwritten).
+    private static func lmHead(model: DuoModel, _ normed: Tensor, into logits: Tensor) {
         LayerKernels.splitLinear(normed.data, normed.rows, model.weights.lmHead, logits.data, false)
-        return logits
     }
 
     /// The summed loss over the targets, rows spread over the cores and added in order.

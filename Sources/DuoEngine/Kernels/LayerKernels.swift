@@ -45,7 +45,7 @@ public enum LayerKernels {
                         panels: 0..<packed.panelCount)
                 }
             } else {
-                packed.product(x, rows: rows, into: y, accumulate: accumulate, panels: 0..<packed.panelCount)
+                localLinear(x, rows, weight, y, accumulate)
             }
             return
         }
