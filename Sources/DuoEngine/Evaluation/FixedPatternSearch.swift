@@ -1,9 +1,10 @@
 import Foundation
 
 /// Scores every fixed big/small pattern (the same routes for every token) on a sequence by
-/// walking a tree of layer prefixes: each node runs one layer over the whole sequence once
-/// (`InferenceSession.prefillLayer`) and hands its residual stream to both children, so 2^L
-/// patterns cost about 2^(L+1) layer passes instead of L x 2^L.
+/// walking a tree of layer prefixes: each node runs one layer's attention over the whole
+/// sequence once (`InferenceSession.prefillAttention`), each child adds its route's FFN
+/// (`prefillFFN`) and hands its residual stream on, so 2^L patterns cost about 2^L attention
+/// and 2^(L+1) FFN passes instead of L x 2^L layers.
 public enum FixedPatternSearch {
     /// A pattern as an index: bit (L-1-l) is 1 when layer l is big, else it takes `low`.
     public static func pattern(index: Int, layers: Int, low: Route = .small) -> [Route] {
@@ -93,6 +94,8 @@ public enum FixedPatternSearch {
                     jobs.run {
                         let session = InferenceSession(model: model, capacity: n)
                         let streams = [try session.embed(ids)] + (0..<L).map { _ in Tensor(shape: [n, d]) }
+                        // Each layer's input plus its attention, kept for the node's second child.
+                        let attended = (0..<L).map { _ in Tensor(shape: [n, d]) }
                         let normed = Tensor(shape: [n, d])
                         let logits = Tensor(shape: [n, c.vocabSize])
                         func visit(depth: Int, index: Int, bigs: Int) throws {
@@ -105,15 +108,19 @@ public enum FixedPatternSearch {
                                 jobs.advance(total: total)
                                 return
                             }
-                            // The first layers follow this job's subtree.
-                            let bits = depth < split ? [(top >> (split - 1 - depth)) & 1] : [0, 1]
+                            // The first layers follow this job's subtree; subtrees that cannot reach an
+                            // allowed number of big layers are pruned.
+                            let bits = (depth < split ? [(top >> (split - 1 - depth)) & 1] : [0, 1]).filter {
+                                bigs + $0 <= bigCounts.upperBound && bigs + $0 + (L - depth - 1) >= bigCounts.lowerBound
+                            }
+                            guard !bits.isEmpty else { return }
+                            // The children share the layer's attention; only the FFN's route differs.
+                            attended[depth].data.update(from: streams[depth].data, count: n * d)
+                            try session.prefillAttention(depth, x: attended[depth])
                             for bit in bits {
-                                let nextBigs = bigs + bit
-                                // Prune subtrees that cannot reach an allowed number of big layers.
-                                guard nextBigs <= bigCounts.upperBound, nextBigs + (L - depth - 1) >= bigCounts.lowerBound else { continue }
-                                streams[depth + 1].data.update(from: streams[depth].data, count: n * d)
-                                try session.prefillLayer(depth, x: streams[depth + 1], route: bit == 1 ? .big : low)
-                                try visit(depth: depth + 1, index: index << 1 | bit, bigs: nextBigs)
+                                streams[depth + 1].data.update(from: attended[depth].data, count: n * d)
+                                try session.prefillFFN(depth, x: streams[depth + 1], route: bit == 1 ? .big : low)
+                                try visit(depth: depth + 1, index: index << 1 | bit, bigs: bigs + bit)
                             }
                         }
                         try visit(depth: 0, index: 0, bigs: 0)

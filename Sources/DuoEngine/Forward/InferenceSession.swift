@@ -66,18 +66,30 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         return x
     }
 
-    /// Runs one layer in place over a whole sequence `x` [n, hidden] from position 0, every token
-    /// taking `route`. Searches over layer prefixes (the best fixed pattern) call it once per tree
-    /// node instead of running a whole forward pass per pattern; layer `l`'s cache entries are
-    /// overwritten by each call at that layer, so the session must be empty and stays so.
-    public func prefillLayer(_ layer: Int, x: Tensor, route: Route) throws {
-        guard cache.count == 0 else { throw DuoError("prefillLayer needs an empty session") }
+    /// Runs layer `layer`'s attention in place over a whole sequence `x` [n, hidden] from position
+    /// 0 (`x += Attn(RMSNorm(x))`). Searches over layer prefixes (the best fixed pattern) call it
+    /// once per tree node, and `prefillFFN` once per child of the node, instead of running a
+    /// whole forward pass per pattern: a node's children share its attention and differ only in
+    /// the FFN's route. Layer `layer`'s cache entries are overwritten by each call at that layer,
+    /// so the session must be empty and stays so.
+    public func prefillAttention(_ layer: Int, x: Tensor) throws {
+        let scratch = try prefillScratch(x)
+        attention(layer: layer, x: x, start: 0, scratch: scratch)
+    }
+
+    /// `x += FFN_route(RMSNorm(x))` of layer `layer` over a whole sequence `x` [n, hidden], every
+    /// token taking `route` (the second half of a layer after `prefillAttention`).
+    public func prefillFFN(_ layer: Int, x: Tensor, route: Route) throws {
+        let scratch = try prefillScratch(x)
+        _ = try ffn(layer: layer, x: x, positions: 0..<x.rows, policy: UniformPolicy(route), scratch: scratch)
+    }
+
+    private func prefillScratch(_ x: Tensor) throws -> LayerScratch {
+        guard cache.count == 0 else { throw DuoError("a layer-by-layer prefill needs an empty session") }
         guard x.rows <= cache.capacity else {
             throw DuoError("sequence of \(x.rows) tokens is longer than the context of \(cache.capacity)")
         }
-        let scratch = layerScratch(rows: x.rows)
-        attention(layer: layer, x: x, start: 0, scratch: scratch)
-        _ = try ffn(layer: layer, x: x, positions: 0..<x.rows, policy: UniformPolicy(route), scratch: scratch)
+        return layerScratch(rows: x.rows)
     }
 
     private var cachedScratch: LayerScratch?
