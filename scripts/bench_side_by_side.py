@@ -94,6 +94,13 @@ def main():
         each = ", ".join(f"{r[1][key]['tokens_per_second'] / r[3][key]:.2f}x" for r in rounds)
         print(f"| {label} | {rate:,.2f} | {f['gflops']:.1f} | {100 * f['gflops'] / peak:.0f}% | "
               f"{theirs:,.2f} | {rate / theirs:.2f}x | {each} |")
+    best_decode = max(rounds, key=lambda r: r[1]["decode"]["tokens_per_second"])
+    decode, bandwidth = best_decode[1]["decode"], best_decode[0].get("read_bandwidth_gbs")
+    if bandwidth and decode.get("bytes_per_token"):
+        bound = bandwidth * 1e9 / decode["bytes_per_token"]
+        print(f"\nDecode's memory bound in its best round: {bandwidth:.1f} GB/s read over a working set of the weights, "
+              f"{decode['bytes_per_token'] / 1e6:.1f} MB per token: {bound:,.0f} tokens/s; "
+              f"duoscope at {100 * decode['tokens_per_second'] / bound:.0f}% of it.")
     print()
     print("OPENBLAS_CORETYPE=Prescott (the generic fallback of an OpenBLAS that does not know the CPU):\n")
     print("| figure | replaced by duoscope (default) | kept (DUOSCOPE_BLAS_CORE=keep) |")

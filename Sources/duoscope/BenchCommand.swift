@@ -58,6 +58,8 @@ struct BenchCommand: ParsableCommand {
         var config: ModelConfig
         var peak: Double
         var figures: [EngineBenchmark.Figure]
+        /// Read bandwidth over a working set the size of the model's weights (when decode is measured).
+        var bandwidth: Double?
     }
 
     func run() throws {
@@ -78,7 +80,8 @@ struct BenchCommand: ParsableCommand {
         }
         if format == .json {
             let report = BenchReport(
-                blas: BLASCore.info, sgemmPeakGflops: engine?.peak, figures: engine?.figures ?? [], explorer: explorer?.result)
+                blas: BLASCore.info, sgemmPeakGflops: engine?.peak, readBandwidthGbs: engine?.bandwidth, figures: engine?.figures ?? [],
+                explorer: explorer?.result)
             print(try JSONOutput.string(report), terminator: "")
         }
     }
@@ -102,8 +105,13 @@ struct BenchCommand: ParsableCommand {
         for policy in policies where parts.contains(.prefill) {
             figures.append(try EngineBenchmark.prefill(model: duo, tokens: n, policy: policy, minimumSeconds: seconds))
         }
-        for policy in policies.prefix(2) where parts.contains(.decode) {
-            figures.append(try EngineBenchmark.decode(model: duo, tokens: n, policy: policy, minimumSeconds: seconds))
+        var bandwidth: Double?
+        if parts.contains(.decode) {
+            let weightBytes = duo.weights.named(c).reduce(0) { $0 + 4 * $1.1.count }
+            bandwidth = EngineBenchmark.readBandwidth(bytes: weightBytes, minimumSeconds: seconds)
+            for policy in policies.prefix(2) {
+                figures.append(try EngineBenchmark.decode(model: duo, tokens: n, policy: policy, minimumSeconds: seconds))
+            }
         }
         if parts.contains(.oracle) && c.isDuo && c.numLayers <= 16 {
             figures.append(try EngineBenchmark.oracleTree(model: duo, position: n / 2, minimumSeconds: seconds))
@@ -114,7 +122,7 @@ struct BenchCommand: ParsableCommand {
         if parts.contains(.train) && trainBatch > 0 {
             figures.append(TrainingBenchmark.measure(config: c, batch: trainBatch, length: n, minimumSeconds: max(seconds, 3)))
         }
-        return Engine(config: c, peak: peak, figures: figures)
+        return Engine(config: c, peak: peak, figures: figures, bandwidth: bandwidth)
     }
 
     private func printTable(_ engine: Engine) {
@@ -133,20 +141,31 @@ struct BenchCommand: ParsableCommand {
         print(pad("measurement", 56) + pad("tokens/s", 12) + pad("GFLOP/s", 10) + "of sgemm peak")
         for f in engine.figures {
             let rate = f.tokensPerSecond.map { String(format: $0 < 100 ? "%.2f" : "%.0f", $0) } ?? "-"
-            print(
+            var line =
                 pad(f.name, 56) + pad(rate, 12) + pad(String(format: "%.1f", f.gflops), 10)
-                    + String(format: "%.0f%%", 100 * f.gflops / engine.peak))
+                + String(format: "%.0f%%", 100 * f.gflops / engine.peak)
+            if let bytes = f.bytesPerToken, let bandwidth = engine.bandwidth, let rate = f.tokensPerSecond {
+                let bound = bandwidth * 1e9 / bytes
+                line += String(
+                    format: "   %.1f MB/token: %.0f%% of the bandwidth bound, %.0f tok/s", bytes / 1e6, 100 * rate / bound, bound)
+            }
+            print(line)
+        }
+        if let bandwidth = engine.bandwidth {
+            print(String(format: "read bandwidth over a working set of the model's weights, all cores: %.1f GB/s", bandwidth))
         }
     }
 
     /// `bench --format json`, written by `JSONOutput` (snake_case keys): the BLAS, the sgemm peak
-    /// the percentages refer to, every figure, and the explorer's latencies when measured.
+    /// the percentages refer to, the read bandwidth decoding is bounded by (with `bytes_per_token`
+    /// on each decode figure), every figure, and the explorer's latencies when measured.
     /// Schema 2; schema 1 wrote camelCase keys (`sgemmPeakGFLOPs`, `tokensPerSecond`, ...), and
     /// `--only explorer` printed the explorer's figures alone, without a schema.
     struct BenchReport: Encodable {
         let schema = "duoscope.bench/2"
         let blas: BLASCore.Info
         let sgemmPeakGflops: Double?
+        let readBandwidthGbs: Double?
         let figures: [EngineBenchmark.Figure]
         let explorer: ExplorerBenchmark.Result?
     }

@@ -84,6 +84,16 @@ final class OutputFormatTests: XCTestCase {
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(bench.utf8)) as? [String: Any])
         XCTAssertEqual(object["schema"] as? String, "duoscope.bench/2")
         XCTAssertNotNil(object["sgemm_peak_gflops"] as? Double)
+        XCTAssertGreaterThan(try XCTUnwrap(object["read_bandwidth_gbs"] as? Double), 0)
+        // An all-big decode of the sample shape's 256 tokens reads, per token, every layer's q, k,
+        // v, o (192x192, 64x192, 64x192, 192x192) and big FFN (3 x 768x192), the LM head
+        // (4096x192), and the cached keys and values of 64 floats each for its position + 1 in
+        // each of the 12 layers (129 on average): 4 bytes a float.
+        let figures = try XCTUnwrap(object["figures"] as? [[String: Any]])
+        let allBig = try XCTUnwrap(figures.first { ($0["name"] as? String)?.hasPrefix("decode 256 tokens, all-big") == true })
+        let weights = 12 * (2 * 192 * 192 + 2 * 64 * 192 + 3 * 768 * 192) + 4096 * 192
+        let cache = 12 * 2 * 64 * 257 / 2
+        XCTAssertEqual(try XCTUnwrap(allBig["bytes_per_token"] as? Double), Double(4 * (weights + cache)), accuracy: 1e-6)
     }
 
     /// Keys that are not snake_case, below `path`; the keys of `dataKeyed` dictionaries are data (policy names).

@@ -10,13 +10,20 @@ public enum EngineBenchmark {
         public var gflops: Double
         public var seconds: Double
         public var repetitions: Int
+        /// Decoding: the bytes each token reads on average (the weights its routes use and its
+        /// share of the KV cache, 4 bytes a float). Bandwidth over this is the rate at which the
+        /// memory could deliver them: a decode step cannot beat it whatever the FLOPs.
+        public var bytesPerToken: Double?
 
-        public init(name: String, tokensPerSecond: Double?, gflops: Double, seconds: Double, repetitions: Int) {
+        public init(
+            name: String, tokensPerSecond: Double?, gflops: Double, seconds: Double, repetitions: Int, bytesPerToken: Double? = nil
+        ) {
             self.name = name
             self.tokensPerSecond = tokensPerSecond
             self.gflops = gflops
             self.seconds = seconds
             self.repetitions = repetitions
+            self.bytesPerToken = bytesPerToken
         }
     }
 
@@ -59,6 +66,25 @@ public enum EngineBenchmark {
             seconds: seconds, repetitions: runs)
     }
 
+    /// Read bandwidth in GB/s over a working set of `bytes` (the size of a model's weights: what
+    /// a decode step streams from the caches or memory), all cores reading their own slice.
+    public static func readBandwidth(bytes: Int, minimumSeconds: Double = 1) -> Double {
+        let count = max(bytes / 4, 1 << 16)
+        let buffer = Tensor(shape: [count])
+        for i in 0..<count { buffer.data[i] = Float(i & 7) }
+        let parts = Parallel.workers
+        let (seconds, _) = time(minimumSeconds: minimumSeconds) {
+            // The dot of each slice with itself: one read stream per core, kept by the result.
+            Parallel.forEach(parts) { part in
+                let slice = (count * part / parts)..<(count * (part + 1) / parts)
+                if Ops.dot(buffer.data + slice.lowerBound, buffer.data + slice.lowerBound, count: slice.count) < 0 {
+                    buffer.data[slice.lowerBound] = 0
+                }
+            }
+        }
+        return Double(count * 4) / seconds / 1e9
+    }
+
     /// A full-context prefill under `policy`.
     public static func prefill(model: DuoModel, tokens n: Int, policy: RoutingPolicy, minimumSeconds: Double = 1) throws -> Figure {
         try sequence(model: model, tokens: n, chunk: n, policy: policy, name: "prefill \(n) tokens", minimumSeconds: minimumSeconds)
@@ -82,10 +108,15 @@ public enum EngineBenchmark {
                 _ = try session.forward(Array(ids[start..<min(start + chunk, n)]), policy: policy)
             }
         }
-        let flops = (0..<n).reduce(0) { $0 + model.cost.total(pattern: session.routes[$1], position: $1) }
+        let cost = model.cost
+        let flops = (0..<n).reduce(0) { $0 + cost.total(pattern: session.routes[$1], position: $1) }
+        // A weight is read once per token and used for 2 FLOPs; the cache's keys and values once per layer.
+        let attentionFLOPs = (0..<n).reduce(0) { $0 + cost.layers * cost.attentionPerContextToken * ($1 + 1) }
+        let cacheFloats = (0..<n).reduce(0) { $0 + cost.layers * 2 * model.config.kvWidth * ($1 + 1) }
+        let bytes = 4 * (Double(flops - attentionFLOPs) / 2 + Double(cacheFloats)) / Double(n)
         return Figure(
             name: "\(name), \(policy.name)", tokensPerSecond: Double(n) / seconds,
-            gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs)
+            gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs, bytesPerToken: chunk == 1 ? bytes : nil)
     }
 }
 
