@@ -34,7 +34,11 @@ public final class AdamW {
         self.settings = settings
         firstMoments = parameters.map { Tensor(shape: $0.1.shape) }
         secondMoments = parameters.map { Tensor(shape: $0.1.shape) }
+        parameterOffsets = parameters.reduce(into: [0]) { $0.append($0.last! + $1.1.count) }
     }
+
+    /// Where each parameter starts in the parameters laid end to end (and the total, last).
+    private let parameterOffsets: [Int]
 
     /// One update with learning rate `lr` from `gradients` (same order as `parameters`), each
     /// multiplied by `gradientScale` as it is read: the clipping coefficient of
@@ -47,22 +51,29 @@ public final class AdamW {
         let correction2 = 1 - powf(s.beta2, Float(step))
         let stepSize = lr / correction1
         let inverseSqrtCorrection2 = 1 / correction2.squareRoot()
-        for (index, (_, p)) in parameters.enumerated() {
-            let g = gradients[index].data
-            let m = firstMoments[index].data
-            let v = secondMoments[index].data
-            let w = p.data
-            let decay = (p.shape.count >= 2 || s.decayVectors) ? 1 - lr * s.weightDecay : 1
-            Parallel.forEachSlice(p.count, minimum: 65536) { range in
-                for i in range {
+        let decays = parameters.map { (_, p) in (p.shape.count >= 2 || s.decayVectors) ? 1 - lr * s.weightDecay : 1 }
+        // One loop over every parameter end to end, in slices across the cores: most tensors
+        // (q, k, v, o, the small FFN, the norms) are too small to share out one at a time.
+        Parallel.forEachSlice(parameterOffsets.last!, minimum: 65536) { range in
+            var tensor = parameterOffsets.lastIndex { $0 <= range.lowerBound }!
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let offset = parameterOffsets[tensor]
+                let end = min(parameterOffsets[tensor + 1], range.upperBound)
+                let (g, m, v) = (gradients[tensor].data, firstMoments[tensor].data, secondMoments[tensor].data)
+                let w = parameters[tensor].1.data
+                let decay = decays[tensor]
+                for i in (start - offset)..<(end - offset) {
                     let gi = g[i] * gradientScale
                     m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
                     v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
                     w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() * inverseSqrtCorrection2 + s.epsilon)
                 }
+                start = end
+                tensor += 1
             }
-            p.weightsChanged()
         }
+        for (_, p) in parameters { p.weightsChanged() }
     }
 }
 
