@@ -15,7 +15,7 @@ public enum TrainingBenchmark {
         func trainStep() {
             let (inputs, targets) = sampler.batch(step: step)
             let routes = sampler.routes(step: step, layers: config.numLayers, probabilities: probabilities)
-            for g in list { LayerKernels.zero(g.data, count: g.count) }
+            ParameterList(list).zero()
             _ = graph.run(weights: weights, inputs: inputs, targets: targets, routes: routes, gradients: gradients)
             optimizer.update(gradients: list, lr: 1e-3, gradientScale: GradientClipping.scale(list, maxNorm: 1).scale)
             step += 1

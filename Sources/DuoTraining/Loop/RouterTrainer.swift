@@ -106,7 +106,7 @@ public final class RouterTrainer {
         for step in 0..<options.steps where !shouldStop() {
             let (inputs, targets) = sampler.batch(step: step)
             mixing.temperature = options.temperature(at: step)
-            for g in gradients { LayerKernels.zero(g.data, count: g.count) }
+            ParameterList(gradients).zero()
             let loss = graph.run(weights: model.weights, inputs: inputs, targets: targets, routing: .soft(mixing), gradients: nil)
             let clipping = GradientClipping.scale(gradients, maxNorm: 1).scale
             optimizer.update(gradients: gradients, lr: options.learningRate, gradientScale: clipping)

@@ -97,7 +97,7 @@ public final class Trainer {
             let s = step
             let (inputs, targets) = sampler.batch(step: s)
             let routes = sampler.routes(step: s, layers: config.numLayers, probabilities: options.routes)
-            for g in gradientList { LayerKernels.zero(g.data, count: g.count) }
+            ParameterList(gradientList).zero()
             let loss = graph.run(weights: weights, inputs: inputs, targets: targets, routes: routes, gradients: gradients)
             let (norm, clipping) = GradientClipping.scale(gradientList, maxNorm: options.clipNorm)
             let lr = options.schedule.rate(at: s)

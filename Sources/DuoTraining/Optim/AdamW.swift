@@ -34,11 +34,11 @@ public final class AdamW {
         self.settings = settings
         firstMoments = parameters.map { Tensor(shape: $0.1.shape) }
         secondMoments = parameters.map { Tensor(shape: $0.1.shape) }
-        parameterOffsets = parameters.reduce(into: [0]) { $0.append($0.last! + $1.1.count) }
+        list = ParameterList(parameters.map(\.1))
     }
 
-    /// Where each parameter starts in the parameters laid end to end (and the total, last).
-    private let parameterOffsets: [Int]
+    /// The parameters, updated end to end in slices across the cores.
+    private let list: ParameterList
 
     /// One update with learning rate `lr` from `gradients` (same order as `parameters`), each
     /// multiplied by `gradientScale` as it is read: the clipping coefficient of
@@ -52,25 +52,15 @@ public final class AdamW {
         let stepSize = lr / correction1
         let inverseSqrtCorrection2 = 1 / correction2.squareRoot()
         let decays = parameters.map { (_, p) in (p.shape.count >= 2 || s.decayVectors) ? 1 - lr * s.weightDecay : 1 }
-        // One loop over every parameter end to end, in slices across the cores: most tensors
-        // (q, k, v, o, the small FFN, the norms) are too small to share out one at a time.
-        Parallel.forEachSlice(parameterOffsets.last!, minimum: 65536) { range in
-            var tensor = parameterOffsets.lastIndex { $0 <= range.lowerBound }!
-            var start = range.lowerBound
-            while start < range.upperBound {
-                let offset = parameterOffsets[tensor]
-                let end = min(parameterOffsets[tensor + 1], range.upperBound)
-                let (g, m, v) = (gradients[tensor].data, firstMoments[tensor].data, secondMoments[tensor].data)
-                let w = parameters[tensor].1.data
-                let decay = decays[tensor]
-                for i in (start - offset)..<(end - offset) {
-                    let gi = g[i] * gradientScale
-                    m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
-                    v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
-                    w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() * inverseSqrtCorrection2 + s.epsilon)
-                }
-                start = end
-                tensor += 1
+        list.forEachPiece { tensor, elements in
+            let (g, m, v) = (gradients[tensor].data, firstMoments[tensor].data, secondMoments[tensor].data)
+            let w = parameters[tensor].1.data
+            let decay = decays[tensor]
+            for i in elements {
+                let gi = g[i] * gradientScale
+                m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
+                v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
+                w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() * inverseSqrtCorrection2 + s.epsilon)
             }
         }
         for (_, p) in parameters { p.weightsChanged() }
@@ -79,25 +69,7 @@ public final class AdamW {
 
 /// Global L2 norm of gradients, and the coefficient that clips it to `maxNorm` (torch.nn.utils.clip_grad_norm_).
 public enum GradientClipping {
-    public static func norm(_ gradients: [Tensor]) -> Double {
-        var sum = 0.0
-        for g in gradients {
-            // Fixed slices summed in a fixed order: the result does not depend on timing.
-            let slices = 64
-            var partials = [Double](repeating: 0, count: slices)
-            partials.withUnsafeMutableBufferPointer { out in
-                Parallel.forEach(slices) { s in
-                    let lower = g.count * s / slices
-                    let upper = g.count * (s + 1) / slices
-                    var partial: Float = 0
-                    for i in lower..<upper { partial += g.data[i] * g.data[i] }
-                    out[s] = Double(partial)
-                }
-            }
-            sum += partials.reduce(0, +)
-        }
-        return sum.squareRoot()
-    }
+    public static func norm(_ gradients: [Tensor]) -> Double { ParameterList(gradients).norm() }
 
     /// The global norm of `gradients` and the factor that brings it to at most `maxNorm` (1 when
     /// it is already), for `AdamW.update(gradients:lr:gradientScale:)`.
