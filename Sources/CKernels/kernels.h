@@ -1,5 +1,5 @@
 // Element-wise kernels of DuoEngine's Ops (exp sums, max, SwiGLU) and of DuoTraining's
-// BackwardOps (SwiGLU, softmax and RMSNorm backward), and the packed matrix product of
+// BackwardOps (SwiGLU, softmax and RMSNorm backward) and AdamW, and the packed matrix product of
 // PackedWeights, compiled for three instruction sets and chosen at run time: AVX-512, AVX2 with
 // FMA, or the baseline of the architecture; and the spin-wait hint of Parallel's worker team.
 // Swift cannot compile a function for an instruction set the whole binary does not target, so
@@ -119,6 +119,13 @@ static inline void duo_swiglu_backward(int level, float *dact, const float *gate
 /// Softmax's backward over one row: dp[i] = p[i] * (dp[i] - sum_j p[j] dp[j]).
 static inline void duo_softmax_backward(int level, const float *p, float *dp, long count) {
     DUO_DISPATCH(level, softmax_backward, p, dp, count);
+}
+
+/// One AdamW update of `count` parameters (see kernels_body.h).
+static inline void duo_adamw(
+    int level, float *w, float *m, float *v, const float *g, long count, float scale, float b1, float b2, float decay, float step,
+    float c2, float eps) {
+    DUO_DISPATCH(level, adamw, w, m, v, g, count, scale, b1, b2, decay, step, c2, eps);
 }
 
 /// RMSNorm's backward over `rows` rows: adds dLoss/dx into dx and dLoss/dw into dw.

@@ -109,6 +109,29 @@ static inline void DUO_NAME(swiglu_backward)(float *dact, const float *gate, con
     }
 }
 
+// One AdamW update of `count` parameters w with moments m, v from gradients g (PyTorch's AdamW,
+// decoupled decay): gi = g * scale; m = b1 m + (1 - b1) gi; v = b2 v + (1 - b2) gi^2;
+// w = w * decay - step * m / (sqrt(v) * c2 + eps), where c2 = 1 / sqrt(1 - b2^t).
+static inline void DUO_NAME(adamw)(
+    float *w, float *m, float *v, const float *g, long count, float scale, float b1, float b2, float decay, float step, float c2,
+    float eps) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        duo_f16 gi = duo_load(g + i) * scale;
+        duo_f16 mi = b1 * duo_load(m + i) + (1 - b1) * gi;
+        duo_f16 vi = b2 * duo_load(v + i) + (1 - b2) * gi * gi;
+        duo_store(m + i, mi);
+        duo_store(v + i, vi);
+        duo_store(w + i, duo_load(w + i) * decay - step * mi / (__builtin_elementwise_sqrt(vi) * c2 + eps));
+    }
+    for (; i < count; i++) {
+        float gi = g[i] * scale;
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        w[i] = w[i] * decay - step * m[i] / (__builtin_sqrtf(v[i]) * c2 + eps);
+    }
+}
+
 // The sum of x[i] * y[i] (16 float lanes, then summed).
 static inline __attribute__((always_inline)) float DUO_NAME(dot)(const float *x, const float *y, long count) {
     duo_f16 lanes = duo_splat(0);

@@ -1,3 +1,4 @@
+import CKernels
 import DuoEngine
 import Foundation
 
@@ -43,8 +44,8 @@ public final class AdamW {
     /// One update with learning rate `lr` from `gradients` (same order as `parameters`), each
     /// multiplied by `gradientScale` as it is read: the clipping coefficient of
     /// `GradientClipping.scale`, applied here so that clipping needs no pass over the gradients
-    /// of its own (they are left as they are).
-    public func update(gradients: [Tensor], lr: Float, gradientScale: Float = 1) {
+    /// of its own (they are left as they are). `simd` picks a lower instruction set for tests.
+    public func update(gradients: [Tensor], lr: Float, gradientScale: Float = 1, simd: SIMDLevel = .active) {
         step += 1
         let s = settings
         let correction1 = 1 - powf(s.beta1, Float(step))
@@ -52,16 +53,11 @@ public final class AdamW {
         let stepSize = lr / correction1
         let inverseSqrtCorrection2 = 1 / correction2.squareRoot()
         let decays = parameters.map { (_, p) in (p.shape.count >= 2 || s.decayVectors) ? 1 - lr * s.weightDecay : 1 }
-        list.forEachPiece { tensor, elements in
-            let (g, m, v) = (gradients[tensor].data, firstMoments[tensor].data, secondMoments[tensor].data)
-            let w = parameters[tensor].1.data
-            let decay = decays[tensor]
-            for i in elements {
-                let gi = g[i] * gradientScale
-                m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
-                v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
-                w[i] = w[i] * decay - stepSize * m[i] / (v[i].squareRoot() * inverseSqrtCorrection2 + s.epsilon)
-            }
+        list.forEachPiece { t, r in
+            duo_adamw(
+                simd.rawValue, parameters[t].1.data + r.lowerBound, firstMoments[t].data + r.lowerBound,
+                secondMoments[t].data + r.lowerBound, gradients[t].data + r.lowerBound, r.count, gradientScale, s.beta1, s.beta2,
+                decays[t], stepSize, inverseSqrtCorrection2, s.epsilon)
         }
         for (_, p) in parameters { p.weightsChanged() }
     }
