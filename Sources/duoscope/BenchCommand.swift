@@ -107,8 +107,7 @@ struct BenchCommand: ParsableCommand {
         }
         var bandwidth: Double?
         if parts.contains(.decode) {
-            let weightBytes = duo.weights.named(c).reduce(0) { $0 + 4 * $1.1.count }
-            bandwidth = EngineBenchmark.readBandwidth(bytes: weightBytes, minimumSeconds: seconds)
+            bandwidth = EngineBenchmark.readBandwidth(bytes: 4 * duo.parameterCounts.total, minimumSeconds: seconds)
             for policy in policies.prefix(2) {
                 figures.append(try EngineBenchmark.decode(model: duo, tokens: n, policy: policy, minimumSeconds: seconds))
             }

@@ -110,13 +110,17 @@ public enum EngineBenchmark {
         }
         let cost = model.cost
         let flops = (0..<n).reduce(0) { $0 + cost.total(pattern: session.routes[$1], position: $1) }
-        // A weight is read once per token and used for 2 FLOPs; the cache's keys and values once per layer.
-        let attentionFLOPs = (0..<n).reduce(0) { $0 + cost.layers * cost.attentionPerContextToken * ($1 + 1) }
-        let cacheFloats = (0..<n).reduce(0) { $0 + cost.layers * 2 * model.config.kvWidth * ($1 + 1) }
-        let bytes = 4 * (Double(flops - attentionFLOPs) / 2 + Double(cacheFloats)) / Double(n)
+        // Decoding reads each weight its token's routes use once (2 FLOPs a weight) and each
+        // layer's cached keys and values up to its position, 4 bytes a float.
+        let bytesPerToken =
+            chunk == 1
+            ? (0..<n).reduce(0.0) { total, t in
+                let weights = (cost.layers * cost.attentionProjections + cost.ffn(pattern: session.routes[t]) + cost.lmHead) / 2
+                return total + 4 * Double(weights + cost.layers * 2 * model.config.kvWidth * (t + 1))
+            } / Double(n) : nil
         return Figure(
             name: "\(name), \(policy.name)", tokensPerSecond: Double(n) / seconds,
-            gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs, bytesPerToken: chunk == 1 ? bytes : nil)
+            gflops: Double(flops) / seconds / 1e9, seconds: seconds, repetitions: runs, bytesPerToken: bytesPerToken)
     }
 }
 
