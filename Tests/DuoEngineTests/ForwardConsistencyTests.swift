@@ -43,6 +43,25 @@ final class ForwardConsistencyTests: XCTestCase {
         }
     }
 
+    /// Routings scored with layer 0 computed once for all of them (`RoutingTrials`, the best of
+    /// N random routings) lose what the ordinary forward pass of each loses, for routings that
+    /// differ per token at every layer (skip and small included), on every fixture model.
+    func testRoutingTrialsShareLayerZeroAndEqualTheForwardPass() throws {
+        for name in Fixtures.modelNames {
+            let model = try Fixtures.model(name)
+            let trials = try RoutingTrials(model: model, ids: ids)
+            for seed in 0..<3 {
+                let policy = try PolicySpec.parse(
+                    model.config.isDuo ? "random:skip=0.2,small=0.4,big=0.4,seed=\(seed)" : "random:0.5,seed=\(seed)",
+                    config: model.config)
+                let want = try SequenceEvaluation.run(model: model, ids: ids, policy: policy, topK: 0).losses
+                let got = try trials.losses(under: policy)
+                XCTAssertEqual(got.count, ids.count - 1)
+                for (a, b) in zip(got, want) { XCTAssertEqual(a, b, accuracy: 1e-5, "\(name) seed \(seed)") }
+            }
+        }
+    }
+
     func testSkipIsIdentityOnTheResidualStream() throws {
         let model = try Fixtures.model("tiny-model")
         let c = model.config

@@ -147,6 +147,45 @@ final class OracleTests: XCTestCase {
         }
     }
 
+    /// On the sample model's twelve layers the tree is grown as one tree at the top and dealt to
+    /// the cores below: its leaves are those of one tree grown whole on one core (inside a job),
+    /// in the same tree order (which breaks ties), and a leaf's keys and values, taken from the
+    /// share that grew it, are those of the token's forward pass under its pattern.
+    func testTreeDealtToTheCoresEqualsOneTreeGrownWhole() throws {
+        let model = try DuoModel.load(
+            directory: TestSupport.FixturePaths.repository.appendingPathComponent("sample-models/duo-12L"), requireTokenizer: false)
+        let c = model.config
+        let text = (0..<12).map { ($0 * 7919 + 13) % c.vocabSize }
+        let t = 9
+        let context = InferenceSession(model: model)
+        _ = try context.forwardHidden(Array(text[0..<t]), policy: UniformPolicy(.big))
+        let tree = OracleTree(model: model)
+        for constraint in [OracleConstraint.exactlyBig(4), .bigOrSkip(skips: 5)] {
+            let dealt = tree.search(token: text[t], target: text[t + 1], cache: context.cache, contextLength: t, constraint: constraint)
+            var whole: [OracleTree.Leaf] = []
+            Parallel.forEachJob(2) { job in
+                guard job == 0 else { return }
+                whole = OracleTree(model: model).search(
+                    token: text[t], target: text[t + 1], cache: context.cache, contextLength: t, constraint: constraint)
+            }
+            XCTAssertEqual(dealt.map(\.pattern), whole.map(\.pattern), "\(constraint)")
+            for (a, b) in zip(dealt, whole) { XCTAssertEqual(a.loss, b.loss, accuracy: 1e-5) }
+            for leaf in [dealt.first!, dealt[dealt.count / 3], dealt.last!] {
+                let fromTree = InferenceSession(model: model)
+                _ = try fromTree.forwardHidden(Array(text[0..<t]), policy: UniformPolicy(.big))
+                tree.appendKeysAndValues(of: leaf.pattern, to: fromTree.cache)
+                let forward = InferenceSession(model: model)
+                _ = try forward.forwardHidden(Array(text[0..<t]), policy: UniformPolicy(.big))
+                _ = try forward.forwardHidden([text[t]], policy: PatternPolicy(leaf.pattern))
+                for l in 0..<c.numLayers {
+                    for (a, b) in [(fromTree.cache.keys[l], forward.cache.keys[l]), (fromTree.cache.values[l], forward.cache.values[l])] {
+                        for i in 0..<c.kvWidth { XCTAssertEqual(a.row(t)[i], b.row(t)[i], accuracy: 1e-4, "layer \(l) \(i)") }
+                    }
+                }
+            }
+        }
+    }
+
     func testEveryKMatchesSeparateRunsAndFixedContextSharesOneTree() throws {
         let model = try Fixtures.model("tiny-model")
         let fixed = OracleContext.fixed(UniformPolicy(.big))

@@ -119,7 +119,7 @@ public enum FixedPatternSearch {
                             try session.prefillAttention(depth, x: attended[depth])
                             for bit in bits {
                                 streams[depth + 1].data.update(from: attended[depth].data, count: n * d)
-                                try session.prefillFFN(depth, x: streams[depth + 1], route: bit == 1 ? .big : low)
+                                try session.prefillFFN(depth, x: streams[depth + 1], policy: UniformPolicy(bit == 1 ? .big : low))
                                 try visit(depth: depth + 1, index: index << 1 | bit, bigs: bigs + bit)
                             }
                         }

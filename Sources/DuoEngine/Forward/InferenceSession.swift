@@ -77,11 +77,13 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         attention(layer: layer, x: x, start: 0, scratch: scratch)
     }
 
-    /// `x += FFN_route(RMSNorm(x))` of layer `layer` over a whole sequence `x` [n, hidden], every
-    /// token taking `route` (the second half of a layer after `prefillAttention`).
-    public func prefillFFN(_ layer: Int, x: Tensor, route: Route) throws {
+    /// `x += FFN_route(RMSNorm(x))` of layer `layer` over a whole sequence `x` [n, hidden], each
+    /// token taking the route `policy` gives it (the second half of a layer after
+    /// `prefillAttention`); returns the routes taken.
+    @discardableResult
+    public func prefillFFN(_ layer: Int, x: Tensor, policy: RoutingPolicy) throws -> [Route] {
         let scratch = try prefillScratch(x)
-        _ = try ffn(layer: layer, x: x, positions: 0..<x.rows, policy: UniformPolicy(route), scratch: scratch)
+        return try ffn(layer: layer, x: x, positions: 0..<x.rows, policy: policy, scratch: scratch)
     }
 
     private func prefillScratch(_ x: Tensor) throws -> LayerScratch {

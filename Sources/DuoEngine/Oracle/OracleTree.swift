@@ -32,36 +32,46 @@ public final class OracleTree {
         token id: Int, target: Int, cache: KVCache, contextLength t: Int,
         constraint: OracleConstraint, beamWidth: Int? = nil, scoring: Scoring = .everyLeaf
     ) -> [Leaf] {
-        // One BLAS thread per core. Without a beam the tree splits into the subtrees below the
-        // first `splitDepth` layers, grown side by side on the cores (`Parallel.forEachJob`),
-        // each on its own core: no fork/join inside every small step of a frontier. The leaves
-        // are then scored together, so the LM-head bound prunes across the whole tree.
+        // One BLAS thread per core. Without a beam, the top of the tree, where the frontier is
+        // narrow, grows as one tree (its products split across the cores); once the frontier
+        // holds `splitRows` prefixes they are dealt to the cores, balanced by the patterns below
+        // each, and each core grows its share to the leaves on its own (`Parallel.forEachJob`):
+        // no fork/join inside every small step, and each core reads each layer's weights once.
+        // The leaves are then scored together, so the LM-head bound prunes across the whole tree.
         Parallel.withSingleThreadedBLAS {
             let L = model.config.numLayers
-            let grown: Frontier
-            if beamWidth == nil, Parallel.workers > 1, !Parallel.isInsideJob, L > Self.splitDepth {
-                let prefixes = (0..<Self.splitDepth).reduce([[Route]]([[]])) { partial, _ in
-                    partial.flatMap { p in constraint.routes.map { p + [$0] } }
-                }
-                if subtrees.count != prefixes.count { subtrees = prefixes.map { _ in OracleTree(model: model) } }
-                grewInSubtrees = true
+            begin(at: t)
+            var grown = Frontier(root: model.weights.embedding.row(id), width: model.config.hiddenSize)
+            let splits = beamWidth == nil && Parallel.workers > 1 && !Parallel.isInsideJob
+            var depth = 0
+            while depth < L, grown.count > 0, !splits || grown.count < Self.splitRows {
+                grown = grow(
+                    token: id, target: target, cache: cache, contextLength: t, constraint: constraint, beamWidth: beamWidth,
+                    from: grown, layers: depth..<(splits ? depth + 1 : L))
+                depth = splits ? depth + 1 : L
+            }
+            splitDepth = depth
+            activeSubtrees = 0
+            if depth < L {
+                let shares = Self.deal(grown, parts: Parallel.workers, constraint: constraint, from: depth, cost: model.cost)
+                while subtrees.count < shares.count { subtrees.append(OracleTree(model: model)) }
+                activeSubtrees = shares.count
                 let parts = subtrees
-                var found = [Frontier?](repeating: nil, count: prefixes.count)
+                let top = grown
+                var found = [Frontier?](repeating: nil, count: shares.count)
                 found.withUnsafeMutableBufferPointer { found in
-                    Parallel.forEachJob(prefixes.count) { i in
+                    Parallel.forEachJob(shares.count) { i in
+                        parts[i].begin(at: t)
                         found[i] = parts[i].grow(
                             token: id, target: target, cache: cache, contextLength: t, constraint: constraint, beamWidth: nil,
-                            prefix: prefixes[i])
+                            from: top.rows(shares[i]), layers: depth..<L)
                     }
                 }
-                rowsThroughAttention = parts.reduce(0) { $0 + $1.rowsThroughAttention }
-                rowsThroughFFN = parts.reduce(into: [:]) { total, part in total.merge(part.rowsThroughFFN, uniquingKeysWith: +) }
-                // The subtrees in order are the tree in order.
-                grown = Frontier(joining: found.map { $0! }, width: model.config.hiddenSize)
-            } else {
-                grewInSubtrees = false
-                grown = grow(
-                    token: id, target: target, cache: cache, contextLength: t, constraint: constraint, beamWidth: beamWidth, prefix: [])
+                for part in parts.prefix(shares.count) {
+                    rowsThroughAttention += part.rowsThroughAttention
+                    rowsThroughFFN.merge(part.rowsThroughFFN, uniquingKeysWith: +)
+                }
+                grown = Frontier(merging: found.map { $0! }, width: model.config.hiddenSize)
             }
             return score(grown, target: target, scoring: scoring)
         }
@@ -74,55 +84,129 @@ public final class OracleTree {
     public func appendKeysAndValues(of pattern: [Route], to cache: KVCache) {
         let L = model.config.numLayers
         precondition(pattern.count == L && cache.count < cache.capacity, "OracleTree: pattern or cache")
-        if grewInSubtrees {
-            let prefix = Array(pattern.prefix(Self.splitDepth))
-            let tree = subtrees.first { $0.grownPrefix == prefix && $0.grownAt == cache.count }
-            precondition(tree != nil, "OracleTree: the pattern is not a leaf of the last search")
-            tree!.appendOwnKeysAndValues(of: pattern, to: cache)
-        } else {
-            appendOwnKeysAndValues(of: pattern, to: cache)
+        appendOwnKeysAndValues(of: pattern, layers: 0..<splitDepth, to: cache)
+        if splitDepth < L {
+            let prefix = Self.code(of: pattern, layers: splitDepth)
+            let part = subtrees.prefix(activeSubtrees).first { $0.entryCodes[splitDepth].contains(prefix) }
+            precondition(part != nil, "OracleTree: the pattern is not a leaf of the last search")
+            part!.appendOwnKeysAndValues(of: pattern, layers: splitDepth..<L, to: cache)
         }
+        cache.count += 1
     }
 
-    private func appendOwnKeysAndValues(of pattern: [Route], to cache: KVCache) {
+    /// The keys and values of `layers` for `pattern`, from the frontiers this tree grew there.
+    private func appendOwnKeysAndValues(of pattern: [Route], layers: Range<Int>, to cache: KVCache) {
         let c = model.config
         let t = cache.count
         precondition(grownAt == t, "OracleTree: the last search was not at the cache's next position")
-        var code: UInt64 = 0
-        for l in 0..<c.numLayers {
-            guard let row = entryCodes[l].firstIndex(of: code) else {
+        for l in layers {
+            guard let row = entryCodes[l].firstIndex(of: Self.code(of: pattern, layers: l)) else {
                 preconditionFailure("OracleTree: the pattern is not a leaf of the last search")
             }
             cache.keys[l].row(t).update(from: layerKeysAndValues.buffer(2 * l, count: 0) + row * c.kvWidth, count: c.kvWidth)
             cache.values[l].row(t).update(from: layerKeysAndValues.buffer(2 * l + 1, count: 0) + row * c.kvWidth, count: c.kvWidth)
-            code |= UInt64(pattern[l].rawValue) << (2 * UInt64(l))
         }
-        cache.count = t + 1
     }
 
-    /// The leaves of a grown tree: their residual streams, routes (two bits a layer) and big counts.
+    /// The routes of a pattern's first `layers` layers, two bits a layer (a prefix's code).
+    private static func code(of pattern: [Route], layers: Int) -> UInt64 {
+        (0..<layers).reduce(0) { $0 | UInt64(pattern[$1].rawValue) << (2 * UInt64($1)) }
+    }
+
+    /// Forgets the last search's frontiers before a search at position `t`.
+    private func begin(at t: Int) {
+        grownAt = t
+        entryCodes = Array(repeating: [], count: model.config.numLayers)
+        rowsThroughAttention = 0
+        rowsThroughFFN = [:]
+    }
+
+    /// Prefixes of patterns after some layers: their residual streams and, per row, its routes
+    /// (two bits a layer), its counts of big and skipped layers, its FFN FLOPs, and which row of
+    /// the frontier that was dealt to the cores it descends from (its `root`, for the tree order).
     struct Frontier {
         var hidden: Tensor
-        var codes: [UInt64]
-        var bigs: [Int]
+        var codes: [UInt64] = []
+        var bigs: [Int] = []
+        var skips: [Int] = []
+        var ffnCost: [Int] = []
+        var roots: [Int] = []
+        var count: Int { codes.count }
 
-        init(hidden: Tensor, codes: [UInt64], bigs: [Int]) {
-            self.hidden = hidden
-            self.codes = codes
-            self.bigs = bigs
+        /// The empty prefix: the token's embedding.
+        init(root embedding: UnsafePointer<Float>, width: Int) {
+            hidden = Tensor(shape: [1, width])
+            hidden.data.update(from: embedding, count: width)
+            (codes, bigs, skips, ffnCost, roots) = ([0], [0], [0], [0], [0])
         }
 
-        /// `parts` one after another.
-        init(joining parts: [Frontier], width: Int) {
-            hidden = Tensor(shape: [parts.reduce(0) { $0 + $1.codes.count }, width])
-            var row = 0
-            for part in parts where !part.codes.isEmpty {
-                hidden.row(row).update(from: part.hidden.data, count: part.codes.count * width)
-                row += part.codes.count
+        init(hidden: Tensor) { self.hidden = hidden }
+
+        /// The rows `picked` (in that order), each its own root.
+        func rows(_ picked: [Int]) -> Frontier {
+            let width = hidden.columns
+            var part = Frontier(hidden: Tensor(shape: [picked.count, width]))
+            for (j, i) in picked.enumerated() { part.hidden.row(j).update(from: hidden.row(i), count: width) }
+            part.codes = picked.map { codes[$0] }
+            part.bigs = picked.map { bigs[$0] }
+            part.skips = picked.map { skips[$0] }
+            part.ffnCost = picked.map { ffnCost[$0] }
+            part.roots = picked
+            return part
+        }
+
+        /// The cores' shares of the tree, back in tree order: by root, and within a root in the
+        /// order its share grew them.
+        init(merging parts: [Frontier], width: Int) {
+            let rows = parts.enumerated().flatMap { p, part in (0..<part.count).map { (part: p, row: $0) } }
+            let order = rows.indices.sorted {
+                let (a, b) = (rows[$0], rows[$1])
+                return (parts[a.part].roots[a.row], $0) < (parts[b.part].roots[b.row], $1)
             }
-            codes = parts.flatMap(\.codes)
-            bigs = parts.flatMap(\.bigs)
+            hidden = Tensor(shape: [rows.count, width])
+            for (j, i) in order.enumerated() {
+                let (p, r) = rows[i]
+                hidden.row(j).update(from: parts[p].hidden.row(r), count: width)
+                codes.append(parts[p].codes[r])
+                bigs.append(parts[p].bigs[r])
+                skips.append(parts[p].skips[r])
+                ffnCost.append(parts[p].ffnCost[r])
+                roots.append(parts[p].roots[r])
+            }
         }
+    }
+
+    /// The frontier's rows dealt to `parts` cores, each share in increasing row order, balanced
+    /// by the number of admissible patterns below each row (largest first, each to the share
+    /// with the fewest so far).
+    static func deal(_ frontier: Frontier, parts: Int, constraint: OracleConstraint, from layer: Int, cost: ComputeCost) -> [[Int]] {
+        let L = cost.layers
+        var memo: [[Int]: Int] = [:]
+        func leaves(big: Int, skip: Int, ffn: Int, layer: Int) -> Int {
+            if layer == L { return 1 }
+            let key = [big, skip, ffn, layer]
+            if let known = memo[key] { return known }
+            var total = 0
+            for route in constraint.routes {
+                let (b, s, f) = (big + (route == .big ? 1 : 0), skip + (route == .skip ? 1 : 0), ffn + cost.ffn(route))
+                if constraint.admits(big: b, skip: s, ffnFLOPs: f, remaining: L - layer - 1, cost: cost) {
+                    total += leaves(big: b, skip: s, ffn: f, layer: layer + 1)
+                }
+            }
+            memo[key] = total
+            return total
+        }
+        let work = (0..<frontier.count).map {
+            leaves(big: frontier.bigs[$0], skip: frontier.skips[$0], ffn: frontier.ffnCost[$0], layer: layer)
+        }
+        var shares = [[Int]](repeating: [], count: min(parts, frontier.count))
+        var load = [Int](repeating: 0, count: shares.count)
+        for i in work.indices.sorted(by: { work[$0] > work[$1] || (work[$0] == work[$1] && $0 < $1) }) {
+            let lightest = load.indices.min { load[$0] < load[$1] }!
+            shares[lightest].append(i)
+            load[lightest] += work[i]
+        }
+        return shares.map { $0.sorted() }
     }
 
     private func score(_ leaves: Frontier, target: Int, scoring: Scoring) -> [Leaf] {
@@ -142,18 +226,17 @@ public final class OracleTree {
         }
     }
 
-    /// Layers whose routes choose a subtree: four subtrees over small and big (nine with skip),
-    /// which the cores claim one after another. Under a budget the subtrees differ in size
-    /// (exactly 4 big of 12 layers: 210, 120, 120 and 45 leaves), and four keep two cores busier
-    /// than two did (330 against 165 leaves: one core idle a third of the time). Deeper splits
-    /// once cost more than they won, when every subtree's BLAS call packed the weights again;
-    /// the packed weights (`LayerKernels.splitLinear`) are packed once.
-    static let splitDepth = 2
+    /// Prefixes in the frontier at which the tree is dealt to the cores: enough that the shares
+    /// come out about even, few enough that the layers above are cheap to grow as one tree (a
+    /// core that grows a share reads each layer's weights once; splitting at a fixed depth of
+    /// four subtrees read them twice as often and grew the top layers four times).
+    static let splitRows = 8
 
-    /// Pushes the frontier through every layer; the first layers take the routes of `prefix`.
+    /// Pushes the frontier `from` through `layers`, each prefix forking into its admissible
+    /// children after each layer (and, with a beam, only the best `beamWidth` going on).
     private func grow(
         token id: Int, target: Int, cache: KVCache, contextLength t: Int,
-        constraint: OracleConstraint, beamWidth: Int?, prefix: [Route]
+        constraint: OracleConstraint, beamWidth: Int?, from start: Frontier, layers: Range<Int>
     ) -> Frontier {
         let c = model.config
         let w = model.weights
@@ -162,27 +245,18 @@ public final class OracleTree {
         let hd = c.headDim
         let L = c.numLayers
         precondition(t <= cache.count && t < c.maxPositions, "OracleTree: context beyond the cache")
-        rowsThroughAttention = 0
-        rowsThroughFFN = [:]
-        grownAt = t
-        grownPrefix = prefix
-        entryCodes = Array(repeating: [], count: L)
         // The frontier's residual streams, `m` rows, and the next layer's, in two scratch slots
         // that swap after every layer.
         var (frontierSlot, childrenSlot) = (Scratch.frontier, Scratch.children)
-        var frontier = scratch.buffer(frontierSlot.rawValue, count: d)
-        var m = 1
-        frontier.update(from: w.embedding.row(id), count: d)
-        // Per prefix: its routes packed two bits a layer, its counts and its FFN FLOPs.
-        var codes: [UInt64] = [0]
-        var bigs = [0]
-        var skips = [0]
-        var ffnCost = [0]
+        var m = start.count
+        var frontier = scratch.buffer(frontierSlot.rawValue, count: m * d)
+        frontier.update(from: start.hidden.data, count: m * d)
+        var (codes, bigs, skips, ffnCost, roots) = (start.codes, start.bigs, start.skips, start.ffnCost, start.roots)
         let group = c.numHeads / c.numKVHeads
         let scale = 1 / Float(hd).squareRoot()
         let inner = max(c.intermediateSize, c.smallIntermediateSize ?? 0)
         func buffer(_ slot: Scratch, _ count: Int) -> UnsafeMutablePointer<Float> { scratch.buffer(slot.rawValue, count: count) }
-        for l in 0..<L {
+        for l in layers {
             let lw = w.layers[l]
             rowsThroughAttention += m
             entryCodes[l] = codes
@@ -246,7 +320,7 @@ public final class OracleTree {
             var parents: [Int] = []
             var childRoutes: [Route] = []
             for i in 0..<m {
-                for route in l < prefix.count ? [prefix[l]] : constraint.routes {
+                for route in constraint.routes {
                     let big = bigs[i] + (route == .big ? 1 : 0)
                     let skip = skips[i] + (route == .skip ? 1 : 0)
                     guard constraint.admits(big: big, skip: skip, ffnFLOPs: ffnCost[i] + cost.ffn(route), remaining: L - l - 1, cost: cost)
@@ -256,7 +330,7 @@ public final class OracleTree {
                 }
             }
             // A subtree whose forced first routes admit no pattern.
-            if parents.isEmpty { return Frontier(hidden: Tensor(shape: [0, d]), codes: [], bigs: []) }
+            if parents.isEmpty { return Frontier(hidden: Tensor(shape: [0, d])) }
             let children = buffer(childrenSlot, parents.count * d)
             for (j, i) in parents.enumerated() { (children + j * d).update(from: frontier + i * d, count: d) }
             for route in [Route.small, .big] {
@@ -277,6 +351,7 @@ public final class OracleTree {
             bigs = zip(parents, childRoutes).map { bigs[$0] + ($1 == .big ? 1 : 0) }
             skips = zip(parents, childRoutes).map { skips[$0] + ($1 == .skip ? 1 : 0) }
             ffnCost = zip(parents, childRoutes).map { ffnCost[$0] + cost.ffn($1) }
+            roots = parents.map { roots[$0] }
             (frontier, m) = (children, parents.count)
             swap(&frontierSlot, &childrenSlot)
             if let beamWidth, l + 1 < L, m > beamWidth {
@@ -290,9 +365,12 @@ public final class OracleTree {
                 bigs = keep.map { bigs[$0] }
                 skips = keep.map { skips[$0] }
                 ffnCost = keep.map { ffnCost[$0] }
+                roots = keep.map { roots[$0] }
             }
         }
-        return Frontier(hidden: Self.tensor(frontier, rows: m, width: d), codes: codes, bigs: bigs)
+        var grown = Frontier(hidden: Self.tensor(frontier, rows: m, width: d))
+        (grown.codes, grown.bigs, grown.skips, grown.ffnCost, grown.roots) = (codes, bigs, skips, ffnCost, roots)
+        return grown
     }
 
     /// The scratch slots of `grow`.
@@ -307,11 +385,12 @@ public final class OracleTree {
     private lazy var layerKeysAndValues = ScratchBuffers(slots: 2 * model.config.numLayers)
     private var entryCodes: [[UInt64]] = []
     private var grownAt = -1
-    private var grownPrefix: [Route] = []
-    /// Whether the last search grew in `subtrees` (one per prefix of `splitDepth` routes).
-    private var grewInSubtrees = false
+    /// The layer at which the last search dealt its frontier to `subtrees` (the number of layers
+    /// when it grew as one tree), and how many of them took a share.
+    private var splitDepth = 0
+    private var activeSubtrees = 0
 
-    /// The trees that grow the subtrees of `search` (kept, with their scratch, for the next token).
+    /// The trees that grow the cores' shares in `search` (kept, with their scratch, for the next token).
     private var subtrees: [OracleTree] = []
 
     /// A copy of `rows` rows as a tensor.

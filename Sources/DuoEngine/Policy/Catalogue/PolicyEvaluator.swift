@@ -311,21 +311,25 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
     func bestRandom(k: Int, trials: Int, windows: [[Int]], control: EvaluationControl) throws -> PolicyOutcome {
         let L = layers
         let n = (k == 0 || k == L) ? 1 : trials
-        // The trials side by side on the cores; each trial's mean loss in its own slot.
-        var means = [Double](repeating: 0, count: n)
+        // Window by window, the trials side by side on the cores, sharing the window's first
+        // layer (`RoutingTrials`); each trial's summed loss in its own slot, in window order.
+        var sums = [Double](repeating: 0, count: n)
         let jobs = JobControl(shouldContinue: control.shouldContinue, progress: control.progress)
-        means.withUnsafeMutableBufferPointer { means in
-            Parallel.forEachJob(n) { trial in
-                jobs.run {
-                    let policy = RandomPolicy(mode: .exactly(k), seed: seed &+ UInt64(trial), layers: L, low: low)
-                    var losses: [Double] = []
-                    for w in windows { losses += try SequenceEvaluation.run(model: model, ids: w, policy: policy, topK: 0).losses }
-                    means[trial] = losses.reduce(0, +) / Double(max(losses.count, 1))
-                    jobs.advance(total: n)
+        for w in windows {
+            let trials = try RoutingTrials(model: model, ids: w)
+            sums.withUnsafeMutableBufferPointer { sums in
+                Parallel.forEachJob(n) { trial in
+                    jobs.run {
+                        let policy = RandomPolicy(mode: .exactly(k), seed: seed &+ UInt64(trial), layers: L, low: low)
+                        for loss in try trials.losses(under: policy) { sums[trial] += loss }
+                        jobs.advance(total: n * windows.count)
+                    }
                 }
             }
+            try jobs.finish()
         }
-        try jobs.finish()
+        let scored = windows.reduce(0) { $0 + $1.count - 1 }
+        let means = sums.map { $0 / Double(max(scored, 1)) }
         // The first trial of lowest mean loss, as a loop over the trials in order would pick it.
         let winner = means.indices.min { means[$0] < means[$1] }!
         let best = (loss: means[winner], seed: seed &+ UInt64(winner))
