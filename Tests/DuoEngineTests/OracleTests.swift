@@ -82,6 +82,28 @@ final class OracleTests: XCTestCase {
         XCTAssertLessThan(exact * 2, leaves, "the bound should spare most leaves the full LM head")
     }
 
+    /// The shortlist behind the LM-head bound: the `size` highest of the rows' maxima (ties at
+    /// the cut to the lower ids), and a target outside them takes the place of a lowest one.
+    func testShortlistHoldsTheHighestLogitsAndTheTarget() {
+        var rng = SplitMix64(seed: 5)
+        for (vocab, size) in [(50, 10), (300, 256), (64, 63), (4096, 256)] {
+            let logits = Tensor(shape: [3, vocab])
+            // Whole numbers: many ties, at the cut too.
+            for i in 0..<logits.count { logits.data[i] = Float(Int(rng.nextUnit() * 20)) }
+            let top = (0..<vocab).map { j in (0..<3).map { logits.row($0)[j] }.max()! }
+            let ranked = (0..<vocab).sorted { top[$0] > top[$1] || (top[$0] == top[$1] && $0 < $1) }
+            let expected = Array(ranked.prefix(size)).sorted()
+            XCTAssertEqual(OracleTree.shortlist(logits, size: size, including: expected[0]), expected, "\(vocab)")
+            let outside = ranked[size]
+            let with = OracleTree.shortlist(logits, size: size, including: outside)
+            XCTAssertEqual(with.count, size)
+            XCTAssertTrue(with.contains(outside))
+            let dropped = Set(expected).subtracting(with)
+            XCTAssertEqual(dropped.count, 1)
+            XCTAssertEqual(top[dropped.first!], top[ranked[size - 1]])
+        }
+    }
+
     func testConstraintsAreRespected() throws {
         let model = try Fixtures.model("tiny-model")
         for k in 0...4 {

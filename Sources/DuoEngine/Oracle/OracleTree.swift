@@ -373,12 +373,15 @@ public final class OracleTree {
         return grown
     }
 
-    /// The scratch slots of `grow`.
+    /// The scratch slots of `grow` and of scoring the leaves.
     private enum Scratch: Int, CaseIterable {
         case frontier, children, normed, q, attended, scores, ffnInput, gate, up, ffnOutput
+        /// Scoring the leaves: their final-norm outputs, rows gathered for the full LM head, and
+        /// every leaf's logits over the shortlist.
+        case leafNormed, leafRows, shortLogits
     }
 
-    /// `grow`'s temporaries, kept from one search to the next.
+    /// The temporaries of `grow` and of scoring the leaves, kept from one search to the next.
     private let scratch = ScratchBuffers(slots: Scratch.allCases.count)
     /// Per layer, the keys (slot 2l) and values (2l + 1) of the frontier that entered it in the
     /// last `grow`, and that frontier's prefixes (`entryCodes`); the context length it grew at.
@@ -428,8 +431,8 @@ public final class OracleTree {
         let d = c.hiddenSize
         let n = hidden.rows
         let vocab = c.vocabSize
-        let normed = Tensor(shape: [n, d])
-        LayerKernels.rmsNorm(hidden.data, rows: n, width: d, weight: model.weights.finalNorm.data, eps: c.rmsNormEps, into: normed.data)
+        let normed = scratch.buffer(Scratch.leafNormed.rawValue, count: n * d)
+        LayerKernels.rmsNorm(hidden.data, rows: n, width: d, weight: model.weights.finalNorm.data, eps: c.rmsNormEps, into: normed)
         var best: [Int: (index: Int, loss: Double)] = [:]
         func record(_ i: Int, _ loss: Double) {
             leavesScoredExactly += 1
@@ -437,9 +440,9 @@ public final class OracleTree {
             best[groups[i]] = (i, loss)
         }
         func score(_ rows: [Int]) {
-            let gathered = Tensor(shape: [rows.count, d])
-            for (j, i) in rows.enumerated() { gathered.row(j).update(from: normed.row(i), count: d) }
-            for (i, loss) in zip(rows, normalizedLosses(of: gathered, target: target)) { record(i, loss) }
+            let gathered = scratch.buffer(Scratch.leafRows.rawValue, count: rows.count * d)
+            for (j, i) in rows.enumerated() { (gathered + j * d).update(from: normed + i * d, count: d) }
+            for (i, loss) in zip(rows, normalizedLosses(of: gathered, rows: rows.count, target: target)) { record(i, loss) }
         }
         // Few rows or a small vocabulary: the full LM head costs about what the bound would.
         guard n >= 4 * Self.exactBatch, vocab >= 8 * Self.shortlistSize else {
@@ -449,20 +452,20 @@ public final class OracleTree {
         let probes = (0..<4).map { $0 * n / 4 }
         let probeLogits = Tensor(shape: [probes.count, vocab])
         let probeRows = Tensor(shape: [probes.count, d])
-        for (j, i) in probes.enumerated() { probeRows.row(j).update(from: normed.row(i), count: d) }
+        for (j, i) in probes.enumerated() { probeRows.row(j).update(from: normed + i * d, count: d) }
         LayerKernels.splitLinear(probeRows.data, probes.count, model.weights.lmHead, probeLogits.data, false)
         for (j, i) in probes.enumerated() { record(i, Ops.targetLoss(probeLogits.row(j), count: vocab, target: target)) }
         let shortlist = Self.shortlist(probeLogits, size: Self.shortlistSize, including: target)
         let shortWeights = Tensor(shape: [shortlist.count, d])
         for (j, token) in shortlist.enumerated() { shortWeights.row(j).update(from: model.weights.lmHead.row(token), count: d) }
-        let shortLogits = Tensor(shape: [n, shortlist.count])
-        LayerKernels.splitLinear(normed.data, n, shortWeights, shortLogits.data, false)
+        let shortLogits = scratch.buffer(Scratch.shortLogits.rawValue, count: n * shortlist.count)
+        LayerKernels.splitLinear(normed, n, shortWeights, shortLogits, false)
         let targetColumn = shortlist.firstIndex(of: target)!
         var bounds = [Double](repeating: 0, count: n)
         bounds.withUnsafeMutableBufferPointer { out in
             Parallel.forEachSlice(n, minimum: 64) { r in
                 for i in r {
-                    let row = shortLogits.row(i)
+                    let row = shortLogits + i * shortlist.count
                     out[i] = Ops.logSumExp(row, count: shortlist.count) - Double(row[targetColumn])
                 }
             }
@@ -484,7 +487,8 @@ public final class OracleTree {
         return best.values.sorted { $0.index < $1.index }
     }
 
-    /// The `size` tokens with the highest logit in any row of `logits`, and `target`.
+    /// The `size` tokens with the highest logit in any row of `logits` (in id order; ties at the
+    /// cut to the lower ids), the lowest of them replaced by `target` when it is not among them.
     static func shortlist(_ logits: Tensor, size: Int, including target: Int) -> [Int] {
         let vocab = logits.columns
         var top = [Float](repeating: -.infinity, count: vocab)
@@ -492,37 +496,76 @@ public final class OracleTree {
             let row = logits.row(r)
             for j in 0..<vocab where row[j] > top[j] { top[j] = row[j] }
         }
-        var tokens = Array((0..<vocab).sorted { top[$0] > top[$1] }.prefix(size))
-        if !tokens.contains(target) { tokens[tokens.count - 1] = target }
-        return tokens
+        guard size < vocab else { return Array(0..<vocab) }
+        // The size-th highest value, by selection (quickselect) on a copy: linear on average.
+        var values = top
+        var (low, high, k) = (0, vocab - 1, size - 1)
+        while low < high {
+            let pivot = values[(low + high) / 2]
+            var (i, j) = (low, high)
+            while i <= j {
+                while values[i] > pivot { i += 1 }
+                while values[j] < pivot { j -= 1 }
+                if i <= j {
+                    values.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if k <= j {
+                high = j
+            } else if k >= i {
+                low = i
+            } else {
+                break
+            }
+        }
+        let cut = values[k]
+        var tokens = (0..<vocab).filter { top[$0] > cut }
+        for j in 0..<vocab where tokens.count < size && top[j] == cut { tokens.append(j) }
+        if !tokens.contains(target), let lowest = tokens.indices.min(by: { top[tokens[$0]] < top[tokens[$1]] }) {
+            tokens[lowest] = target
+        }
+        return tokens.sorted()
     }
 
     /// Loss on `target` of each row of a residual stream: final norm and LM head.
     func losses(of hidden: Tensor, target: Int) -> [Double] {
         let c = model.config
-        let normed = Tensor(shape: [hidden.rows, c.hiddenSize])
+        let normed = scratch.buffer(Scratch.leafNormed.rawValue, count: hidden.rows * c.hiddenSize)
         Ops.rmsNorm(
             hidden.data, rows: hidden.rows, width: c.hiddenSize, weight: model.weights.finalNorm.data, eps: c.rmsNormEps,
-            into: normed.data)
-        return normalizedLosses(of: normed, target: target)
+            into: normed)
+        return normalizedLosses(of: normed, rows: hidden.rows, target: target)
     }
 
-    /// Loss on `target` of each row of the final norm's output: the LM head in blocks of rows
-    /// spread over the cores.
-    private func normalizedLosses(of normed: Tensor, target: Int) -> [Double] {
+    /// Loss on `target` of each of `n` rows of the final norm's output: the rows in a slice per
+    /// core, each slice through the LM head in blocks of `lossBlock` rows, into logits kept from
+    /// one call to the next (fresh ones page-faulted and zeroed on every call).
+    private func normalizedLosses(of normed: UnsafePointer<Float>, rows n: Int, target: Int) -> [Double] {
         let vocab = model.config.vocabSize
-        let n = normed.rows
+        let d = model.config.hiddenSize
         var losses = [Double](repeating: 0, count: n)
-        let block = min(256, max(8, (n + Parallel.workers - 1) / Parallel.workers))
+        let slices = min(Parallel.workers, max(1, n / 8))
+        // Taken before the slices run side by side: each then writes only its own.
+        let logits = (0..<slices).map { lossLogits.buffer($0, count: Self.lossBlock * vocab) }
         losses.withUnsafeMutableBufferPointer { out in
-            Parallel.forEach((n + block - 1) / block) { b in
-                let start = b * block
-                let rows = min(block, n - start)
-                let logits = Tensor(shape: [rows, vocab])
-                LayerKernels.localLinear(normed.row(start), rows, model.weights.lmHead, logits.data, false)
-                for r in 0..<rows { out[start + r] = Ops.targetLoss(logits.row(r), count: vocab, target: target) }
+            Parallel.forEach(slices) { s in
+                var start = n * s / slices
+                let end = n * (s + 1) / slices
+                while start < end {
+                    let rows = min(Self.lossBlock, end - start)
+                    LayerKernels.localLinear(normed + start * d, rows, model.weights.lmHead, logits[s], false)
+                    for r in 0..<rows { out[start + r] = Ops.targetLoss(logits[s] + r * vocab, count: vocab, target: target) }
+                    start += rows
+                }
             }
         }
         return losses
     }
+
+    /// Rows of the LM head computed at a time by one core in `normalizedLosses`.
+    static let lossBlock = 32
+    /// `normalizedLosses`' logits, one slot per core.
+    private lazy var lossLogits = ScratchBuffers(slots: Parallel.workers)
 }
