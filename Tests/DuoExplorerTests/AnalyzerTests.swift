@@ -29,9 +29,12 @@ final class AnalyzerTests: XCTestCase {
             XCTAssertEqual(run.losses.count, ids.count - 1)
             for (a, b) in zip(run.losses, reference.losses) { XCTAssertEqual(a, b, accuracy: 1e-5) }
             XCTAssertEqual(run.top.map { $0.map(\.id) }, reference.top.map { $0.map(\.id) })
-            // The logit lens after the last layer is the model's own prediction.
-            for t in 0..<ids.count { XCTAssertEqual(run.lens[t].last?.id, reference.top[t].first?.id) }
-            XCTAssertEqual(run.lens[0].count, model.config.numLayers)
+            // The logit lens is computed on demand; after the last layer it is the model's own prediction.
+            XCTAssertTrue(run.lens.isEmpty)
+            let lens = try analyzer.lens(of: run, ids: ids)
+            XCTAssertEqual(lens.count, ids.count)
+            for t in 0..<ids.count { XCTAssertEqual(lens[t].last?.id, reference.top[t].first?.id) }
+            XCTAssertEqual(lens[0].count, model.config.numLayers)
         }
     }
 

@@ -162,6 +162,15 @@ final class ExplorerControllerTests: XCTestCase {
         }
         XCTAssertNotNil(a.failures[e.state.key(.router).description], "no router in the tiny model: a clear failure, not a hang")
         XCTAssertEqual(a.flips[FlipKey(policy: e.state.primaryKey, token: 0)]?.count, 4, "the layers view asks for flips")
+        // The logit lens is computed for the run the Layers view shows, and only for it: its
+        // readout after the last layer is that run's own top prediction.
+        let primary = try XCTUnwrap(a.runs[e.state.primaryKey])
+        XCTAssertEqual(primary.lens.count, e.document.count)
+        for (t, read) in primary.lens.enumerated() {
+            XCTAssertEqual(read.count, 4)
+            XCTAssertEqual(read.last?.id, primary.top[t].first?.id, "token \(t)")
+        }
+        XCTAssertEqual(a.runs[e.state.key(.allBig)]?.lens.isEmpty, true, "no lens for runs the Layers view does not show")
         let text = e.frame(width: 100, height: 30, color: false).text
         XCTAssertTrue(text.contains("logit lens"), text)
         XCTAssertTrue(text.contains("error: router@2: no router"), "the partner's failure is on the status line:\n\(text)")

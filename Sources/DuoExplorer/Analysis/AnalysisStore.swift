@@ -80,6 +80,16 @@ public final class AnalysisStore: @unchecked Sendable {  // every access to `sta
         }
     }
 
+    /// Adds the logit lens to a complete run (`Analyzer.lens`).
+    public func store(lens: [[TokenProbability]], for key: PolicyKey, revision: Int) {
+        locked {
+            guard revision == state.document.revision, var run = state.runs[key], run.isComplete else { return }
+            run.lens = lens
+            state.runs = inserting(run, at: key, into: state.runs)
+            changeCount += 1
+        }
+    }
+
     public func fail(_ job: String, message: String, revision: Int) {
         locked {
             guard revision == state.document.revision else { return }
@@ -100,6 +110,7 @@ public final class AnalysisStore: @unchecked Sendable {  // every access to `sta
         locked {
             if state.failures[job.id] != nil { return true }
             if case .flips(let key) = job { return state.flips[key] != nil }
+            if case .lens(let key) = job { return state.runs[key]?.lens.isEmpty == false }
             return job.keys.allSatisfy { state.runs[$0]?.isComplete == true }
         }
     }

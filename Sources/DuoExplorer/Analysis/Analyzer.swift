@@ -2,8 +2,8 @@ import DuoEngine
 import Foundation
 
 /// Runs the catalogue's policies (`PolicyEvaluator`) on the explorer's text and adds what the
-/// views show beside the routes: top-5 predictions, the logit lens after every layer, per-layer
-/// flip losses and greedy continuations. Pure computation — no UI; complete runs are kept in a
+/// views show beside the routes: top-5 predictions, and on demand the logit lens after every
+/// layer, per-layer flip losses and greedy continuations. Pure computation — no UI; complete runs are kept in a
 /// `ResultCache` when one is given, so a text, policy and budget seen before come back at once.
 public final class Analyzer: @unchecked Sendable {  // immutable after init
     public let evaluator: PolicyEvaluator
@@ -120,18 +120,28 @@ public final class Analyzer: @unchecked Sendable {  // immutable after init
         return run
     }
 
-    /// Scores fixed routes: losses, top-5 predictions and the logit lens after every layer.
+    /// Scores fixed routes: losses and top-5 predictions (the logit lens is left to `lens(of:)`).
     public func score(_ key: PolicyKey, ids: [Int], routes: RouteMatrix, note: String = "") throws -> PolicyRun {
         let session = InferenceSession(model: model, capacity: ids.count)
-        var lens = Array(repeating: [TokenProbability](), count: ids.count)
-        let hidden = try session.forwardHidden(ids, policy: MatrixPolicy(routes)) { _, x in
-            let read = SequenceEvaluation.score(model: self.model, ids: ids, logits: session.logits(of: x), routes: routes, topK: 1)
-            for t in 0..<ids.count { lens[t].append(read.top[t].first ?? TokenProbability(id: 0, probability: 0)) }
-        }
+        let hidden = try session.forwardHidden(ids, policy: MatrixPolicy(routes))
         let evaluation = SequenceEvaluation.score(model: model, ids: ids, logits: session.logits(of: hidden), routes: routes, topK: 5)
         return PolicyRun(
             key: key, routes: routes, completed: ids.count, losses: evaluation.losses, top: evaluation.top,
-            lens: lens, ffnFractions: evaluation.ffnFractions, note: note)
+            lens: [], ffnFractions: evaluation.ffnFractions, note: note)
+    }
+
+    /// The logit lens of a run's routes: the most likely next token read out after each layer
+    /// (final norm and LM head applied early), `[token][layer]`. Twelve LM heads over the text
+    /// cost more than the run's own forward pass, so it is computed only for the run the Layers
+    /// view shows, when it shows it.
+    public func lens(of run: PolicyRun, ids: [Int]) throws -> [[TokenProbability]] {
+        let session = InferenceSession(model: model, capacity: ids.count)
+        var lens = Array(repeating: [TokenProbability](), count: ids.count)
+        _ = try session.forwardHidden(ids, policy: MatrixPolicy(run.routes)) { _, x in
+            let read = SequenceEvaluation.score(model: self.model, ids: ids, logits: session.logits(of: x), routes: run.routes, topK: 1)
+            for t in 0..<ids.count { lens[t].append(read.top[t].first ?? TokenProbability(id: 0, probability: 0)) }
+        }
+        return lens
     }
 
     /// The loss of token `token`'s target when that token's route at one layer is flipped

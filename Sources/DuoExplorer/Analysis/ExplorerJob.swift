@@ -4,6 +4,8 @@ import DuoEngine
 public enum ExplorerJob: Hashable, Sendable {
     case run(PolicyKey)
     case flips(FlipKey)
+    /// The logit lens of a complete run (`Analyzer.lens`), added to the run in the store.
+    case lens(PolicyKey)
     /// A policy at every k = 0...layers from one search that serves them all
     /// (`PolicyKind.sharesSearchAcrossK`): what the Summary view asks for.
     case sweep(PolicyKind, context: ContextMode, layers: Int)
@@ -12,7 +14,7 @@ public enum ExplorerJob: Hashable, Sendable {
     public var isSearch: Bool {
         switch self {
         case .run(let key): return key.kind.isSearch
-        case .flips: return false
+        case .flips, .lens: return false
         case .sweep: return true
         }
     }
@@ -21,7 +23,7 @@ public enum ExplorerJob: Hashable, Sendable {
     public var keys: [PolicyKey] {
         switch self {
         case .run(let key): return [key]
-        case .flips: return []
+        case .flips, .lens: return []
         case .sweep(let kind, let context, let layers): return (0...layers).map { PolicyKey(kind, k: $0, context: context) }
         }
     }
@@ -30,6 +32,7 @@ public enum ExplorerJob: Hashable, Sendable {
         switch self {
         case .run(let key): return key.description
         case .flips(let key): return "flips \(key.policy) token \(key.token)"
+        case .lens(let key): return "lens \(key)"
         case .sweep(let kind, let context, let layers):
             return "\(kind.rawValue)@0...\(layers)" + (kind.usesContext && context == .fixed ? ":fixed" : "")
         }

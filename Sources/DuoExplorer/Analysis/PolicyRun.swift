@@ -13,7 +13,8 @@ public struct PolicyRun: Sendable, Codable {
     public var losses: [Double]
     /// The five most likely next tokens after each token (empty while in progress).
     public var top: [[TokenProbability]]
-    /// Logit lens: the most likely next token read out after each layer, `lens[t][layer]`.
+    /// Logit lens: the most likely next token read out after each layer, `lens[t][layer]`; empty
+    /// until the Layers view asks for it (`ExplorerJob.lens`).
     public var lens: [[TokenProbability]]
     /// Router probabilities per token, layer and route (router runs only).
     public var routerProbabilities: [[[Float]]]?

@@ -84,7 +84,7 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
         guard state.generating == nil else { return [] }
         var jobs = [state.primaryKey, state.partnerKey].map(ExplorerJob.run)
         if state.view == .layers, store.snapshot().runs[state.primaryKey]?.isComplete == true {
-            jobs.append(.flips(FlipKey(policy: state.primaryKey, token: state.token)))
+            jobs += [.flips(FlipKey(policy: state.primaryKey, token: state.token)), .lens(state.primaryKey)]
         }
         // Policies this model cannot run are asked for only as primary or partner (to say why).
         let runnable = PolicyKind.allCases.filter { $0.unavailable(in: analyzer.evaluator) == nil }
@@ -125,6 +125,9 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
                 guard let run = store.snapshot().runs[key.policy], run.isComplete else { return }
                 let losses = try analyzer.flipLosses(run, ids: doc.ids, token: key.token)
                 store.store(flips: losses, for: key, revision: doc.revision)
+            case .lens(let key):
+                guard let run = store.snapshot().runs[key], run.isComplete else { return }
+                store.store(lens: try analyzer.lens(of: run, ids: doc.ids), for: key, revision: doc.revision)
             }
         }
     }
@@ -149,7 +152,7 @@ public final class Explorer: @unchecked Sendable {  // state is touched by the U
                     store.fail(job.id, message: "\(error)", revision: document.revision)
                 }
             }
-            attempts += 1  // flips become wanted once the primary run exists
+            attempts += 1  // flips and the lens become wanted once the primary run exists
         }
     }
 
