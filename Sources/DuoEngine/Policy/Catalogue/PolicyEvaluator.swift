@@ -320,8 +320,10 @@ public final class PolicyEvaluator: @unchecked Sendable {  // immutable after in
             sums.withUnsafeMutableBufferPointer { sums in
                 Parallel.forEachJob(n) { trial in
                     jobs.run {
+                        // Each token's pattern drawn once (the policy draws it again for every layer).
                         let policy = RandomPolicy(mode: .exactly(k), seed: seed &+ UInt64(trial), layers: L, low: low)
-                        for loss in try trials.losses(under: policy) { sums[trial] += loss }
+                        let routes = MatrixPolicy(RouteMatrix(rows: (0..<w.count).map { policy.pattern(position: $0) }))
+                        for loss in try trials.losses(under: routes) { sums[trial] += loss }
                         jobs.advance(total: n * windows.count)
                     }
                 }
