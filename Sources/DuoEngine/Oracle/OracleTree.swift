@@ -286,10 +286,7 @@ public final class OracleTree {
                         alpha: scale)
                 }
                 for i in 0..<m {
-                    let qi = q + i * qWidth + h * hd
-                    let ki = k + i * kvWidth + g * hd
-                    var own: Float = 0
-                    for j in 0..<hd { own += qi[j] * ki[j] }
+                    let own = Ops.dot(q + i * qWidth + h * hd, k + i * kvWidth + g * hd, count: hd)
                     let row = block + i * (t + 1)
                     row[t] = own * scale
                     Ops.maskedSoftmax(row, count: t + 1, position: t, window: window)
