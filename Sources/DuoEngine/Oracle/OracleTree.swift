@@ -33,10 +33,10 @@ public final class OracleTree {
         constraint: OracleConstraint, beamWidth: Int? = nil, scoring: Scoring = .everyLeaf
     ) -> [Leaf] {
         // One BLAS thread per core. Without a beam, the top of the tree, where the frontier is
-        // narrow, grows as one tree (its products split across the cores); once the frontier
-        // holds `splitRows` prefixes they are dealt to the cores, balanced by the patterns below
-        // each, and each core grows its share to the leaves on its own (`Parallel.forEachJob`):
-        // no fork/join inside every small step, and each core reads each layer's weights once.
+        // narrow, grows once, as one tree; once the frontier holds `splitRows` prefixes they are
+        // dealt to the cores, balanced by the patterns below each, and each core grows its share
+        // to the leaves on its own (`Parallel.forEachJob`): no fork/join inside every small step,
+        // and each core reads each layer's weights once.
         // The leaves are then scored together, so the LM-head bound prunes across the whole tree.
         Parallel.withSingleThreadedBLAS {
             let L = model.config.numLayers
