@@ -42,9 +42,7 @@ final class RoutingTrials: @unchecked Sendable {  // immutable after init
         guard first.count == n else { throw DuoError("policy \(policy.name) returned \(first.count) routes for \(n) tokens") }
         let x = Tensor(shape: [n, c.hiddenSize])
         for (t, route) in first.enumerated() {
-            guard let stream = afterFirstLayer[route] else {
-                throw DuoError("policy \(policy.name) routes to the small FFN, but this model has no small FFN (plain Llama config)")
-            }
+            guard let stream = afterFirstLayer[route] else { throw InferenceSession.noSmallFFN(policy) }
             x.row(t).update(from: stream.row(t), count: c.hiddenSize)
         }
         let session = InferenceSession(model: model, capacity: n)

@@ -160,11 +160,16 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
             let rows = chosen.indices.filter { chosen[$0] == route }
             guard !rows.isEmpty else { continue }
             guard let module = w.ffn(route) else {
-                throw DuoError("policy \(policy.name) routes to the small FFN, but this model has no small FFN (plain Llama config)")
+                throw Self.noSmallFFN(policy)
             }
             try runFFN(module, rows: rows, x: x, scratch: s)
         }
         return chosen
+    }
+
+    /// The error of a policy that routes to the small FFN of a model without one.
+    static func noSmallFFN(_ policy: RoutingPolicy) -> DuoError {
+        DuoError("policy \(policy.name) routes to the small FFN, but this model has no small FFN (plain Llama config)")
     }
 
     private func runFFN(_ module: FFNWeights, rows: [Int], x: Tensor, scratch s: LayerScratch) throws {

@@ -43,12 +43,20 @@ public final class OracleTree {
             begin(at: t)
             var grown = Frontier(root: model.weights.embedding.row(id), width: model.config.hiddenSize)
             let splits = beamWidth == nil && Parallel.workers > 1 && !Parallel.isInsideJob
-            var depth = 0
-            while depth < L, grown.count > 0, !splits || grown.count < Self.splitRows {
-                grown = grow(
+            func grow(_ layers: Range<Int>) {
+                grown = self.grow(
                     token: id, target: target, cache: cache, contextLength: t, constraint: constraint, beamWidth: beamWidth,
-                    from: grown, layers: depth..<(splits ? depth + 1 : L))
-                depth = splits ? depth + 1 : L
+                    from: grown, layers: layers)
+            }
+            var depth = 0
+            if splits {
+                while depth < L, grown.count > 0, grown.count < Self.splitRows {
+                    grow(depth..<(depth + 1))
+                    depth += 1
+                }
+            } else {
+                grow(0..<L)
+                depth = L
             }
             splitDepth = depth
             activeSubtrees = 0
@@ -326,7 +334,7 @@ public final class OracleTree {
                     childRoutes.append(route)
                 }
             }
-            // A subtree whose forced first routes admit no pattern.
+            // No prefix has an admissible child (a share whose rows all end here).
             if parents.isEmpty { return Frontier(hidden: Tensor(shape: [0, d])) }
             let children = buffer(childrenSlot, parents.count * d)
             for (j, i) in parents.enumerated() { (children + j * d).update(from: frontier + i * d, count: d) }

@@ -3,8 +3,9 @@ import Foundation
 
 /// Runs the catalogue's policies (`PolicyEvaluator`) on the explorer's text and adds what the
 /// views show beside the routes: top-5 predictions, and on demand the logit lens after every
-/// layer, per-layer flip losses and greedy continuations. Pure computation — no UI; complete runs are kept in a
-/// `ResultCache` when one is given, so a text, policy and budget seen before come back at once.
+/// layer, per-layer flip losses and greedy continuations. Pure computation — no UI; complete
+/// runs are kept in a `ResultCache` when one is given, so a text, policy and budget seen before
+/// come back at once.
 public final class Analyzer: @unchecked Sendable {  // immutable after init
     public let evaluator: PolicyEvaluator
     /// Where complete runs persist between sessions (nil: nowhere).
