@@ -33,10 +33,10 @@ public final class OracleTree {
         constraint: OracleConstraint, beamWidth: Int? = nil, scoring: Scoring = .everyLeaf
     ) -> [Leaf] {
         // One BLAS thread per core. Without a beam, the top of the tree, where the frontier is
-        // narrow, grows once, as one tree; once the frontier holds `splitRows` prefixes they are
-        // dealt to the cores, balanced by the patterns below each, and each core grows its share
-        // to the leaves on its own (`Parallel.forEachJob`): no fork/join inside every small step,
-        // and each core reads each layer's weights once.
+        // narrow, grows once, as one tree; once the frontier holds `splitRows` prefixes a core,
+        // they are dealt to the cores, balanced by the patterns below each, and each core grows
+        // its share to the leaves on its own (`Parallel.forEachJob`): no fork/join inside every
+        // small step, and each core reads each layer's weights once.
         // The leaves are then scored together, so the LM-head bound prunes across the whole tree.
         Parallel.withSingleThreadedBLAS {
             let L = model.config.numLayers
@@ -50,7 +50,7 @@ public final class OracleTree {
             }
             var depth = 0
             if splits {
-                while depth < L, grown.count > 0, grown.count < Self.splitRows {
+                while depth < L, grown.count > 0, grown.count < Self.splitRows * Parallel.workers {
                     grow(depth..<(depth + 1))
                     depth += 1
                 }
@@ -234,11 +234,11 @@ public final class OracleTree {
         }
     }
 
-    /// Prefixes in the frontier at which the tree is dealt to the cores: enough that the shares
-    /// come out about even, few enough that the layers above are cheap to grow as one tree (a
-    /// core that grows a share reads each layer's weights once; splitting at a fixed depth of
+    /// Prefixes per core in the frontier at which the tree is dealt to the cores: enough that the
+    /// shares come out about even, few enough that the layers above are cheap to grow as one tree
+    /// (a core that grows a share reads each layer's weights once; splitting at a fixed depth of
     /// four subtrees read them twice as often and grew the top layers four times).
-    static let splitRows = 8
+    static let splitRows = 4
 
     /// Pushes the frontier `from` through `layers`, each prefix forking into its admissible
     /// children after each layer (and, with a beam, only the best `beamWidth` going on).
