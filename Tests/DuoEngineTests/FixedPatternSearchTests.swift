@@ -44,6 +44,46 @@ final class FixedPatternSearchTests: XCTestCase {
         }
     }
 
+    /// The closer bound (the shortlist exact, the rest of the vocabulary by tangent) never exceeds
+    /// a pattern's summed loss, and on the sample model it lies closer to it than the tangents
+    /// over the whole vocabulary do.
+    func testShortlistBoundIsALowerBoundCloserThanTheTangents() throws {
+        let model = try DuoModel.load(directory: FixturePaths.repository.appendingPathComponent("sample-models/duo-12L"))
+        let ids = try model.tokenizer!.encode("The quick brown fox jumps over the lazy dog, and the dog sleeps on.")
+        let c = model.config
+        let patterns = (0..<(1 << c.numLayers)).filter { $0.nonzeroBitCount == 4 }
+        func scored(_ index: Int) throws -> (normed: Tensor, logits: Tensor, loss: Double) {
+            let session = InferenceSession(model: model, capacity: ids.count)
+            let pattern = FixedPatternSearch.pattern(index: index, layers: c.numLayers)
+            let hidden = try session.forwardHidden(ids, policy: PatternPolicy(pattern))
+            let normed = Tensor(shape: hidden.shape)
+            LayerKernels.rmsNorm(
+                hidden.data, rows: ids.count, width: c.hiddenSize, weight: model.weights.finalNorm.data, eps: c.rmsNormEps,
+                into: normed.data)
+            let logits = session.logits(of: hidden)
+            let loss = (0..<(ids.count - 1)).reduce(0.0) { $0 + Ops.targetLoss(logits.row($1), count: c.vocabSize, target: ids[$1 + 1]) }
+            return (normed, logits, loss)
+        }
+        var bound = TangentBound(model: model, targets: Array(ids.dropFirst()))
+        for index in patterns.prefix(3) {
+            let (_, logits, loss) = try scored(index)
+            bound.add(try XCTUnwrap(bound.point(logits: logits, loss: loss, lowerBound: nil)))
+        }
+        XCTAssertEqual(bound.shortlist?.tokens.count, TangentBound.shortlistSize)
+        var (tangentGap, closerGap) = (0.0, 0.0)
+        for index in stride(from: 5, to: patterns.count, by: 12).map({ patterns[$0] }) {
+            let (normed, logits, loss) = try scored(index)
+            let tangent = try XCTUnwrap(bound.lowerBound(normed))
+            let closer = try XCTUnwrap(bound.shortlistBound(normed, scratch: logits))
+            let slack = TangentBound.margin * Double(ids.count - 1)
+            XCTAssertLessThanOrEqual(tangent, loss + slack, "pattern \(index)")
+            XCTAssertLessThanOrEqual(closer, loss + slack, "pattern \(index)")
+            tangentGap += loss - tangent
+            closerGap += loss - closer
+        }
+        XCTAssertLessThan(closerGap, tangentGap / 2, "the shortlist should close most of the tangents' gap")
+    }
+
     func testOnlyTheAskedBudgetsAndStopping() throws {
         let model = try Fixtures.model()
         var reported: [Int] = []

@@ -32,8 +32,9 @@ public enum FixedPatternSearch {
 
     /// The best pattern for each number of big layers in `bigCounts`: the lowest summed loss
     /// (ties: the lowest index), as the minimum of `losses` gives, by number of big layers.
-    /// A pattern whose lower bound (`TangentBound`, two dot products per token) already exceeds
-    /// the best of its budget found so far never gets the full LM head.
+    /// A pattern whose lower bound (`TangentBound`: two dot products per token, then a shortlist of
+    /// the vocabulary) already exceeds the best of its budget found so far never gets the full
+    /// LM head.
     public static func best(
         model: DuoModel, ids: [Int], bigCounts: ClosedRange<Int>, low: Route = .small,
         shouldContinue: () -> Bool = { true },
@@ -49,7 +50,10 @@ public enum FixedPatternSearch {
             let k = index.nonzeroBitCount
             let (points, incumbent) = jobs.locked { (bound, winners[k]) }
             let lower = points.lowerBound(normed)
-            if let incumbent, let lower, lower > incumbent.loss + TangentBound.margin * Double(ids.count - 1) { return }
+            let slack = TangentBound.margin * Double(ids.count - 1)
+            if let incumbent, let lower, lower > incumbent.loss + slack { return }
+            // The second, closer bound only where the first could not rule the pattern out.
+            if let incumbent, let closer = points.shortlistBound(normed, scratch: logits), closer > incumbent.loss + slack { return }
             lmHead(model: model, normed, into: logits)
             let loss = summedLoss(model: model, ids: ids, logits: logits)
             let point = points.point(logits: logits, loss: loss, lowerBound: lower)
@@ -162,12 +166,26 @@ public enum FixedPatternSearch {
 /// width (the tangent and the target's logit) instead of the LM head; the gap is
 /// KL(p0 || softmax(z)). Each token takes the best of the tangents kept (up to `maxPoints`,
 /// added from scored patterns whose bound was loose).
+///
+/// A closer bound (`shortlistBound`) takes a shortlist S of the vocabulary exactly and the rest R
+/// by tangent: LSE(z) = log(exp(LSE_S(z)) + exp(LSE_R(z))), and LSE_R(z) >= c_R + u_R . h with
+/// u_R = W^T q, c_R = LSE_R(z0) - q . z0 for q the softmax of z0 over R alone. The gap is then the
+/// rest's tangent gap, weighted by the rest's share of the probability: small where the tokens
+/// that carry the mass are in S. It costs the LM head over S (an eighth of the vocabulary here).
 struct TangentBound {
     let model: DuoModel
     /// The target of each scored row.
     let targets: [Int]
-    /// Per tangent point: u `[rows, d]` and c per row.
-    private(set) var points: [(u: Tensor, c: [Double])] = []
+    /// Per tangent point: u `[rows, d]` and c per row, and the same over the rest of the
+    /// vocabulary outside `shortlist` (nil when the point was made for another shortlist; c is
+    /// -infinity at a row whose rest holds no probability).
+    private(set) var points: [(u: Tensor, c: [Double], rest: (u: Tensor, c: [Double])?)] = []
+    /// The rows of the LM head of the shortlist: the tokens with the highest logit at any row of
+    /// the first point, and their ids.
+    private(set) var shortlist: (weights: Tensor, tokens: [Int])?
+
+    /// Tokens in the shortlist.
+    static let shortlistSize = 512
 
     static let maxPoints = 16
     /// Per token: how far a bound must exceed the best found to rule a pattern out (far above
@@ -181,6 +199,30 @@ struct TangentBound {
         self.targets = targets
     }
 
+    /// The closer bound for a pattern's final-norm output, by the shortlist and the rest's
+    /// tangents (nil before a point was made, or on a vocabulary too small for a shortlist);
+    /// `scratch` holds at least `rows x shortlistSize` floats and is overwritten.
+    func shortlistBound(_ normed: Tensor, scratch: Tensor) -> Double? {
+        guard let shortlist else { return nil }
+        let d = model.config.hiddenSize
+        let s = shortlist.tokens.count
+        precondition(scratch.count >= targets.count * s, "TangentBound: scratch too small")
+        LayerKernels.splitLinear(normed.data, targets.count, shortlist.weights, scratch.data, false)
+        let w = model.weights.lmHead
+        var total = 0.0
+        for (t, target) in targets.enumerated() {
+            let h = normed.row(t)
+            let head = Ops.logSumExp(scratch.data + t * s, count: s)
+            var rest = -Double.infinity
+            for case (_, _, let tangent?) in points where tangent.c[t] > -.infinity {
+                rest = max(rest, tangent.c[t] + Double(Ops.dot(tangent.u.row(t), h, count: d)))
+            }
+            let all = rest == -.infinity ? head : max(head, rest) + Foundation.log1p(Foundation.exp(-abs(head - rest)))
+            total += all - Double(Ops.dot(w.row(target), h, count: d))
+        }
+        return total
+    }
+
     /// The bound for a pattern's final-norm output (nil before any pattern was scored).
     func lowerBound(_ normed: Tensor) -> Double? {
         guard !points.isEmpty else { return nil }
@@ -190,44 +232,100 @@ struct TangentBound {
         for (t, target) in targets.enumerated() {
             let h = normed.row(t)
             var tangent = -Double.infinity
-            for point in points { tangent = max(tangent, point.c[t] + Double(Ops.dot(point.u.row(t), h, count: d))) }
+            for (u, c, _) in points { tangent = max(tangent, c[t] + Double(Ops.dot(u.row(t), h, count: d))) }
             total += tangent - Double(Ops.dot(w.row(target), h, count: d))
         }
         return total
     }
 
     /// A scored pattern's logits `[rows, vocab]` as a tangent point when the bound was missing
-    /// or loose for it and there is room for one more (nil otherwise).
-    func point(logits: Tensor, loss: Double, lowerBound: Double?) -> (u: Tensor, c: [Double])? {
+    /// or loose for it and there is room for one more (nil otherwise), with its tangent over the
+    /// rest of the vocabulary outside the shortlist (the first point chooses the shortlist).
+    func point(logits: Tensor, loss: Double, lowerBound: Double?) -> Point? {
         guard points.count < Self.maxPoints else { return nil }
         if let lowerBound, loss - lowerBound < Self.looseness * Double(targets.count) { return nil }
         let vocab = model.config.vocabSize
         let rows = targets.count
+        let list = shortlist ?? Self.shortlist(logits: logits, model: model)
+        let inList = list.map { list in
+            var member = [Bool](repeating: false, count: vocab)
+            for token in list.tokens { member[token] = true }
+            return member
+        }
+        // Per row: the softmax p, and p over the rest alone (zero on the shortlist) in `restP`.
         let probabilities = Tensor(shape: [rows, vocab])
+        let restP = Tensor(shape: inList == nil ? [0, vocab] : [rows, vocab])
         var c = [Double](repeating: 0, count: rows)
+        var restC = [Double](repeating: -.infinity, count: rows)
         c.withUnsafeMutableBufferPointer { c in
-            Parallel.forEachSlice(rows, minimum: 16) { slice in
-                for t in slice {
-                    let z = logits.row(t)
-                    let p = probabilities.row(t)
-                    p.update(from: z, count: vocab)
-                    Ops.softmax(p, count: vocab)
-                    c[t] = Ops.logSumExp(z, count: vocab) - Double(Ops.dot(p, z, count: vocab))
+            restC.withUnsafeMutableBufferPointer { restC in
+                Parallel.forEachSlice(rows, minimum: 16) { slice in
+                    for t in slice {
+                        let z = logits.row(t)
+                        let p = probabilities.row(t)
+                        p.update(from: z, count: vocab)
+                        Ops.softmax(p, count: vocab)
+                        let lse = Ops.logSumExp(z, count: vocab)
+                        c[t] = lse - Double(Ops.dot(p, z, count: vocab))
+                        guard let inList else { continue }
+                        // q = p / m over the rest (m its share): c_R = LSE(z) + log m - q . z.
+                        let q = restP.row(t)
+                        var (mass, weighted) = (0.0, 0.0)
+                        for j in 0..<vocab where !inList[j] {
+                            mass += Double(p[j])
+                            weighted += Double(p[j]) * Double(z[j])
+                        }
+                        guard mass > 1e-12 else { continue }
+                        for j in 0..<vocab { q[j] = inList[j] ? 0 : Float(Double(p[j]) / mass) }
+                        restC[t] = lse + Foundation.log(mass) - weighted / mass
+                    }
                 }
             }
         }
-        let u = Tensor(shape: [rows, model.config.hiddenSize])
-        // u = p W: the LM head's weight transposed, rows split across the cores.
-        Parallel.forEachSlice(rows, minimum: 16) { slice in
-            BLAS.gemmAB(
-                m: slice.count, n: model.config.hiddenSize, k: vocab, a: probabilities.row(slice.lowerBound), lda: vocab,
-                b: model.weights.lmHead.data, ldb: model.config.hiddenSize, c: u.row(slice.lowerBound), ldc: model.config.hiddenSize)
-        }
-        return (u, c)
+        let u = Self.transposedProduct(probabilities, model: model)
+        let rest = list.map { _ in (u: Self.transposedProduct(restP, model: model), c: restC) }
+        return Point(u: u, c: c, rest: rest, shortlist: list)
     }
 
-    /// Adds a tangent point (while there is room).
-    mutating func add(_ point: (u: Tensor, c: [Double])) {
-        if points.count < Self.maxPoints { points.append(point) }
+    /// A tangent point, its tangent over the rest, and the shortlist that rest is outside of.
+    struct Point {
+        var u: Tensor
+        var c: [Double]
+        var rest: (u: Tensor, c: [Double])?
+        var shortlist: (weights: Tensor, tokens: [Int])?
+    }
+
+    /// `p W` for probabilities p `[rows, vocab]`: the LM head's weight transposed, rows split
+    /// across the cores.
+    private static func transposedProduct(_ p: Tensor, model: DuoModel) -> Tensor {
+        let d = model.config.hiddenSize
+        let u = Tensor(shape: [p.rows, d])
+        Parallel.forEachSlice(p.rows, minimum: 16) { slice in
+            BLAS.gemmAB(
+                m: slice.count, n: d, k: p.columns, a: p.row(slice.lowerBound), lda: p.columns, b: model.weights.lmHead.data, ldb: d,
+                c: u.row(slice.lowerBound), ldc: d)
+        }
+        return u
+    }
+
+    /// The `shortlistSize` tokens with the highest logit at any row (nil when the vocabulary is
+    /// too small for a shortlist to pay).
+    private static func shortlist(logits: Tensor, model: DuoModel) -> (weights: Tensor, tokens: [Int])? {
+        guard logits.columns >= 4 * shortlistSize else { return nil }
+        let tokens = OracleTree.shortlist(logits, size: shortlistSize)
+        let d = model.config.hiddenSize
+        let weights = Tensor(shape: [tokens.count, d])
+        for (j, token) in tokens.enumerated() { weights.row(j).update(from: model.weights.lmHead.row(token), count: d) }
+        return (weights, tokens)
+    }
+
+    /// Adds a tangent point (while there is room); the first point's shortlist becomes the
+    /// shortlist, and a point made for another (by a job that ran beside the first) keeps only its
+    /// full tangent.
+    mutating func add(_ point: Point) {
+        guard points.count < Self.maxPoints else { return }
+        if shortlist == nil { shortlist = point.shortlist }
+        let sameList = point.shortlist.map { $0.tokens } == shortlist.map { $0.tokens }
+        points.append((point.u, point.c, sameList ? point.rest : nil))
     }
 }

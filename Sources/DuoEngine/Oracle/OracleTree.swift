@@ -494,7 +494,7 @@ public final class OracleTree {
 
     /// The `size` tokens with the highest logit in any row of `logits` (in id order; ties at the
     /// cut to the lower ids), the lowest of them replaced by `target` when it is not among them.
-    static func shortlist(_ logits: Tensor, size: Int, including target: Int) -> [Int] {
+    static func shortlist(_ logits: Tensor, size: Int, including target: Int? = nil) -> [Int] {
         let vocab = logits.columns
         var top = [Float](repeating: -.infinity, count: vocab)
         for r in 0..<logits.rows {
@@ -528,7 +528,7 @@ public final class OracleTree {
         let cut = values[k]
         var tokens = (0..<vocab).filter { top[$0] > cut }
         for j in 0..<vocab where tokens.count < size && top[j] == cut { tokens.append(j) }
-        if !tokens.contains(target), let lowest = tokens.indices.min(by: { top[tokens[$0]] < top[tokens[$1]] }) {
+        if let target, !tokens.contains(target), let lowest = tokens.indices.min(by: { top[tokens[$0]] < top[tokens[$1]] }) {
             tokens[lowest] = target
         }
         return tokens.sorted()
