@@ -139,11 +139,31 @@ final class OracleTests: XCTestCase {
         }
     }
 
+    /// The keys and values `tree`'s last search (at position t of `text`, over an all-big context)
+    /// appends for `leaf` are those of the token's forward pass under the leaf's pattern.
+    private func assertKeysAndValuesOfLeaf(
+        _ leaf: OracleTree.Leaf, of tree: OracleTree, equalTheForwardPassAt t: Int, of text: [Int], model: DuoModel,
+        accuracy: Float
+    ) throws {
+        let c = model.config
+        let fromTree = InferenceSession(model: model)
+        _ = try fromTree.forwardHidden(Array(text[0..<t]), policy: UniformPolicy(.big))
+        tree.appendKeysAndValues(of: leaf.pattern, to: fromTree.cache)
+        let forward = InferenceSession(model: model)
+        _ = try forward.forwardHidden(Array(text[0..<t]), policy: UniformPolicy(.big))
+        _ = try forward.forwardHidden([text[t]], policy: PatternPolicy(leaf.pattern))
+        XCTAssertEqual(fromTree.position, t + 1)
+        for l in 0..<c.numLayers {
+            for (a, b) in [(fromTree.cache.keys[l], forward.cache.keys[l]), (fromTree.cache.values[l], forward.cache.values[l])] {
+                for i in 0..<c.kvWidth { XCTAssertEqual(a.row(t)[i], b.row(t)[i], accuracy: accuracy, "layer \(l) \(i)") }
+            }
+        }
+    }
+
     /// The keys and values a search leaves for a leaf are those of the token's forward pass under
     /// that leaf's pattern, for subtrees grown side by side and for a beam (one tree).
     func testKeysAndValuesOfALeafEqualTheForwardPassOfItsPattern() throws {
         let model = try Fixtures.model("tiny-model")
-        let c = model.config
         let t = 3
         let context = InferenceSession(model: model)
         _ = try context.forwardHidden(Array(ids[0..<t]), policy: UniformPolicy(.big))
@@ -153,18 +173,7 @@ final class OracleTests: XCTestCase {
                 token: ids[t], target: ids[t + 1], cache: context.cache, contextLength: t, constraint: .anyBigSmall,
                 beamWidth: beamWidth)
             for leaf in [leaves.first!, leaves[leaves.count / 2], leaves.last!] {
-                let fromTree = InferenceSession(model: model)
-                _ = try fromTree.forwardHidden(Array(ids[0..<t]), policy: UniformPolicy(.big))
-                tree.appendKeysAndValues(of: leaf.pattern, to: fromTree.cache)
-                let forward = InferenceSession(model: model)
-                _ = try forward.forwardHidden(Array(ids[0..<t]), policy: UniformPolicy(.big))
-                _ = try forward.forwardHidden([ids[t]], policy: PatternPolicy(leaf.pattern))
-                XCTAssertEqual(fromTree.position, t + 1)
-                for l in 0..<c.numLayers {
-                    for (a, b) in [(fromTree.cache.keys[l], forward.cache.keys[l]), (fromTree.cache.values[l], forward.cache.values[l])] {
-                        for i in 0..<c.kvWidth { XCTAssertEqual(a.row(t)[i], b.row(t)[i], accuracy: 1e-5, "layer \(l) \(i)") }
-                    }
-                }
+                try assertKeysAndValuesOfLeaf(leaf, of: tree, equalTheForwardPassAt: t, of: ids, model: model, accuracy: 1e-5)
             }
         }
     }
@@ -193,17 +202,7 @@ final class OracleTests: XCTestCase {
             XCTAssertEqual(dealt.map(\.pattern), whole.map(\.pattern), "\(constraint)")
             for (a, b) in zip(dealt, whole) { XCTAssertEqual(a.loss, b.loss, accuracy: 1e-5) }
             for leaf in [dealt.first!, dealt[dealt.count / 3], dealt.last!] {
-                let fromTree = InferenceSession(model: model)
-                _ = try fromTree.forwardHidden(Array(text[0..<t]), policy: UniformPolicy(.big))
-                tree.appendKeysAndValues(of: leaf.pattern, to: fromTree.cache)
-                let forward = InferenceSession(model: model)
-                _ = try forward.forwardHidden(Array(text[0..<t]), policy: UniformPolicy(.big))
-                _ = try forward.forwardHidden([text[t]], policy: PatternPolicy(leaf.pattern))
-                for l in 0..<c.numLayers {
-                    for (a, b) in [(fromTree.cache.keys[l], forward.cache.keys[l]), (fromTree.cache.values[l], forward.cache.values[l])] {
-                        for i in 0..<c.kvWidth { XCTAssertEqual(a.row(t)[i], b.row(t)[i], accuracy: 1e-4, "layer \(l) \(i)") }
-                    }
-                }
+                try assertKeysAndValuesOfLeaf(leaf, of: tree, equalTheForwardPassAt: t, of: text, model: model, accuracy: 1e-4)
             }
         }
     }

@@ -313,10 +313,7 @@ struct TangentBound {
     private static func shortlist(logits: Tensor, model: DuoModel) -> (weights: Tensor, tokens: [Int])? {
         guard logits.columns >= 4 * shortlistSize else { return nil }
         let tokens = OracleTree.shortlist(logits, size: shortlistSize)
-        let d = model.config.hiddenSize
-        let weights = Tensor(shape: [tokens.count, d])
-        for (j, token) in tokens.enumerated() { weights.row(j).update(from: model.weights.lmHead.row(token), count: d) }
-        return (weights, tokens)
+        return (model.weights.lmHead.rows(tokens), tokens)
     }
 
     /// Adds a tangent point (while there is room); the first point's shortlist becomes the

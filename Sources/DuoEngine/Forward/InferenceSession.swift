@@ -79,11 +79,10 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
 
     /// `x += FFN_route(RMSNorm(x))` of layer `layer` over a whole sequence `x` [n, hidden], each
     /// token taking the route `policy` gives it (the second half of a layer after
-    /// `prefillAttention`); returns the routes taken.
-    @discardableResult
-    public func prefillFFN(_ layer: Int, x: Tensor, policy: RoutingPolicy) throws -> [Route] {
+    /// `prefillAttention`).
+    public func prefillFFN(_ layer: Int, x: Tensor, policy: RoutingPolicy) throws {
         let scratch = try prefillScratch(x)
-        return try ffn(layer: layer, x: x, positions: 0..<x.rows, policy: policy, scratch: scratch)
+        _ = try ffn(layer: layer, x: x, positions: 0..<x.rows, policy: policy, scratch: scratch)
     }
 
     private func prefillScratch(_ x: Tensor) throws -> LayerScratch {

@@ -152,9 +152,7 @@ public final class OracleTree {
 
         /// The rows `picked` (in that order), each its own root.
         func rows(_ picked: [Int]) -> Frontier {
-            let width = hidden.columns
-            var part = Frontier(hidden: Tensor(shape: [picked.count, width]))
-            for (j, i) in picked.enumerated() { part.hidden.row(j).update(from: hidden.row(i), count: width) }
+            var part = Frontier(hidden: hidden.rows(picked))
             part.codes = picked.map { codes[$0] }
             part.bigs = picked.map { bigs[$0] }
             part.skips = picked.map { skips[$0] }
@@ -461,8 +459,7 @@ public final class OracleTree {
         LayerKernels.splitLinear(probeRows.data, probes.count, model.weights.lmHead, probeLogits.data, false)
         for (j, i) in probes.enumerated() { record(i, Ops.targetLoss(probeLogits.row(j), count: vocab, target: target)) }
         let shortlist = Self.shortlist(probeLogits, size: Self.shortlistSize, including: target)
-        let shortWeights = Tensor(shape: [shortlist.count, d])
-        for (j, token) in shortlist.enumerated() { shortWeights.row(j).update(from: model.weights.lmHead.row(token), count: d) }
+        let shortWeights = model.weights.lmHead.rows(shortlist)
         let shortLogits = scratch.buffer(Scratch.shortLogits.rawValue, count: n * shortlist.count)
         LayerKernels.splitLinear(normed, n, shortWeights, shortLogits, false)
         let targetColumn = shortlist.firstIndex(of: target)!

@@ -36,4 +36,11 @@ public final class Tensor: @unchecked Sendable {  // a raw buffer: parallel loop
     @inline(__always) public func row(_ r: Int) -> UnsafeMutablePointer<Float> { data + r * columns }
 
     public func zero() { data.update(repeating: 0, count: count) }
+
+    /// A new 2-D tensor of rows `indices` of this one, in that order.
+    public func rows(_ indices: [Int]) -> Tensor {
+        let gathered = Tensor(shape: [indices.count, columns])
+        for (j, i) in indices.enumerated() { gathered.row(j).update(from: row(i), count: columns) }
+        return gathered
+    }
 }
