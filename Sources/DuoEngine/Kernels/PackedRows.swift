@@ -19,7 +19,7 @@ public final class PackedRows {
         self.positionsAreOutputs = positionsAreOutputs
         let panels = positionsAreOutputs ? (count + 31) / 32 : (width + 31) / 32
         let floats = panels * 32 * (positionsAreOutputs ? width : count)
-        data = .allocate(capacity: max(floats, 1))
+        data = Tensor.allocateFloats(max(floats, 1))
         if positionsAreOutputs {
             duo_pack_panels(rows, stride, count, width, scale, data)
             return

@@ -16,7 +16,7 @@ public final class PackedWeights: @unchecked Sendable {  // immutable after init
         outputs = weight.rows
         inputs = weight.columns
         panelCount = (outputs + 31) / 32
-        data = .allocate(capacity: max(1, panelCount * 32 * inputs))
+        data = Tensor.allocateFloats(max(1, panelCount * 32 * inputs))
         duo_pack_panels(weight.data, inputs, outputs, inputs, 1, data)
     }
 

@@ -20,7 +20,7 @@ final class ScratchBuffers {
         buffers[slot]?.deallocate()
         // Some headroom, so that a frontier a few rows larger than the last does not reallocate.
         let capacity = max(count, capacities[slot] + capacities[slot] / 2, 1)
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        let buffer = Tensor.allocateFloats(capacity)
         buffers[slot] = buffer
         capacities[slot] = capacity
         return buffer

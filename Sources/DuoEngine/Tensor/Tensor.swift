@@ -13,8 +13,16 @@ public final class Tensor: @unchecked Sendable {  // a raw buffer: parallel loop
     public init(shape: [Int]) {
         self.shape = shape
         count = shape.reduce(1, *)
-        data = .allocate(capacity: max(count, 1))
+        data = Tensor.allocateFloats(max(count, 1))
         data.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    /// Room for `count` floats (uninitialised) starting on a cache line, freed by `deallocate()`.
+    /// malloc puts a large block 16 bytes past a page boundary, so that every 64-byte vector
+    /// load of a weight panel straddled two cache lines (measured in docs/benchmarks.md).
+    static func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
     }
 
     public convenience init(shape: [Int], values: [Float]) {
