@@ -15,7 +15,12 @@ Shared cloud machines change speed by tens of percent within minutes, so one run
 compares two different machines. The rounds alternate the two sides; the table gives each side's
 best round (the sgemm peak too), and beside it the ratio of each round, so the spread shows.
 
-Usage: python3 scripts/bench_side_by_side.py [MODEL] [--duoscope .build/release/duoscope] [--seconds 2] [--rounds 3]
+A round's two prefills lie a minute or more apart. Then --pairs pairs (6 by default) time the
+all-big prefill of both sides right after one another, the order alternating, each side the best
+run over --seconds after a warm-up (`duoscope bench --only prefill`; PyTorch in this process, the
+model loaded once): the ratio of each pair and their median. --rounds 0 runs the pairs alone.
+
+Usage: python3 scripts/bench_side_by_side.py [MODEL] [--duoscope .build/release/duoscope] [--seconds 2] [--rounds 3] [--pairs 6]
 """
 
 import argparse
@@ -50,13 +55,82 @@ def duoscope_bench(binary, model, seconds, env=None):
     }
 
 
+def torch_prefill(model_dir):
+    """A function that times PyTorch's all-big prefill of 256 tokens as `duoscope bench` times its
+    own: one warm-up run, then runs until `seconds` have passed; tokens/s of the best run."""
+    import time
+
+    import torch
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_torch_inference import load
+
+    torch.set_num_threads(2)
+    model, a = load(model_dir)
+    tokens = min(256, a.context)
+    ids = torch.randint(0, a.vocab, (1, tokens), generator=torch.Generator().manual_seed(0))
+    big = torch.full((a.layers, tokens), 2)
+
+    def measure(seconds):
+        with torch.no_grad():
+            model(ids, big)
+            best, start = float("inf"), time.perf_counter()
+            while True:
+                t0 = time.perf_counter()
+                model(ids, big)
+                best = min(best, time.perf_counter() - t0)
+                if time.perf_counter() - start >= seconds:
+                    return tokens / best
+    return measure
+
+
+def paired_prefill(args):
+    """Both sides' all-big prefill, pair by pair; prints each pair's ratio and the median."""
+    theirs = torch_prefill(args.model)
+    def ours():
+        return duoscope_prefill(args.duoscope, args.model, args.seconds)
+    pairs = []
+    for i in range(args.pairs):
+        print(f"pair {i + 1} of {args.pairs}", file=sys.stderr)
+        if i % 2 == 0:
+            a = ours()
+            b = theirs(args.seconds)
+        else:
+            b = theirs(args.seconds)
+            a = ours()
+        pairs.append((a, b))
+    ratios = sorted(a / b for a, b in pairs)
+    median = (ratios[(len(ratios) - 1) // 2] + ratios[len(ratios) // 2]) / 2
+    print(f"Prefill of 256 tokens, all-big, in {len(pairs)} pairs timed back to back (duoscope first in odd pairs, "
+          f"PyTorch first in even ones; each side the best run over {args.seconds:g} s):\n")
+    print("| pair | duoscope tokens/s | PyTorch tokens/s | duoscope / PyTorch |")
+    print("|---:|---:|---:|---:|")
+    for i, (a, b) in enumerate(pairs):
+        print(f"| {i + 1} | {a:,.0f} | {b:,.0f} | {a / b:.2f}x |")
+    print(f"\nMedian ratio {median:.2f}x (range {ratios[0]:.2f}x-{ratios[-1]:.2f}x).")
+
+
+def duoscope_prefill(binary, model, seconds):
+    report = run_json([binary, "bench", model, "--seconds", str(seconds), "--json", "--only", "prefill"])
+    return next(f for f in report["figures"] if f["name"].startswith("prefill 256 tokens, all-big"))["tokens_per_second"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", nargs="?", default=str(ROOT / "sample-models" / "duo-12L"))
     ap.add_argument("--duoscope", default=str(ROOT / ".build" / "release" / "duoscope"))
     ap.add_argument("--seconds", type=float, default=2)
     ap.add_argument("--rounds", type=int, default=3, help="rounds of both sides, alternating (each side's best is compared)")
+    ap.add_argument("--pairs", type=int, default=6, help="prefill pairs timed back to back (0: none)")
     args = ap.parse_args()
+    if args.rounds > 0:
+        rounds_and_table(args)
+    if args.pairs > 0:
+        print()
+        paired_prefill(args)
+    return 0
+
+
+def rounds_and_table(args):
 
     rounds = []
     for r in range(args.rounds):
@@ -110,7 +184,6 @@ def main():
     print(f"| sgemm peak GFLOP/s | {fixed['sgemm_peak_gflops']:.1f} | {kept['sgemm_peak_gflops']:.1f} |")
     for key in ["prefill", "decode", "oracle", "oracle bounded", "train"]:
         print(f"| {labels[key]} tokens/s | {fixed_figs[key]['tokens_per_second']:,.2f} | {kept_figs[key]['tokens_per_second']:,.2f} |")
-    return 0
 
 
 if __name__ == "__main__":
