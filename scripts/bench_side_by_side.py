@@ -28,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,25 +42,14 @@ def run_json(command, env=None):
 def duoscope_bench(binary, model, seconds, env=None):
     report = run_json([binary, "bench", model, "--seconds", str(seconds), "--json",
                        "--only", "prefill", "--only", "decode", "--only", "oracle", "--only", "train"], env)
-    figures = {f["name"]: f for f in report["figures"]}
-
-    def find(prefix):
-        return next(f for name, f in figures.items() if name.startswith(prefix))
-    return report, {
-        "prefill": find("prefill 256 tokens, all-big"),
-        "decode": find("decode 256 tokens, all-big"),
-        "oracle": find("oracle tree"),
-        "oracle bounded": find("oracle bounded"),
-        "oracle naive": find("oracle naive"),
-        "train": find("train step"),
-    }
+    prefixes = {"prefill": "prefill 256 tokens, all-big", "decode": "decode 256 tokens, all-big", "oracle": "oracle tree",
+                "oracle bounded": "oracle bounded", "oracle naive": "oracle naive", "train": "train step"}
+    return report, {key: figure(report, prefix) for key, prefix in prefixes.items()}
 
 
 def torch_prefill(model_dir):
     """A function that times PyTorch's all-big prefill of 256 tokens as `duoscope bench` times its
     own: one warm-up run, then runs until `seconds` have passed; tokens/s of the best run."""
-    import time
-
     import torch
     sys.path.insert(0, str(ROOT / "scripts"))
     from bench_torch_inference import load
@@ -86,6 +76,7 @@ def torch_prefill(model_dir):
 def paired_prefill(args):
     """Both sides' all-big prefill, pair by pair; prints each pair's ratio and the median."""
     theirs = torch_prefill(args.model)
+
     def ours():
         return duoscope_prefill(args.duoscope, args.model, args.seconds)
     pairs = []
@@ -111,7 +102,12 @@ def paired_prefill(args):
 
 def duoscope_prefill(binary, model, seconds):
     report = run_json([binary, "bench", model, "--seconds", str(seconds), "--json", "--only", "prefill"])
-    return next(f for f in report["figures"] if f["name"].startswith("prefill 256 tokens, all-big"))["tokens_per_second"]
+    return figure(report, "prefill 256 tokens, all-big")["tokens_per_second"]
+
+
+def figure(report, prefix):
+    """The figure of a `duoscope bench --json` report whose name starts with `prefix`."""
+    return next(f for f in report["figures"] if f["name"].startswith(prefix))
 
 
 def main():
@@ -131,7 +127,7 @@ def main():
 
 
 def rounds_and_table(args):
-
+    """The alternating rounds of both sides and the table of each side's best round."""
     rounds = []
     for r in range(args.rounds):
         print(f"round {r + 1} of {args.rounds}", file=sys.stderr)
