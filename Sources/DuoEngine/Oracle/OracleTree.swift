@@ -129,36 +129,61 @@ public final class OracleTree {
         rowsThroughFFN = [:]
     }
 
-    /// Prefixes of patterns after some layers: their residual streams and, per row, its routes
-    /// (two bits a layer), its counts of big and skipped layers, its FFN FLOPs, and which row of
-    /// the frontier that was dealt to the cores it descends from (its `root`, for the tree order).
+    /// A prefix of a pattern: its routes (two bits a layer), its counts of big and skipped
+    /// layers, its FFN FLOPs, and which row of the frontier that was dealt to the cores it
+    /// descends from (its `root`, for the tree order).
+    struct Prefix {
+        var code: UInt64 = 0
+        var bigs = 0
+        var skips = 0
+        var ffnCost = 0
+        var root = 0
+
+        /// This prefix followed by `route` at layer `layer`.
+        func child(_ route: Route, layer: Int, cost: ComputeCost) -> Prefix {
+            Prefix(
+                code: code | UInt64(route.rawValue) << (2 * UInt64(layer)), bigs: bigs + (route == .big ? 1 : 0),
+                skips: skips + (route == .skip ? 1 : 0), ffnCost: ffnCost + cost.ffn(route), root: root)
+        }
+
+        /// Whether `constraint` admits this prefix with `remaining` layers still to route.
+        func isAdmitted(by constraint: OracleConstraint, remaining: Int, cost: ComputeCost) -> Bool {
+            constraint.admits(big: bigs, skip: skips, ffnFLOPs: ffnCost, remaining: remaining, cost: cost)
+        }
+
+        /// The routes of the first `layers` layers.
+        func pattern(layers: Int) -> [Route] {
+            (0..<layers).map { Route(rawValue: UInt8((code >> (2 * UInt64($0))) & 3))! }
+        }
+    }
+
+    /// Prefixes of patterns after some layers: their residual streams, a row each.
     struct Frontier {
         var hidden: Tensor
-        var codes: [UInt64] = []
-        var bigs: [Int] = []
-        var skips: [Int] = []
-        var ffnCost: [Int] = []
-        var roots: [Int] = []
-        var count: Int { codes.count }
+        var prefixes: [Prefix] = []
+        var count: Int { prefixes.count }
 
         /// The empty prefix: the token's embedding.
         init(root embedding: UnsafePointer<Float>, width: Int) {
             hidden = Tensor(shape: [1, width])
             hidden.data.update(from: embedding, count: width)
-            (codes, bigs, skips, ffnCost, roots) = ([0], [0], [0], [0], [0])
+            prefixes = [Prefix()]
         }
 
-        init(hidden: Tensor) { self.hidden = hidden }
+        init(hidden: Tensor, prefixes: [Prefix] = []) {
+            self.hidden = hidden
+            self.prefixes = prefixes
+        }
 
         /// The rows `picked` (in that order), each its own root.
         func rows(_ picked: [Int]) -> Frontier {
-            var part = Frontier(hidden: hidden.rows(picked))
-            part.codes = picked.map { codes[$0] }
-            part.bigs = picked.map { bigs[$0] }
-            part.skips = picked.map { skips[$0] }
-            part.ffnCost = picked.map { ffnCost[$0] }
-            part.roots = picked
-            return part
+            Frontier(
+                hidden: hidden.rows(picked),
+                prefixes: picked.map { i in
+                    var prefix = prefixes[i]
+                    prefix.root = i
+                    return prefix
+                })
         }
 
         /// The cores' shares of the tree, back in tree order: by root, and within a root in the
@@ -167,17 +192,13 @@ public final class OracleTree {
             let rows = parts.enumerated().flatMap { p, part in (0..<part.count).map { (part: p, row: $0) } }
             let order = rows.indices.sorted {
                 let (a, b) = (rows[$0], rows[$1])
-                return (parts[a.part].roots[a.row], $0) < (parts[b.part].roots[b.row], $1)
+                return (parts[a.part].prefixes[a.row].root, $0) < (parts[b.part].prefixes[b.row].root, $1)
             }
             hidden = Tensor(shape: [rows.count, width])
             for (j, i) in order.enumerated() {
                 let (p, r) = rows[i]
                 hidden.row(j).update(from: parts[p].hidden.row(r), count: width)
-                codes.append(parts[p].codes[r])
-                bigs.append(parts[p].bigs[r])
-                skips.append(parts[p].skips[r])
-                ffnCost.append(parts[p].ffnCost[r])
-                roots.append(parts[p].roots[r])
+                prefixes.append(parts[p].prefixes[r])
             }
         }
     }
@@ -187,24 +208,21 @@ public final class OracleTree {
     /// with the fewest so far).
     static func deal(_ frontier: Frontier, parts: Int, constraint: OracleConstraint, from layer: Int, cost: ComputeCost) -> [[Int]] {
         let L = cost.layers
+        // The count below a prefix depends only on its counts and FLOPs, not on its routes.
         var memo: [[Int]: Int] = [:]
-        func leaves(big: Int, skip: Int, ffn: Int, layer: Int) -> Int {
+        func leaves(_ prefix: Prefix, layer: Int) -> Int {
             if layer == L { return 1 }
-            let key = [big, skip, ffn, layer]
+            let key = [prefix.bigs, prefix.skips, prefix.ffnCost, layer]
             if let known = memo[key] { return known }
             var total = 0
             for route in constraint.routes {
-                let (b, s, f) = (big + (route == .big ? 1 : 0), skip + (route == .skip ? 1 : 0), ffn + cost.ffn(route))
-                if constraint.admits(big: b, skip: s, ffnFLOPs: f, remaining: L - layer - 1, cost: cost) {
-                    total += leaves(big: b, skip: s, ffn: f, layer: layer + 1)
-                }
+                let child = prefix.child(route, layer: layer, cost: cost)
+                if child.isAdmitted(by: constraint, remaining: L - layer - 1, cost: cost) { total += leaves(child, layer: layer + 1) }
             }
             memo[key] = total
             return total
         }
-        let work = (0..<frontier.count).map {
-            leaves(big: frontier.bigs[$0], skip: frontier.skips[$0], ffn: frontier.ffnCost[$0], layer: layer)
-        }
+        let work = frontier.prefixes.map { leaves($0, layer: layer) }
         var shares = [[Int]](repeating: [], count: min(parts, frontier.count))
         var load = [Int](repeating: 0, count: shares.count)
         for i in work.indices.sorted(by: { work[$0] > work[$1] || (work[$0] == work[$1] && $0 < $1) }) {
@@ -217,18 +235,16 @@ public final class OracleTree {
 
     private func score(_ leaves: Frontier, target: Int, scoring: Scoring) -> [Leaf] {
         let L = model.config.numLayers
-        leavesScored = leaves.codes.count
-        func leaf(_ i: Int, _ loss: Double) -> Leaf {
-            Leaf(pattern: (0..<L).map { Route(rawValue: UInt8((leaves.codes[i] >> (2 * UInt64($0))) & 3))! }, loss: loss)
-        }
-        guard !leaves.codes.isEmpty else { return [] }
+        leavesScored = leaves.count
+        func leaf(_ i: Int, _ loss: Double) -> Leaf { Leaf(pattern: leaves.prefixes[i].pattern(layers: L), loss: loss) }
+        guard leaves.count > 0 else { return [] }
         switch scoring {
         case .everyLeaf:
-            leavesScoredExactly = leaves.codes.count
+            leavesScoredExactly = leaves.count
             return losses(of: leaves.hidden, target: target).enumerated().map { leaf($0, $1) }
         case .bestPerBigCount:
             leavesScoredExactly = 0
-            return bestPerGroup(of: leaves.hidden, target: target, groups: leaves.bigs).map { leaf($0.index, $0.loss) }
+            return bestPerGroup(of: leaves.hidden, target: target, groups: leaves.prefixes.map(\.bigs)).map { leaf($0.index, $0.loss) }
         }
     }
 
@@ -257,7 +273,7 @@ public final class OracleTree {
         var m = start.count
         var frontier = scratch.buffer(frontierSlot.rawValue, count: m * d)
         frontier.update(from: start.hidden.data, count: m * d)
-        var (codes, bigs, skips, ffnCost, roots) = (start.codes, start.bigs, start.skips, start.ffnCost, start.roots)
+        var prefixes = start.prefixes
         let group = c.numHeads / c.numKVHeads
         let scale = 1 / Float(hd).squareRoot()
         let inner = max(c.intermediateSize, c.smallIntermediateSize ?? 0)
@@ -265,7 +281,7 @@ public final class OracleTree {
         for l in layers {
             let lw = w.layers[l]
             rowsThroughAttention += m
-            entryCodes[l] = codes
+            entryCodes[l] = prefixes.map(\.code)
             // Attention: each prefix's own query/key/value at position t against the shared context.
             let normed = buffer(.normed, m * d)
             Ops.rmsNorm(frontier, rows: m, width: d, weight: lw.inputNorm.data, eps: c.rmsNormEps, into: normed)
@@ -322,14 +338,14 @@ public final class OracleTree {
             Ops.rmsNorm(frontier, rows: m, width: d, weight: lw.postNorm.data, eps: c.rmsNormEps, into: normed2)
             var parents: [Int] = []
             var childRoutes: [Route] = []
+            var childPrefixes: [Prefix] = []
             for i in 0..<m {
                 for route in constraint.routes {
-                    let big = bigs[i] + (route == .big ? 1 : 0)
-                    let skip = skips[i] + (route == .skip ? 1 : 0)
-                    guard constraint.admits(big: big, skip: skip, ffnFLOPs: ffnCost[i] + cost.ffn(route), remaining: L - l - 1, cost: cost)
-                    else { continue }
+                    let child = prefixes[i].child(route, layer: l, cost: cost)
+                    guard child.isAdmitted(by: constraint, remaining: L - l - 1, cost: cost) else { continue }
                     parents.append(i)
                     childRoutes.append(route)
+                    childPrefixes.append(child)
                 }
             }
             // No prefix has an admissible child (a share whose rows all end here).
@@ -350,11 +366,7 @@ public final class OracleTree {
                     linear: LayerKernels.splitLinear)
                 for (j, r) in rows.enumerated() { Ops.add(out + j * d, into: children + r * d, count: d) }
             }
-            codes = zip(parents, childRoutes).map { codes[$0] | UInt64($1.rawValue) << (2 * UInt64(l)) }
-            bigs = zip(parents, childRoutes).map { bigs[$0] + ($1 == .big ? 1 : 0) }
-            skips = zip(parents, childRoutes).map { skips[$0] + ($1 == .skip ? 1 : 0) }
-            ffnCost = zip(parents, childRoutes).map { ffnCost[$0] + cost.ffn($1) }
-            roots = parents.map { roots[$0] }
+            prefixes = childPrefixes
             (frontier, m) = (children, parents.count)
             swap(&frontierSlot, &childrenSlot)
             if let beamWidth, l + 1 < L, m > beamWidth {
@@ -364,16 +376,10 @@ public final class OracleTree {
                 for (j, i) in keep.enumerated() { (kept + j * d).update(from: frontier + i * d, count: d) }
                 (frontier, m) = (kept, keep.count)
                 swap(&frontierSlot, &childrenSlot)
-                codes = keep.map { codes[$0] }
-                bigs = keep.map { bigs[$0] }
-                skips = keep.map { skips[$0] }
-                ffnCost = keep.map { ffnCost[$0] }
-                roots = keep.map { roots[$0] }
+                prefixes = keep.map { prefixes[$0] }
             }
         }
-        var grown = Frontier(hidden: Self.tensor(frontier, rows: m, width: d))
-        (grown.codes, grown.bigs, grown.skips, grown.ffnCost, grown.roots) = (codes, bigs, skips, ffnCost, roots)
-        return grown
+        return Frontier(hidden: Self.tensor(frontier, rows: m, width: d), prefixes: prefixes)
     }
 
     /// The scratch slots of `grow` and of scoring the leaves.
