@@ -136,6 +136,58 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// A group of products sharing its input (q, k and v; gate and up with the SwiGLU epilogue)
+    /// equals one BLAS call per product, by every way of running it, packed or not, split or
+    /// not; the epilogue sees every output column exactly once, after the products wrote it.
+    func testProductGroupsEqualOneBLASCallEach() {
+        var rng = SplitMix64(seed: 13)
+        let inner = 96
+        let ways: [(String, LayerKernels.Linear)] = [
+            ("blas", LayerKernels.blasLinear), ("split", LayerKernels.splitLinear), ("local", LayerKernels.localLinear),
+            ("splitBLAS", LayerKernels.splitBLASLinear),
+        ]
+        for (outputs, withEpilogue) in [([192, 64, 64], false), ([768, 768], true), ([48, 48], true)] {
+            let weights = outputs.map { Tensor(shape: [$0, inner]) }
+            for w in weights { randomize(w, &rng) }
+            for rows in [1, 3, 40, 300, 600] {
+                let x = Tensor(shape: [rows, inner])
+                randomize(x, &rng)
+                let want = weights.map { w in
+                    let y = Tensor(shape: [rows, w.rows])
+                    BLAS.linear(x.data, rows: rows, weight: w, into: y.data, accumulate: false)
+                    return y
+                }
+                if withEpilogue { Ops.swiglu(gate: want[0].data, up: want[1].data, into: want[0].data, count: want[0].count) }
+                for (name, linear) in ways {
+                    let got = weights.map { Tensor(shape: [rows, $0.rows]) }
+                    let seen = UnsafeMutablePointer<Int>.allocate(capacity: outputs[0])
+                    seen.initialize(repeating: 0, count: outputs[0])
+                    defer { seen.deallocate() }
+                    let products = zip(weights, got).map { LayerKernels.Product($0, into: $1.data) }
+                    let width = outputs[0]
+                    let (gate, up) = (got[0].data, got[got.count - 1].data)
+                    linear(
+                        x.data, rows: rows, products, accumulate: false,
+                        then: withEpilogue
+                            ? { columns in
+                                for c in columns { seen[c] += 1 }
+                                for i in 0..<rows {
+                                    let at = i * width + columns.lowerBound
+                                    Ops.swiglu(gate: gate + at, up: up + at, into: gate + at, count: columns.count)
+                                }
+                            } : nil)
+                    if withEpilogue {
+                        XCTAssertEqual((0..<width).filter { seen[$0] != 1 }, [], "\(name), \(rows) rows: columns not seen once")
+                    }
+                    for (j, (g, w)) in zip(got, want).enumerated() {
+                        let worst = (0..<w.count).map { abs(g.data[$0] - w.data[$0]) }.max()!
+                        XCTAssertLessThan(worst, 1e-4, "\(name), outputs \(outputs), product \(j), \(rows) rows")
+                    }
+                }
+            }
+        }
+    }
+
     /// `SplitGEMM`'s three products, cut along the longer side or the columns, against one BLAS
     /// call: shapes above the split threshold with sides off the 16-element blocks, scaling and
     /// accumulation.

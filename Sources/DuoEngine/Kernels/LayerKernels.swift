@@ -5,68 +5,153 @@ import Foundation
 /// trainer's forward pass (`TrainingGraph`): a model feature (biases, a sliding window, a RoPE
 /// type) is implemented here once, and every caller runs the same arithmetic.
 public enum LayerKernels {
-    /// `y (+)= x W^T` for `rows` rows: how a caller spreads a matrix product over the cores.
-    public typealias Linear =
-        @Sendable (
-            _ x: UnsafePointer<Float>, _ rows: Int, _ weight: Tensor, _ y: UnsafeMutablePointer<Float>,
-            _ accumulate: Bool
-        ) -> Void
+    /// One product of a group that shares its input rows: `output (+)= x weight^T`, `output`
+    /// `[rows, weight.rows]`.
+    public struct Product {
+        public let weight: Tensor
+        public let output: UnsafeMutablePointer<Float>
 
-    /// One BLAS call (BLAS's own threads split it).
-    public static let blasLinear: Linear = { x, rows, weight, y, accumulate in
+        public init(_ weight: Tensor, into output: UnsafeMutablePointer<Float>) {
+            self.weight = weight
+            self.output = output
+        }
+    }
+
+    /// Work run on output columns `columns` of a group's products once every product has
+    /// written them for every row (the SwiGLU activation over the gate and up projections).
+    /// Calls for disjoint column ranges may run at once on different cores.
+    public typealias Epilogue = (_ columns: Range<Int>) -> Void
+
+    /// How a caller spreads matrix products over the cores: `y (+)= x W^T` for `rows` rows of
+    /// `x`, one product or a group of them sharing `x` (q, k and v; gate and up), run as one
+    /// piece of work so that the cores share the whole group rather than each product in turn.
+    public struct Linear: Sendable {
+        let group:
+            @Sendable (_ x: UnsafePointer<Float>, _ rows: Int, _ products: [Product], _ accumulate: Bool, _ epilogue: Epilogue?) ->
+                Void
+
+        /// `y (+)= x weight^T`.
+        public func callAsFunction(
+            _ x: UnsafePointer<Float>, _ rows: Int, _ weight: Tensor, _ y: UnsafeMutablePointer<Float>, _ accumulate: Bool
+        ) {
+            group(x, rows, [Product(weight, into: y)], accumulate, nil)
+        }
+
+        /// Every product of `products`, then `epilogue` over all their output columns (the
+        /// products must then have as many outputs each).
+        public func callAsFunction(
+            _ x: UnsafePointer<Float>, rows: Int, _ products: [Product], accumulate: Bool, then epilogue: Epilogue? = nil
+        ) {
+            precondition(epilogue == nil || products.allSatisfy { $0.weight.rows == products[0].weight.rows })
+            group(x, rows, products, accumulate, epilogue)
+        }
+
+        /// A way that runs each product by `single`, one after another, then the epilogue in
+        /// slices of columns across the cores.
+        static func oneByOne(
+            _ single: @escaping @Sendable (UnsafePointer<Float>, Int, Tensor, UnsafeMutablePointer<Float>, Bool) -> Void
+        ) -> Linear {
+            Linear { x, rows, products, accumulate, epilogue in
+                for p in products { single(x, rows, p.weight, p.output, accumulate) }
+                if let epilogue, let first = products.first { inSlices(epilogue, columns: first.weight.rows, rows: rows) }
+            }
+        }
+
+        /// `epilogue` over `columns` output columns of `rows` rows, in slices of columns across
+        /// the cores (at least about 32768 values each).
+        static func inSlices(_ epilogue: Epilogue, columns: Int, rows: Int) {
+            Parallel.forEachSlice(columns, minimum: max(1, 32768 / max(rows, 1)), epilogue)
+        }
+    }
+
+    /// One BLAS call per product (BLAS's own threads split it).
+    public static let blasLinear = Linear.oneByOne { x, rows, weight, y, accumulate in
         BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
     }
 
-    /// The product split across the cores by output features, one single-threaded BLAS call per
-    /// core (`SplitGEMM`, cut `.columns`; no fork/join inside BLAS): faster than BLAS's own
-    /// threads for the few hundred rows of a prefill or an oracle frontier (measured in
-    /// docs/benchmarks.md). With few enough rows
-    /// (`PackedWeights.isFaster`) it runs the product on the weight packed once
-    /// (`Tensor.packedPanels`), split by panels of 32 outputs, instead of BLAS, which packs the
-    /// whole weight on every call: for an oracle frontier that copy costs as much as the multiply.
-    public static let splitLinear: Linear = { x, rows, weight, y, accumulate in
-        let parts = Parallel.workers
-        let split = parts > 1 && !Parallel.isInsideJob && rows * weight.rows * weight.columns >= 1 << 20
-        if PackedWeights.isFaster(rows: rows) {
-            let packed = weight.packedPanels()
-            if split && packed.panelCount >= 2 * parts {
-                Parallel.forEach(parts) { part in
-                    let panels = (packed.panelCount * part / parts)..<(packed.panelCount * (part + 1) / parts)
-                    packed.product(x, rows: rows, into: y, accumulate: accumulate, panels: panels)
-                }
-            } else if split && rows >= 16 * parts {
-                // Too few panels to share (the 64 outputs of a grouped-query key projection):
-                // each core takes a block of rows, in whole blocks of 8, over every panel.
-                let blocks = (rows + 7) / 8
-                Parallel.forEach(parts) { part in
-                    let r = min(rows, blocks * part / parts * 8)..<min(rows, blocks * (part + 1) / parts * 8)
-                    packed.product(
-                        x + r.lowerBound * weight.columns, rows: r.count, into: y + r.lowerBound * weight.rows, accumulate: accumulate,
-                        panels: 0..<packed.panelCount)
-                }
-            } else {
-                localLinear(x, rows, weight, y, accumulate)
-            }
-            return
+    /// The products split across the cores by output features (no fork/join inside BLAS):
+    /// faster than BLAS's own threads for the few hundred rows of a prefill or an oracle
+    /// frontier (measured in docs/benchmarks.md). With few enough rows
+    /// (`PackedWeights.isFaster`) each product runs on its weight packed once
+    /// (`Tensor.packedPanels`), instead of BLAS, which packs the whole weight on every call (for
+    /// an oracle frontier that copy costs as much as the multiply): the group's panels of 32
+    /// outputs, laid end to end, are cut into one share per core, and with an epilogue each core
+    /// takes the same panels of every product and then runs the epilogue on their columns while
+    /// they are in its cache. Otherwise one single-threaded BLAS call per core and product
+    /// (`SplitGEMM`, cut `.columns`).
+    public static let splitLinear = Linear { x, rows, products, accumulate, epilogue in
+        guard PackedWeights.isFaster(rows: rows) else {
+            return splitBLASByColumns.group(x, rows, products, accumulate, epilogue)
         }
+        let packed = products.map { $0.weight.packedPanels() }
+        let parts = Parallel.workers
+        let work = products.reduce(0) { $0 + rows * $1.weight.rows * $1.weight.columns }
+        let split = parts > 1 && !Parallel.isInsideJob && work >= 1 << 20
+        // With an epilogue a share is a range of column panels of every product.
+        let shares = epilogue == nil ? packed.reduce(0) { $0 + $1.panelCount } : packed[0].panelCount
+        if split && shares * (epilogue == nil ? 1 : packed.count) >= 2 * parts {
+            Parallel.forEach(parts) { part in
+                let share = (shares * part / parts)..<(shares * (part + 1) / parts)
+                if let epilogue {
+                    for (p, w) in zip(products, packed) {
+                        w.product(x, rows: rows, into: p.output, accumulate: accumulate, panels: share)
+                    }
+                    epilogue((share.lowerBound * 32)..<min(packed[0].outputs, share.upperBound * 32))
+                    return
+                }
+                var first = 0
+                for (p, w) in zip(products, packed) {
+                    let own = share.clamped(to: first..<(first + w.panelCount))
+                    if !own.isEmpty {
+                        w.product(
+                            x, rows: rows, into: p.output, accumulate: accumulate,
+                            panels: (own.lowerBound - first)..<(own.upperBound - first))
+                    }
+                    first += w.panelCount
+                }
+            }
+        } else if split && rows >= 16 * parts {
+            // Too few panels to share (a lone grouped-query key projection of 64 outputs):
+            // each core takes a block of rows, in whole blocks of 8, over every panel.
+            let blocks = (rows + 7) / 8
+            Parallel.forEach(parts) { part in
+                let r = min(rows, blocks * part / parts * 8)..<min(rows, blocks * (part + 1) / parts * 8)
+                for (p, w) in zip(products, packed) {
+                    w.product(
+                        x + r.lowerBound * w.inputs, rows: r.count, into: p.output + r.lowerBound * w.outputs,
+                        accumulate: accumulate, panels: 0..<w.panelCount)
+                }
+            }
+            if let epilogue { Linear.inSlices(epilogue, columns: packed[0].outputs, rows: rows) }
+        } else {
+            localLinear.group(x, rows, products, accumulate, epilogue)
+        }
+    }
+
+    /// `splitLinear` beyond the packed product's rows: one single-threaded BLAS call per core
+    /// and product.
+    private static let splitBLASByColumns = Linear.oneByOne { x, rows, weight, y, accumulate in
         SplitGEMM.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate, cut: .columns)
     }
 
-    /// The same product on the calling thread alone (inside a loop that already spreads work
-    /// over the cores): packed for few rows, else one single-threaded BLAS call.
-    public static let localLinear: Linear = { x, rows, weight, y, accumulate in
-        if PackedWeights.isFaster(rows: rows) {
-            let packed = weight.packedPanels()
-            packed.product(x, rows: rows, into: y, accumulate: accumulate, panels: 0..<packed.panelCount)
-        } else {
-            Parallel.withSingleThreadedBLAS { BLAS.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate) }
+    /// The same products on the calling thread alone (inside a loop that already spreads work
+    /// over the cores): packed for few rows, else one single-threaded BLAS call each.
+    public static let localLinear = Linear { x, rows, products, accumulate, epilogue in
+        for p in products {
+            if PackedWeights.isFaster(rows: rows) {
+                let packed = p.weight.packedPanels()
+                packed.product(x, rows: rows, into: p.output, accumulate: accumulate, panels: 0..<packed.panelCount)
+            } else {
+                Parallel.withSingleThreadedBLAS { BLAS.linear(x, rows: rows, weight: p.weight, into: p.output, accumulate: accumulate) }
+            }
         }
+        if let epilogue, let first = products.first { epilogue(0..<first.weight.rows) }
     }
 
     /// Split across the cores along the output's longer side, always through BLAS (`SplitGEMM`):
     /// for the trainer's thousands of rows and its weights, which change every step and which a
     /// packed copy would have to follow.
-    public static let splitBLASLinear: Linear = { x, rows, weight, y, accumulate in
+    public static let splitBLASLinear = Linear.oneByOne { x, rows, weight, y, accumulate in
         SplitGEMM.linear(x, rows: rows, weight: weight, into: y, accumulate: accumulate)
     }
 
@@ -96,15 +181,13 @@ public enum LayerKernels {
 
     /// The q, k and v projections of `rows` normalised rows `[rows, d]` into `q` `[rows, qWidth]`,
     /// `k` and `v` `[rows, kvWidth]`, with the family's biases, then RoPE on q and k, row i at
-    /// position `position(i)`.
+    /// position `position(i)`. The three projections run as one group of products.
     public static func projectQKV(
         _ normed: UnsafePointer<Float>, rows: Int, layer w: LayerWeights, config c: ModelConfig,
         rope: RoPETable, position: (Int) -> Int, q: UnsafeMutablePointer<Float>,
         k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, linear: Linear = blasLinear
     ) {
-        linear(normed, rows, w.q, q, false)
-        linear(normed, rows, w.k, k, false)
-        linear(normed, rows, w.v, v, false)
+        linear(normed, rows: rows, [Product(w.q, into: q), Product(w.k, into: k), Product(w.v, into: v)], accumulate: false)
         if let bias = w.qkvBias {
             Ops.addBias(bias.q.data, rows: rows, width: c.qWidth, into: q)
             Ops.addBias(bias.k.data, rows: rows, width: c.kvWidth, into: k)
@@ -178,17 +261,20 @@ public enum LayerKernels {
 
     /// The SwiGLU FFN of `module` over `rows` input rows `[rows, d]`:
     /// `output (+)= down(silu(gate(x)) * up(x))`. `gate` and `up` are `[rows, inner]` scratch that
-    /// keep the projections; `activation` (which may be `gate`) receives `silu(gate) * up`.
+    /// keep the projections; `activation` (which may be `gate`) receives `silu(gate) * up`. The
+    /// gate and up projections run as one group with the activation as its epilogue, so that a
+    /// core activates the columns it has just computed.
     public static func swigluFFN(
         _ module: FFNWeights, input: UnsafePointer<Float>, rows: Int, gate: UnsafeMutablePointer<Float>,
         up: UnsafeMutablePointer<Float>, activation: UnsafeMutablePointer<Float>,
         output: UnsafeMutablePointer<Float>, accumulate: Bool, linear: Linear = blasLinear
     ) {
-        linear(input, rows, module.gate, gate, false)
-        linear(input, rows, module.up, up, false)
-        let count = rows * module.inner
-        Parallel.forEachSlice(count, minimum: 32768) { r in
-            Ops.swiglu(gate: gate + r.lowerBound, up: up + r.lowerBound, into: activation + r.lowerBound, count: r.count)
+        let inner = module.inner
+        linear(input, rows: rows, [Product(module.gate, into: gate), Product(module.up, into: up)], accumulate: false) { columns in
+            for i in 0..<rows {
+                let at = i * inner + columns.lowerBound
+                Ops.swiglu(gate: gate + at, up: up + at, into: activation + at, count: columns.count)
+            }
         }
         linear(activation, rows, module.down, output, accumulate)
     }
