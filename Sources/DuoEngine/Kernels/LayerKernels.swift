@@ -87,9 +87,11 @@ public enum LayerKernels {
         let parts = Parallel.workers
         let work = products.reduce(0) { $0 + rows * $1.weight.rows * $1.weight.columns }
         let split = parts > 1 && !Parallel.isInsideJob && work >= 1 << 20
-        // With an epilogue a share is a range of column panels of every product.
-        let shares = epilogue == nil ? packed.reduce(0) { $0 + $1.panelCount } : packed[0].panelCount
-        if split && shares * (epilogue == nil ? 1 : packed.count) >= 2 * parts {
+        let panels = packed.reduce(0) { $0 + $1.panelCount }
+        // A share is a range of the group's panels end to end, or with an epilogue a range of
+        // column panels taken in every product.
+        let shares = epilogue == nil ? panels : packed[0].panelCount
+        if split && panels >= 2 * parts {
             Parallel.forEach(parts) { part in
                 let share = (shares * part / parts)..<(shares * (part + 1) / parts)
                 if let epilogue {
