@@ -118,7 +118,7 @@ public final class OracleTree {
 
     /// The routes of a pattern's first `layers` layers, two bits a layer (a prefix's code).
     private static func code(of pattern: [Route], layers: Int) -> UInt64 {
-        (0..<layers).reduce(0) { $0 | UInt64(pattern[$1].rawValue) << (2 * UInt64($1)) }
+        (0..<layers).reduce(0) { $0 | Prefix.bits(of: pattern[$1], layer: $1) }
     }
 
     /// Forgets the last search's frontiers before a search at position `t`.
@@ -139,10 +139,13 @@ public final class OracleTree {
         var ffnCost = 0
         var root = 0
 
+        /// The bits of `route` at layer `layer` in a code.
+        static func bits(of route: Route, layer: Int) -> UInt64 { UInt64(route.rawValue) << (2 * UInt64(layer)) }
+
         /// This prefix followed by `route` at layer `layer`.
         func child(_ route: Route, layer: Int, cost: ComputeCost) -> Prefix {
             Prefix(
-                code: code | UInt64(route.rawValue) << (2 * UInt64(layer)), bigs: bigs + (route == .big ? 1 : 0),
+                code: code | Self.bits(of: route, layer: layer), bigs: bigs + (route == .big ? 1 : 0),
                 skips: skips + (route == .skip ? 1 : 0), ffnCost: ffnCost + cost.ffn(route), root: root)
         }
 
