@@ -5,12 +5,21 @@ import Foundation
 /// given route per token per layer — the stage-1 training computation. Rows routed to each FFN
 /// module are gathered, run as one GEMM, and scattered back; skip runs no FFN. Activations are
 /// kept in buffers allocated once for the batch shape, so a training step allocates nothing.
+///
+/// The work is split across the cores by sequences (data parallel, `Shard`): the forward pass of
+/// a group of sequences, and the backward pass of a layer up to its weight gradients, need no
+/// other sequence, so each core runs them for its own group with single-threaded products and
+/// no fork/join inside. Only each layer's weight gradients, sums over all rows, wait for every
+/// group; they run as products over all rows split across the cores by output, so every
+/// gradient is the same sum, in the same order, however many groups there are.
 public final class TrainingGraph {
     public let config: ModelConfig
     public let batch: Int
     public let length: Int
     public var rows: Int { batch * length }
     let rope: RoPETable
+    /// Groups of sequences run side by side; nil: one per core (at most one per sequence).
+    var shardCount: Int?
 
     /// What one layer's backward pass needs from its forward pass.
     final class LayerActivations {
@@ -40,13 +49,17 @@ public final class TrainingGraph {
         }
     }
 
-    /// One FFN module's rows and intermediate values in one layer.
+    /// One FFN module's rows, intermediate values and the gradients its weight gradients need,
+    /// in one layer. Row `i` of each buffer belongs to batch row `rows[i]`.
     final class ModuleActivations {
         let route: Route
+        /// The batch rows routed to this module, in order.
         var rows: [Int] = []
         let input, gate, up, act: Tensor
         /// The module's output rows (kept for soft mixing, where dLoss/dP needs them).
         let output: Tensor
+        /// dLoss/d(output), dLoss/d(gate) (first dLoss/d(act)) and dLoss/d(up).
+        let dOutput, dGate, dUp: Tensor
 
         init(route: Route, inner: Int, rows n: Int, width: Int) {
             self.route = route
@@ -55,18 +68,43 @@ public final class TrainingGraph {
             up = Tensor(shape: [n, inner])
             act = Tensor(shape: [n, inner])
             output = Tensor(shape: [n, width])
+            dOutput = Tensor(shape: [n, width])
+            dGate = Tensor(shape: [n, inner])
+            dUp = Tensor(shape: [n, inner])
         }
+
+        /// The positions in `rows` of the batch rows `batchRows` (`rows` is sorted).
+        func positions(of batchRows: Range<Int>) -> Range<Int> {
+            func firstAtOrAfter(_ row: Int) -> Int {
+                var (low, high) = (0, rows.count)
+                while low < high {
+                    let mid = (low + high) / 2
+                    if rows[mid] < row { low = mid + 1 } else { high = mid }
+                }
+                return low
+            }
+            return firstAtOrAfter(batchRows.lowerBound)..<firstAtOrAfter(batchRows.upperBound)
+        }
+    }
+
+    /// A group of whole sequences and its rows, which one core runs on its own.
+    struct Shard {
+        let sequences: Range<Int>
+        let rows: Range<Int>
     }
 
     let layers: [LayerActivations]
     let final: Tensor, finalNormed: Tensor, finalInverseRMS: Tensor
     let logits: Tensor
     // Backward scratch.
-    let dx, dMid, dNormed, dAttended, dQ, dK, dV, dProbabilities, dOut, dIn, dAct, dUp: Tensor
+    let dx, dMid, dNormed, dAttended, dQ, dK, dV, dProbabilities, dIn: Tensor
     /// dLoss/d(route probabilities) of one layer under soft mixing, [rows, routes].
     var dRouteProbabilities = Tensor(shape: [0])
-    /// A norm gain's gradient per slice of rows, summed in order (`rmsNormBackward`).
+    /// The norm gains' gradients per sequence, summed over the sequences in order once every
+    /// group is done (`rmsNormBackward`, `addGainGradients`): [2 norms, batch, hidden].
     let gainPartials: Tensor
+    /// Each row's cross-entropy (nats) in the last pass.
+    var rowLoss: [Double]
 
     public init(config c: ModelConfig, batch: Int, length: Int) {
         config = c
@@ -79,7 +117,6 @@ public final class TrainingGraph {
         finalNormed = Tensor(shape: [n, c.hiddenSize])
         finalInverseRMS = Tensor(shape: [n])
         logits = Tensor(shape: [n, c.vocabSize])
-        let inner = max(c.intermediateSize, c.smallIntermediateSize ?? 0)
         dx = Tensor(shape: [n, c.hiddenSize])
         dMid = Tensor(shape: [n, c.hiddenSize])
         dNormed = Tensor(shape: [n, c.hiddenSize])
@@ -88,11 +125,9 @@ public final class TrainingGraph {
         dK = Tensor(shape: [n, c.kvWidth])
         dV = Tensor(shape: [n, c.kvWidth])
         dProbabilities = Tensor(shape: [batch, length, length])
-        dOut = Tensor(shape: [n, c.hiddenSize])
         dIn = Tensor(shape: [n, c.hiddenSize])
-        dAct = Tensor(shape: [n, inner])
-        dUp = Tensor(shape: [n, inner])
-        gainPartials = Tensor(shape: [min(8, max(n, 1)), c.hiddenSize])
+        gainPartials = Tensor(shape: [2, max(batch, 1), c.hiddenSize])
+        rowLoss = [Double](repeating: 0, count: n)
     }
 
     /// Runs the batch and returns the mean cross-entropy (nats) over all `rows` targets. With
@@ -113,8 +148,8 @@ public final class TrainingGraph {
     /// penalty, and router gradients are accumulated into the mixing's `gradients` (the model's
     /// own `gradients` may then be nil: the LM is frozen).
     public func run(weights w: ModelWeights, inputs: [Int], targets: [Int], routing: Routing, gradients: ModelWeights?) -> Double {
-        // Every product is split over the cores by `SplitGEMM` and `Parallel` (attention: one
-        // sequence per core), never by BLAS's threads.
+        // Every product is single-threaded, on the core of its group of sequences or split
+        // over the cores by `SplitGEMM`, never by BLAS's threads.
         Parallel.withSingleThreadedBLAS {
             step(weights: w, inputs: inputs, targets: targets, routing: routing, gradients: gradients)
         }
@@ -123,7 +158,6 @@ public final class TrainingGraph {
     private func step(weights w: ModelWeights, inputs: [Int], targets: [Int], routing: Routing, gradients: ModelWeights?) -> Double {
         let c = config
         precondition(inputs.count == rows && targets.count == rows, "TrainingGraph: batch shape")
-        let d = c.hiddenSize
         var mixing: RouterMixing?
         if case .soft(let m) = routing {
             m.prepare(rows: rows, layers: c.numLayers)
@@ -132,37 +166,99 @@ public final class TrainingGraph {
                 dRouteProbabilities = Tensor(shape: [rows, m.router.routes.count])
             }
         }
-        for (t, id) in inputs.enumerated() { layers[0].input.row(t).update(from: w.embedding.row(id), count: d) }
         for l in 0..<c.numLayers {
-            let output = l + 1 < c.numLayers ? layers[l + 1].input : final
-            forwardLayer(l, weights: w.layers[l], routing: routing, output: output)
+            for module in layers[l].modules {
+                switch routing {
+                case .hard(let routes): module.rows = (0..<rows).filter { routes[$0 * c.numLayers + l] == module.route }
+                case .soft(let m): module.rows = m.router.routes.contains(module.route) ? Array(0..<rows) : []
+                }
+            }
         }
-        rmsNorm(final, weight: w.finalNorm, into: finalNormed, inverseRMS: finalInverseRMS)
-        SplitGEMM.linear(finalNormed.data, rows: rows, weight: w.lmHead, into: logits.data)
+        // Soft mixing works on all rows at once (the router's penalty couples them).
+        let shards = self.shards(count: mixing == nil ? shardCount ?? min(batch, Parallel.workers) : 1)
         let train = gradients != nil || mixing != nil
-        var loss = crossEntropy(targets: targets, keepGradient: train)
+        inShards(shards) { shard in
+            forward(shard, weights: w, inputs: inputs, targets: targets, routing: routing, keepGradient: train)
+        }
+        var loss = rowLoss.reduce(0, +) / Double(rows)
         if let mixing { loss += mixing.finishForward(rows: rows) }
-        if train { backward(weights: w, gradients: gradients, mixing: mixing, inputs: inputs) }
+        guard train else { return loss }
+        if let g = gradients {
+            SplitGEMM.gemmAtB(
+                m: c.vocabSize, n: c.hiddenSize, k: rows, a: logits.data, lda: c.vocabSize, b: finalNormed.data,
+                ldb: c.hiddenSize, c: g.lmHead.data, ldc: c.hiddenSize, beta: 1)
+            addGainGradients(0, into: g.finalNorm)
+        }
+        for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
+            inShards(shards) { shard in
+                backwardLayer(l, shard, weights: w.layers[l], frozen: gradients == nil, mixing: mixing)
+            }
+            if let g = gradients { weightGradients(l, into: g.layers[l]) }
+        }
+        if let g = gradients {
+            for (t, id) in inputs.enumerated() { Ops.add(dx.row(t), into: g.embedding.row(id), count: c.hiddenSize) }
+        }
         return loss
+    }
+
+    /// The batch's sequences cut into `count` groups of whole sequences.
+    private func shards(count: Int) -> [Shard] {
+        let parts = max(1, min(count, batch))
+        return (0..<parts).map { p in
+            let sequences = (batch * p / parts)..<(batch * (p + 1) / parts)
+            return Shard(sequences: sequences, rows: sequences.lowerBound * length..<sequences.upperBound * length)
+        }
+    }
+
+    /// `body` for every shard: side by side on the cores as jobs (each job's products and loops
+    /// on its own core), or directly for one shard (its loops then spread over the cores).
+    private func inShards(_ shards: [Shard], _ body: (Shard) -> Void) {
+        if shards.count == 1 { return body(shards[0]) }
+        Parallel.forEachJob(shards.count) { body(shards[$0]) }
     }
 
     // MARK: forward
 
-    private func forwardLayer(_ l: Int, weights w: LayerWeights, routing: Routing, output: Tensor) {
+    /// The forward pass of one shard's sequences through every layer and the LM head, each
+    /// row's cross-entropy into `rowLoss`; with `keepGradient` also the backward of the loss, the
+    /// LM head and the final norm, leaving dLoss/d(last layer's output) in `dx`.
+    private func forward(_ s: Shard, weights w: ModelWeights, inputs: [Int], targets: [Int], routing: Routing, keepGradient: Bool) {
+        let c = config
+        let d = c.hiddenSize
+        let r = s.rows
+        for t in r { layers[0].input.row(t).update(from: w.embedding.row(inputs[t]), count: d) }
+        for l in 0..<c.numLayers {
+            let output = l + 1 < c.numLayers ? layers[l + 1].input : final
+            forwardLayer(l, s, weights: w.layers[l], routing: routing, output: output)
+        }
+        rmsNorm(final, r, weight: w.finalNorm, into: finalNormed, inverseRMS: finalInverseRMS)
+        SplitGEMM.linear(finalNormed.row(r.lowerBound), rows: r.count, weight: w.lmHead, into: logits.row(r.lowerBound))
+        crossEntropy(r, targets: targets, keepGradient: keepGradient)
+        guard keepGradient else { return }
+        SplitGEMM.gemmAB(
+            m: r.count, n: d, k: c.vocabSize, a: logits.row(r.lowerBound), lda: c.vocabSize, b: w.lmHead.data, ldb: d,
+            c: dNormed.row(r.lowerBound), ldc: d)
+        LayerKernels.zero(dx.row(r.lowerBound), count: r.count * d)
+        rmsNormBackward(s, dy: dNormed, x: final, inverseRMS: finalInverseRMS, weight: w.finalNorm, dx: dx, gain: 0)
+    }
+
+    private func forwardLayer(_ l: Int, _ s: Shard, weights w: LayerWeights, routing: Routing, output: Tensor) {
         let c = config
         let a = layers[l]
-        let n = rows
+        let r = s.rows
+        let first = r.lowerBound
         let d = c.hiddenSize
         let hd = c.headDim
-        rmsNorm(a.input, weight: w.inputNorm, into: a.normed1, inverseRMS: a.inverseRMS1)
+        rmsNorm(a.input, r, weight: w.inputNorm, into: a.normed1, inverseRMS: a.inverseRMS1)
         let T = length
         LayerKernels.projectQKV(
-            a.normed1.data, rows: n, layer: w, config: c, rope: rope, position: { $0 % T },
-            q: a.q.data, k: a.k.data, v: a.v.data, linear: LayerKernels.splitBLASLinear)
+            a.normed1.row(first), rows: r.count, layer: w, config: c, rope: rope, position: { (first + $0) % T },
+            q: a.q.row(first), k: a.k.row(first), v: a.v.row(first), linear: LayerKernels.splitBLASLinear)
         let group = c.numHeads / c.numKVHeads
         let window = c.attentionWindow(layer: l)
         // Attention per sequence: small GEMMs, one sequence per core.
-        Parallel.forEach(batch) { b in
+        Parallel.forEach(s.sequences.count) { i in
+            let b = s.sequences.lowerBound + i
             for h in 0..<c.numHeads {
                 let g = h / group
                 LayerKernels.attendHead(
@@ -173,49 +269,45 @@ public final class TrainingGraph {
                     out: a.attended.row(b * T) + h * hd, outStride: c.qWidth)
             }
         }
-        LayerKernels.copy(a.input.data, into: a.mid.data, count: n * d)
-        SplitGEMM.linear(a.attended.data, rows: n, weight: w.o, into: a.mid.data, accumulate: true)
-        rmsNorm(a.mid, weight: w.postNorm, into: a.normed2, inverseRMS: a.inverseRMS2)
-        LayerKernels.copy(a.mid.data, into: output.data, count: n * d)
+        LayerKernels.copy(a.input.row(first), into: a.mid.row(first), count: r.count * d)
+        SplitGEMM.linear(a.attended.row(first), rows: r.count, weight: w.o, into: a.mid.row(first), accumulate: true)
+        rmsNorm(a.mid, r, weight: w.postNorm, into: a.normed2, inverseRMS: a.inverseRMS2)
+        LayerKernels.copy(a.mid.row(first), into: output.row(first), count: r.count * d)
         var mixing: RouterMixing?
         if case .soft(let m) = routing {
-            m.forward(layer: l, input: a.normed2.data, rows: n)
+            m.forward(layer: l, input: a.normed2.data, rows: rows)
             mixing = m
         }
         for module in a.modules {
-            switch routing {
-            case .hard(let routes): module.rows = (0..<n).filter { routes[$0 * c.numLayers + l] == module.route }
-            case .soft(let m): module.rows = m.router.routes.contains(module.route) ? Array(0..<n) : []
-            }
-            let m = module.rows.count
-            guard m > 0, let ffn = w.ffn(module.route) else { continue }
-            gather(module.rows, of: a.normed2, into: module.input)
+            let p = module.positions(of: r)
+            guard !p.isEmpty, let ffn = w.ffn(module.route) else { continue }
+            gather(module.rows, p, of: a.normed2, into: module.input)
             LayerKernels.swigluFFN(
-                ffn, input: module.input.data, rows: m, gate: module.gate.data, up: module.up.data,
-                activation: module.act.data, output: module.output.data, accumulate: false,
-                linear: LayerKernels.splitBLASLinear)
+                ffn, input: module.input.row(p.lowerBound), rows: p.count, gate: module.gate.row(p.lowerBound),
+                up: module.up.row(p.lowerBound), activation: module.act.row(p.lowerBound), output: module.output.row(p.lowerBound),
+                accumulate: false, linear: LayerKernels.splitBLASLinear)
             if let mixing, let j = mixing.router.routes.firstIndex(of: module.route) {
-                let p = mixing.probabilities[l]
-                for t in 0..<n {
-                    let weight = p.row(t)[j]
+                let probabilities = mixing.probabilities[l]
+                for t in r {
+                    let weight = probabilities.row(t)[j]
                     let out = module.output.row(t)
                     let target = output.row(t)
                     for i in 0..<d { target[i] += weight * out[i] }
                 }
             } else {
-                scatterAdd(module.output, to: module.rows, of: output)
+                scatterAdd(module.output, p, to: module.rows, of: output)
             }
         }
     }
 
-    /// Mean cross-entropy; leaves dLoss/dlogits in `logits` when `keepGradient`.
-    private func crossEntropy(targets: [Int], keepGradient: Bool) -> Double {
+    /// Each row's cross-entropy into `rowLoss`; leaves dLoss/dlogits (of the mean over all
+    /// `rows`) in `logits` when `keepGradient`.
+    private func crossEntropy(_ r: Range<Int>, targets: [Int], keepGradient: Bool) {
         let v = config.vocabSize
         let inverseRows = 1 / Float(rows)
-        var rowLoss = [Double](repeating: 0, count: rows)
         rowLoss.withUnsafeMutableBufferPointer { out in
-            Parallel.forEachSlice(rows, minimum: 64) { range in
-                for t in range {
+            Parallel.forEachSlice(r.count, minimum: 64) { slice in
+                for t in (r.lowerBound + slice.lowerBound)..<(r.lowerBound + slice.upperBound) {
                     let row = logits.row(t)
                     let target = row[targets[t]]
                     guard keepGradient else {
@@ -231,97 +323,75 @@ public final class TrainingGraph {
                 }
             }
         }
-        return rowLoss.reduce(0, +) / Double(rows)
     }
 
     // MARK: backward
 
-    /// `g` nil: the model is frozen, only activation gradients (and the router's) are formed.
-    private func backward(weights w: ModelWeights, gradients g: ModelWeights?, mixing: RouterMixing?, inputs: [Int]) {
-        let c = config
-        let n = rows
-        let d = c.hiddenSize
-        let v = c.vocabSize
-        // LM head and final norm.
-        SplitGEMM.gemmAB(m: n, n: d, k: v, a: logits.data, lda: v, b: w.lmHead.data, ldb: d, c: dNormed.data, ldc: d)
-        if let g {
-            SplitGEMM.gemmAtB(m: v, n: d, k: n, a: logits.data, lda: v, b: finalNormed.data, ldb: d, c: g.lmHead.data, ldc: d, beta: 1)
-        }
-        LayerKernels.zero(dx.data, count: dx.count)
-        rmsNormBackward(dy: dNormed, x: final, inverseRMS: finalInverseRMS, weight: w.finalNorm, dx: dx, dw: g?.finalNorm)
-        for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
-            backwardLayer(l, weights: w.layers[l], gradients: g?.layers[l], mixing: mixing)
-        }
-        if let g { for (t, id) in inputs.enumerated() { Ops.add(dx.row(t), into: g.embedding.row(id), count: d) } }
-    }
-
-    /// On entry `dx` holds dLoss/d(layer output); on exit dLoss/d(layer input).
-    private func backwardLayer(_ l: Int, weights w: LayerWeights, gradients g: LayerWeights?, mixing: RouterMixing?) {
+    /// The backward pass of layer `l` over one shard's rows, without the weights' gradients
+    /// (`weightGradients`): on entry `dx` holds dLoss/d(layer output), on exit dLoss/d(layer
+    /// input); the gradients that the weight gradients need stay in the modules' `dOutput`,
+    /// `dGate` and `dUp`, in `dMid`, `dQ`, `dK`, `dV`, and the gains' in `gainPartials`.
+    /// `frozen`: the model's weights get no gradients (a router trains).
+    private func backwardLayer(_ l: Int, _ s: Shard, weights w: LayerWeights, frozen: Bool, mixing: RouterMixing?) {
         let c = config
         let a = layers[l]
-        let n = rows
+        let r = s.rows
+        let first = r.lowerBound
+        let n = r.count
         let d = c.hiddenSize
         let hd = c.headDim
         let T = length
         // FFN modules.
-        LayerKernels.zero(dNormed.data, count: dNormed.count)
+        LayerKernels.zero(dNormed.row(first), count: n * d)
         if mixing != nil { dRouteProbabilities.zero() }
         for module in a.modules {
-            let m = module.rows.count
-            guard m > 0, let ffn = w.ffn(module.route) else { continue }
+            let p = module.positions(of: r)
+            guard !p.isEmpty, let ffn = w.ffn(module.route) else { continue }
             let inner = ffn.inner
+            let (dOut, dAct, dUp) = (module.dOutput.row(p.lowerBound), module.dGate.row(p.lowerBound), module.dUp.row(p.lowerBound))
             if let mixing, let j = mixing.router.routes.firstIndex(of: module.route) {
                 // Soft mix over all rows: dP = <dy, output>, and the module sees p * dy.
-                let p = mixing.probabilities[l]
-                for t in 0..<n {
+                let probabilities = mixing.probabilities[l]
+                for t in r {
                     let dy = dx.row(t)
                     let out = module.output.row(t)
-                    let target = dOut.row(t)
+                    let target = module.dOutput.row(t)
                     var dot: Float = 0
                     for i in 0..<d { dot += dy[i] * out[i] }
                     dRouteProbabilities.row(t)[j] = dot
-                    let weight = p.row(t)[j]
+                    let weight = probabilities.row(t)[j]
                     for i in 0..<d { target[i] = weight * dy[i] }
                 }
             } else {
-                gather(module.rows, of: dx, into: dOut)
+                gather(module.rows, p, of: dx, into: module.dOutput)
             }
-            SplitGEMM.gemmAB(m: m, n: inner, k: d, a: dOut.data, lda: d, b: ffn.down.data, ldb: inner, c: dAct.data, ldc: inner)
-            if let gffn = g?.ffn(module.route) {
-                SplitGEMM.gemmAtB(
-                    m: d, n: inner, k: m, a: dOut.data, lda: d, b: module.act.data, ldb: inner, c: gffn.down.data, ldc: inner, beta: 1)
-            }
-            let (dact, gate, up, du) = (dAct.data, module.gate.data, module.up.data, dUp.data)
+            let m = p.count
+            SplitGEMM.gemmAB(m: m, n: inner, k: d, a: dOut, lda: d, b: ffn.down.data, ldb: inner, c: dAct, ldc: inner)
+            let (gate, up) = (module.gate.row(p.lowerBound), module.up.row(p.lowerBound))
             Parallel.forEachSlice(m * inner, minimum: 32768) { r in
                 BackwardOps.swigluBackward(
-                    dact: dact + r.lowerBound, gate: gate + r.lowerBound, up: up + r.lowerBound,
-                    du: du + r.lowerBound, count: r.count)
+                    dact: dAct + r.lowerBound, gate: gate + r.lowerBound, up: up + r.lowerBound,
+                    du: dUp + r.lowerBound, count: r.count)
             }
-            SplitGEMM.gemmAB(m: m, n: d, k: inner, a: dAct.data, lda: inner, b: ffn.gate.data, ldb: d, c: dIn.data, ldc: d)
-            SplitGEMM.gemmAB(m: m, n: d, k: inner, a: dUp.data, lda: inner, b: ffn.up.data, ldb: d, c: dIn.data, ldc: d, beta: 1)
-            if let gffn = g?.ffn(module.route) {
-                SplitGEMM.gemmAtB(
-                    m: inner, n: d, k: m, a: dAct.data, lda: inner, b: module.input.data, ldb: d, c: gffn.gate.data, ldc: d, beta: 1)
-                SplitGEMM.gemmAtB(
-                    m: inner, n: d, k: m, a: dUp.data, lda: inner, b: module.input.data, ldb: d, c: gffn.up.data, ldc: d, beta: 1)
-            }
-            scatterAdd(dIn, to: module.rows, of: dNormed)
+            // dLoss/d(module input) in this shard's own rows of `dIn`.
+            let dInput = dIn.row(first)
+            SplitGEMM.gemmAB(m: m, n: d, k: inner, a: dAct, lda: inner, b: ffn.gate.data, ldb: d, c: dInput, ldc: d)
+            SplitGEMM.gemmAB(m: m, n: d, k: inner, a: dUp, lda: inner, b: ffn.up.data, ldb: d, c: dInput, ldc: d, beta: 1)
+            scatterAdd(dIn, first..<(first + m), to: module.rows, p, of: dNormed)
         }
         if let mixing {
-            mixing.backward(layer: l, dp: dRouteProbabilities, input: a.normed2.data, rows: n, dInput: dNormed.data)
+            mixing.backward(layer: l, dp: dRouteProbabilities, input: a.normed2.data, rows: rows, dInput: dNormed.data)
         }
-        LayerKernels.copy(dx.data, into: dMid.data, count: n * d)
-        rmsNormBackward(dy: dNormed, x: a.mid, inverseRMS: a.inverseRMS2, weight: w.postNorm, dx: dMid, dw: g?.postNorm)
+        LayerKernels.copy(dx.row(first), into: dMid.row(first), count: n * d)
+        rmsNormBackward(s, dy: dNormed, x: a.mid, inverseRMS: a.inverseRMS2, weight: w.postNorm, dx: dMid, gain: 0)
         // Attention output projection.
-        SplitGEMM.gemmAB(m: n, n: c.qWidth, k: d, a: dMid.data, lda: d, b: w.o.data, ldb: c.qWidth, c: dAttended.data, ldc: c.qWidth)
-        if let g {
-            SplitGEMM.gemmAtB(
-                m: d, n: c.qWidth, k: n, a: dMid.data, lda: d, b: a.attended.data, ldb: c.qWidth, c: g.o.data, ldc: c.qWidth, beta: 1)
-        }
+        SplitGEMM.gemmAB(
+            m: n, n: c.qWidth, k: d, a: dMid.row(first), lda: d, b: w.o.data, ldb: c.qWidth, c: dAttended.row(first), ldc: c.qWidth)
         // Attention heads.
         let group = c.numHeads / c.numKVHeads
         // One sequence per core; each writes only its own rows of dQ, dK, dV.
-        Parallel.forEach(batch) { b in
+        Parallel.forEach(s.sequences.count) { i in
+            let b = s.sequences.lowerBound + i
             dK.row(b * T).update(repeating: 0, count: T * c.kvWidth)
             dV.row(b * T).update(repeating: 0, count: T * c.kvWidth)
             let dp = dProbabilities.data + b * T * T
@@ -341,65 +411,110 @@ public final class TrainingGraph {
             }
         }
         // q, k, v projections.
-        SplitGEMM.gemmAB(m: n, n: d, k: c.qWidth, a: dQ.data, lda: c.qWidth, b: w.q.data, ldb: d, c: dNormed.data, ldc: d)
-        SplitGEMM.gemmAB(m: n, n: d, k: c.kvWidth, a: dK.data, lda: c.kvWidth, b: w.k.data, ldb: d, c: dNormed.data, ldc: d, beta: 1)
-        SplitGEMM.gemmAB(m: n, n: d, k: c.kvWidth, a: dV.data, lda: c.kvWidth, b: w.v.data, ldb: d, c: dNormed.data, ldc: d, beta: 1)
-        if let g {
-            SplitGEMM.gemmAtB(m: c.qWidth, n: d, k: n, a: dQ.data, lda: c.qWidth, b: a.normed1.data, ldb: d, c: g.q.data, ldc: d, beta: 1)
-            SplitGEMM.gemmAtB(m: c.kvWidth, n: d, k: n, a: dK.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.k.data, ldc: d, beta: 1)
-            SplitGEMM.gemmAtB(m: c.kvWidth, n: d, k: n, a: dV.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.v.data, ldc: d, beta: 1)
-            if let bias = g.qkvBias {
-                BackwardOps.addColumnSums(dQ.data, rows: n, width: c.qWidth, into: bias.q.data)
-                BackwardOps.addColumnSums(dK.data, rows: n, width: c.kvWidth, into: bias.k.data)
-                BackwardOps.addColumnSums(dV.data, rows: n, width: c.kvWidth, into: bias.v.data)
-            }
+        let dNormed1 = dNormed.row(first)
+        SplitGEMM.gemmAB(m: n, n: d, k: c.qWidth, a: dQ.row(first), lda: c.qWidth, b: w.q.data, ldb: d, c: dNormed1, ldc: d)
+        SplitGEMM.gemmAB(m: n, n: d, k: c.kvWidth, a: dK.row(first), lda: c.kvWidth, b: w.k.data, ldb: d, c: dNormed1, ldc: d, beta: 1)
+        SplitGEMM.gemmAB(m: n, n: d, k: c.kvWidth, a: dV.row(first), lda: c.kvWidth, b: w.v.data, ldb: d, c: dNormed1, ldc: d, beta: 1)
+        LayerKernels.copy(dMid.row(first), into: dx.row(first), count: n * d)
+        rmsNormBackward(s, dy: dNormed, x: a.input, inverseRMS: a.inverseRMS1, weight: w.inputNorm, dx: dx, gain: 1)
+    }
+
+    /// Layer `l`'s weight gradients, accumulated into `g`, from what `backwardLayer` left for
+    /// every shard: each a product over all rows, split across the cores by its output.
+    private func weightGradients(_ l: Int, into g: LayerWeights) {
+        let c = config
+        let a = layers[l]
+        let n = rows
+        let d = c.hiddenSize
+        for module in a.modules {
+            let m = module.rows.count
+            guard m > 0, let gffn = g.ffn(module.route) else { continue }
+            let inner = gffn.inner
+            SplitGEMM.gemmAtB(
+                m: d, n: inner, k: m, a: module.dOutput.data, lda: d, b: module.act.data, ldb: inner, c: gffn.down.data, ldc: inner,
+                beta: 1)
+            SplitGEMM.gemmAtB(
+                m: inner, n: d, k: m, a: module.dGate.data, lda: inner, b: module.input.data, ldb: d, c: gffn.gate.data, ldc: d,
+                beta: 1)
+            SplitGEMM.gemmAtB(
+                m: inner, n: d, k: m, a: module.dUp.data, lda: inner, b: module.input.data, ldb: d, c: gffn.up.data, ldc: d, beta: 1)
         }
-        LayerKernels.copy(dMid.data, into: dx.data, count: n * d)
-        rmsNormBackward(dy: dNormed, x: a.input, inverseRMS: a.inverseRMS1, weight: w.inputNorm, dx: dx, dw: g?.inputNorm)
+        SplitGEMM.gemmAtB(
+            m: d, n: c.qWidth, k: n, a: dMid.data, lda: d, b: a.attended.data, ldb: c.qWidth, c: g.o.data, ldc: c.qWidth, beta: 1)
+        SplitGEMM.gemmAtB(m: c.qWidth, n: d, k: n, a: dQ.data, lda: c.qWidth, b: a.normed1.data, ldb: d, c: g.q.data, ldc: d, beta: 1)
+        SplitGEMM.gemmAtB(m: c.kvWidth, n: d, k: n, a: dK.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.k.data, ldc: d, beta: 1)
+        SplitGEMM.gemmAtB(m: c.kvWidth, n: d, k: n, a: dV.data, lda: c.kvWidth, b: a.normed1.data, ldb: d, c: g.v.data, ldc: d, beta: 1)
+        if let bias = g.qkvBias {
+            BackwardOps.addColumnSums(dQ.data, rows: n, width: c.qWidth, into: bias.q.data)
+            BackwardOps.addColumnSums(dK.data, rows: n, width: c.kvWidth, into: bias.k.data)
+            BackwardOps.addColumnSums(dV.data, rows: n, width: c.kvWidth, into: bias.v.data)
+        }
+        addGainGradients(0, into: g.postNorm)
+        addGainGradients(1, into: g.inputNorm)
     }
 
     // MARK: row-wise steps, in slices of rows across the cores
 
-    /// `Ops.rmsNorm` of every row of `x`.
-    private func rmsNorm(_ x: Tensor, weight: Tensor, into y: Tensor, inverseRMS: Tensor) {
+    /// `Ops.rmsNorm` of rows `r` of `x`.
+    private func rmsNorm(_ x: Tensor, _ r: Range<Int>, weight: Tensor, into y: Tensor, inverseRMS: Tensor) {
         LayerKernels.rmsNorm(
-            x.data, rows: rows, width: config.hiddenSize, weight: weight.data, eps: config.rmsNormEps, into: y.data,
-            inverseRMS: inverseRMS.data)
+            x.row(r.lowerBound), rows: r.count, width: config.hiddenSize, weight: weight.data, eps: config.rmsNormEps,
+            into: y.row(r.lowerBound), inverseRMS: inverseRMS.data + r.lowerBound)
     }
 
-    /// `BackwardOps.rmsNormBackward` of every row. The gain's gradient is summed per slice of
-    /// rows, then over the slices in order: a fixed number of slices, so that the result does not
-    /// depend on the number of cores. `dw` nil: the gain is frozen, its gradient is dropped.
-    private func rmsNormBackward(dy: Tensor, x: Tensor, inverseRMS: Tensor, weight: Tensor, dx: Tensor, dw: Tensor?) {
+    /// `BackwardOps.rmsNormBackward` of a shard's rows, one sequence at a time; the gain's
+    /// gradient of each sequence goes to its row of `gainPartials[gain]` (summed over the
+    /// sequences in order by `addGainGradients`, so that the result depends neither on the
+    /// number of cores nor on the shards).
+    private func rmsNormBackward(_ s: Shard, dy: Tensor, x: Tensor, inverseRMS: Tensor, weight: Tensor, dx: Tensor, gain: Int) {
         let d = config.hiddenSize
-        let slices = gainPartials.rows
-        gainPartials.zero()
-        Parallel.forEach(slices) { s in
-            let r = (rows * s / slices)..<(rows * (s + 1) / slices)
+        let T = length
+        Parallel.forEach(s.sequences.count) { i in
+            let b = s.sequences.lowerBound + i
+            let partial = gainPartials.data + (gain * batch + b) * d
+            partial.update(repeating: 0, count: d)
             BackwardOps.rmsNormBackward(
-                dy: dy.row(r.lowerBound), x: x.row(r.lowerBound), inverseRMS: inverseRMS.data + r.lowerBound, weight: weight.data,
-                rows: r.count, width: d, dx: dx.row(r.lowerBound), dw: gainPartials.row(s))
+                dy: dy.row(b * T), x: x.row(b * T), inverseRMS: inverseRMS.data + b * T, weight: weight.data,
+                rows: T, width: d, dx: dx.row(b * T), dw: partial)
         }
-        if let dw { for s in 0..<slices { Ops.add(gainPartials.row(s), into: dw.data, count: d) } }
     }
 
-    /// Copies rows `indices` of `source` into the first rows of `destination`, in order.
-    private func gather(_ indices: [Int], of source: Tensor, into destination: Tensor) {
+    /// Adds the per-sequence gain gradients `gainPartials[gain]` into `dw`, in order.
+    private func addGainGradients(_ gain: Int, into dw: Tensor) {
+        let d = config.hiddenSize
+        for b in 0..<batch { Ops.add(gainPartials.data + (gain * batch + b) * d, into: dw.data, count: d) }
+    }
+
+    /// Copies batch rows `indices[p]` of `source` into rows `p` of `destination`, for p in `positions`.
+    private func gather(_ indices: [Int], _ positions: Range<Int>, of source: Tensor, into destination: Tensor) {
         let d = config.hiddenSize
         indices.withUnsafeBufferPointer { indices in
-            Parallel.forEachSlice(indices.count, minimum: 256) { r in
-                for i in r { destination.row(i).update(from: source.row(indices[i]), count: d) }
+            Parallel.forEachSlice(positions.count, minimum: 256) { r in
+                for i in r {
+                    let p = positions.lowerBound + i
+                    destination.row(p).update(from: source.row(indices[p]), count: d)
+                }
             }
         }
     }
 
-    /// Adds the first rows of `source` into rows `indices` of `destination` (distinct rows).
-    private func scatterAdd(_ source: Tensor, to indices: [Int], of destination: Tensor) {
+    /// Adds rows `sourceRows` of `source` into batch rows `indices[p]` of `destination`, for the
+    /// positions `positions` taken in order (distinct rows).
+    private func scatterAdd(
+        _ source: Tensor, _ sourceRows: Range<Int>, to indices: [Int], _ positions: Range<Int>, of destination: Tensor
+    ) {
         let d = config.hiddenSize
         indices.withUnsafeBufferPointer { indices in
-            Parallel.forEachSlice(indices.count, minimum: 256) { r in
-                for i in r { Ops.add(source.row(i), into: destination.row(indices[i]), count: d) }
+            Parallel.forEachSlice(positions.count, minimum: 256) { r in
+                for i in r {
+                    Ops.add(source.row(sourceRows.lowerBound + i), into: destination.row(indices[positions.lowerBound + i]), count: d)
+                }
             }
         }
+    }
+
+    /// `scatterAdd` of the module rows `positions`, kept at the same rows of `source`.
+    private func scatterAdd(_ source: Tensor, _ positions: Range<Int>, to indices: [Int], of destination: Tensor) {
+        scatterAdd(source, positions, to: indices, positions, of: destination)
     }
 }
