@@ -15,7 +15,24 @@ typedef int duo_i16 __attribute__((vector_size(64)));
 #define duo_select(mask, a, b) ((duo_f16)(((mask) & (duo_i16)(a)) | (~(mask) & (duo_i16)(b))))
 #define duo_load(p) ({ duo_f16 v_; __builtin_memcpy(&v_, (p), sizeof v_); v_; })
 #define duo_store(p, v) ({ duo_f16 v_ = (v); __builtin_memcpy((p), &v_, sizeof v_); })
-#define duo_sum(v) ({ duo_f16 v_ = (v); float s_ = 0; for (int k_ = 0; k_ < 16; k_++) s_ += v_[k_]; s_; })
+// The first n (< 16) floats at p in a vector (the other lanes 0), and the first n lanes of v
+// stored at p: a row's last partial vector computed in one go rather than lane by lane.
+#define duo_load_part(p, n) ({ duo_f16 v_ = duo_splat(0); __builtin_memcpy(&v_, (p), (n) * sizeof(float)); v_; })
+#define duo_store_part(p, v, n) ({ duo_f16 v_ = (v); __builtin_memcpy((p), &v_, (n) * sizeof(float)); })
+// Whether each lane's index is below n.
+#define duo_first_lanes(n) ((duo_i16){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} < (int)(n))
+
+// The sum of the 16 lanes as a tree (halves added, then their halves, ...): four dependent adds
+// rather than fifteen, which a row of a hundred floats would otherwise wait on.
+typedef float duo_f8 __attribute__((vector_size(32)));
+typedef float duo_f4 __attribute__((vector_size(16)));
+#define duo_sum(v)                                                                                                        \
+    ({                                                                                                                    \
+        duo_f16 v_ = (v);                                                                                                 \
+        duo_f8 a_ = __builtin_shufflevector(v_, v_, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v_, v_, 8, 9, 10, 11, 12, 13, 14, 15); \
+        duo_f4 b_ = __builtin_shufflevector(a_, a_, 0, 1, 2, 3) + __builtin_shufflevector(a_, a_, 4, 5, 6, 7);            \
+        (b_[0] + b_[2]) + (b_[1] + b_[3]);                                                                                \
+    })
 
 /// The instruction sets of the variants: what `duo_simd_detect` returns and the dispatchers take.
 enum { DUO_SIMD_BASELINE = 0, DUO_SIMD_AVX2 = 1, DUO_SIMD_AVX512 = 2 };

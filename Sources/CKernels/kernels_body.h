@@ -38,13 +38,13 @@ static inline double DUO_NAME(exponentiate)(float *x, long count, float shift) {
             duo_store(x + i, e);
             lanes += e;
         }
-        float tail = 0;
-        for (; i < end; i++) {
-            duo_f16 e = DUO_NAME(exp)(duo_splat(x[i] - shift));
-            x[i] = e[0];
-            tail += e[0];
+        if (i < end) {
+            duo_f16 e = DUO_NAME(exp)(duo_load_part(x + i, end - i) - shift);
+            duo_store_part(x + i, e, end - i);
+            lanes += duo_select(duo_first_lanes(end - i), e, duo_splat(0));
+            i = end;
         }
-        total += (double)duo_sum(lanes) + tail;
+        total += (double)duo_sum(lanes);
     }
     return total;
 }
@@ -57,9 +57,11 @@ static inline double DUO_NAME(sum_exp)(const float *x, long count, float shift) 
         long end = count - i > 512 ? i + 512 : count;
         duo_f16 lanes = duo_splat(0);
         for (; i + 16 <= end; i += 16) lanes += DUO_NAME(exp)(duo_load(x + i) - shift);
-        float tail = 0;
-        for (; i < end; i++) tail += DUO_NAME(exp)(duo_splat(x[i] - shift))[0];
-        total += (double)duo_sum(lanes) + tail;
+        if (i < end) {
+            lanes += duo_select(duo_first_lanes(end - i), DUO_NAME(exp)(duo_load_part(x + i, end - i) - shift), duo_splat(0));
+            i = end;
+        }
+        total += (double)duo_sum(lanes);
     }
     return total;
 }
@@ -72,10 +74,16 @@ static inline float DUO_NAME(max)(const float *x, long count) {
         duo_f16 v = duo_load(x + i);
         lanes = duo_select(v > lanes, v, lanes);
     }
-    float result = -__builtin_inff();
-    for (int k = 0; k < 16; k++) result = lanes[k] > result ? lanes[k] : result;
-    for (; i < count; i++) result = x[i] > result ? x[i] : result;
-    return result;
+    if (i < count) {
+        duo_f16 v = duo_select(duo_first_lanes(count - i), duo_load_part(x + i, count - i), duo_splat(-__builtin_inff()));
+        lanes = duo_select(v > lanes, v, lanes);
+    }
+    // The lanes hold no NaN: their largest as a tree of halves.
+    duo_f8 a = __builtin_elementwise_max(
+        __builtin_shufflevector(lanes, lanes, 0, 1, 2, 3, 4, 5, 6, 7), __builtin_shufflevector(lanes, lanes, 8, 9, 10, 11, 12, 13, 14, 15));
+    duo_f4 b = __builtin_elementwise_max(__builtin_shufflevector(a, a, 0, 1, 2, 3), __builtin_shufflevector(a, a, 4, 5, 6, 7));
+    float low = b[1] > b[0] ? b[1] : b[0], high = b[3] > b[2] ? b[3] : b[2];
+    return high > low ? high : low;
 }
 
 // act[i] = silu(gate[i]) * up[i] = gate[i] / (1 + e^-gate[i]) * up[i] (act may be gate).
@@ -85,9 +93,9 @@ static inline void DUO_NAME(swiglu)(const float *gate, const float *up, float *a
         duo_f16 g = duo_load(gate + i);
         duo_store(act + i, g * (1.0f / (1.0f + DUO_NAME(exp)(-g))) * duo_load(up + i));
     }
-    for (; i < count; i++) {
-        duo_f16 g = duo_splat(gate[i]);
-        act[i] = (g * (1.0f / (1.0f + DUO_NAME(exp)(-g))) * up[i])[0];
+    if (i < count) {
+        duo_f16 g = duo_load_part(gate + i, count - i);
+        duo_store_part(act + i, g * (1.0f / (1.0f + DUO_NAME(exp)(-g))) * duo_load_part(up + i, count - i), count - i);
     }
 }
 
@@ -101,11 +109,12 @@ static inline void DUO_NAME(swiglu_backward)(float *dact, const float *gate, con
         duo_store(du + i, d * (g * s));
         duo_store(dact + i, d * duo_load(up + i) * s * (1.0f + g * (1.0f - s)));
     }
-    for (; i < count; i++) {
-        duo_f16 g = duo_splat(gate[i]), d = duo_splat(dact[i]);
+    if (i < count) {
+        long n = count - i;
+        duo_f16 g = duo_load_part(gate + i, n), d = duo_load_part(dact + i, n);
         duo_f16 s = 1.0f / (1.0f + DUO_NAME(exp)(-g));
-        du[i] = (d * (g * s))[0];
-        dact[i] = (d * up[i] * s * (1.0f + g * (1.0f - s)))[0];
+        duo_store_part(du + i, d * (g * s), n);
+        duo_store_part(dact + i, d * duo_load_part(up + i, n) * s * (1.0f + g * (1.0f - s)), n);
     }
 }
 
@@ -137,9 +146,8 @@ static inline __attribute__((always_inline)) float DUO_NAME(dot)(const float *x,
     duo_f16 lanes = duo_splat(0);
     long i = 0;
     for (; i + 16 <= count; i += 16) lanes += duo_load(x + i) * duo_load(y + i);
-    float tail = 0;
-    for (; i < count; i++) tail += x[i] * y[i];
-    return duo_sum(lanes) + tail;
+    if (i < count) lanes += duo_load_part(x + i, count - i) * duo_load_part(y + i, count - i);
+    return duo_sum(lanes);
 }
 
 // Softmax's backward over one row: from the weights p and dLoss/dp in `dp`, writes dLoss/dscore
