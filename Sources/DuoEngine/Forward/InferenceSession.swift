@@ -120,12 +120,16 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         let w = model.weights.layers[layer]
         let n = x.rows
         let hd = c.headDim
-        LayerKernels.rmsNorm(x.data, rows: n, width: c.hiddenSize, weight: w.inputNorm.data, eps: c.rmsNormEps, into: s.normed.data)
         let keys = cache.keys[layer]
         let values = cache.values[layer]
-        LayerKernels.projectQKV(
-            s.normed.data, rows: n, layer: w, config: c, rope: model.rope, position: { start + $0 },
-            q: s.q.data, k: keys.row(start), v: values.row(start), linear: LayerKernels.splitLinear)
+        inRowShares(n) { r, linear in
+            let first = r.lowerBound
+            LayerKernels.rmsNorm(
+                x.row(first), rows: r.count, width: c.hiddenSize, weight: w.inputNorm.data, eps: c.rmsNormEps, into: s.normed.row(first))
+            LayerKernels.projectQKV(
+                s.normed.row(first), rows: r.count, layer: w, config: c, rope: model.rope, position: { start + first + $0 },
+                q: s.q.row(first), k: keys.row(start + first), v: values.row(start + first), linear: linear)
+        }
         let group = c.numHeads / c.numKVHeads
         let window = c.attentionWindow(layer: layer)
         // Heads side by side on the cores; each writes its own probability block and output columns.
@@ -143,7 +147,23 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
             // One token's attention is too little work to share out.
             for h in 0..<c.numHeads { attendHead(h) }
         }
-        LayerKernels.splitLinear(s.attended.data, n, w.o, x.data, true)
+        inRowShares(n) { r, linear in linear(s.attended.row(r.lowerBound), r.count, w.o, x.row(r.lowerBound), true) }
+    }
+
+    /// `body(rows, linear)` over the rows of a prefill: for enough rows, one share of whole
+    /// blocks of 8 rows per core, side by side as jobs, each running its own products
+    /// (`LayerKernels.localLinear`) and loops on its own core, so that a layer's steps wait for
+    /// each other once per share rather than once per product; otherwise once over all rows with
+    /// the products split across the cores (`LayerKernels.splitLinear`).
+    private func inRowShares(_ n: Int, _ body: (Range<Int>, LayerKernels.Linear) -> Void) {
+        let parts = Parallel.workers
+        guard parts > 1, !Parallel.isInsideJob, n >= 16 * parts else { return body(0..<n, LayerKernels.splitLinear) }
+        let blocks = (n + 7) / 8
+        Parallel.withSingleThreadedBLAS {
+            Parallel.forEachJob(parts) { p in
+                body(min(n, blocks * p / parts * 8)..<min(n, blocks * (p + 1) / parts * 8), LayerKernels.localLinear)
+            }
+        }
     }
 
     /// `x += FFN_route(RMSNorm(x))`, rows grouped by route so each module runs as one GEMM.
@@ -152,7 +172,10 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         let w = model.weights.layers[layer]
         let n = x.rows
         let d = c.hiddenSize
-        LayerKernels.rmsNorm(x.data, rows: n, width: d, weight: w.postNorm.data, eps: c.rmsNormEps, into: s.normed.data)
+        inRowShares(n) { r, _ in
+            LayerKernels.rmsNorm(
+                x.row(r.lowerBound), rows: r.count, width: d, weight: w.postNorm.data, eps: c.rmsNormEps, into: s.normed.row(r.lowerBound))
+        }
         let chosen = policy.routes(layer: layer, positions: positions, ffnInput: s.normed.data, width: d)
         guard chosen.count == n else { throw DuoError("policy \(policy.name) returned \(chosen.count) routes for \(n) tokens") }
         for route in [Route.small, .big] {
@@ -182,9 +205,13 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
             for (k, r) in rows.enumerated() { s.gathered.row(k).update(from: s.normed.row(r), count: d) }
             input = s.gathered.data
         }
-        LayerKernels.swigluFFN(
-            module, input: input, rows: m, gate: s.gate.data, up: s.up.data, activation: s.gate.data,
-            output: all ? x.data : s.ffnOut.data, accumulate: all, linear: LayerKernels.splitLinear)
+        let output = all ? x.data : s.ffnOut.data
+        inRowShares(m) { r, linear in
+            let (first, inner) = (r.lowerBound, module.inner)
+            LayerKernels.swigluFFN(
+                module, input: input + first * d, rows: r.count, gate: s.gate.data + first * inner, up: s.up.data + first * inner,
+                activation: s.gate.data + first * inner, output: output + first * d, accumulate: all, linear: linear)
+        }
         if !all {
             for (k, r) in rows.enumerated() { Ops.add(s.ffnOut.row(k), into: x.row(r), count: d) }
         }
