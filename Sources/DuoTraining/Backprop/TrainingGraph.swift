@@ -256,7 +256,7 @@ public final class TrainingGraph {
             q: a.q.row(first), k: a.k.row(first), v: a.v.row(first), linear: LayerKernels.splitBLASLinear)
         let group = c.numHeads / c.numKVHeads
         let window = c.attentionWindow(layer: l)
-        // Attention per sequence: small GEMMs, one sequence per core.
+        // Attention per sequence: small GEMMs, the group's sequences side by side on the cores when the step runs as one group.
         Parallel.forEach(s.sequences.count) { i in
             let b = s.sequences.lowerBound + i
             for h in 0..<c.numHeads {
@@ -389,7 +389,7 @@ public final class TrainingGraph {
             m: n, n: c.qWidth, k: d, a: dMid.row(first), lda: d, b: w.o.data, ldb: c.qWidth, c: dAttended.row(first), ldc: c.qWidth)
         // Attention heads.
         let group = c.numHeads / c.numKVHeads
-        // One sequence per core; each writes only its own rows of dQ, dK, dV.
+        // Per sequence (side by side when the step runs as one group); each writes only its own rows of dQ, dK, dV.
         Parallel.forEach(s.sequences.count) { i in
             let b = s.sequences.lowerBound + i
             dK.row(b * T).update(repeating: 0, count: T * c.kvWidth)
