@@ -29,7 +29,8 @@ typedef float duo_f4 __attribute__((vector_size(16)));
 #define duo_sum(v)                                                                                                        \
     ({                                                                                                                    \
         duo_f16 v_ = (v);                                                                                                 \
-        duo_f8 a_ = __builtin_shufflevector(v_, v_, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v_, v_, 8, 9, 10, 11, 12, 13, 14, 15); \
+        duo_f8 a_ = __builtin_shufflevector(v_, v_, 0, 1, 2, 3, 4, 5, 6, 7) +                                             \
+                    __builtin_shufflevector(v_, v_, 8, 9, 10, 11, 12, 13, 14, 15);                                        \
         duo_f4 b_ = __builtin_shufflevector(a_, a_, 0, 1, 2, 3) + __builtin_shufflevector(a_, a_, 4, 5, 6, 7);            \
         (b_[0] + b_[2]) + (b_[1] + b_[3]);                                                                                \
     })

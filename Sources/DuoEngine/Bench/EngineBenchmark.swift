@@ -76,7 +76,7 @@ public enum EngineBenchmark {
         let (seconds, _) = time(minimumSeconds: minimumSeconds) {
             // The dot of each slice with itself: one read stream per core, kept by the result.
             Parallel.forEach(parts) { part in
-                let slice = (count * part / parts)..<(count * (part + 1) / parts)
+                let slice = Parallel.share(part, of: parts, count: count)
                 if Ops.dot(buffer.data + slice.lowerBound, buffer.data + slice.lowerBound, count: slice.count) < 0 {
                     buffer.data[slice.lowerBound] = 0
                 }

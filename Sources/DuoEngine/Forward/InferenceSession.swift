@@ -158,11 +158,8 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
     private func inRowShares(_ n: Int, _ body: (Range<Int>, LayerKernels.Linear) -> Void) {
         let parts = Parallel.workers
         guard parts > 1, !Parallel.isInsideJob, n >= 16 * parts else { return body(0..<n, LayerKernels.splitLinear) }
-        let blocks = (n + 7) / 8
         Parallel.withSingleThreadedBLAS {
-            Parallel.forEachJob(parts) { p in
-                body(min(n, blocks * p / parts * 8)..<min(n, blocks * (p + 1) / parts * 8), LayerKernels.localLinear)
-            }
+            Parallel.forEachJob(parts) { p in body(Parallel.share(p, of: parts, count: n, unit: 8), LayerKernels.localLinear) }
         }
     }
 

@@ -93,7 +93,7 @@ public enum LayerKernels {
         let shares = epilogue == nil ? panels : packed[0].panelCount
         if split && panels >= 2 * parts {
             Parallel.forEach(parts) { part in
-                let share = (shares * part / parts)..<(shares * (part + 1) / parts)
+                let share = Parallel.share(part, of: parts, count: shares)
                 if let epilogue {
                     for (p, w) in zip(products, packed) {
                         w.product(x, rows: rows, into: p.output, accumulate: accumulate, panels: share)
@@ -115,9 +115,8 @@ public enum LayerKernels {
         } else if split && rows >= 16 * parts {
             // Too few panels to share (a lone grouped-query key projection of 64 outputs):
             // each core takes a block of rows, in whole blocks of 8, over every panel.
-            let blocks = (rows + 7) / 8
             Parallel.forEach(parts) { part in
-                let r = min(rows, blocks * part / parts * 8)..<min(rows, blocks * (part + 1) / parts * 8)
+                let r = Parallel.share(part, of: parts, count: rows, unit: 8)
                 for (p, w) in zip(products, packed) {
                     w.product(
                         x + r.lowerBound * w.inputs, rows: r.count, into: p.output + r.lowerBound * w.outputs,

@@ -58,6 +58,14 @@ public enum Parallel {
     /// Whether the calling thread is running a job of `forEachJob` (its loops then stay on it).
     public static var isInsideJob: Bool { pthread_getspecific(jobKey) != nil }
 
+    /// Share `part` of `parts` contiguous, near-equal shares of 0..<count, cut on multiples of
+    /// `unit` (the last share takes what is left): how the loops that give each core one share
+    /// of rows, panels or sequences cut them.
+    public static func share(_ part: Int, of parts: Int, count: Int, unit: Int = 1) -> Range<Int> {
+        let units = (count + unit - 1) / unit
+        return min(count, units * part / parts * unit)..<min(count, units * (part + 1) / parts * unit)
+    }
+
     /// Runs `body(range)` over `workers` contiguous slices of 0..<count.
     public static func forEachSlice(_ count: Int, minimum: Int = 4096, _ body: (Range<Int>) -> Void) {
         let slices = min(workers, max(1, count / max(minimum, 1)))

@@ -77,10 +77,9 @@ public enum SplitGEMM {
         guard parts > 1, !Parallel.isInsideJob, m * n * k >= minimumWork, side >= 16 * parts else {
             return block(0..<m, 0..<n)
         }
-        let blocks = (side + 15) / 16
         Parallel.withSingleThreadedBLAS {
             Parallel.forEach(parts) { part in
-                let slice = min(side, blocks * part / parts * 16)..<min(side, blocks * (part + 1) / parts * 16)
+                let slice = Parallel.share(part, of: parts, count: side, unit: 16)
                 if rowsAreCut { block(slice, 0..<n) } else { block(0..<m, slice) }
             }
         }

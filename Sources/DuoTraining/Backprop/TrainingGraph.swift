@@ -103,8 +103,9 @@ public final class TrainingGraph {
     /// The norm gains' gradients per sequence, summed over the sequences in order once every
     /// group is done (`rmsNormBackward`, `addGainGradients`): [2 norms, batch, hidden].
     let gainPartials: Tensor
-    /// Each row's cross-entropy (nats) in the last pass.
-    var rowLoss: [Double]
+    /// Each row's cross-entropy (nats) in the last pass (the groups of sequences write their own
+    /// rows at once, so a buffer rather than an array, which each would access as a whole).
+    let rowLoss: UnsafeMutableBufferPointer<Double>
 
     public init(config c: ModelConfig, batch: Int, length: Int) {
         config = c
@@ -127,8 +128,11 @@ public final class TrainingGraph {
         dProbabilities = Tensor(shape: [batch, length, length])
         dIn = Tensor(shape: [n, c.hiddenSize])
         gainPartials = Tensor(shape: [2, max(batch, 1), c.hiddenSize])
-        rowLoss = [Double](repeating: 0, count: n)
+        rowLoss = .allocate(capacity: n)
+        rowLoss.initialize(repeating: 0)
     }
+
+    deinit { rowLoss.deallocate() }
 
     /// Runs the batch and returns the mean cross-entropy (nats) over all `rows` targets. With
     /// `gradients`, also accumulates dLoss/dParameter into them (zero them first).
@@ -205,7 +209,7 @@ public final class TrainingGraph {
     private func shards(count: Int) -> [Shard] {
         let parts = max(1, min(count, batch))
         return (0..<parts).map { p in
-            let sequences = (batch * p / parts)..<(batch * (p + 1) / parts)
+            let sequences = Parallel.share(p, of: parts, count: batch)
             return Shard(sequences: sequences, rows: sequences.lowerBound * length..<sequences.upperBound * length)
         }
     }
@@ -305,22 +309,21 @@ public final class TrainingGraph {
     private func crossEntropy(_ r: Range<Int>, targets: [Int], keepGradient: Bool) {
         let v = config.vocabSize
         let inverseRows = 1 / Float(rows)
-        rowLoss.withUnsafeMutableBufferPointer { out in
-            Parallel.forEachSlice(r.count, minimum: 64) { slice in
-                for t in (r.lowerBound + slice.lowerBound)..<(r.lowerBound + slice.upperBound) {
-                    let row = logits.row(t)
-                    let target = row[targets[t]]
-                    guard keepGradient else {
-                        out[t] = Ops.logSumExp(row, count: v) - Double(target)
-                        continue
-                    }
-                    let maximum = Ops.maximum(row, count: v)
-                    let sum = Ops.exponentiate(row, count: v, minus: maximum)
-                    let scale = inverseRows / sum
-                    for j in 0..<v { row[j] *= scale }
-                    row[targets[t]] -= inverseRows
-                    out[t] = Double(maximum) + log(Double(sum)) - Double(target)
+        let out = rowLoss
+        Parallel.forEachSlice(r.count, minimum: 64) { slice in
+            for t in (r.lowerBound + slice.lowerBound)..<(r.lowerBound + slice.upperBound) {
+                let row = logits.row(t)
+                let target = row[targets[t]]
+                guard keepGradient else {
+                    out[t] = Ops.logSumExp(row, count: v) - Double(target)
+                    continue
                 }
+                let maximum = Ops.maximum(row, count: v)
+                let sum = Ops.exponentiate(row, count: v, minus: maximum)
+                let scale = inverseRows / sum
+                for j in 0..<v { row[j] *= scale }
+                row[targets[t]] -= inverseRows
+                out[t] = Double(maximum) + log(Double(sum)) - Double(target)
             }
         }
     }
