@@ -195,7 +195,7 @@ public final class TrainingGraph {
         }
         for l in stride(from: c.numLayers - 1, through: 0, by: -1) {
             inShards(shards) { shard in
-                backwardLayer(l, shard, weights: w.layers[l], frozen: gradients == nil, mixing: mixing)
+                backwardLayer(l, shard, weights: w.layers[l], mixing: mixing)
             }
             if let g = gradients { weightGradients(l, into: g.layers[l]) }
         }
@@ -299,7 +299,7 @@ public final class TrainingGraph {
                     for i in 0..<d { target[i] += weight * out[i] }
                 }
             } else {
-                scatterAdd(module.output, p, to: module.rows, of: output)
+                scatterAdd(module.output, p, to: module.rows, p, of: output)
             }
         }
     }
@@ -334,8 +334,7 @@ public final class TrainingGraph {
     /// (`weightGradients`): on entry `dx` holds dLoss/d(layer output), on exit dLoss/d(layer
     /// input); the gradients that the weight gradients need stay in the modules' `dOutput`,
     /// `dGate` and `dUp`, in `dMid`, `dQ`, `dK`, `dV`, and the gains' in `gainPartials`.
-    /// `frozen`: the model's weights get no gradients (a router trains).
-    private func backwardLayer(_ l: Int, _ s: Shard, weights w: LayerWeights, frozen: Bool, mixing: RouterMixing?) {
+    private func backwardLayer(_ l: Int, _ s: Shard, weights w: LayerWeights, mixing: RouterMixing?) {
         let c = config
         let a = layers[l]
         let r = s.rows
@@ -514,10 +513,5 @@ public final class TrainingGraph {
                 }
             }
         }
-    }
-
-    /// `scatterAdd` of the module rows `positions`, kept at the same rows of `source`.
-    private func scatterAdd(_ source: Tensor, _ positions: Range<Int>, to indices: [Int], of destination: Tensor) {
-        scatterAdd(source, positions, to: indices, positions, of: destination)
     }
 }
