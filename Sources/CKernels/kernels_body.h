@@ -300,15 +300,17 @@ static inline void DUO_NAME(gemm_packed)(
     for (long p = first; p < first + count;) {
         const float *panel = panels + p * k * 32;
 #if DUO_GEMM_PAIR_ROWS
-        if (p + 1 < first + count && n - p * 32 >= 64) {
+        if (p + 1 < first + count) {
             // Rows in blocks of at most DUO_GEMM_PAIR_ROWS, as even as they come (14 rows: 5, 5
-            // and 4, not 6, 6 and a block of 2 that keeps too few sums going).
+            // and 4, not 6, 6 and a block of 2 that keeps too few sums going). Panel p is full;
+            // p + 1 may be the last one, cut short.
             const float *next = p + 3 < first + count ? panel + 2 * k * 32 : 0;
+            long width = n - (p + 1) * 32 < 32 ? n - (p + 1) * 32 : 32;
             long blocks = (m + DUO_GEMM_PAIR_ROWS - 1) / DUO_GEMM_PAIR_ROWS;
             for (long b = 0; b < blocks; b++) {
                 long r0 = b * m / blocks, r1 = (b + 1) * m / blocks;
                 DUO_NAME(gemm_tail)(
-                    x + r0 * ldx, ldx, r1 - r0, panel, k, y + r0 * ldy + p * 32, ldy, accumulate, 32, 2, b == 0 ? next : 0);
+                    x + r0 * ldx, ldx, r1 - r0, panel, k, y + r0 * ldy + p * 32, ldy, accumulate, width, 2, b == 0 ? next : 0);
             }
             p += 2;
             continue;
