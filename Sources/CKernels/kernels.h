@@ -44,7 +44,6 @@ enum { DUO_SIMD_BASELINE = 0, DUO_SIMD_AVX2 = 1, DUO_SIMD_AVX512 = 2 };
 
 #define DUO_GEMM_ROWS 1
 #define DUO_GEMM_CHAIN 1
-#define DUO_GEMM_PAIR_ROWS 0
 #define DUO_NAME(name) duo_##name##_baseline
 // The baseline's floor: adding and removing 1.5 * 2^23 rounds to the nearest whole number, and a
 // lane that went up steps down by one (a true comparison is -1). SSE2 has no rounding instruction
@@ -63,9 +62,7 @@ enum { DUO_SIMD_BASELINE = 0, DUO_SIMD_AVX2 = 1, DUO_SIMD_AVX512 = 2 };
 // Rows per block of the packed product: their accumulators (2 vectors of 16 floats each) fill the
 // registers, 16 of AVX2's 16 (as 2 x 8 floats each: 2 rows) and of AVX-512's 32 (8 rows). Two
 // FMA units of 4 cycles' latency need 8 independent sums: 2 rows of accumulators on AVX2, 4 on
-// AVX-512 (the chain that blocks of fewer rows make up with several sets over k). AVX-512 also
-// takes two panels at a time in blocks of up to 6 rows (DUO_GEMM_PAIR_ROWS: 24 accumulators);
-// 0 turns that off.
+// AVX-512 (the chain that blocks of fewer rows make up with several sets over k).
 #undef DUO_GEMM_ROWS
 #undef DUO_GEMM_CHAIN
 #define DUO_GEMM_ROWS 2
@@ -79,8 +76,6 @@ enum { DUO_SIMD_BASELINE = 0, DUO_SIMD_AVX2 = 1, DUO_SIMD_AVX512 = 2 };
 #undef DUO_GEMM_CHAIN
 #define DUO_GEMM_ROWS 8
 #define DUO_GEMM_CHAIN 4
-#undef DUO_GEMM_PAIR_ROWS
-#define DUO_GEMM_PAIR_ROWS 6
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq"))), apply_to = function)
 #define DUO_NAME(name) duo_##name##_avx512

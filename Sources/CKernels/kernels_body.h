@@ -1,10 +1,10 @@
 // The kernels, written once and compiled once per instruction set by kernels.h, which defines
 // DUO_NAME(name) (the variant's function name), DUO_FLOOR(v) (the lanes' floor), DUO_GEMM_ROWS
-// (rows per block of the packed product), DUO_GEMM_PAIR_ROWS (rows per block over two panels;
-// 0: none) and DUO_GEMM_CHAIN (rows of accumulators that keep the FMA units busy) before each
-// inclusion and wraps it in a target attribute. Plain C on 16-float vectors: the compiler maps
-// them onto one AVX-512 register, two AVX2 registers or four SSE2 registers. The exp mirrors
-// FastMath.exp and the rest Ops in DuoEngine (the Swift references these are tested against).
+// (rows per block of the packed product) and DUO_GEMM_CHAIN (rows of accumulators that keep the
+// FMA units busy) before each inclusion and wraps it in a target
+// attribute. Plain C on 16-float vectors: the compiler maps them onto one AVX-512 register, two
+// AVX2 registers or four SSE2 registers. The exp mirrors FastMath.exp and the rest Ops in
+// DuoEngine (the Swift references these are tested against).
 
 // e^x for 16 lanes: FastMath.exp's range clamp (NaN stays NaN), the floor (DUO_FLOOR), the
 // degree-6 polynomial for 2^f on [0, 1) and the power of two built in the exponent bits.
@@ -186,95 +186,78 @@ static inline void DUO_NAME(rms_norm_backward)(
     }
 }
 
-// Rows r (R of them) of P adjacent packed panels (P = 1 or 2; k * 32 floats apart):
-// y[r][j] (+)= sum_k x[r][k] * w[j][k] for their outputs, `width` (<= 32) of the last panel's
-// (the panel holds, for each k, its 32 outputs' weights). Two panels side by side give each
-// broadcast of x four FMAs instead of two: 6 rows x 2 panels keep 24 accumulators in AVX-512's
-// 32 registers, with 10 loads per 24 FMAs rather than 10 per 16 (a single-core micro-benchmark:
-// 1.05-1.4x faster for 2-256 rows at the sample model's shapes).
+// Rows r (R of them, R <= DUO_GEMM_ROWS) of one packed panel: y[r][j] (+)= sum_k x[r][k] * w[j][k]
+// for the panel's `width` (<= 32) outputs; the panel holds, for each k, its 32 outputs' weights.
 // S sets of accumulators take turns over k: a block of few rows has too few independent sums to
-// keep the FMA units busy (their latency is several cycles), so R * P * S >= DUO_GEMM_CHAIN.
-// `next` (or null): the next P panels, fetched into L2 alongside, so that their first block does
-// not wait on L3 or memory (weights used once per pass: 7-19% faster products in a micro-benchmark).
+// keep the FMA units busy (their latency is several cycles), so R * S >= DUO_GEMM_CHAIN rows' worth.
+// `next` (or null): the next panel, fetched into L2 alongside, so that its first block does not
+// wait on L3 or memory (weights used once per pass: 7-19% faster products in a micro-benchmark).
 static inline __attribute__((always_inline)) void DUO_NAME(gemm_block)(
     const float *x, long ldx, const float *panel, long k, float *y, long ldy, int accumulate, long width, const int R,
-    const int P, const int S, const float *next) {
+    const int S, const float *next) {
     // The loops unrolled in full keep the accumulators in registers (Swift's compilation of
     // this header does not unroll them by itself).
-    duo_f16 acc[S][R][2 * P];
+    duo_f16 low[S][R], high[S][R];
 #pragma clang loop unroll(full)
     for (int s = 0; s < S; s++)
 #pragma clang loop unroll(full)
-        for (int i = 0; i < R; i++)
-#pragma clang loop unroll(full)
-            for (int j = 0; j < 2 * P; j++) acc[s][i][j] = duo_splat(0);
+        for (int i = 0; i < R; i++) low[s][i] = high[s][i] = duo_splat(0);
     long kk = 0;
     for (; kk + S <= k; kk += S) {
 #pragma clang loop unroll(full)
         for (int s = 0; s < S; s++) {
-            duo_f16 w[2 * P];
-#pragma clang loop unroll(full)
-            for (int q = 0; q < P; q++) {
-                if (next) {
-                    __builtin_prefetch(next + q * k * 32 + (kk + s) * 32, 0, 2);
-                    __builtin_prefetch(next + q * k * 32 + (kk + s) * 32 + 16, 0, 2);
-                }
-                w[2 * q] = duo_load(panel + q * k * 32 + (kk + s) * 32);
-                w[2 * q + 1] = duo_load(panel + q * k * 32 + (kk + s) * 32 + 16);
+            if (next) {
+                __builtin_prefetch(next + (kk + s) * 32, 0, 2);
+                __builtin_prefetch(next + (kk + s) * 32 + 16, 0, 2);
             }
+            duo_f16 w0 = duo_load(panel + (kk + s) * 32), w1 = duo_load(panel + (kk + s) * 32 + 16);
 #pragma clang loop unroll(full)
             for (int i = 0; i < R; i++) {
                 float v = x[i * ldx + kk + s];
-#pragma clang loop unroll(full)
-                for (int j = 0; j < 2 * P; j++) acc[s][i][j] += v * w[j];
+                low[s][i] += v * w0;
+                high[s][i] += v * w1;
             }
         }
     }
     for (; kk < k; kk++) {
+        duo_f16 w0 = duo_load(panel + kk * 32), w1 = duo_load(panel + kk * 32 + 16);
 #pragma clang loop unroll(full)
-        for (int q = 0; q < P; q++) {
-            duo_f16 w0 = duo_load(panel + q * k * 32 + kk * 32), w1 = duo_load(panel + q * k * 32 + kk * 32 + 16);
-#pragma clang loop unroll(full)
-            for (int i = 0; i < R; i++) {
-                float v = x[i * ldx + kk];
-                acc[0][i][2 * q] += v * w0;
-                acc[0][i][2 * q + 1] += v * w1;
-            }
+        for (int i = 0; i < R; i++) {
+            float v = x[i * ldx + kk];
+            low[0][i] += v * w0;
+            high[0][i] += v * w1;
         }
     }
 #pragma clang loop unroll(full)
     for (int s = 1; s < S; s++)
 #pragma clang loop unroll(full)
-        for (int i = 0; i < R; i++)
-#pragma clang loop unroll(full)
-            for (int j = 0; j < 2 * P; j++) acc[0][i][j] += acc[s][i][j];
-#pragma clang loop unroll(full)
-    for (int i = 0; i < R; i++)
-#pragma clang loop unroll(full)
-        for (int q = 0; q < P; q++) {
-            float *yi = y + i * ldy + q * 32;
-            duo_f16 low = acc[0][i][2 * q], high = acc[0][i][2 * q + 1];
-            if (q < P - 1 || width == 32) {
-                duo_store(yi, accumulate ? duo_load(yi) + low : low);
-                duo_store(yi + 16, accumulate ? duo_load(yi + 16) + high : high);
-            } else {
-                float t[32];
-                duo_store(t, low);
-                duo_store(t + 16, high);
-                for (long j = 0; j < width; j++) yi[j] = accumulate ? yi[j] + t[j] : t[j];
-            }
+        for (int i = 0; i < R; i++) {
+            low[0][i] += low[s][i];
+            high[0][i] += high[s][i];
         }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < R; i++) {
+        float *yi = y + i * ldy;
+        if (width == 32) {
+            duo_store(yi, accumulate ? duo_load(yi) + low[0][i] : low[0][i]);
+            duo_store(yi + 16, accumulate ? duo_load(yi + 16) + high[0][i] : high[0][i]);
+        } else {
+            float t[32];
+            duo_store(t, low[0][i]);
+            duo_store(t + 16, high[0][i]);
+            for (long j = 0; j < width; j++) yi[j] = accumulate ? yi[j] + t[j] : t[j];
+        }
+    }
 }
 
-// The block of the last R rows (fewer than a full block), R a constant in each case (for the
-// unrolling), over P panels.
+// The block of the last R < DUO_GEMM_ROWS rows, R a constant in each case (for the unrolling).
 #define DUO_GEMM_TAIL(R) \
     case R: \
-        DUO_NAME(gemm_block)(x, ldx, panel, k, y, ldy, accumulate, width, R, P, (DUO_GEMM_CHAIN + R * P - 1) / (R * P), next); \
+        DUO_NAME(gemm_block)(x, ldx, panel, k, y, ldy, accumulate, width, R, (DUO_GEMM_CHAIN + R - 1) / R, next); \
         break;
 static inline __attribute__((always_inline)) void DUO_NAME(gemm_tail)(
     const float *x, long ldx, long rows, const float *panel, long k, float *y, long ldy, int accumulate, long width,
-    const int P, const float *next) {
+    const float *next) {
     switch (rows) {
         DUO_GEMM_TAIL(1)
 #if DUO_GEMM_ROWS > 2
@@ -292,39 +275,18 @@ static inline __attribute__((always_inline)) void DUO_NAME(gemm_tail)(
 
 // y[r * ldy + j] (+)= sum_k x[r * ldx + k] * w[j][k] for r < m and the outputs of panels
 // first ..< first + count (32 each, the last one cut at n), with w packed by duo_pack_panels.
-// Panel after panel (two full ones at a time where DUO_GEMM_PAIR_ROWS is set), each over all
-// rows: the panels (32 x k floats each) stay in cache.
+// Panel after panel, each over all rows: the panel (32 x k floats) stays in cache.
 static inline void DUO_NAME(gemm_packed)(
     const float *x, long ldx, long m, const float *panels, long n, long k, float *y, long ldy, int accumulate,
     long first, long count) {
-    for (long p = first; p < first + count;) {
+    for (long p = first; p < first + count; p++) {
         const float *panel = panels + p * k * 32;
-#if DUO_GEMM_PAIR_ROWS
-        if (p + 1 < first + count) {
-            // Rows in blocks of at most DUO_GEMM_PAIR_ROWS, as even as they come (14 rows: 5, 5
-            // and 4, not 6, 6 and a block of 2 that keeps too few sums going). Panel p is full;
-            // p + 1 may be the last one, cut short.
-            const float *next = p + 3 < first + count ? panel + 2 * k * 32 : 0;
-            long width = n - (p + 1) * 32 < 32 ? n - (p + 1) * 32 : 32;
-            long blocks = (m + DUO_GEMM_PAIR_ROWS - 1) / DUO_GEMM_PAIR_ROWS;
-            for (long b = 0; b < blocks; b++) {
-                long r0 = b * m / blocks, r1 = (b + 1) * m / blocks;
-                DUO_NAME(gemm_tail)(
-                    x + r0 * ldx, ldx, r1 - r0, panel, k, y + r0 * ldy + p * 32, ldy, accumulate, width, 2, b == 0 ? next : 0);
-            }
-            p += 2;
-            continue;
-        }
-#endif
         long width = n - p * 32 < 32 ? n - p * 32 : 32;
-        const float *next = p + 1 < first + count ? panel + k * 32 : 0;
         long r = 0;
+        const float *next = p + 1 < first + count ? panel + k * 32 : 0;
         for (; r + DUO_GEMM_ROWS <= m; r += DUO_GEMM_ROWS)
             DUO_NAME(gemm_block)(
-                x + r * ldx, ldx, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, DUO_GEMM_ROWS, 1, 1, r == 0 ? next : 0);
-        if (r < m)
-            DUO_NAME(gemm_tail)(
-                x + r * ldx, ldx, m - r, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, 1, r == 0 ? next : 0);
-        p += 1;
+                x + r * ldx, ldx, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, DUO_GEMM_ROWS, 1, r == 0 ? next : 0);
+        if (r < m) DUO_NAME(gemm_tail)(x + r * ldx, ldx, m - r, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, r == 0 ? next : 0);
     }
 }

@@ -227,13 +227,11 @@ final class KernelTests: XCTestCase {
     /// The packed product against one BLAS call at every level this machine runs: ragged shapes
     /// (a last panel cut short, inner sizes off the vector width and off the accumulator sets of
     /// short blocks), every row count up to two blocks (each tail of 1-7 rows has its own
-    /// block, and so has each block of 1-6 rows over two panels), accumulation, panel ranges (two
-    /// panels at a time from an even or an odd first panel, the second one cut short or not, a
-    /// last one alone); and a weight written after use is packed afresh once `weightsChanged()`
-    /// says so (the optimiser's contract).
+    /// block), accumulation, panel ranges; and a weight written after use is packed afresh once
+    /// `weightsChanged()` says so (the optimiser's contract).
     func testPackedProductEqualsBLASAtEveryLevelAndFollowsWeightChanges() {
         var rng = SplitMix64(seed: 5)
-        for (out, inner) in [(770, 190), (64, 192), (96, 40), (80, 33), (48, 17), (33, 1)] {
+        for (out, inner) in [(770, 190), (64, 192), (48, 17), (33, 1)] {
             let weight = Tensor(shape: [out, inner])
             randomize(weight, &rng)
             let packed = weight.packedPanels()
