@@ -18,7 +18,9 @@ best round (the sgemm peak too), and beside it the ratio of each round, so the s
 A round's two prefills lie a minute or more apart. Then --pairs pairs (6 by default) time the
 all-big prefill of both sides right after one another, the order alternating, each side the best
 run over --seconds after a warm-up (`duoscope bench --only prefill`; PyTorch in this process, the
-model loaded once): the ratio of each pair and their median. --rounds 0 runs the pairs alone.
+model loaded once), and as many pairs the training step (`duoscope bench --only train`,
+scripts/bench_torch_train.py): the ratio of each pair and their median. --rounds 0 runs the
+pairs alone.
 
 Usage: python3 scripts/bench_side_by_side.py [MODEL] [--duoscope .build/release/duoscope] [--seconds 2] [--rounds 3] [--pairs 6]
 """
@@ -73,36 +75,51 @@ def torch_prefill(model_dir):
     return measure
 
 
-def paired_prefill(args):
-    """Both sides' all-big prefill, pair by pair; prints each pair's ratio and the median."""
-    theirs = torch_prefill(args.model)
-
-    def ours():
-        return duoscope_prefill(args.duoscope, args.model, args.seconds)
-    pairs = []
-    for i in range(args.pairs):
-        print(f"pair {i + 1} of {args.pairs}", file=sys.stderr)
+def paired(name, ours, theirs, pairs):
+    """`ours()` and `theirs()` (tokens/s each) timed right after one another, `pairs` times, the
+    order alternating; prints each pair's ratio and their median."""
+    rates = []
+    for i in range(pairs):
+        print(f"{name}: pair {i + 1} of {pairs}", file=sys.stderr)
         if i % 2 == 0:
             a = ours()
-            b = theirs(args.seconds)
+            b = theirs()
         else:
-            b = theirs(args.seconds)
+            b = theirs()
             a = ours()
-        pairs.append((a, b))
-    ratios = sorted(a / b for a, b in pairs)
+        rates.append((a, b))
+    ratios = sorted(a / b for a, b in rates)
     median = (ratios[(len(ratios) - 1) // 2] + ratios[len(ratios) // 2]) / 2
-    print(f"Prefill of 256 tokens, all-big, in {len(pairs)} pairs timed back to back (duoscope first in odd pairs, "
-          f"PyTorch first in even ones; each side the best run over {args.seconds:g} s):\n")
+    print(f"{name}, in {len(rates)} pairs timed back to back (duoscope first in odd pairs, PyTorch first in even ones):\n")
     print("| pair | duoscope tokens/s | PyTorch tokens/s | duoscope / PyTorch |")
     print("|---:|---:|---:|---:|")
-    for i, (a, b) in enumerate(pairs):
+    for i, (a, b) in enumerate(rates):
         print(f"| {i + 1} | {a:,.0f} | {b:,.0f} | {a / b:.2f}x |")
     print(f"\nMedian ratio {median:.2f}x (range {ratios[0]:.2f}x-{ratios[-1]:.2f}x).")
 
 
-def duoscope_prefill(binary, model, seconds):
-    report = run_json([binary, "bench", model, "--seconds", str(seconds), "--json", "--only", "prefill"])
-    return figure(report, "prefill 256 tokens, all-big")["tokens_per_second"]
+def paired_prefill(args):
+    """Both sides' all-big prefill of 256 tokens, each the best run over --seconds after a warm-up
+    (PyTorch in this process, the model loaded once)."""
+    theirs = torch_prefill(args.model)
+
+    def ours():
+        report = run_json([args.duoscope, "bench", args.model, "--seconds", str(args.seconds), "--json", "--only", "prefill"])
+        return figure(report, "prefill 256 tokens, all-big")["tokens_per_second"]
+    paired(f"Prefill of 256 tokens, all-big (each side the best run over {args.seconds:g} s)", ours,
+           lambda: theirs(args.seconds), args.pairs)
+
+
+def paired_training(args):
+    """Both sides' training step of 8 x 256 tokens (random 50/50 routing, AdamW): `duoscope bench
+    --only train` and scripts/bench_torch_train.py, each in its own process."""
+    def ours():
+        report = run_json([args.duoscope, "bench", args.model, "--seconds", str(args.seconds), "--json", "--only", "train"])
+        return figure(report, "train step")["tokens_per_second"]
+
+    def theirs():
+        return run_json([sys.executable, str(ROOT / "scripts" / "bench_torch_train.py"), "--json"])["tokens_per_s"]
+    paired("Training step 8 x 256, random 50/50 (AdamW)", ours, theirs, args.pairs)
 
 
 def figure(report, prefix):
@@ -116,13 +133,15 @@ def main():
     ap.add_argument("--duoscope", default=str(ROOT / ".build" / "release" / "duoscope"))
     ap.add_argument("--seconds", type=float, default=2)
     ap.add_argument("--rounds", type=int, default=3, help="rounds of both sides, alternating (each side's best is compared)")
-    ap.add_argument("--pairs", type=int, default=6, help="prefill pairs timed back to back (0: none)")
+    ap.add_argument("--pairs", type=int, default=6, help="prefill pairs and training pairs timed back to back (0: none)")
     args = ap.parse_args()
     if args.rounds > 0:
         rounds_and_table(args)
     if args.pairs > 0:
         print()
         paired_prefill(args)
+        print()
+        paired_training(args)
     return 0
 
 
