@@ -1,4 +1,4 @@
-// Element-wise kernels of DuoEngine's Ops (exp sums, max, SwiGLU) and of DuoTraining's
+// Element-wise kernels of DuoEngine's Ops (exp sums, max, SwiGLU, RMSNorm) and of DuoTraining's
 // BackwardOps (SwiGLU, softmax and RMSNorm backward) and AdamW, and the packed matrix product of
 // PackedWeights, compiled for three instruction sets and chosen at run time: AVX-512, AVX2 with
 // FMA, or the baseline of the architecture; and the spin-wait hint of Parallel's worker team.
@@ -144,6 +144,12 @@ static inline void duo_adamw(
     int level, float *w, float *m, float *v, const float *g, long count, float scale, float b1, float b2, float decay, float step,
     float c2, float eps) {
     DUO_DISPATCH(level, adamw, w, m, v, g, count, scale, b1, b2, decay, step, c2, eps);
+}
+
+/// RMSNorm over `rows` rows: y = x / RMS(x) * w, the inverse RMS of each row into inverse_rms
+/// (when not null).
+static inline void duo_rms_norm(int level, const float *x, const float *w, long rows, long width, float eps, float *y, float *inverse_rms) {
+    DUO_DISPATCH(level, rms_norm, x, w, rows, width, eps, y, inverse_rms);
 }
 
 /// RMSNorm's backward over `rows` rows: adds dLoss/dx into dx and dLoss/dw into dw.

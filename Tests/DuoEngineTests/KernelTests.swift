@@ -95,6 +95,34 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// RMSNorm in C at every level equals the formula in doubles, for widths with and without a
+    /// partial last vector, with and without the inverse RMS kept.
+    func testRMSNormAgainstDoublesAtEveryLevel() {
+        var rng = SplitMix64(seed: 11)
+        for simd in SIMDLevel.supported {
+            for width in [1, 7, 16, 31, 192, 200] {
+                let rows = 3
+                let x = (0..<(rows * width)).map { _ in Float(Double(rng.next() % 4000) / 1000 - 2) }
+                let weight = (0..<width).map { _ in Float(Double(rng.next() % 2000) / 1000) }
+                var y = [Float](repeating: .nan, count: rows * width)
+                var inverse = [Float](repeating: .nan, count: rows)
+                Ops.rmsNorm(x, rows: rows, width: width, weight: weight, eps: 1e-5, into: &y, inverseRMS: &inverse, simd: simd)
+                var alone = [Float](repeating: .nan, count: rows * width)
+                Ops.rmsNorm(x, rows: rows, width: width, weight: weight, eps: 1e-5, into: &alone, simd: simd)
+                XCTAssertEqual(alone, y, "\(simd.name) width \(width): the same without the inverse RMS")
+                for r in 0..<rows {
+                    let row = x[(r * width)..<((r + 1) * width)].map(Double.init)
+                    let want = 1 / (row.reduce(0) { $0 + $1 * $1 } / Double(width) + 1e-5).squareRoot()
+                    XCTAssertEqual(Double(inverse[r]), want, accuracy: 1e-6 * want, "\(simd.name) width \(width) row \(r)")
+                    for i in 0..<width {
+                        XCTAssertEqual(
+                            Double(y[r * width + i]), row[i] * want * Double(weight[i]), accuracy: 1e-5, "\(simd.name) width \(width)")
+                    }
+                }
+            }
+        }
+    }
+
     /// Fills `tensor` with values in [-1, 1) from `rng`.
     private func randomize(_ tensor: Tensor, _ rng: inout SplitMix64) {
         for i in 0..<tensor.count { tensor.data[i] = Float(Double(rng.next() % 2000) / 1000 - 1) }

@@ -5,20 +5,13 @@ import Foundation
 public enum Ops {
     /// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for `rows` rows of width `width`;
     /// each row's inverse RMS goes to `inverseRMS` when given (the backward pass needs it).
-    @inlinable @inline(__always)
+    /// In C (`duo_rms_norm`): the squares summed in vector lanes, not one dependent add each.
     public static func rmsNorm(
         _ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>,
-        eps: Float, into y: UnsafeMutablePointer<Float>, inverseRMS: UnsafeMutablePointer<Float>? = nil
+        eps: Float, into y: UnsafeMutablePointer<Float>, inverseRMS: UnsafeMutablePointer<Float>? = nil,
+        simd: SIMDLevel = .active
     ) {
-        for r in 0..<rows {
-            let xr = x + r * width
-            let yr = y + r * width
-            var sum: Float = 0
-            for i in 0..<width { sum += xr[i] * xr[i] }
-            let scale = 1 / (sum / Float(width) + eps).squareRoot()
-            inverseRMS?[r] = scale
-            for i in 0..<width { yr[i] = xr[i] * scale * weight[i] }
-        }
+        duo_rms_norm(simd.rawValue, x, weight, rows, width, eps, y, inverseRMS)
     }
 
     // The exp-based kernels below run in C (Sources/CKernels) at the CPU's best instruction set
