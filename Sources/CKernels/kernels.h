@@ -148,7 +148,8 @@ static inline void duo_adamw(
 
 /// RMSNorm over `rows` rows: y = x / RMS(x) * w, the inverse RMS of each row into inverse_rms
 /// (when not null).
-static inline void duo_rms_norm(int level, const float *x, const float *w, long rows, long width, float eps, float *y, float *inverse_rms) {
+static inline void duo_rms_norm(
+    int level, const float *x, const float *w, long rows, long width, float eps, float *y, float *inverse_rms) {
     DUO_DISPATCH(level, rms_norm, x, w, rows, width, eps, y, inverse_rms);
 }
 

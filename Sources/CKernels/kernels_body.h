@@ -3,8 +3,8 @@
 // (rows per block of the packed product) and DUO_GEMM_CHAIN (rows of accumulators that keep the
 // FMA units busy) before each inclusion and wraps it in a target
 // attribute. Plain C on 16-float vectors: the compiler maps them onto one AVX-512 register, two
-// AVX2 registers or four SSE2 registers. The exp mirrors FastMath.exp and the rest Ops in
-// DuoEngine (the Swift references these are tested against).
+// AVX2 registers or four SSE2 registers. The exp mirrors FastMath.exp; the tests check every
+// kernel at every level against doubles or a Swift reference.
 
 // e^x for 16 lanes: FastMath.exp's range clamp (NaN stays NaN), the floor (DUO_FLOOR), the
 // degree-6 polynomial for 2^f on [0, 1) and the power of two built in the exponent bits.
@@ -161,7 +161,7 @@ static inline void DUO_NAME(softmax_backward)(const float *p, float *dp, long co
 
 // RMSNorm over `rows` rows of `width`: y = x * r * w with r = 1 / sqrt(mean(x^2) + eps), the
 // squares summed in 16 lanes (a scalar sum would wait on one add per element); r goes to
-// inverse_rms[row] when inverse_rms is not null (the backward's input). y may not overlap x.
+// inverse_rms[row] when inverse_rms is not null (the backward's input). y may be x.
 static inline void DUO_NAME(rms_norm)(
     const float *x, const float *w, long rows, long width, float eps, float *y, float *inverse_rms) {
     for (long row = 0; row < rows; row++) {

@@ -96,7 +96,7 @@ final class KernelTests: XCTestCase {
     }
 
     /// RMSNorm in C at every level equals the formula in doubles, for widths with and without a
-    /// partial last vector, with and without the inverse RMS kept.
+    /// partial last vector, with and without the inverse RMS kept, and in place.
     func testRMSNormAgainstDoublesAtEveryLevel() {
         var rng = SplitMix64(seed: 11)
         for simd in SIMDLevel.supported {
@@ -110,6 +110,11 @@ final class KernelTests: XCTestCase {
                 var alone = [Float](repeating: .nan, count: rows * width)
                 Ops.rmsNorm(x, rows: rows, width: width, weight: weight, eps: 1e-5, into: &alone, simd: simd)
                 XCTAssertEqual(alone, y, "\(simd.name) width \(width): the same without the inverse RMS")
+                var inPlace = x
+                inPlace.withUnsafeMutableBufferPointer { b in
+                    Ops.rmsNorm(b.baseAddress!, rows: rows, width: width, weight: weight, eps: 1e-5, into: b.baseAddress!, simd: simd)
+                }
+                XCTAssertEqual(inPlace, y, "\(simd.name) width \(width): the same in place")
                 for r in 0..<rows {
                     let row = x[(r * width)..<((r + 1) * width)].map(Double.init)
                     let want = 1 / (row.reduce(0) { $0 + $1 * $1 } / Double(width) + 1e-5).squareRoot()
