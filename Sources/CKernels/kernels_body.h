@@ -160,26 +160,17 @@ static inline void DUO_NAME(softmax_backward)(const float *p, float *dp, long co
 }
 
 // RMSNorm over `rows` rows of `width`: y = x * r * w with r = 1 / sqrt(mean(x^2) + eps), the
-// squares summed in 16 lanes (a scalar sum would wait on one add per element); r goes to
-// inverse_rms[row] when inverse_rms is not null (the backward's input). y may be x.
+// squares summed by `dot` in 16 lanes (a scalar sum would wait on one add per element); r goes
+// to inverse_rms[row] when inverse_rms is not null (the backward's input). y may be x.
 static inline void DUO_NAME(rms_norm)(
     const float *x, const float *w, long rows, long width, float eps, float *y, float *inverse_rms) {
     for (long row = 0; row < rows; row++) {
         const float *xr = x + row * width;
         float *yr = y + row * width;
-        duo_f16 lanes = duo_splat(0);
-        long i = 0;
-        for (; i + 16 <= width; i += 16) {
-            duo_f16 v = duo_load(xr + i);
-            lanes += v * v;
-        }
-        if (i < width) {
-            duo_f16 v = duo_load_part(xr + i, width - i);
-            lanes += v * v;
-        }
-        float r = 1.0f / __builtin_sqrtf(duo_sum(lanes) / (float)width + eps);
+        float r = 1.0f / __builtin_sqrtf(DUO_NAME(dot)(xr, xr, width) / (float)width + eps);
         if (inverse_rms) inverse_rms[row] = r;
-        for (i = 0; i + 16 <= width; i += 16) duo_store(yr + i, duo_load(xr + i) * r * duo_load(w + i));
+        long i = 0;
+        for (; i + 16 <= width; i += 16) duo_store(yr + i, duo_load(xr + i) * r * duo_load(w + i));
         if (i < width) duo_store_part(yr + i, duo_load_part(xr + i, width - i) * r * duo_load_part(w + i, width - i), width - i);
     }
 }
