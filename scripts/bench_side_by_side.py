@@ -41,9 +41,14 @@ def run_json(command, env=None):
     return json.loads(out)
 
 
+def duoscope_report(binary, model, seconds, parts, env=None):
+    """`duoscope bench MODEL --json` over the named parts (`--only` each)."""
+    return run_json([binary, "bench", model, "--seconds", str(seconds), "--json"]
+                    + [arg for part in parts for arg in ("--only", part)], env)
+
+
 def duoscope_bench(binary, model, seconds, env=None):
-    report = run_json([binary, "bench", model, "--seconds", str(seconds), "--json",
-                       "--only", "prefill", "--only", "decode", "--only", "oracle", "--only", "train"], env)
+    report = duoscope_report(binary, model, seconds, ["prefill", "decode", "oracle", "train"], env)
     prefixes = {"prefill": "prefill 256 tokens, all-big", "decode": "decode 256 tokens, all-big", "oracle": "oracle tree",
                 "oracle bounded": "oracle bounded", "oracle naive": "oracle naive", "train": "train step"}
     return report, {key: figure(report, prefix) for key, prefix in prefixes.items()}
@@ -104,7 +109,7 @@ def paired_prefill(args):
     theirs = torch_prefill(args.model)
 
     def ours():
-        report = run_json([args.duoscope, "bench", args.model, "--seconds", str(args.seconds), "--json", "--only", "prefill"])
+        report = duoscope_report(args.duoscope, args.model, args.seconds, ["prefill"])
         return figure(report, "prefill 256 tokens, all-big")["tokens_per_second"]
     paired(f"Prefill of 256 tokens, all-big (each side the best run over {args.seconds:g} s)", ours,
            lambda: theirs(args.seconds), args.pairs)
@@ -114,7 +119,7 @@ def paired_training(args):
     """Both sides' training step of 8 x 256 tokens (random 50/50 routing, AdamW): `duoscope bench
     --only train` and scripts/bench_torch_train.py, each in its own process."""
     def ours():
-        report = run_json([args.duoscope, "bench", args.model, "--seconds", str(args.seconds), "--json", "--only", "train"])
+        report = duoscope_report(args.duoscope, args.model, args.seconds, ["train"])
         return figure(report, "train step")["tokens_per_second"]
 
     def theirs():
