@@ -132,8 +132,8 @@ struct BenchCommand: ParsableCommand {
                 + "hidden \(c.hiddenSize)  context \(c.maxPositions)")
         print("BLAS: \(blas.summary)")
         print("BLAS threads: \(Parallel.blasThreads)  cores: \(ProcessInfo.processInfo.activeProcessorCount)")
-        if blas.genericFallback {
-            print("WARNING: the sgemm peak below is the generic kernels' own, not the machine's: percentages overstate efficiency")
+        if blas.kernelsBelowCPU {
+            print("WARNING: the sgemm peak below is that of kernels below this CPU, not the machine's: percentages overstate efficiency")
         }
         print("")
         func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }

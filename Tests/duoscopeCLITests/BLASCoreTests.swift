@@ -4,15 +4,23 @@ import XCTest
 
 @testable import DuoEngine
 
-/// OpenBLAS's generic-kernel fallback (Debian's 0.3.21 on CPUs newer than it) is detected and
-/// replaced before work starts; `info` names the kernels.
+/// OpenBLAS's fallbacks to kernels below the CPU (Debian's 0.3.21 on CPUs newer than it: generic
+/// kernels, or AVX2 ones on an AVX-512 CPU) are detected and replaced before work starts; `info`
+/// names the kernels.
 final class BLASCoreTests: XCTestCase {
-    func testGenericCoresAreReplacedOnlyWhereTheCPUHasBetter() {
+    func testCoresBelowTheCPUAreReplacedOnlyWhereTheCPUHasBetter() {
         XCTAssertEqual(BLASCore.tunedCore(for: "Prescott", features: ["avx2", "avx512"]), "SkylakeX")
         XCTAssertEqual(BLASCore.tunedCore(for: "Prescott", features: ["avx2"]), "Haswell")
         XCTAssertNil(BLASCore.tunedCore(for: "Prescott", features: []))
         XCTAssertNil(BLASCore.tunedCore(for: "Cooperlake", features: ["avx2", "avx512"]))
         XCTAssertNil(BLASCore.tunedCore(for: "Zen", features: ["avx2"]))
+        // AVX2 kernels on an AVX-512 CPU (0.3.21's choice on an AMD EPYC of family 26), AVX on AVX2.
+        XCTAssertEqual(BLASCore.tunedCore(for: "Haswell", features: ["avx2", "avx512"]), "SkylakeX")
+        XCTAssertEqual(BLASCore.tunedCore(for: "Zen", features: ["avx2", "avx512"]), "SkylakeX")
+        XCTAssertEqual(BLASCore.tunedCore(for: "Sandybridge", features: ["avx2"]), "Haswell")
+        // Cores of other architectures, or names the table does not know, are left alone.
+        XCTAssertNil(BLASCore.tunedCore(for: "ARMV8", features: ["avx2", "avx512"]))
+        XCTAssertNil(BLASCore.tunedCore(for: "SomeFutureCore", features: ["avx2", "avx512"]))
     }
 
     /// `OPENBLAS_CORETYPE=Prescott` reproduces the fallback on any x86 machine: the binary switches
@@ -29,5 +37,19 @@ final class BLASCoreTests: XCTestCase {
         XCTAssertTrue(line.contains("kernels " + (features.contains("avx512") ? "SkylakeX" : "Haswell")), String(line))
         let kept = try CLIRunner.run(["info", model], environment: ["OPENBLAS_CORETYPE": "Prescott", "DUOSCOPE_BLAS_CORE": "keep"])
         XCTAssertTrue(kept.stdout.contains("kernels Prescott — GENERIC FALLBACK"), kept.stdout)
+    }
+
+    /// `OPENBLAS_CORETYPE=Haswell` on a CPU with AVX-512 reproduces what OpenBLAS 0.3.21 chooses on
+    /// an AMD EPYC of family 26: AVX2 kernels, replaced by SkylakeX; kept and flagged on request.
+    func testAVX2KernelsOnAnAVX512CPUAreReplaced() throws {
+        try XCTSkipUnless(BLASCore.cpu().1.contains("avx512"), "no AVX-512 on this CPU: Haswell's kernels are its best")
+        let model = CLIRunner.fixtures.appendingPathComponent("tiny-model").path
+        let fixed = try CLIRunner.run(["info", model], environment: ["OPENBLAS_CORETYPE": "Haswell"])
+        XCTAssertEqual(fixed.status, 0, fixed.stderr)
+        let line = try XCTUnwrap(fixed.stdout.split(separator: "\n").first { $0.hasPrefix("BLAS") })
+        XCTAssertTrue(line.contains("kernels SkylakeX (OpenBLAS had chosen its Haswell kernels; duoscope switched)"), String(line))
+        let kept = try CLIRunner.run(["info", model], environment: ["OPENBLAS_CORETYPE": "Haswell", "DUOSCOPE_BLAS_CORE": "keep"])
+        XCTAssertTrue(kept.stdout.contains("kernels Haswell — KERNELS BELOW THE CPU"), kept.stdout)
+        XCTAssertFalse(kept.stdout.contains("GENERIC FALLBACK"), kept.stdout)
     }
 }

@@ -7,10 +7,12 @@ import Foundation
 #endif
 
 /// Which BLAS this process runs and which of its kernels, and the fix for an OpenBLAS that does
-/// not know the CPU. Debian 12's OpenBLAS 0.3.21 predates recent CPUs (e.g. Intel Xeon family 6
-/// model 207) and silently falls back to its generic Prescott kernels there, several times slower
-/// than its AVX-512 or AVX2 ones; `ensureTunedKernels` re-executes the binary with
-/// `OPENBLAS_CORETYPE` set to the kernels the CPU can run, before any work starts.
+/// not know the CPU. Debian 12's OpenBLAS 0.3.21 predates recent CPUs and silently falls back to
+/// kernels below what they run: its generic Prescott kernels on an Intel Xeon of family 6 model
+/// 207 (several times slower than its AVX-512 ones), its AVX2 Haswell kernels on an AMD EPYC of
+/// family 26 (Zen 5; half the sgemm rate of its AVX-512 SkylakeX kernels there, measured in
+/// docs/benchmarks.md). `ensureTunedKernels` re-executes the binary with `OPENBLAS_CORETYPE` set
+/// to the best kernels the CPU can run, before any work starts.
 public enum BLASCore {
     /// What `info` and `bench` print about the BLAS.
     public struct Info: Sendable, Codable, Equatable {
@@ -25,14 +27,24 @@ public enum BLASCore {
         public var cpuFeatures: [String]
         /// The kernels are generic although the CPU has AVX2 or AVX-512: GEMM runs far below peak.
         public var genericFallback: Bool
+        /// The kernels use less of the CPU's vectors than it has (generic, or AVX2 kernels on a
+        /// CPU with AVX-512): GEMM runs below the machine's peak.
+        public var kernelsBelowCPU: Bool
         /// The instruction set of duoscope's own element-wise kernels (`SIMDLevel.active`).
         public var elementwiseKernels: String = SIMDLevel.active.name
 
         /// One line for humans.
         public var summary: String {
             var line = "\(library) — kernels \(core)"
-            if let replacedCore { line += " (OpenBLAS had chosen its generic \(replacedCore) kernels; duoscope switched)" }
-            if genericFallback { line += " — GENERIC FALLBACK on a CPU with \(cpuFeatures.joined(separator: "/")): far below peak" }
+            if let replacedCore {
+                let kind = BLASCore.level(of: replacedCore) == 0 ? "generic " : ""
+                line += " (OpenBLAS had chosen its \(kind)\(replacedCore) kernels; duoscope switched)"
+            }
+            if genericFallback {
+                line += " — GENERIC FALLBACK on a CPU with \(cpuFeatures.joined(separator: "/")): far below peak"
+            } else if kernelsBelowCPU {
+                line += " — KERNELS BELOW THE CPU, which has \(cpuFeatures.joined(separator: "/")): below peak"
+            }
             return line + "; element-wise kernels \(elementwiseKernels); CPU \(cpu)"
         }
     }
@@ -42,31 +54,47 @@ public enum BLASCore {
     /// Set to `keep` to keep whatever kernels OpenBLAS chose.
     static let keepVariable = "DUOSCOPE_BLAS_CORE"
 
-    /// OpenBLAS's generic x86 cores, chosen when it does not recognise the CPU.
-    static let genericCores: Set<String> = [
-        "prescott", "katmai", "coppermine", "northwood", "banias", "core2", "penryn",
-        "dunnington", "nehalem", "atom", "athlon", "opteron", "barcelona",
-    ]
+    /// The vector level of OpenBLAS's x86 kernels, by core name in lower case: 0 generic (SSE,
+    /// what it falls back to on a CPU it does not recognise), 1 AVX, 2 AVX2, 3 AVX-512. Cores not
+    /// listed (other architectures, names this table does not know) are left as they are.
+    static let coreLevels: [String: Int] = {
+        var levels: [String: Int] = [:]
+        for core in [
+            "prescott", "katmai", "coppermine", "northwood", "banias", "core2", "penryn", "dunnington", "nehalem", "atom", "athlon",
+            "opteron", "barcelona",
+        ] { levels[core] = 0 }
+        for core in ["sandybridge", "bulldozer", "piledriver", "steamroller", "excavator"] { levels[core] = 1 }
+        for core in ["haswell", "zen"] { levels[core] = 2 }
+        for core in ["skylakex", "cooperlake", "sapphirerapids"] { levels[core] = 3 }
+        return levels
+    }()
+
+    /// `coreLevels` of a core name, nil when unknown.
+    static func level(of core: String) -> Int? { coreLevels[core.lowercased()] }
 
     public static var info: Info {
         let (name, features) = cpu()
         #if canImport(Accelerate)
             return Info(
-                library: "Accelerate", core: "Accelerate", replacedCore: nil, cpu: name, cpuFeatures: features, genericFallback: false)
+                library: "Accelerate", core: "Accelerate", replacedCore: nil, cpu: name, cpuFeatures: features, genericFallback: false,
+                kernelsBelowCPU: false)
         #else
             let core = String(cString: openblas_get_corename())
             let library = String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
             return Info(
                 library: library, core: core, replacedCore: ProcessInfo.processInfo.environment[replacedVariable],
-                cpu: name, cpuFeatures: features, genericFallback: tunedCore(for: core, features: features) != nil)
+                cpu: name, cpuFeatures: features,
+                genericFallback: level(of: core) == 0 && tunedCore(for: core, features: features) != nil,
+                kernelsBelowCPU: tunedCore(for: core, features: features) != nil)
         #endif
     }
 
-    /// The OpenBLAS core to use instead of `core` on a CPU with `features`, or nil when `core` is fine.
+    /// The OpenBLAS core to use instead of `core` on a CPU with `features` (SkylakeX for AVX-512,
+    /// Haswell for AVX2), or nil when `core` already uses the CPU's widest vectors or is unknown.
     static func tunedCore(for core: String, features: [String]) -> String? {
-        guard genericCores.contains(core.lowercased()) else { return nil }
-        if features.contains("avx512") { return "SkylakeX" }
-        if features.contains("avx2") { return "Haswell" }
+        guard let level = level(of: core) else { return nil }
+        if features.contains("avx512") && level < 3 { return "SkylakeX" }
+        if features.contains("avx2") && level < 2 { return "Haswell" }
         return nil
     }
 
@@ -88,7 +116,7 @@ public enum BLASCore {
         return (TerminalSafe.escape(name), features)
     }
 
-    /// When OpenBLAS chose generic kernels for a CPU that runs tuned ones, re-executes this
+    /// When OpenBLAS chose kernels below what the CPU runs, re-executes this
     /// binary with `OPENBLAS_CORETYPE` naming them (once; the kernels OpenBLAS chose are kept in
     /// the environment for `info`). Call first thing in `main`, before any threads start.
     public static func ensureTunedKernels() {
@@ -103,8 +131,8 @@ public enum BLASCore {
             // execv returned: it failed; run on with the generic kernels, and say so once.
             FileHandle.standardError.write(
                 Data(
-                    ("duoscope: OpenBLAS uses its generic \(chosen) kernels on this CPU and switching "
-                        + "to \(tuned) failed; GEMM runs far below peak (set OPENBLAS_CORETYPE=\(tuned) to fix)\n").utf8))
+                    ("duoscope: OpenBLAS uses its \(chosen) kernels on this CPU and switching "
+                        + "to \(tuned) failed; GEMM runs below peak (set OPENBLAS_CORETYPE=\(tuned) to fix)\n").utf8))
         #endif
     }
 }
