@@ -1,7 +1,8 @@
 // Element-wise kernels of DuoEngine's Ops (exp sums, max, SwiGLU, RMSNorm) and of DuoTraining's
-// BackwardOps (SwiGLU, softmax and RMSNorm backward) and AdamW, and the packed matrix product of
-// PackedWeights, compiled for three instruction sets and chosen at run time: AVX-512, AVX2 with
-// FMA, or the baseline of the architecture; and the spin-wait hint of Parallel's worker team.
+// BackwardOps (SwiGLU, softmax and RMSNorm backward) and AdamW, the packed matrix product of
+// PackedWeights and the fused causal attention of LayerKernels.attendHead, compiled for three
+// instruction sets and chosen at run time: AVX-512, AVX2 with FMA, or the baseline of the
+// architecture; and the spin-wait hint of Parallel's worker team.
 // Swift cannot compile a function for an instruction set the whole binary does not target, so
 // these are C, header-only (static inline, emitted into the Swift module that imports them;
 // nothing to link). The bodies are in kernels_body.h, written once.
@@ -34,6 +35,10 @@ typedef float duo_f4 __attribute__((vector_size(16)));
         duo_f4 b_ = __builtin_shufflevector(a_, a_, 0, 1, 2, 3) + __builtin_shufflevector(a_, a_, 4, 5, 6, 7);            \
         (b_[0] + b_[2]) + (b_[1] + b_[3]);                                                                                \
     })
+
+/// Rows of `scores` that duo_attend needs (its blocks of queries at every level hold at most
+/// DUO_GEMM_ROWS rows).
+#define DUO_ATTEND_BLOCK_ROWS 8
 
 /// The instruction sets of the variants: what `duo_simd_detect` returns and the dispatchers take.
 enum { DUO_SIMD_BASELINE = 0, DUO_SIMD_AVX2 = 1, DUO_SIMD_AVX512 = 2 };
@@ -77,6 +82,12 @@ enum { DUO_SIMD_BASELINE = 0, DUO_SIMD_AVX2 = 1, DUO_SIMD_AVX512 = 2 };
 #define DUO_GEMM_ROWS 8
 #define DUO_GEMM_CHAIN 4
 
+// AVX-512 loads and stores a row's last partial vector under a lane mask, in one instruction
+// (the copies through the stack above cost 10-15% of the fused attention's softmax).
+#undef duo_load_part
+#undef duo_store_part
+#define duo_load_part(p, n) ((duo_f16)__builtin_ia32_loadups512_mask((p), duo_splat(0), (unsigned short)((1u << (n)) - 1)))
+#define duo_store_part(p, v, n) __builtin_ia32_storeups512_mask((p), (v), (unsigned short)((1u << (n)) - 1))
 #pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq"))), apply_to = function)
 #define DUO_NAME(name) duo_##name##_avx512
 #include "kernels_body.h"
@@ -177,6 +188,24 @@ static inline void duo_gemm_packed(
     int level, const float *x, long ldx, long m, const float *panels, long n, long k, float *y, long ldy, int accumulate,
     long first, long count) {
     DUO_DISPATCH(level, gemm_packed, x, ldx, m, panels, n, k, y, ldy, accumulate, first, count);
+}
+
+/// One causal attention head, fused: for the `rows` queries at positions first ..< first + rows
+/// (q rows q_stride apart), out = softmax(scale q K^T) V over the keys each query sees (its own
+/// position and those before it, and within `window` positions when window > 0), K and V the
+/// head's keys and values of positions 0 ..< first + rows (rows kv_stride apart, head_dim
+/// columns). `key_panels`: the keys packed by duo_pack_panels (n = first + rows, k = head_dim,
+/// times scale), worth their copy for more than one query; null for dot products with `keys`
+/// (times scale) in place (a decode step). `probabilities` (or null) receives each query's
+/// weights over all first + rows keys (0 where masked); `scores` is scratch of
+/// DUO_ATTEND_BLOCK_ROWS x (first + rows) floats.
+static inline void duo_attend(
+    int level, const float *q, long q_stride, long rows, long first, const float *keys, const float *key_panels, float scale,
+    const float *values, long kv_stride, long head_dim, long window, float *out, long out_stride, float *probabilities,
+    float *scores) {
+    DUO_DISPATCH(
+        level, attend, q, q_stride, rows, first, keys, key_panels, scale, values, kv_stride, head_dim, window, out, out_stride,
+        probabilities, scores);
 }
 
 /// A hint to the core that the caller is spinning on a memory location (x86 `pause`).

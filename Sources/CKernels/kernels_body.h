@@ -203,14 +203,27 @@ static inline void DUO_NAME(rms_norm_backward)(
 }
 
 // Rows r (R of them, R <= DUO_GEMM_ROWS) of one packed panel: y[r][j] (+)= sum_k x[r][k] * w[j][k]
-// for the panel's `width` (<= 32) outputs; the panel holds, for each k, its 32 outputs' weights.
+// for the panel's `width` (<= 32) outputs; the panel holds, for each k, its 32 outputs' weights,
+// `ldp` floats after those of k - 1 (32 when packed; an attention head's values are read in place).
+// `partial`: only the panel's first `width` floats of each k may be read (a head's last values
+// when head_dim is not a multiple of 32), loaded under a lane mask.
 // S sets of accumulators take turns over k: a block of few rows has too few independent sums to
 // keep the FMA units busy (their latency is several cycles), so R * S >= DUO_GEMM_CHAIN rows' worth.
 // `next` (or null): the next panel, fetched into L2 alongside, so that its first block does not
 // wait on L3 or memory (weights used once per pass: 7-19% faster products in a micro-benchmark).
 static inline __attribute__((always_inline)) void DUO_NAME(gemm_block)(
-    const float *x, long ldx, const float *panel, long k, float *y, long ldy, int accumulate, long width, const int R,
-    const int S, const float *next) {
+    const float *x, long ldx, const float *panel, long ldp, long k, float *y, long ldy, int accumulate, long width,
+    const int partial, const int R, const int S, const float *next) {
+    // The panel's 32 floats of one k as two vectors.
+#define DUO_PANEL_LOAD(w0, w1, at)                                                                             \
+    duo_f16 w0, w1;                                                                                            \
+    if (!partial) {                                                                                            \
+        w0 = duo_load(at);                                                                                     \
+        w1 = duo_load((at) + 16);                                                                              \
+    } else {                                                                                                   \
+        w0 = width >= 16 ? duo_load(at) : duo_load_part(at, width);                                            \
+        w1 = width > 16 ? duo_load_part((at) + 16, width - 16) : duo_splat(0);                                 \
+    }
     // The loops unrolled in full keep the accumulators in registers (Swift's compilation of
     // this header does not unroll them by itself).
     duo_f16 low[S][R], high[S][R];
@@ -226,7 +239,7 @@ static inline __attribute__((always_inline)) void DUO_NAME(gemm_block)(
                 __builtin_prefetch(next + (kk + s) * 32, 0, 2);
                 __builtin_prefetch(next + (kk + s) * 32 + 16, 0, 2);
             }
-            duo_f16 w0 = duo_load(panel + (kk + s) * 32), w1 = duo_load(panel + (kk + s) * 32 + 16);
+            DUO_PANEL_LOAD(w0, w1, panel + (kk + s) * ldp)
 #pragma clang loop unroll(full)
             for (int i = 0; i < R; i++) {
                 float v = x[i * ldx + kk + s];
@@ -236,7 +249,7 @@ static inline __attribute__((always_inline)) void DUO_NAME(gemm_block)(
         }
     }
     for (; kk < k; kk++) {
-        duo_f16 w0 = duo_load(panel + kk * 32), w1 = duo_load(panel + kk * 32 + 16);
+        DUO_PANEL_LOAD(w0, w1, panel + kk * ldp)
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) {
             float v = x[i * ldx + kk];
@@ -269,11 +282,11 @@ static inline __attribute__((always_inline)) void DUO_NAME(gemm_block)(
 // The block of the last R < DUO_GEMM_ROWS rows, R a constant in each case (for the unrolling).
 #define DUO_GEMM_TAIL(R) \
     case R: \
-        DUO_NAME(gemm_block)(x, ldx, panel, k, y, ldy, accumulate, width, R, (DUO_GEMM_CHAIN + R - 1) / R, next); \
+        DUO_NAME(gemm_block)(x, ldx, panel, ldp, k, y, ldy, accumulate, width, partial, R, (DUO_GEMM_CHAIN + R - 1) / R, next); \
         break;
 static inline __attribute__((always_inline)) void DUO_NAME(gemm_tail)(
-    const float *x, long ldx, long rows, const float *panel, long k, float *y, long ldy, int accumulate, long width,
-    const float *next) {
+    const float *x, long ldx, long rows, const float *panel, long ldp, long k, float *y, long ldy, int accumulate, long width,
+    const int partial, const float *next) {
     switch (rows) {
         DUO_GEMM_TAIL(1)
 #if DUO_GEMM_ROWS > 2
@@ -288,6 +301,7 @@ static inline __attribute__((always_inline)) void DUO_NAME(gemm_tail)(
     }
 }
 #undef DUO_GEMM_TAIL
+#undef DUO_PANEL_LOAD
 
 // y[r * ldy + j] (+)= sum_k x[r * ldx + k] * w[j][k] for r < m and the outputs of panels
 // first ..< first + count (32 each, the last one cut at n), with w packed by duo_pack_panels.
@@ -302,7 +316,80 @@ static inline void DUO_NAME(gemm_packed)(
         const float *next = p + 1 < first + count ? panel + k * 32 : 0;
         for (; r + DUO_GEMM_ROWS <= m; r += DUO_GEMM_ROWS)
             DUO_NAME(gemm_block)(
-                x + r * ldx, ldx, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, DUO_GEMM_ROWS, 1, r == 0 ? next : 0);
-        if (r < m) DUO_NAME(gemm_tail)(x + r * ldx, ldx, m - r, panel, k, y + r * ldy + p * 32, ldy, accumulate, width, r == 0 ? next : 0);
+                x + r * ldx, ldx, panel, 32, k, y + r * ldy + p * 32, ldy, accumulate, width, 0, DUO_GEMM_ROWS, 1, r == 0 ? next : 0);
+        if (r < m)
+            DUO_NAME(gemm_tail)(
+                x + r * ldx, ldx, m - r, panel, 32, k, y + r * ldy + p * 32, ldy, accumulate, width, 0, r == 0 ? next : 0);
+    }
+}
+
+// One causal attention head, fused (see duo_attend in kernels.h): queries in blocks of
+// DUO_GEMM_ROWS rows. A block's scores go to `scores` [DUO_GEMM_ROWS][context], only for the keys
+// from the window's first panel to the block's last row (the masked rest is never computed), are
+// turned into weights there and multiplied into the values in place; nothing of size
+// rows x context is written unless `probabilities` asks for it.
+static inline void DUO_NAME(attend)(
+    const float *q, long q_stride, long rows, long first, const float *keys, const float *key_panels, float scale,
+    const float *values, long kv_stride, long head_dim, long window, float *out, long out_stride, float *probabilities,
+    float *scores) {
+    _Static_assert(DUO_GEMM_ROWS <= DUO_ATTEND_BLOCK_ROWS, "a block of queries fits the scores' scratch");
+    long context = first + rows;
+    for (long start = 0; start < rows; start += DUO_GEMM_ROWS) {
+        long n = rows - start < DUO_GEMM_ROWS ? rows - start : DUO_GEMM_ROWS;
+        long visible = first + start + n;
+        long lowest = window > 0 && first + start - window + 1 > 0 ? first + start - window + 1 : 0;
+        long from = lowest / 32 * 32;
+        float inverse[DUO_GEMM_ROWS];
+        if (key_panels)
+            DUO_NAME(gemm_packed)(
+                q + start * q_stride, q_stride, n, key_panels, visible, head_dim, scores, context, 0, from / 32,
+                (visible + 31) / 32 - from / 32);
+        else
+            for (long i = 0; i < n; i++)
+                for (long j = from; j < visible; j++)
+                    scores[i * context + j] = scale * DUO_NAME(dot)(q + (start + i) * q_stride, keys + j * kv_stride, head_dim);
+        for (long i = 0; i < n; i++) {
+            long position = first + start + i;
+            long low = window > 0 && position - window + 1 > 0 ? position - window + 1 : 0;
+            float *row = scores + i * context;
+            // Softmax over the keys this query sees (as Ops.softmax: max, exp, times 1 / sum; without
+            // weights to return, the output row is scaled instead: head_dim products, not one per key).
+            long count = position + 1 - low;
+            float sum = (float)DUO_NAME(exponentiate)(row + low, count, DUO_NAME(max)(row + low, count));
+            inverse[i] = 1.0f / sum;
+            long j;
+            for (j = from; j < low; j++) row[j] = 0;
+            for (j = position + 1; j < visible; j++) row[j] = 0;
+            if (probabilities) {
+                for (j = low; j + 16 <= position + 1; j += 16) duo_store(row + j, duo_load(row + j) * inverse[i]);
+                if (j <= position) duo_store_part(row + j, duo_load_part(row + j, position + 1 - j) * inverse[i], position + 1 - j);
+                inverse[i] = 1;
+                float *p = probabilities + (start + i) * context;
+                for (j = 0; j < from; j++) p[j] = 0;
+                __builtin_memcpy(p + from, row + from, (visible - from) * sizeof(float));
+                for (j = visible; j < context; j++) p[j] = 0;
+            }
+        }
+        // out = weights x values, 32 columns at a time, the values' rows read in place.
+        for (long c = 0; c < head_dim; c += 32) {
+            const float *panel = values + from * kv_stride + c;
+            float *y = out + start * out_stride + c;
+            long width = head_dim - c < 32 ? head_dim - c : 32;
+            if (n == DUO_GEMM_ROWS && width == 32)
+                DUO_NAME(gemm_block)(scores + from, context, panel, kv_stride, visible - from, y, out_stride, 0, 32, 0, DUO_GEMM_ROWS, 1, 0);
+            else if (n == DUO_GEMM_ROWS)
+                DUO_NAME(gemm_block)(
+                    scores + from, context, panel, kv_stride, visible - from, y, out_stride, 0, width, 1, DUO_GEMM_ROWS, 1, 0);
+            else if (width == 32)
+                DUO_NAME(gemm_tail)(scores + from, context, n, panel, kv_stride, visible - from, y, out_stride, 0, 32, 0, 0);
+            else
+                DUO_NAME(gemm_tail)(scores + from, context, n, panel, kv_stride, visible - from, y, out_stride, 0, width, 1, 0);
+        }
+        for (long i = 0; i < n && !probabilities; i++) {
+            float *o = out + (start + i) * out_stride;
+            long c = 0;
+            for (; c + 16 <= head_dim; c += 16) duo_store(o + c, duo_load(o + c) * inverse[i]);
+            if (c < head_dim) duo_store_part(o + c, duo_load_part(o + c, head_dim - c) * inverse[i], head_dim - c);
+        }
     }
 }

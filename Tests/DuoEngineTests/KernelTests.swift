@@ -298,15 +298,18 @@ final class KernelTests: XCTestCase {
         for i in 0..<after.count { XCTAssertEqual(after.data[i], 2 * before.data[i], accuracy: 1e-4) }
     }
 
-    /// One attention head against a Double reference at every level this machine runs (packed
-    /// keys and values where the packed product is used, BLAS elsewhere): queries after a cached
-    /// prefix, blocks of `causalBlock` with a ragged last one, a sliding window, and head sizes
-    /// on and off the 32-wide panels.
+    /// One attention head against a Double reference at every level this machine runs (the fused
+    /// kernel above the baseline, BLAS there): queries
+    /// after a cached prefix, ragged last blocks, one decode row, sliding windows that start
+    /// inside a panel of keys and cross several blocks, and head sizes on and off the 32-wide
+    /// panels; the weights, where asked for, equal the reference's (0 where masked).
     func testAttentionHeadEqualsTheReferenceAtEveryLevel() {
         var rng = SplitMix64(seed: 9)
-        for (headDim, first, rows, window) in [(32, 0, 150, nil), (40, 30, 70, nil), (64, 5, 66, 20), (8, 0, 3, nil)]
-            as [(Int, Int, Int, Int?)]
-        {
+        let cases: [(headDim: Int, first: Int, rows: Int, window: Int?)] = [
+            (32, 0, 150, nil), (40, 30, 70, nil), (64, 5, 66, 20), (8, 0, 3, nil), (32, 40, 1, nil), (32, 40, 1, 7),
+            (96, 0, 77, 45), (32, 3, 9, 1), (8, 20, 13, 9), (20, 0, 40, nil),
+        ]
+        for (headDim, first, rows, window) in cases {
             let context = first + rows
             let (qStride, kvStride, outStride) = (headDim + 3, headDim + 5, headDim + 7)
             let q = Tensor(shape: [rows, qStride])
@@ -315,6 +318,7 @@ final class KernelTests: XCTestCase {
             for t in [q, keys, values] { randomize(t, &rng) }
             // The reference: softmax over the visible keys (within the window) of scaled dot products.
             var expected = [Double](repeating: 0, count: rows * headDim)
+            var expectedWeights = [Double](repeating: 0, count: rows * context)
             for i in 0..<rows {
                 let position = first + i
                 let lowest = window.map { max(0, position - $0 + 1) } ?? 0
@@ -328,26 +332,33 @@ final class KernelTests: XCTestCase {
                 let weights = scores.map { exp($0 - top) }
                 let sum = weights.reduce(0, +)
                 for s in 0..<context {
+                    expectedWeights[i * context + s] = weights[s] / sum
                     for d in 0..<headDim { expected[i * headDim + d] += weights[s] / sum * Double(values.row(s)[d]) }
                 }
             }
             for simd in SIMDLevel.supported {
-                let out = Tensor(shape: [rows, outStride])
-                let probabilities = Tensor(shape: [rows, context])
-                LayerKernels.attendHead(
-                    q: q.data, qStride: qStride, rows: rows, first: first, keys: keys.data, values: values.data, kvStride: kvStride,
-                    headDim: headDim, window: window, probabilities: probabilities.data, out: out.data, outStride: outStride, simd: simd)
-                for i in 0..<rows {
-                    for d in 0..<headDim {
-                        XCTAssertEqual(
-                            Double(out.row(i)[d]), expected[i * headDim + d], accuracy: 1e-5, "\(simd.name) hd \(headDim) row \(i) dim \(d)"
-                        )
+                for keepWeights in [true, false] {
+                    let label = "\(simd.name) hd \(headDim) first \(first) rows \(rows) window \(String(describing: window))"
+                    let out = Tensor(shape: [rows, outStride])
+                    let probabilities = Tensor(shape: [rows, context])
+                    for i in 0..<(rows * context) { probabilities.data[i] = .nan }
+                    LayerKernels.attendHead(
+                        q: q.data, qStride: qStride, rows: rows, first: first, keys: keys.data, values: values.data,
+                        kvStride: kvStride, headDim: headDim, window: window, probabilities: keepWeights ? probabilities.data : nil,
+                        out: out.data, outStride: outStride, simd: simd)
+                    for i in 0..<rows {
+                        for d in 0..<headDim {
+                            XCTAssertEqual(Double(out.row(i)[d]), expected[i * headDim + d], accuracy: 1e-5, "\(label) row \(i) dim \(d)")
+                        }
+                        for s in 0..<context where keepWeights {
+                            let weight = probabilities.row(i)[s]
+                            XCTAssertEqual(Double(weight), expectedWeights[i * context + s], accuracy: 1e-6, "\(label) weight \(i), \(s)")
+                            if expectedWeights[i * context + s] == 0 { XCTAssertEqual(weight, 0, "\(label): masked keys weigh 0") }
+                        }
                     }
-                    let masked = (first + i + 1)..<context
-                    XCTAssertTrue(masked.allSatisfy { probabilities.row(i)[$0] == 0 }, "\(simd.name): masked keys weigh 0")
+                    if !keepWeights { XCTAssertTrue(probabilities.data[0].isNaN, "\(label): no weights written when none are asked for") }
                 }
             }
         }
     }
-
 }

@@ -130,9 +130,14 @@ final class GradientCheckTests: XCTestCase {
     /// One head's attention backward over several causal blocks (the last one ragged), with and
     /// without a sliding window reaching across a block boundary: dq, dk, dv against central
     /// differences of `LayerKernels.attendHead`, with the rows strided as in a layer's buffers;
-    /// at every SIMD level (packed keys and values where the packed product is used, else BLAS).
+    /// at every SIMD level (packed keys and values where the packed product is used, else BLAS),
+    /// for a head size of whole 32-wide panels (32) and one of a part of a panel (4).
     func testAttentionBackwardOverSeveralBlocks() {
-        let (rows, hd, width) = (2 * LayerKernels.causalBlock + 7, 4, 6)
+        for (hd, width) in [(4, 6), (32, 35)] { checkAttentionBackward(headDim: hd, width: width) }
+    }
+
+    private func checkAttentionBackward(headDim hd: Int, width: Int) {
+        let rows = 2 * LayerKernels.causalBlock + 7
         for simd in SIMDLevel.supported {
             for window in [nil, LayerKernels.causalBlock + 3] as [Int?] {
                 let q = randomTensor([rows, width])
@@ -168,7 +173,7 @@ final class GradientCheckTests: XCTestCase {
                             let numeric = (plus - minus) / 2e-2
                             XCTAssertEqual(
                                 Double(analytic.row(t)[i]), numeric, accuracy: 2e-3 * max(1, abs(numeric)),
-                                "\(simd.name) window \(String(describing: window)), row \(t), column \(i)")
+                                "\(simd.name) hd \(hd) window \(String(describing: window)), row \(t), column \(i)")
                         }
                     }
                 }

@@ -42,7 +42,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
             throw DuoError("sequence of \(start + n) tokens is longer than the context of \(cache.capacity)")
         }
         let x = try embed(ids)
-        let scratch = LayerScratch(config: c, rows: n, context: start + n)
+        let scratch = LayerScratch(config: c, rows: n)
         var taken = Array(repeating: [Route](), count: n)
         for layer in 0..<c.numLayers {
             attention(layer: layer, x: x, start: start, scratch: scratch)
@@ -96,7 +96,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
     private var cachedScratch: LayerScratch?
     private func layerScratch(rows: Int) -> LayerScratch {
         if let s = cachedScratch, s.normed.rows == rows { return s }
-        let s = LayerScratch(config: model.config, rows: rows, context: rows)
+        let s = LayerScratch(config: model.config, rows: rows)
         cachedScratch = s
         return s
     }
@@ -132,13 +132,13 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         }
         let group = c.numHeads / c.numKVHeads
         let window = c.attentionWindow(layer: layer)
-        // Heads side by side on the cores; each writes its own probability block and output columns.
+        // Heads side by side on the cores; each writes its own output columns.
         func attendHead(_ h: Int) {
             let g = h / group
             LayerKernels.attendHead(
                 q: s.q.data + h * hd, qStride: c.qWidth, rows: n, first: start,
                 keys: keys.data + g * hd, values: values.data + g * hd, kvStride: c.kvWidth, headDim: hd,
-                window: window, probabilities: s.scores.data + h * n * (start + n),
+                window: window, probabilities: nil,
                 out: s.attended.data + h * hd, outStride: c.qWidth)
         }
         if n > 1 {
@@ -217,14 +217,13 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
 
 /// Scratch buffers for one forward call, sized for its rows and context.
 final class LayerScratch {
-    let normed, q, attended, scores, gathered, gate, up, ffnOut: Tensor
+    let normed, q, attended, gathered, gate, up, ffnOut: Tensor
 
-    init(config c: ModelConfig, rows n: Int, context: Int) {
+    init(config c: ModelConfig, rows n: Int) {
         let inner = max(c.intermediateSize, c.smallIntermediateSize ?? 0)
         normed = Tensor(shape: [n, c.hiddenSize])
         q = Tensor(shape: [n, c.qWidth])
         attended = Tensor(shape: [n, c.qWidth])
-        scores = Tensor(shape: [c.numHeads, n, context])
         gathered = Tensor(shape: [n, c.hiddenSize])
         gate = Tensor(shape: [n, inner])
         up = Tensor(shape: [n, inner])

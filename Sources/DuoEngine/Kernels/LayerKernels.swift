@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The steps of the Llama block, each written once with its buffers passed in (as llm.c does),
@@ -206,58 +207,62 @@ public enum LayerKernels {
     /// One attention head for `rows` queries at consecutive positions `first ..< first + rows`
     /// over the keys and values of positions `0 ..< first + rows` (rows `kvStride` apart, this
     /// head's columns): causal, within `window` when given, scaled by 1/sqrt(headDim).
-    /// `probabilities` `[rows, first + rows]` receives the attention weights (0 where masked);
-    /// the head's output goes to `out` (rows `outStride` apart).
+    /// `probabilities` `[rows, first + rows]`, when given (the trainer's backward needs them),
+    /// receives the attention weights (0 where masked); the head's output goes to `out` (rows
+    /// `outStride` apart).
     public static func attendHead(
         q: UnsafePointer<Float>, qStride: Int, rows: Int, first: Int, keys: UnsafePointer<Float>,
         values: UnsafePointer<Float>, kvStride: Int, headDim: Int, window: Int?,
-        probabilities: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int,
+        probabilities: UnsafeMutablePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int,
         simd: SIMDLevel = .active
     ) {
         let context = first + rows
         let scale = 1 / Float(headDim).squareRoot()
-        // The keys and values packed (`PackedRows`) where the packed product is the faster one:
-        // measured, a prefill's attention took 30% of its time for 10% of its FLOPs through BLAS.
-        let packed =
-            PackedWeights.isFaster(rows: min(causalBlock, rows), simd: simd)
-            ? (
-                keys: PackedRows(keys, stride: kvStride, count: context, width: headDim, scale: scale, positionsAreOutputs: true),
-                values: PackedRows(values, stride: kvStride, count: context, width: headDim, positionsAreOutputs: false)
-            ) : nil
-        // Queries in blocks: a block sees only the keys up to its last row, so the masked upper
-        // triangle is neither multiplied nor exponentiated (about half of a prefill's attention).
+        if simd != .baseline {
+            // Fused in C (`duo_attend`): blocks of a few queries, each block's scores only for the
+            // keys it sees, turned into weights and multiplied into the values while in L1; no
+            // score matrix unless asked for. 1.3-1.4x the blocks of `causalBlock` queries through
+            // the packed product that it replaced (docs/benchmarks.md, twelfth sitting). The keys
+            // are packed for every query count but one: a decode step's dot products read them in
+            // place (packing them cost three times the attention itself there).
+            let pack = rows > 1
+            let keyFloats = pack ? (context + 31) / 32 * 32 * headDim : 0
+            let scratch = Tensor.allocateFloats(keyFloats + Int(DUO_ATTEND_BLOCK_ROWS) * context)
+            defer { scratch.deallocate() }
+            if pack { duo_pack_panels(keys, kvStride, context, headDim, scale, scratch) }
+            duo_attend(
+                simd.rawValue, q, qStride, rows, first, keys, pack ? scratch : nil, scale, values, kvStride, headDim, window ?? 0, out,
+                outStride, probabilities, scratch + keyFloats)
+            return
+        }
+        // At the baseline (one query per block there) through BLAS, queries in blocks: a block
+        // sees only the keys up to its last row, so the masked upper triangle is neither
+        // multiplied nor exponentiated (about half of a prefill's attention).
+        let weights = probabilities ?? Tensor.allocateFloats(rows * context)
+        defer { if probabilities == nil { weights.deallocate() } }
         var start = 0
         while start < rows {
             let n = min(causalBlock, rows - start)
             let visible = first + start + n
-            let scores = probabilities + start * context
-            if let packed {
-                packed.keys.multiply(q + start * qStride, ldx: qStride, rows: n, positions: visible, into: scores, ldy: context, simd: simd)
-            } else {
-                BLAS.gemmABt(
-                    m: n, n: visible, k: headDim, a: q + start * qStride, lda: qStride, b: keys, ldb: kvStride,
-                    c: scores, ldc: context, alpha: scale)
-            }
+            let scores = weights + start * context
+            BLAS.gemmABt(
+                m: n, n: visible, k: headDim, a: q + start * qStride, lda: qStride, b: keys, ldb: kvStride, c: scores, ldc: context,
+                alpha: scale)
             for i in 0..<n {
                 let row = scores + i * context
                 Ops.maskedSoftmax(row, count: visible, position: first + start + i, window: window)
                 if visible < context { (row + visible).update(repeating: 0, count: context - visible) }
             }
-            if let packed {
-                packed.values.multiply(
-                    scores, ldx: context, rows: n, positions: visible, into: out + start * outStride, ldy: outStride, simd: simd)
-            } else {
-                BLAS.gemmAB(
-                    m: n, n: headDim, k: visible, a: scores, lda: context, b: values, ldb: kvStride,
-                    c: out + start * outStride, ldc: outStride)
-            }
+            BLAS.gemmAB(
+                m: n, n: headDim, k: visible, a: scores, lda: context, b: values, ldb: kvStride, c: out + start * outStride,
+                ldc: outStride)
             start += n
         }
     }
 
-    /// Query rows per block in `attendHead` (and the trainer's backward): smaller blocks skip more
-    /// of the masked triangle, larger ones keep the GEMMs efficient. 64 gave 4-7% faster training
-    /// steps than 32 (one process, interleaved; 128 no better), the attention included.
+    /// Query rows per block in `attendHead`'s BLAS path and the trainer's backward: smaller blocks
+    /// skip more of the masked triangle, larger ones keep the GEMMs efficient. 64 gave 4-7% faster
+    /// training steps than 32 (one process, interleaved; 128 no better), the attention included.
     public static let causalBlock = 64
 
     /// The SwiGLU FFN of `module` over `rows` input rows `[rows, d]`:
