@@ -141,10 +141,12 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
                 window: window, probabilities: nil,
                 out: s.attended.data + h * hd, outStride: c.qWidth)
         }
-        if n > 1 {
+        if n > 1 || start >= 64 {
             Parallel.withSingleThreadedBLAS { Parallel.forEach(c.numHeads, attendHead) }
         } else {
-            // One token's attention is too little work to share out.
+            // A decode step's heads over a short context are too little work to share out; from
+            // 64 positions on they are shared (decoding 256 tokens: 2,575 -> 2,791 tok/s, medians
+            // of 6 alternating runs; shared from the first position, 2,720).
             for h in 0..<c.numHeads { attendHead(h) }
         }
         inRowShares(n) { r, linear in linear(s.attended.row(r.lowerBound), r.count, w.o, x.row(r.lowerBound), true) }
