@@ -40,6 +40,12 @@ typedef float duo_f4 __attribute__((vector_size(16)));
 /// DUO_GEMM_ROWS rows).
 #define DUO_ATTEND_BLOCK_ROWS 8
 
+/// The first key position the query at `position` sees: within `window` positions of it when
+/// window > 0, else 0 (causal attention's mask, as transformers builds it).
+static inline long duo_first_visible(long position, long window) {
+    return window > 0 && position - window + 1 > 0 ? position - window + 1 : 0;
+}
+
 /// The instruction sets of the variants: what `duo_simd_detect` returns and the dispatchers take.
 enum { DUO_SIMD_BASELINE = 0, DUO_SIMD_AVX2 = 1, DUO_SIMD_AVX512 = 2 };
 

@@ -323,6 +323,13 @@ static inline void DUO_NAME(gemm_packed)(
     }
 }
 
+// x[i] *= factor over `count` floats (a row's last partial vector in one go).
+static inline void DUO_NAME(scale)(float *x, long count, float factor) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) duo_store(x + i, duo_load(x + i) * factor);
+    if (i < count) duo_store_part(x + i, duo_load_part(x + i, count - i) * factor, count - i);
+}
+
 // One causal attention head, fused (see duo_attend in kernels.h): queries in blocks of
 // DUO_GEMM_ROWS rows. A block's scores go to `scores` [DUO_GEMM_ROWS][context], only for the keys
 // from the window's first panel to the block's last row (the masked rest is never computed), are
@@ -337,8 +344,7 @@ static inline void DUO_NAME(attend)(
     for (long start = 0; start < rows; start += DUO_GEMM_ROWS) {
         long n = rows - start < DUO_GEMM_ROWS ? rows - start : DUO_GEMM_ROWS;
         long visible = first + start + n;
-        long lowest = window > 0 && first + start - window + 1 > 0 ? first + start - window + 1 : 0;
-        long from = lowest / 32 * 32;
+        long from = duo_first_visible(first + start, window) / 32 * 32;
         float inverse[DUO_GEMM_ROWS];
         if (key_panels)
             DUO_NAME(gemm_packed)(
@@ -350,7 +356,7 @@ static inline void DUO_NAME(attend)(
                     scores[i * context + j] = scale * DUO_NAME(dot)(q + (start + i) * q_stride, keys + j * kv_stride, head_dim);
         for (long i = 0; i < n; i++) {
             long position = first + start + i;
-            long low = window > 0 && position - window + 1 > 0 ? position - window + 1 : 0;
+            long low = duo_first_visible(position, window);
             float *row = scores + i * context;
             // Softmax over the keys this query sees (as Ops.softmax: max, exp, times 1 / sum; without
             // weights to return, the output row is scaled instead: head_dim products, not one per key).
@@ -361,8 +367,7 @@ static inline void DUO_NAME(attend)(
             for (j = from; j < low; j++) row[j] = 0;
             for (j = position + 1; j < visible; j++) row[j] = 0;
             if (probabilities) {
-                for (j = low; j + 16 <= position + 1; j += 16) duo_store(row + j, duo_load(row + j) * inverse[i]);
-                if (j <= position) duo_store_part(row + j, duo_load_part(row + j, position + 1 - j) * inverse[i], position + 1 - j);
+                DUO_NAME(scale)(row + low, count, inverse[i]);
                 inverse[i] = 1;
                 float *p = probabilities + (start + i) * context;
                 for (j = 0; j < from; j++) p[j] = 0;
@@ -385,11 +390,6 @@ static inline void DUO_NAME(attend)(
             else
                 DUO_NAME(gemm_tail)(scores + from, context, n, panel, kv_stride, visible - from, y, out_stride, 0, width, 1, 0);
         }
-        for (long i = 0; i < n && !probabilities; i++) {
-            float *o = out + (start + i) * out_stride;
-            long c = 0;
-            for (; c + 16 <= head_dim; c += 16) duo_store(o + c, duo_load(o + c) * inverse[i]);
-            if (c < head_dim) duo_store_part(o + c, duo_load_part(o + c, head_dim - c) * inverse[i], head_dim - c);
-        }
+        for (long i = 0; i < n && !probabilities; i++) DUO_NAME(scale)(out + (start + i) * out_stride, head_dim, inverse[i]);
     }
 }
