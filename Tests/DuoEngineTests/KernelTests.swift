@@ -299,10 +299,10 @@ final class KernelTests: XCTestCase {
     }
 
     /// One attention head against a Double reference at every level this machine runs (the fused
-    /// kernel above the baseline, BLAS there): queries
-    /// after a cached prefix, ragged last blocks, one decode row, sliding windows that start
-    /// inside a panel of keys and cross several blocks, and head sizes on and off the 32-wide
-    /// panels; the weights, where asked for, equal the reference's (0 where masked).
+    /// kernel above the baseline, BLAS there): queries after a cached prefix, ragged last blocks,
+    /// one decode row, sliding windows that start inside a panel of keys and cross several
+    /// blocks, and head sizes on and off the 32-wide panels; the weights, where asked for, equal
+    /// the reference's (0 where masked).
     func testAttentionHeadEqualsTheReferenceAtEveryLevel() {
         var rng = SplitMix64(seed: 9)
         let cases: [(headDim: Int, first: Int, rows: Int, window: Int?)] = [

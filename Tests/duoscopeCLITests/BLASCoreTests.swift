@@ -29,27 +29,30 @@ final class BLASCoreTests: XCTestCase {
     func testForcedPrescottFallbackIsHandled() throws {
         let features = BLASCore.cpu().1
         try XCTSkipUnless(features.contains("avx2"), "no AVX2 on this CPU: Prescott is not a fallback here")
-        let model = CLIRunner.fixtures.appendingPathComponent("tiny-model").path
-        let fixed = try CLIRunner.run(["info", model], environment: ["OPENBLAS_CORETYPE": "Prescott"])
-        XCTAssertEqual(fixed.status, 0, fixed.stderr)
-        let line = try XCTUnwrap(fixed.stdout.split(separator: "\n").first { $0.hasPrefix("BLAS") })
-        XCTAssertTrue(line.contains("had chosen its generic Prescott kernels; duoscope switched"), String(line))
-        XCTAssertTrue(line.contains("kernels " + (features.contains("avx512") ? "SkylakeX" : "Haswell")), String(line))
-        let kept = try CLIRunner.run(["info", model], environment: ["OPENBLAS_CORETYPE": "Prescott", "DUOSCOPE_BLAS_CORE": "keep"])
-        XCTAssertTrue(kept.stdout.contains("kernels Prescott — GENERIC FALLBACK"), kept.stdout)
+        let (line, kept) = try info(forcing: "Prescott")
+        XCTAssertTrue(line.contains("had chosen its generic Prescott kernels; duoscope switched"), line)
+        XCTAssertTrue(line.contains("kernels " + (features.contains("avx512") ? "SkylakeX" : "Haswell")), line)
+        XCTAssertTrue(kept.contains("kernels Prescott — GENERIC FALLBACK"), kept)
     }
 
     /// `OPENBLAS_CORETYPE=Haswell` on a CPU with AVX-512 reproduces what OpenBLAS 0.3.21 chooses on
     /// an AMD EPYC of family 26: AVX2 kernels, replaced by SkylakeX; kept and flagged on request.
     func testAVX2KernelsOnAnAVX512CPUAreReplaced() throws {
         try XCTSkipUnless(BLASCore.cpu().1.contains("avx512"), "no AVX-512 on this CPU: Haswell's kernels are its best")
+        let (line, kept) = try info(forcing: "Haswell")
+        XCTAssertTrue(line.contains("kernels SkylakeX (OpenBLAS had chosen its Haswell kernels; duoscope switched)"), line)
+        XCTAssertTrue(kept.contains("kernels Haswell — KERNELS BELOW THE CPU"), kept)
+        XCTAssertFalse(kept.contains("GENERIC FALLBACK"), kept)
+    }
+
+    /// `duoscope info` on the tiny model with `OPENBLAS_CORETYPE=core`: its BLAS line (the run must
+    /// succeed), and its whole output when DUOSCOPE_BLAS_CORE=keep keeps the kernels.
+    private func info(forcing core: String) throws -> (line: String, kept: String) {
         let model = CLIRunner.fixtures.appendingPathComponent("tiny-model").path
-        let fixed = try CLIRunner.run(["info", model], environment: ["OPENBLAS_CORETYPE": "Haswell"])
+        let fixed = try CLIRunner.run(["info", model], environment: ["OPENBLAS_CORETYPE": core])
         XCTAssertEqual(fixed.status, 0, fixed.stderr)
         let line = try XCTUnwrap(fixed.stdout.split(separator: "\n").first { $0.hasPrefix("BLAS") })
-        XCTAssertTrue(line.contains("kernels SkylakeX (OpenBLAS had chosen its Haswell kernels; duoscope switched)"), String(line))
-        let kept = try CLIRunner.run(["info", model], environment: ["OPENBLAS_CORETYPE": "Haswell", "DUOSCOPE_BLAS_CORE": "keep"])
-        XCTAssertTrue(kept.stdout.contains("kernels Haswell — KERNELS BELOW THE CPU"), kept.stdout)
-        XCTAssertFalse(kept.stdout.contains("GENERIC FALLBACK"), kept.stdout)
+        let kept = try CLIRunner.run(["info", model], environment: ["OPENBLAS_CORETYPE": core, "DUOSCOPE_BLAS_CORE": "keep"])
+        return (String(line), kept.stdout)
     }
 }

@@ -217,7 +217,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
     }
 }
 
-/// Scratch buffers for one forward call, sized for its rows and context.
+/// Scratch buffers for one forward call, sized for its rows.
 final class LayerScratch {
     let normed, q, attended, gathered, gate, up, ffnOut: Tensor
 

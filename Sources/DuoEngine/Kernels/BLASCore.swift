@@ -81,11 +81,10 @@ public enum BLASCore {
         #else
             let core = String(cString: openblas_get_corename())
             let library = String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
+            let below = tunedCore(for: core, features: features) != nil
             return Info(
                 library: library, core: core, replacedCore: ProcessInfo.processInfo.environment[replacedVariable],
-                cpu: name, cpuFeatures: features,
-                genericFallback: level(of: core) == 0 && tunedCore(for: core, features: features) != nil,
-                kernelsBelowCPU: tunedCore(for: core, features: features) != nil)
+                cpu: name, cpuFeatures: features, genericFallback: below && level(of: core) == 0, kernelsBelowCPU: below)
         #endif
     }
 
