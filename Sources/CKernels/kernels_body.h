@@ -150,6 +150,50 @@ static inline __attribute__((always_inline)) float DUO_NAME(dot)(const float *x,
     return duo_sum(lanes);
 }
 
+// scores[j] = scale * (q . keys[j * ld ..]) over head_dim floats, for j < count: 16 keys at a time,
+// each key's products summed lane-wise, then the 16 keys' lanes reduced together by halves (a
+// transpose: 15 vector adds for 16 dot products, where a tree per product takes 4 that each wait on
+// the last). A decode step's query against its cached keys, read in place.
+static inline void DUO_NAME(dots)(const float *q, const float *keys, long ld, long head_dim, long count, float scale, float *scores) {
+    long j = 0;
+    for (; j + 16 <= count; j += 16) {
+        const float *k = keys + j * ld;
+        duo_f16 a[16];
+#pragma clang loop unroll(full)
+        for (int t = 0; t < 16; t++) a[t] = duo_splat(0);
+        long c = 0;
+        for (; c + 16 <= head_dim; c += 16) {
+            duo_f16 qc = duo_load(q + c);
+#pragma clang loop unroll(full)
+            for (int t = 0; t < 16; t++) a[t] += qc * duo_load(k + t * ld + c);
+        }
+        if (c < head_dim) {
+            duo_f16 qc = duo_load_part(q + c, head_dim - c);
+#pragma clang loop unroll(full)
+            for (int t = 0; t < 16; t++) a[t] += qc * duo_load_part(k + t * ld + c, head_dim - c);
+        }
+        // Halves: u[i] holds key 2i's 8 partial sums, then key 2i + 1's; v[i] 4 each of keys
+        // 4i..4i+3; w[i] 2 each of keys 8i..8i+7; z one each, in order.
+        duo_f16 u[8], v[4], w[2];
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 8; i++)
+            u[i] = __builtin_shufflevector(a[2 * i], a[2 * i + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+                   __builtin_shufflevector(a[2 * i], a[2 * i + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 4; i++)
+            v[i] = __builtin_shufflevector(u[2 * i], u[2 * i + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+                   __builtin_shufflevector(u[2 * i], u[2 * i + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 2; i++)
+            w[i] = __builtin_shufflevector(v[2 * i], v[2 * i + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
+                   __builtin_shufflevector(v[2 * i], v[2 * i + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+        duo_f16 z = __builtin_shufflevector(w[0], w[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
+                    __builtin_shufflevector(w[0], w[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        duo_store(scores + j, z * scale);
+    }
+    for (; j < count; j++) scores[j] = scale * DUO_NAME(dot)(q, keys + j * ld, head_dim);
+}
+
 // Softmax's backward over one row: from the weights p and dLoss/dp in `dp`, writes dLoss/dscore
 // over it: dp[i] = p[i] * (dp[i] - sum_j p[j] * dp[j]).
 static inline void DUO_NAME(softmax_backward)(const float *p, float *dp, long count) {
@@ -352,8 +396,7 @@ static inline void DUO_NAME(attend)(
                 (visible + 31) / 32 - from / 32);
         else
             for (long i = 0; i < n; i++)
-                for (long j = from; j < visible; j++)
-                    scores[i * context + j] = scale * DUO_NAME(dot)(q + (start + i) * q_stride, keys + j * kv_stride, head_dim);
+                DUO_NAME(dots)(q + (start + i) * q_stride, keys + from * kv_stride, kv_stride, head_dim, visible - from, scale, scores + i * context + from);
         for (long i = 0; i < n; i++) {
             long position = first + start + i;
             long low = duo_first_visible(position, window);

@@ -300,7 +300,7 @@ final class KernelTests: XCTestCase {
 
     /// One attention head against a Double reference at every level this machine runs (the fused
     /// kernel above the baseline, BLAS there): queries after a cached prefix, ragged last blocks,
-    /// one decode row, sliding windows that start inside a panel of keys and cross several
+    /// decode rows, sliding windows that start inside a panel of keys and cross several
     /// blocks, and head sizes on and off the 32-wide panels; the weights, where asked for, equal
     /// the reference's (0 where masked).
     func testAttentionHeadEqualsTheReferenceAtEveryLevel() {
@@ -308,6 +308,8 @@ final class KernelTests: XCTestCase {
         let cases: [(headDim: Int, first: Int, rows: Int, window: Int?)] = [
             (32, 0, 150, nil), (40, 30, 70, nil), (64, 5, 66, 20), (8, 0, 3, nil), (32, 40, 1, nil), (32, 40, 1, 7),
             (96, 0, 77, 45), (32, 3, 9, 1), (8, 20, 13, 9), (20, 0, 40, nil),
+            // Decode rows whose dot products run 16 keys at a time, head sizes off the 16-wide vectors.
+            (20, 50, 1, nil), (40, 37, 1, 20), (96, 33, 1, nil), (8, 70, 1, 40),
         ]
         for (headDim, first, rows, window) in cases {
             let context = first + rows
