@@ -396,7 +396,9 @@ static inline void DUO_NAME(attend)(
                 (visible + 31) / 32 - from / 32);
         else
             for (long i = 0; i < n; i++)
-                DUO_NAME(dots)(q + (start + i) * q_stride, keys + from * kv_stride, kv_stride, head_dim, visible - from, scale, scores + i * context + from);
+                DUO_NAME(dots)(
+                    q + (start + i) * q_stride, keys + from * kv_stride, kv_stride, head_dim, visible - from, scale,
+                    scores + i * context + from);
         for (long i = 0; i < n; i++) {
             long position = first + start + i;
             long low = duo_first_visible(position, window);

@@ -141,16 +141,16 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
                 window: window, probabilities: nil,
                 out: s.attended.data + h * hd, outStride: c.qWidth)
         }
-        if n > 1 {
-            Parallel.withSingleThreadedBLAS { Parallel.forEach(c.numHeads, attendHead) }
-        } else if c.numKVHeads >= Parallel.workers {
-            // A decode step: the query heads that share a key-value head together on one core,
-            // which then reads those keys and values alone (decoding 256 tokens, 100 rounds
-            // alternating in one process: median 1,307 tok/s against 1,267 for heads shared one
-            // by one and 1,270 for the former serial heads below 64 positions).
-            Parallel.forEach(c.numKVHeads) { g in for h in (g * group)..<((g + 1) * group) { attendHead(h) } }
-        } else {
-            Parallel.forEach(c.numHeads, attendHead)
+        Parallel.withSingleThreadedBLAS {
+            if n == 1 && c.numKVHeads >= Parallel.workers {
+                // A decode step: the query heads that share a key-value head together on one
+                // core, which then reads those keys and values alone (decoding 256 tokens, 100
+                // rounds alternating in one process: median 1,307 tok/s against 1,267 for heads
+                // shared one by one and 1,270 for the former serial heads below 64 positions).
+                Parallel.forEach(c.numKVHeads) { g in for h in (g * group)..<((g + 1) * group) { attendHead(h) } }
+            } else {
+                Parallel.forEach(c.numHeads, attendHead)
+            }
         }
         inRowShares(n) { r, linear in linear(s.attended.row(r.lowerBound), r.count, w.o, x.row(r.lowerBound), true) }
     }
