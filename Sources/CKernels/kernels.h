@@ -200,18 +200,21 @@ static inline void duo_gemm_packed(
 /// (q rows q_stride apart), out = softmax(scale q K^T) V over the keys each query sees (its own
 /// position and those before it, and within `window` positions when window > 0), K and V the
 /// head's keys and values of positions 0 ..< first + rows (rows kv_stride apart, head_dim
-/// columns). `key_panels`: the keys packed by duo_pack_panels (n = first + rows, k = head_dim,
-/// times scale), worth their copy for more than one query; null for dot products with `keys`
-/// (times scale) in place (a decode step). `probabilities` (or null) receives each query's
-/// weights over all first + rows keys (0 where masked); `scores` is scratch of
-/// DUO_ATTEND_BLOCK_ROWS x (first + rows) floats.
+/// columns). `key_panels`: the shared keys packed by duo_pack_panels (k = head_dim, times scale),
+/// worth their copy for more than one query; null for dot products with `keys` (times scale) in
+/// place (a decode step). With `own_keys` and `own_values` (else null), the queries are instead
+/// alternatives for the one position `first` (an oracle tree's prefixes of a token): each sees the
+/// shared keys and values of positions 0 ..< first and its own key and value at `first` (row i's
+/// at own_keys + i * own_stride), and the shared arrays end at `first`. `probabilities` (or null)
+/// receives each query's weights over all its context's keys (first + rows, or first + 1 with
+/// own keys; 0 where masked); `scores` is scratch of DUO_ATTEND_BLOCK_ROWS x that context floats.
 static inline void duo_attend(
     int level, const float *q, long q_stride, long rows, long first, const float *keys, const float *key_panels, float scale,
-    const float *values, long kv_stride, long head_dim, long window, float *out, long out_stride, float *probabilities,
-    float *scores) {
+    const float *values, long kv_stride, const float *own_keys, const float *own_values, long own_stride, long head_dim,
+    long window, float *out, long out_stride, float *probabilities, float *scores) {
     DUO_DISPATCH(
-        level, attend, q, q_stride, rows, first, keys, key_panels, scale, values, kv_stride, head_dim, window, out, out_stride,
-        probabilities, scores);
+        level, attend, q, q_stride, rows, first, keys, key_panels, scale, values, kv_stride, own_keys, own_values, own_stride,
+        head_dim, window, out, out_stride, probabilities, scores);
 }
 
 /// A hint to the core that the caller is spinning on a memory location (x86 `pause`).

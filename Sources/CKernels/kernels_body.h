@@ -378,17 +378,21 @@ static inline void DUO_NAME(scale)(float *x, long count, float factor) {
 // DUO_GEMM_ROWS rows. A block's scores go to `scores` [DUO_GEMM_ROWS][context], only for the keys
 // from the window's first panel to the block's last row (the masked rest is never computed), are
 // turned into weights there and multiplied into the values in place; nothing of size
-// rows x context is written unless `probabilities` asks for it.
+// rows x context is written unless `probabilities` asks for it. With `own_keys`, every query
+// stands at position `first` and its key and value there are its own: the shared keys end at
+// `first`, and each row's own score and value take column `first`.
 static inline void DUO_NAME(attend)(
     const float *q, long q_stride, long rows, long first, const float *keys, const float *key_panels, float scale,
-    const float *values, long kv_stride, long head_dim, long window, float *out, long out_stride, float *probabilities,
-    float *scores) {
+    const float *values, long kv_stride, const float *own_keys, const float *own_values, long own_stride, long head_dim,
+    long window, float *out, long out_stride, float *probabilities, float *scores) {
     _Static_assert(DUO_GEMM_ROWS <= DUO_ATTEND_BLOCK_ROWS, "a block of queries fits the scores' scratch");
-    long context = first + rows;
+    long context = own_keys ? first + 1 : first + rows;
     for (long start = 0; start < rows; start += DUO_GEMM_ROWS) {
         long n = rows - start < DUO_GEMM_ROWS ? rows - start : DUO_GEMM_ROWS;
-        long visible = first + start + n;
-        long from = duo_first_visible(first + start, window) / 32 * 32;
+        // The shared keys the block reads, and the columns its rows have scores in.
+        long visible = own_keys ? first : first + start + n;
+        long scored = own_keys ? context : visible;
+        long from = duo_first_visible(own_keys ? first : first + start, window) / 32 * 32;
         float inverse[DUO_GEMM_ROWS];
         if (key_panels)
             DUO_NAME(gemm_packed)(
@@ -400,9 +404,10 @@ static inline void DUO_NAME(attend)(
                     q + (start + i) * q_stride, keys + from * kv_stride, kv_stride, head_dim, visible - from, scale,
                     scores + i * context + from);
         for (long i = 0; i < n; i++) {
-            long position = first + start + i;
+            long position = own_keys ? first : first + start + i;
             long low = duo_first_visible(position, window);
             float *row = scores + i * context;
+            if (own_keys) row[first] = scale * DUO_NAME(dot)(q + (start + i) * q_stride, own_keys + (start + i) * own_stride, head_dim);
             // Softmax over the keys this query sees (as Ops.softmax: max, exp, times 1 / sum; without
             // weights to return, the output row is scaled instead: head_dim products, not one per key).
             long count = position + 1 - low;
@@ -410,17 +415,17 @@ static inline void DUO_NAME(attend)(
             inverse[i] = 1.0f / sum;
             long j;
             for (j = from; j < low; j++) row[j] = 0;
-            for (j = position + 1; j < visible; j++) row[j] = 0;
+            for (j = position + 1; j < scored; j++) row[j] = 0;
             if (probabilities) {
                 DUO_NAME(scale)(row + low, count, inverse[i]);
                 inverse[i] = 1;
                 float *p = probabilities + (start + i) * context;
                 for (j = 0; j < from; j++) p[j] = 0;
-                __builtin_memcpy(p + from, row + from, (visible - from) * sizeof(float));
-                for (j = visible; j < context; j++) p[j] = 0;
+                __builtin_memcpy(p + from, row + from, (scored - from) * sizeof(float));
+                for (j = scored; j < context; j++) p[j] = 0;
             }
         }
-        // out = weights x values, 32 columns at a time, the values' rows read in place.
+// out = weights x values, 32 columns at a time, the values' rows read in place.
         for (long c = 0; c < head_dim; c += 32) {
             const float *panel = values + from * kv_stride + c;
             float *y = out + start * out_stride + c;
@@ -434,6 +439,15 @@ static inline void DUO_NAME(attend)(
                 DUO_NAME(gemm_tail)(scores + from, context, n, panel, kv_stride, visible - from, y, out_stride, 0, 32, 0, 0);
             else
                 DUO_NAME(gemm_tail)(scores + from, context, n, panel, kv_stride, visible - from, y, out_stride, 0, width, 1, 0);
+        }
+        for (long i = 0; i < n && own_keys; i++) {
+            float weight = scores[i * context + first];
+            float *y = out + (start + i) * out_stride;
+            const float *own = own_values + (start + i) * own_stride;
+            long c = 0;
+            for (; c + 16 <= head_dim; c += 16) duo_store(y + c, duo_load(y + c) + weight * duo_load(own + c));
+            if (c < head_dim)
+                duo_store_part(y + c, duo_load_part(y + c, head_dim - c) + weight * duo_load_part(own + c, head_dim - c), head_dim - c);
         }
         for (long i = 0; i < n && !probabilities; i++) DUO_NAME(scale)(out + (start + i) * out_stride, head_dim, inverse[i]);
     }

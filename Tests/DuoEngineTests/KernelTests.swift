@@ -305,29 +305,38 @@ final class KernelTests: XCTestCase {
     /// the reference's (0 where masked).
     func testAttentionHeadEqualsTheReferenceAtEveryLevel() {
         var rng = SplitMix64(seed: 9)
-        let cases: [(headDim: Int, first: Int, rows: Int, window: Int?)] = [
-            (32, 0, 150, nil), (40, 30, 70, nil), (64, 5, 66, 20), (8, 0, 3, nil), (32, 40, 1, nil), (32, 40, 1, 7),
-            (96, 0, 77, 45), (32, 3, 9, 1), (8, 20, 13, 9), (20, 0, 40, nil),
+        let cases: [(headDim: Int, first: Int, rows: Int, window: Int?, own: Bool)] = [
+            (32, 0, 150, nil, false), (40, 30, 70, nil, false), (64, 5, 66, 20, false), (8, 0, 3, nil, false),
+            (32, 40, 1, nil, false), (32, 40, 1, 7, false), (96, 0, 77, 45, false), (32, 3, 9, 1, false), (8, 20, 13, 9, false),
+            (20, 0, 40, nil, false),
             // Decode rows whose dot products run 16 keys at a time, head sizes off the 16-wide vectors.
-            (20, 50, 1, nil), (40, 37, 1, 20), (96, 33, 1, nil), (8, 70, 1, 40),
+            (20, 50, 1, nil, false), (40, 37, 1, 20, false), (96, 33, 1, nil, false), (8, 70, 1, 40, false),
+            // An oracle tree's prefixes of one token: every query at `first`, each with its own key and value there.
+            (32, 0, 5, nil, true), (32, 45, 70, nil, true), (20, 33, 1, nil, true), (40, 64, 9, 20, true), (8, 31, 17, 1, true),
+            (96, 7, 200, 3, true),
         ]
-        for (headDim, first, rows, window) in cases {
-            let context = first + rows
-            let (qStride, kvStride, outStride) = (headDim + 3, headDim + 5, headDim + 7)
+        for (headDim, first, rows, window, own) in cases {
+            let context = own ? first + 1 : first + rows
+            let (qStride, kvStride, outStride, ownStride) = (headDim + 3, headDim + 5, headDim + 7, headDim + 2)
             let q = Tensor(shape: [rows, qStride])
             let keys = Tensor(shape: [context, kvStride])
             let values = Tensor(shape: [context, kvStride])
-            for t in [q, keys, values] { randomize(t, &rng) }
-            // The reference: softmax over the visible keys (within the window) of scaled dot products.
+            let ownKeys = Tensor(shape: [rows, ownStride])
+            let ownValues = Tensor(shape: [rows, ownStride])
+            for t in [q, keys, values, ownKeys, ownValues] { randomize(t, &rng) }
+            // The reference: softmax over the visible keys (within the window) of scaled dot products;
+            // with own keys, row i's key and value at `first` are its own.
+            func key(_ i: Int, _ s: Int) -> UnsafeMutablePointer<Float> { own && s == first ? ownKeys.row(i) : keys.row(s) }
+            func value(_ i: Int, _ s: Int) -> UnsafeMutablePointer<Float> { own && s == first ? ownValues.row(i) : values.row(s) }
             var expected = [Double](repeating: 0, count: rows * headDim)
             var expectedWeights = [Double](repeating: 0, count: rows * context)
             for i in 0..<rows {
-                let position = first + i
+                let position = own ? first : first + i
                 let lowest = window.map { max(0, position - $0 + 1) } ?? 0
                 var scores = [Double](repeating: -.infinity, count: context)
                 for s in lowest...position {
                     var dot = 0.0
-                    for d in 0..<headDim { dot += Double(q.row(i)[d]) * Double(keys.row(s)[d]) }
+                    for d in 0..<headDim { dot += Double(q.row(i)[d]) * Double(key(i, s)[d]) }
                     scores[s] = dot / Double(headDim).squareRoot()
                 }
                 let top = scores.max()!
@@ -335,19 +344,21 @@ final class KernelTests: XCTestCase {
                 let sum = weights.reduce(0, +)
                 for s in 0..<context {
                     expectedWeights[i * context + s] = weights[s] / sum
-                    for d in 0..<headDim { expected[i * headDim + d] += weights[s] / sum * Double(values.row(s)[d]) }
+                    for d in 0..<headDim { expected[i * headDim + d] += weights[s] / sum * Double(value(i, s)[d]) }
                 }
             }
+            let scratch = Tensor(shape: [LayerKernels.attendScratchCount(rows: rows, context: context, headDim: headDim)])
             for simd in SIMDLevel.supported {
                 for keepWeights in [true, false] {
-                    let label = "\(simd.name) hd \(headDim) first \(first) rows \(rows) window \(String(describing: window))"
+                    let label = "\(simd.name) hd \(headDim) first \(first) rows \(rows) window \(String(describing: window)) own \(own)"
                     let out = Tensor(shape: [rows, outStride])
                     let probabilities = Tensor(shape: [rows, context])
                     for i in 0..<(rows * context) { probabilities.data[i] = .nan }
                     LayerKernels.attendHead(
                         q: q.data, qStride: qStride, rows: rows, first: first, keys: keys.data, values: values.data,
-                        kvStride: kvStride, headDim: headDim, window: window, probabilities: keepWeights ? probabilities.data : nil,
-                        out: out.data, outStride: outStride, simd: simd)
+                        kvStride: kvStride, own: own ? .init(keys: ownKeys.data, values: ownValues.data, stride: ownStride) : nil,
+                        headDim: headDim, window: window, probabilities: keepWeights ? probabilities.data : nil,
+                        out: out.data, outStride: outStride, scratch: scratch.data, simd: simd)
                     for i in 0..<rows {
                         for d in 0..<headDim {
                             XCTAssertEqual(Double(out.row(i)[d]), expected[i * headDim + d], accuracy: 1e-5, "\(label) row \(i) dim \(d)")

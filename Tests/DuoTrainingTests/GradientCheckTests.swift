@@ -146,10 +146,12 @@ final class GradientCheckTests: XCTestCase {
                 let r = randomTensor([rows, width])
                 let probabilities = Tensor(shape: [rows, rows])
                 let out = Tensor(shape: [rows, width])
+                let attendScratch = Tensor(shape: [LayerKernels.attendScratchCount(rows: rows, context: rows, headDim: hd)])
                 func loss() -> Double {
                     LayerKernels.attendHead(
                         q: q.data, qStride: width, rows: rows, first: 0, keys: k.data, values: v.data, kvStride: width, headDim: hd,
-                        window: window, probabilities: probabilities.data, out: out.data, outStride: width, simd: simd)
+                        window: window, probabilities: probabilities.data, out: out.data, outStride: width,
+                        scratch: attendScratch.data, simd: simd)
                     var sum = 0.0
                     for t in 0..<rows { for i in 0..<hd { sum += Double(out.row(t)[i]) * Double(r.row(t)[i]) } }
                     return sum

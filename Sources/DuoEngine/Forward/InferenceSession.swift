@@ -42,7 +42,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
             throw DuoError("sequence of \(start + n) tokens is longer than the context of \(cache.capacity)")
         }
         let x = try embed(ids)
-        let scratch = LayerScratch(config: c, rows: n)
+        let scratch = layerScratch(rows: n)
         var taken = Array(repeating: [Route](), count: n)
         for layer in 0..<c.numLayers {
             attention(layer: layer, x: x, start: start, scratch: scratch)
@@ -96,7 +96,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
     private var cachedScratch: LayerScratch?
     private func layerScratch(rows: Int) -> LayerScratch {
         if let s = cachedScratch, s.normed.rows == rows { return s }
-        let s = LayerScratch(config: model.config, rows: rows)
+        let s = LayerScratch(config: model.config, rows: rows, context: cache.capacity)
         cachedScratch = s
         return s
     }
@@ -139,7 +139,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
                 q: s.q.data + h * hd, qStride: c.qWidth, rows: n, first: start,
                 keys: keys.data + g * hd, values: values.data + g * hd, kvStride: c.kvWidth, headDim: hd,
                 window: window, probabilities: nil,
-                out: s.attended.data + h * hd, outStride: c.qWidth)
+                out: s.attended.data + h * hd, outStride: c.qWidth, scratch: s.attention.row(h))
         }
         Parallel.withSingleThreadedBLAS {
             if n == 1 && c.numKVHeads >= Parallel.workers {
@@ -220,11 +220,14 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
     }
 }
 
-/// Scratch buffers for one forward call, sized for its rows.
+/// Scratch buffers for forward calls of a number of rows (a session keeps the last ones it used).
 final class LayerScratch {
     let normed, q, attended, gathered, gate, up, ffnOut: Tensor
+    /// Each head's `LayerKernels.attendHead` scratch, a row per head.
+    let attention: Tensor
 
-    init(config c: ModelConfig, rows n: Int) {
+    /// For `n` rows at a time in a context of up to `context` positions.
+    init(config c: ModelConfig, rows n: Int, context: Int) {
         let inner = max(c.intermediateSize, c.smallIntermediateSize ?? 0)
         normed = Tensor(shape: [n, c.hiddenSize])
         q = Tensor(shape: [n, c.qWidth])
@@ -233,5 +236,6 @@ final class LayerScratch {
         gate = Tensor(shape: [n, inner])
         up = Tensor(shape: [n, inner])
         ffnOut = Tensor(shape: [n, c.hiddenSize])
+        attention = Tensor(shape: [c.numHeads, LayerKernels.attendScratchCount(rows: n, context: context, headDim: c.headDim)])
     }
 }

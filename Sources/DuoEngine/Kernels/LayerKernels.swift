@@ -206,19 +206,40 @@ public enum LayerKernels {
         }
     }
 
+    /// The keys and values that attention queries standing at one position hold each for
+    /// themselves (`attendHead`'s `own`): row i's at `keys + i * stride` and `values + i * stride`,
+    /// the head's columns.
+    public struct OwnKeysAndValues {
+        public let keys: UnsafePointer<Float>
+        public let values: UnsafePointer<Float>
+        public let stride: Int
+
+        public init(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int) {
+            self.keys = keys
+            self.values = values
+            self.stride = stride
+        }
+    }
+
     /// One attention head for `rows` queries at consecutive positions `first ..< first + rows`
     /// over the keys and values of positions `0 ..< first + rows` (rows `kvStride` apart, this
     /// head's columns): causal, within `window` when given, scaled by 1/sqrt(headDim).
-    /// `probabilities` `[rows, first + rows]`, when given (the trainer's backward needs them),
-    /// receives the attention weights (0 where masked); the head's output goes to `out` (rows
-    /// `outStride` apart).
+    /// With `own`, the queries are instead alternatives for the one position `first` (the oracle
+    /// tree's prefixes of a token): each attends to the keys and values of positions `0 ..< first`
+    /// and to its own key and value at `first`.
+    /// `probabilities` `[rows, context]` (the context is `first + rows`, or `first + 1` with
+    /// `own`), when given (the trainer's backward needs them), receives the attention weights (0
+    /// where masked); the head's output goes to `out` (rows `outStride` apart). `scratch` holds
+    /// `attendScratchCount(rows:context:headDim:)` floats.
     public static func attendHead(
         q: UnsafePointer<Float>, qStride: Int, rows: Int, first: Int, keys: UnsafePointer<Float>,
-        values: UnsafePointer<Float>, kvStride: Int, headDim: Int, window: Int?,
+        values: UnsafePointer<Float>, kvStride: Int, own: OwnKeysAndValues? = nil, headDim: Int, window: Int?,
         probabilities: UnsafeMutablePointer<Float>?, out: UnsafeMutablePointer<Float>, outStride: Int,
-        simd: SIMDLevel = .active
+        scratch: UnsafeMutablePointer<Float>, simd: SIMDLevel = .active
     ) {
-        let context = first + rows
+        let context = own == nil ? first + rows : first + 1
+        // The positions of the shared keys and values.
+        let shared = own == nil ? context : first
         let scale = 1 / Float(headDim).squareRoot()
         if simd != .baseline {
             // Fused in C (`duo_attend`): blocks of a few queries, each block's scores only for the
@@ -228,39 +249,62 @@ public enum LayerKernels {
             // are packed for every query count but one: a decode step's dot products read them in
             // place (packing them cost three times the attention itself there).
             let pack = rows > 1
-            let keyFloats = pack ? (context + 31) / 32 * 32 * headDim : 0
-            let scratch = Tensor.allocateFloats(keyFloats + Int(DUO_ATTEND_BLOCK_ROWS) * context)
-            defer { scratch.deallocate() }
-            if pack { duo_pack_panels(keys, kvStride, context, headDim, scale, scratch) }
+            let keyFloats = pack ? packedKeysCount(shared, headDim: headDim) : 0
+            if pack { duo_pack_panels(keys, kvStride, shared, headDim, scale, scratch) }
             duo_attend(
-                simd.rawValue, q, qStride, rows, first, keys, pack ? scratch : nil, scale, values, kvStride, headDim, window ?? 0, out,
-                outStride, probabilities, scratch + keyFloats)
+                simd.rawValue, q, qStride, rows, first, keys, pack ? scratch : nil, scale, values, kvStride, own?.keys, own?.values,
+                own?.stride ?? 0, headDim, window ?? 0, out, outStride, probabilities, scratch + keyFloats)
             return
         }
         // At the baseline (one query per block there) through BLAS, queries in blocks: a block
         // sees only the keys up to its last row, so the masked upper triangle is neither
         // multiplied nor exponentiated (about half of a prefill's attention).
-        let weights = probabilities ?? Tensor.allocateFloats(rows * context)
-        defer { if probabilities == nil { weights.deallocate() } }
         var start = 0
         while start < rows {
             let n = min(causalBlock, rows - start)
-            let visible = first + start + n
-            let scores = weights + start * context
-            BLAS.gemmABt(
-                m: n, n: visible, k: headDim, a: q + start * qStride, lda: qStride, b: keys, ldb: kvStride, c: scores, ldc: context,
-                alpha: scale)
+            let visible = own == nil ? first + start + n : first
+            let scores = probabilities.map { $0 + start * context } ?? scratch
+            if visible > 0 {
+                BLAS.gemmABt(
+                    m: n, n: visible, k: headDim, a: q + start * qStride, lda: qStride, b: keys, ldb: kvStride, c: scores,
+                    ldc: context, alpha: scale)
+            }
             for i in 0..<n {
                 let row = scores + i * context
-                Ops.maskedSoftmax(row, count: visible, position: first + start + i, window: window)
-                if visible < context { (row + visible).update(repeating: 0, count: context - visible) }
+                if let own {
+                    row[first] = scale * Ops.dot(q + (start + i) * qStride, own.keys + (start + i) * own.stride, count: headDim)
+                }
+                let scored = own == nil ? visible : context
+                Ops.maskedSoftmax(row, count: scored, position: own == nil ? first + start + i : first, window: window)
+                if scored < context { (row + scored).update(repeating: 0, count: context - scored) }
             }
-            BLAS.gemmAB(
-                m: n, n: headDim, k: visible, a: scores, lda: context, b: values, ldb: kvStride, c: out + start * outStride,
-                ldc: outStride)
+            let output = out + start * outStride
+            if visible > 0 {
+                BLAS.gemmAB(
+                    m: n, n: headDim, k: visible, a: scores, lda: context, b: values, ldb: kvStride, c: output, ldc: outStride)
+            } else {
+                for i in 0..<n { (output + i * outStride).update(repeating: 0, count: headDim) }
+            }
+            if let own {
+                for i in 0..<n {
+                    let weight = scores[i * context + first]
+                    let value = own.values + (start + i) * own.stride
+                    for j in 0..<headDim { output[i * outStride + j] += weight * value[j] }
+                }
+            }
             start += n
         }
     }
+
+    /// Floats of scratch `attendHead` needs for `rows` queries over a context of `context`
+    /// positions (`first + rows`, or `first + 1` with own keys) at any instruction set: the shared
+    /// keys packed, and the scores of a block of queries.
+    public static func attendScratchCount(rows: Int, context: Int, headDim: Int) -> Int {
+        packedKeysCount(context, headDim: headDim) + max(Int(DUO_ATTEND_BLOCK_ROWS), min(rows, causalBlock)) * context
+    }
+
+    /// Floats of `count` keys packed in panels of 32 (`duo_pack_panels`).
+    private static func packedKeysCount(_ count: Int, headDim: Int) -> Int { (count + 31) / 32 * 32 * headDim }
 
     /// Query rows per block in `attendHead`'s BLAS path and the trainer's backward: smaller blocks
     /// skip more of the masked triangle, larger ones keep the GEMMs efficient. 64 gave 4-7% faster

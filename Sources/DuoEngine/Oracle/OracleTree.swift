@@ -278,7 +278,6 @@ public final class OracleTree {
         frontier.update(from: start.hidden.data, count: m * d)
         var prefixes = start.prefixes
         let group = c.numHeads / c.numKVHeads
-        let scale = 1 / Float(hd).squareRoot()
         let inner = max(c.intermediateSize, c.smallIntermediateSize ?? 0)
         func buffer(_ slot: Scratch, _ count: Int) -> UnsafeMutablePointer<Float> { scratch.buffer(slot.rawValue, count: count) }
         for l in layers {
@@ -297,38 +296,20 @@ public final class OracleTree {
                 normed, rows: m, layer: lw, config: c, rope: model.rope, position: { _ in t }, q: q, k: k, v: v,
                 linear: LayerKernels.splitLinear)
             let attended = buffer(.attended, m * qWidth)
-            let scores = buffer(.scores, c.numHeads * m * (t + 1))
+            let perHead = LayerKernels.attendScratchCount(rows: m, context: t + 1, headDim: hd)
+            let headScratch = buffer(.attention, c.numHeads * perHead)
             let keys = cache.keys[l].data
             let values = cache.values[l].data
             let window = c.attentionWindow(layer: l)
-            // Heads side by side on the cores, each with its own score block and output columns.
+            // Heads side by side on the cores: each prefix's own key and value at position t
+            // beside the shared context's.
             func attendHead(_ h: Int) {
                 let g = h / group
-                let block = scores + h * m * (t + 1)
-                if t > 0 {
-                    BLAS.gemmABt(
-                        m: m, n: t, k: hd, a: q + h * hd, lda: qWidth, b: keys + g * hd, ldb: kvWidth, c: block, ldc: t + 1,
-                        alpha: scale)
-                }
-                for i in 0..<m {
-                    let own = Ops.dot(q + i * qWidth + h * hd, k + i * kvWidth + g * hd, count: hd)
-                    let row = block + i * (t + 1)
-                    row[t] = own * scale
-                    Ops.maskedSoftmax(row, count: t + 1, position: t, window: window)
-                }
-                if t > 0 {
-                    BLAS.gemmAB(
-                        m: m, n: hd, k: t, a: block, lda: t + 1, b: values + g * hd, ldb: kvWidth, c: attended + h * hd,
-                        ldc: qWidth)
-                } else {
-                    for i in 0..<m { (attended + i * qWidth + h * hd).update(repeating: 0, count: hd) }
-                }
-                for i in 0..<m {
-                    let p = block[i * (t + 1) + t]
-                    let out = attended + i * qWidth + h * hd
-                    let vi = v + i * kvWidth + g * hd
-                    for j in 0..<hd { out[j] += p * vi[j] }
-                }
+                LayerKernels.attendHead(
+                    q: q + h * hd, qStride: qWidth, rows: m, first: t, keys: keys + g * hd, values: values + g * hd,
+                    kvStride: kvWidth, own: .init(keys: k + g * hd, values: v + g * hd, stride: kvWidth), headDim: hd,
+                    window: window, probabilities: nil, out: attended + h * hd, outStride: qWidth,
+                    scratch: headScratch + h * perHead)
             }
             if m > 1 {
                 Parallel.forEach(c.numHeads, attendHead)
@@ -387,7 +368,7 @@ public final class OracleTree {
 
     /// The scratch slots of `grow` and of scoring the leaves.
     private enum Scratch: Int, CaseIterable {
-        case frontier, children, normed, q, attended, scores, ffnInput, gate, up, ffnOutput
+        case frontier, children, normed, q, attended, attention, ffnInput, gate, up, ffnOutput
         /// Scoring the leaves: their final-norm outputs, rows gathered for the full LM head, and
         /// every leaf's logits over the shortlist.
         case leafNormed, leafRows, shortLogits

@@ -96,6 +96,8 @@ public final class TrainingGraph {
     let layers: [LayerActivations]
     let final: Tensor, finalNormed: Tensor, finalInverseRMS: Tensor
     let logits: Tensor
+    /// `LayerKernels.attendHead`'s scratch in the forward pass, a row per sequence.
+    let attentionScratch: Tensor
     // Backward scratch.
     let dx, dMid, dNormed, dAttended, dQ, dK, dV, dProbabilities, dIn: Tensor
     /// dLoss/d(route probabilities) of one layer under soft mixing, [rows, routes].
@@ -118,6 +120,8 @@ public final class TrainingGraph {
         finalNormed = Tensor(shape: [n, c.hiddenSize])
         finalInverseRMS = Tensor(shape: [n])
         logits = Tensor(shape: [n, c.vocabSize])
+        attentionScratch = Tensor(
+            shape: [max(batch, 1), LayerKernels.attendScratchCount(rows: length, context: length, headDim: c.headDim)])
         dx = Tensor(shape: [n, c.hiddenSize])
         dMid = Tensor(shape: [n, c.hiddenSize])
         dNormed = Tensor(shape: [n, c.hiddenSize])
@@ -270,7 +274,7 @@ public final class TrainingGraph {
                     keys: a.k.row(b * T) + g * hd, values: a.v.row(b * T) + g * hd, kvStride: c.kvWidth,
                     headDim: hd, window: window,
                     probabilities: a.probabilities.data + (b * c.numHeads + h) * T * T,
-                    out: a.attended.row(b * T) + h * hd, outStride: c.qWidth)
+                    out: a.attended.row(b * T) + h * hd, outStride: c.qWidth, scratch: attentionScratch.row(b))
             }
         }
         LayerKernels.copy(a.input.row(first), into: a.mid.row(first), count: r.count * d)
