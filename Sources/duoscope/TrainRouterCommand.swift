@@ -44,10 +44,9 @@ struct TrainRouterCommand: ParsableCommand {
         try options.validate(config: duo.config)
         let label = name ?? (parsed.contains(.skip) ? "budget-\(budget)-skip" : "big-\(budget)")
         let output = out.map { URL(fileURLWithPath: $0) } ?? ModelDirectory(directory).router(named: label)
-        let cache = FileManager.default.temporaryDirectory
+        let trainFile = URL(fileURLWithPath: train)
         let trainCorpus = try TokenCorpus.load(
-            file: URL(fileURLWithPath: train), tokenizer: tokenizer, tokenizerJSON: tokenizerJSON,
-            cache: cache.appendingPathComponent("duoscope-router-train-\(getpid()).tokens"))
+            file: trainFile, tokenizer: tokenizer, tokenizerJSON: tokenizerJSON, cache: TokenCorpus.userCache(for: trainFile))
         let validCorpus = try TokenCorpus.load(
             file: URL(fileURLWithPath: valid), tokenizer: tokenizer, tokenizerJSON: tokenizerJSON, cache: nil)
         let trainer = try RouterTrainer(model: duo, options: options, train: trainCorpus, valid: validCorpus)

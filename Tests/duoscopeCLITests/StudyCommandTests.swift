@@ -110,12 +110,23 @@ final class StudyCommandTests: XCTestCase {
     func testRouterTrainingEvalAndRouterForAnotherModel() throws {
         let corpus = scratch.appendingPathComponent("corpus.txt").path
         let routerFile = scratch.appendingPathComponent("routers/k2.safetensors").path
-        let trained = try CLIRunner.run([
-            "train-router", model, "--train", corpus, "--valid", corpus, "--budget", "0.5",
-            "--steps", "3", "--batch", "2", "--out", routerFile,
-        ])
+        // The training corpus's ids are kept in the user's cache folder, not left in the temporary folder.
+        let cache = scratch.appendingPathComponent("user-cache")
+        let temporary = FileManager.default.temporaryDirectory.path
+        func leftInTemporary() throws -> Set<String> {
+            Set(try FileManager.default.contentsOfDirectory(atPath: temporary).filter { $0.hasPrefix("duoscope-router-train") })
+        }
+        let before = try leftInTemporary()
+        let trained = try CLIRunner.run(
+            [
+                "train-router", model, "--train", corpus, "--valid", corpus, "--budget", "0.5",
+                "--steps", "3", "--batch", "2", "--out", routerFile,
+            ], environment: ["DUOSCOPE_CACHE_DIR": cache.path])
         XCTAssertEqual(trained.status, 0, trained.stderr)
         XCTAssertTrue(trained.stdout.contains("compute share"), trained.stdout)
+        XCTAssertEqual(try leftInTemporary(), before, "train-router left files in \(temporary)")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("corpora").path)
+        XCTAssertEqual(kept.filter { $0.hasSuffix(".tokens") }.count, 1, "\(kept)")
         let routed = try CLIRunner.run(["route", model, "--text", text, "--policy", "router:" + routerFile])
         XCTAssertEqual(routed.status, 0, routed.stderr)
 

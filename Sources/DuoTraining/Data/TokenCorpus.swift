@@ -39,8 +39,21 @@ public struct TokenCorpus: Sendable {
         }
         let tokens = try documentTokens(text.text, tokenizer: tokenizer).map { Int32($0) }
         guard !tokens.isEmpty else { throw DuoError(file: file, "corpus holds no tokens") }
-        if let cache { try writeCache(cache, tokens: tokens, fingerprint: fingerprint) }
+        // A cache that cannot be written costs the next run a tokenization, nothing more.
+        if let cache { try? writeCache(cache, tokens: tokens, fingerprint: fingerprint) }
         return TokenCorpus(source: file.path, tokens: tokens)
+    }
+
+    /// Where the user's cache folder (`UserDirectory.cache`) keeps the ids of `file`: one file per
+    /// corpus path, whose fingerprint says whether it still matches the text and tokenizer; nil
+    /// when caching is off or the folder cannot be made.
+    public static func userCache(for file: URL) -> URL? {
+        guard let root = UserDirectory.cache.url() else { return nil }
+        let folder = root.appendingPathComponent("corpora")
+        guard (try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)) != nil else { return nil }
+        var hasher = FNV1a()
+        hasher.add(Data(file.standardizedFileURL.path.utf8))
+        return folder.appendingPathComponent(String(format: "%016llx.tokens", hasher.value))
     }
 
     private static func readCache(_ url: URL, fingerprint: UInt64) -> [Int32]? {
