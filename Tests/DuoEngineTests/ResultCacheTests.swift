@@ -68,6 +68,42 @@ final class ResultCacheTests: XCTestCase {
         XCTAssertEqual(try entries(cache).count, 1, "no temporary files are left behind")
     }
 
+    func testPruningRemovesTheLeastRecentlyUsedDownToThreeQuartersOfTheLimit() throws {
+        let roomy = try cache()
+        let value = Value(name: "entry", losses: Array(repeating: 0.25, count: 100))
+        for i in 0..<10 { roomy.store(value, for: ["entry", "\(i)"]) }
+        let files = try entries(roomy)
+        XCTAssertEqual(files.count, 10)
+        let bytes = try XCTUnwrap(try files[0].resourceValues(forKeys: [.fileSizeKey]).fileSize)
+        // Entry i last used i hours ago; entry 9 is then read, which renews it.
+        func file(_ i: Int) throws -> URL {
+            try XCTUnwrap(files.first { (try? Data(contentsOf: $0))?.range(of: Data("\"\(i)\"]".utf8)) != nil })
+        }
+        for i in 0..<10 {
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSinceNow: -3600 * Double(i + 1))], ofItemAtPath: try file(i).path)
+        }
+        let renewed = try file(9)
+        XCTAssertEqual(roomy.value(Value.self, for: ["entry", "9"]), value)
+        // Temporary files of writers: one left two hours ago, one being written now.
+        let stale = roomy.directory.appendingPathComponent(".abc.json.tmp-1-2")
+        let fresh = roomy.directory.appendingPathComponent(".def.json.tmp-3-4")
+        for temporary in [stale, fresh] { try Data("partial".utf8).write(to: temporary) }
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7200)], ofItemAtPath: stale.path)
+
+        // A cache that holds at most eight entries stores an eleventh: it prunes to six.
+        let bounded = ResultCache(directory: roomy.directory, byteLimit: 8 * bytes)
+        bounded.store(value, for: ["entry", "x"])
+        XCTAssertEqual(bounded.value(Value.self, for: ["entry", "x"]), value)
+        XCTAssertEqual(bounded.value(Value.self, for: ["entry", "9"]), value, "the entry read last is kept")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: renewed.path))
+        for i in 0..<4 { XCTAssertEqual(bounded.value(Value.self, for: ["entry", "\(i)"]), value, "entry \(i) is kept") }
+        for i in 4..<9 { XCTAssertNil(bounded.value(Value.self, for: ["entry", "\(i)"]), "entry \(i), the least recently used, is gone") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path), "a writer's file of two hours ago is removed")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: fresh.path), "a file being written is left alone")
+        XCTAssertEqual(try entries(bounded).filter { $0.pathExtension == "json" }.count, 6)
+    }
+
     func testModelFingerprintFollowsTheWeights() throws {
         let a = try Fixtures.model("tiny-model")
         XCTAssertEqual(a.fingerprint, try DuoModel.load(directory: Fixtures.url("tiny-model")).fingerprint)

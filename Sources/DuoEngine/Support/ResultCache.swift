@@ -16,16 +16,25 @@ import Foundation
 /// entry, or one from another format is a miss (and is removed), never a wrong result. Entries are
 /// written to a temporary file and renamed into place, so concurrent writers and readers only ever
 /// see whole entries.
-public final class ResultCache: @unchecked Sendable {  // immutable; the file system is the shared state
+///
+/// The entries are bounded on disk (`byteLimit`): an older build's entries, which no build reads
+/// again, and results not used for long are the first to go (see `prune`).
+public final class ResultCache: @unchecked Sendable {  // the file system is the shared state; the byte count is locked
     public let directory: URL
     /// Bump when what is stored changes meaning.
     static let format = "duoscope-cache/1"
     /// The build whose results this cache reads and writes.
     let build: String
+    /// The most the entries may hold on disk, in bytes.
+    public let byteLimit: Int
+    /// Bytes this instance has stored since it last pruned (nil: it has not pruned yet).
+    private var storedSincePrune: Int?
+    private let pruneLock = NSLock()
 
-    public init(directory: URL, build: String = ResultCache.currentBuild) {
+    public init(directory: URL, build: String = ResultCache.currentBuild, byteLimit: Int = 256 << 20) {
         self.directory = directory
         self.build = build
+        self.byteLimit = byteLimit
     }
 
     /// A hash of the running executable (the binary, or the test bundle), computed once.
@@ -64,7 +73,10 @@ public final class ResultCache: @unchecked Sendable {  // immutable; the file sy
             try? FileManager.default.removeItem(at: file)
             return nil
         }
-        return entry.key == [build] + key ? entry.value : nil
+        guard entry.key == [build] + key else { return nil }
+        // A hit is a use: the entry's time is renewed, so that pruning keeps it.
+        _ = utimes(file.path, nil)
+        return entry.value
     }
 
     /// Stores `value` under `key`; failures (a read-only disk, a full one) only cost the caching.
@@ -74,6 +86,41 @@ public final class ResultCache: @unchecked Sendable {  // immutable; the file sy
         data.append(json)
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try? AtomicFile.write(data, to: url(for: key))
+        // Pruned at an instance's first store, then after each sixteenth of the limit it stores.
+        pruneLock.lock()
+        let due = storedSincePrune.map { $0 + data.count >= byteLimit / 16 } ?? true
+        storedSincePrune = due ? 0 : storedSincePrune! + data.count
+        pruneLock.unlock()
+        if due { prune() }
+    }
+
+    /// When the entries hold more than `byteLimit` bytes, removes the least recently used (by
+    /// modification time, which a hit renews) until they hold at most three quarters of it; and
+    /// removes temporary files that a writer left an hour ago or more (a process killed while
+    /// writing). Other files in the folder are left alone.
+    func prune(now: Date = Date()) {
+        let properties: [URLResourceKey] = [.isRegularFileKey, .fileSizeKey, .contentModificationDateKey]
+        guard let files = try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: properties) else {
+            return
+        }
+        var entries: [(file: URL, bytes: Int, used: Date)] = []
+        for file in files {
+            guard let values = try? file.resourceValues(forKeys: Set(properties)), values.isRegularFile == true else { continue }
+            let used = values.contentModificationDate ?? .distantPast
+            let name = file.lastPathComponent
+            if name.hasPrefix("."), name.contains(".json.tmp-") {
+                if now.timeIntervalSince(used) >= 3600 { try? FileManager.default.removeItem(at: file) }
+            } else if name.hasSuffix(".json") {
+                entries.append((file, values.fileSize ?? 0, used))
+            }
+        }
+        var total = entries.reduce(0) { $0 + $1.bytes }
+        guard total > byteLimit else { return }
+        for entry in entries.sorted(by: { $0.used < $1.used }) {
+            if total <= byteLimit / 4 * 3 { break }
+            try? FileManager.default.removeItem(at: entry.file)
+            total -= entry.bytes
+        }
     }
 }
 
