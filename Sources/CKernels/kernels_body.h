@@ -425,7 +425,7 @@ static inline void DUO_NAME(attend)(
                 for (j = scored; j < context; j++) p[j] = 0;
             }
         }
-// out = weights x values, 32 columns at a time, the values' rows read in place.
+        // out = weights x values, 32 columns at a time, the values' rows read in place.
         for (long c = 0; c < head_dim; c += 32) {
             const float *panel = values + from * kv_stride + c;
             float *y = out + start * out_stride + c;
