@@ -35,7 +35,12 @@ struct CLIRunner {
         environment: [String: String] = [:]
     ) throws -> Result {
         let process = Process()
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+        // Results go to a folder of this run's own (removed after it) unless the caller names one,
+        // so no test reads another's results or writes into the user's cache.
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("duoscope-cli-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let isolated = ["DUOSCOPE_CACHE_DIR": cache.path].merging(environment) { _, given in given }
+        process.environment = ProcessInfo.processInfo.environment.merging(isolated) { _, new in new }
         process.executableURL = binary
         process.arguments = arguments
         let out = Pipe()

@@ -280,8 +280,11 @@ final class ExplorerTerminalTests: XCTestCase {
     private func launch(text: URL, snapshots: URL, environment: [String: String] = [:], arguments: [String] = []) throws {
         let binary = CLIRunner.binary.path
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary), "no duoscope binary at \(binary)")
-        // Settings go to this test's own folder, so no test sees another's (or the user's).
-        let defaults = ["TERM": "xterm-256color", "DUOSCOPE_CONFIG_DIR": scratch.appendingPathComponent("config").path]
+        // Settings and results go to this test's own folders, so no test sees another's (or the user's).
+        let defaults = [
+            "TERM": "xterm-256color", "DUOSCOPE_CONFIG_DIR": scratch.appendingPathComponent("config").path,
+            "DUOSCOPE_CACHE_DIR": scratch.appendingPathComponent("cache").path,
+        ]
         let env = (defaults.merging(environment) { $1 }).sorted { $0.key < $1.key }
             .map { "\($0.key)=\(Self.quote($0.value))" }.joined(separator: " ")
         let script = """
