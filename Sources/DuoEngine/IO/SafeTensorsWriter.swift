@@ -41,7 +41,8 @@ public enum SafeTensorsWriter {
 public enum AtomicFile {
     public static func write(_ data: Data, to url: URL) throws {
         let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let temporary = directory.appendingPathComponent(
+            ".\(url.lastPathComponent)\(temporaryMark)\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard fd >= 0 else { throw DuoError(file: url, "cannot write (\(String(cString: strerror(errno))))") }
         var failure: String?
@@ -65,4 +66,13 @@ public enum AtomicFile {
             throw DuoError(file: url, "cannot write (\(failure)); nothing was changed")
         }
     }
+
+    /// The name of the file that `fileName` is a temporary of (`write`'s `.NAME.tmp-PID-N`), or
+    /// nil when it is not one: what a writer killed mid-write leaves behind.
+    public static func target(ofTemporary fileName: String) -> String? {
+        guard fileName.hasPrefix("."), let mark = fileName.range(of: temporaryMark, options: .backwards) else { return nil }
+        return String(fileName[fileName.index(after: fileName.startIndex)..<mark.lowerBound])
+    }
+
+    private static let temporaryMark = ".tmp-"
 }

@@ -27,8 +27,8 @@ public final class ResultCache: @unchecked Sendable {  // the file system is the
     let build: String
     /// The most the entries may hold on disk, in bytes.
     public let byteLimit: Int
-    /// Bytes this instance has stored since it last pruned (nil: it has not pruned yet).
-    private var storedSincePrune: Int?
+    /// Bytes this instance may still store before it prunes again (0 at first: its first store prunes).
+    private var bytesUntilPrune = 0
     private let pruneLock = NSLock()
 
     public init(directory: URL, build: String = ResultCache.currentBuild, byteLimit: Int = 256 << 20) {
@@ -88,8 +88,9 @@ public final class ResultCache: @unchecked Sendable {  // the file system is the
         try? AtomicFile.write(data, to: url(for: key))
         // Pruned at an instance's first store, then after each sixteenth of the limit it stores.
         pruneLock.lock()
-        let due = storedSincePrune.map { $0 + data.count >= byteLimit / 16 } ?? true
-        storedSincePrune = due ? 0 : storedSincePrune! + data.count
+        bytesUntilPrune -= data.count
+        let due = bytesUntilPrune <= 0
+        if due { bytesUntilPrune = byteLimit / 16 }
         pruneLock.unlock()
         if due { prune() }
     }
@@ -108,8 +109,8 @@ public final class ResultCache: @unchecked Sendable {  // the file system is the
             guard let values = try? file.resourceValues(forKeys: Set(properties)), values.isRegularFile == true else { continue }
             let used = values.contentModificationDate ?? .distantPast
             let name = file.lastPathComponent
-            if name.hasPrefix("."), name.contains(".json.tmp-") {
-                if now.timeIntervalSince(used) >= 3600 { try? FileManager.default.removeItem(at: file) }
+            if let target = AtomicFile.target(ofTemporary: name) {
+                if target.hasSuffix(".json"), now.timeIntervalSince(used) >= 3600 { try? FileManager.default.removeItem(at: file) }
             } else if name.hasSuffix(".json") {
                 entries.append((file, values.fileSize ?? 0, used))
             }
