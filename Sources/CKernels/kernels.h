@@ -188,12 +188,14 @@ static inline void duo_pack_panels(const float *w, long ldw, long n, long k, flo
 }
 
 /// y (+)= x w^T for m rows of x and the outputs of panels first ..< first + count of w packed by
-/// duo_pack_panels (n outputs, k inputs; y rows ldy apart). `level` is AVX2 or AVX-512: the
-/// baseline variant (one row per block) is there for completeness, not speed.
+/// duo_pack_panels (n outputs, k inputs; y rows ldy apart), summed over the inputs k_first ..<
+/// k_first + k_count only (0 and k for the whole product; a part of the inputs gives a partial
+/// sum, as a decode step's cores do). `level` is AVX2 or AVX-512: the baseline variant (one row
+/// per block) is there for completeness, not speed.
 static inline void duo_gemm_packed(
-    int level, const float *x, long ldx, long m, const float *panels, long n, long k, float *y, long ldy, int accumulate,
-    long first, long count) {
-    DUO_DISPATCH(level, gemm_packed, x, ldx, m, panels, n, k, y, ldy, accumulate, first, count);
+    int level, const float *x, long ldx, long m, const float *panels, long n, long k, long k_first, long k_count, float *y,
+    long ldy, int accumulate, long first, long count) {
+    DUO_DISPATCH(level, gemm_packed, x, ldx, m, panels, n, k, k_first, k_count, y, ldy, accumulate, first, count);
 }
 
 /// One causal attention head, fused: for the `rows` queries at positions first ..< first + rows

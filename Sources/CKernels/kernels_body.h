@@ -347,23 +347,26 @@ static inline __attribute__((always_inline)) void DUO_NAME(gemm_tail)(
 #undef DUO_GEMM_TAIL
 #undef DUO_PANEL_LOAD
 
-// y[r * ldy + j] (+)= sum_k x[r * ldx + k] * w[j][k] for r < m and the outputs of panels
-// first ..< first + count (32 each, the last one cut at n), with w packed by duo_pack_panels.
-// Panel after panel, each over all rows: the panel (32 x k floats) stays in cache.
+// y[r * ldy + j] (+)= sum_k x[r * ldx + k] * w[j][k] for r < m, the inputs k_first ..< k_first +
+// k_count and the outputs of panels first ..< first + count (32 each, the last one cut at n), with
+// w packed by duo_pack_panels (k inputs). Panel after panel, each over all rows: the panel (32 x
+// k_count floats) stays in cache.
 static inline void DUO_NAME(gemm_packed)(
-    const float *x, long ldx, long m, const float *panels, long n, long k, float *y, long ldy, int accumulate,
-    long first, long count) {
+    const float *x, long ldx, long m, const float *panels, long n, long k, long k_first, long k_count, float *y, long ldy,
+    int accumulate, long first, long count) {
+    x += k_first;
     for (long p = first; p < first + count; p++) {
-        const float *panel = panels + p * k * 32;
+        const float *panel = panels + p * k * 32 + k_first * 32;
         long width = n - p * 32 < 32 ? n - p * 32 : 32;
         long r = 0;
         const float *next = p + 1 < first + count ? panel + k * 32 : 0;
         for (; r + DUO_GEMM_ROWS <= m; r += DUO_GEMM_ROWS)
             DUO_NAME(gemm_block)(
-                x + r * ldx, ldx, panel, 32, k, y + r * ldy + p * 32, ldy, accumulate, width, 0, DUO_GEMM_ROWS, 1, r == 0 ? next : 0);
+                x + r * ldx, ldx, panel, 32, k_count, y + r * ldy + p * 32, ldy, accumulate, width, 0, DUO_GEMM_ROWS, 1,
+                r == 0 ? next : 0);
         if (r < m)
             DUO_NAME(gemm_tail)(
-                x + r * ldx, ldx, m - r, panel, 32, k, y + r * ldy + p * 32, ldy, accumulate, width, 0, r == 0 ? next : 0);
+                x + r * ldx, ldx, m - r, panel, 32, k_count, y + r * ldy + p * 32, ldy, accumulate, width, 0, r == 0 ? next : 0);
     }
 }
 
@@ -396,7 +399,7 @@ static inline void DUO_NAME(attend)(
         float inverse[DUO_GEMM_ROWS];
         if (key_panels)
             DUO_NAME(gemm_packed)(
-                q + start * q_stride, q_stride, n, key_panels, visible, head_dim, scores, context, 0, from / 32,
+                q + start * q_stride, q_stride, n, key_panels, visible, head_dim, 0, head_dim, scores, context, 0, from / 32,
                 (visible + 31) / 32 - from / 32);
         else
             for (long i = 0; i < n; i++)

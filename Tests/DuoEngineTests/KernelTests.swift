@@ -261,7 +261,8 @@ final class KernelTests: XCTestCase {
     /// (a last panel cut short, inner sizes off the vector width and off the accumulator sets of
     /// short blocks), every row count up to two blocks (each tail of 1-7 rows has its own
     /// block), accumulation, panel ranges; and a weight written after use is packed afresh once
-    /// `weightsChanged()` says so (the optimiser's contract).
+    /// `weightsChanged()` says so (the optimiser's contract); partial sums over ranges of the
+    /// inputs add up to the product.
     func testPackedProductEqualsBLASAtEveryLevelAndFollowsWeightChanges() {
         var rng = SplitMix64(seed: 5)
         for (out, inner) in [(770, 190), (64, 192), (48, 17), (33, 1)] {
@@ -280,6 +281,13 @@ final class KernelTests: XCTestCase {
                             packed.product(x.data, rows: rows, into: y, accumulate: accumulate, panels: 0..<middle, simd: simd)
                             packed.product(
                                 x.data, rows: rows, into: y, accumulate: accumulate, panels: middle..<packed.panelCount, simd: simd)
+                        }
+                        // Partial sums over the inputs (a decode step's cores), added up.
+                        let cut = inner / 3
+                        assertEqualsOneBLASCall(x: x, rows: rows, weight: weight, accumulate: accumulate, "\(simd.name) inputs") { y in
+                            let all = 0..<packed.panelCount
+                            packed.product(x.data, rows: rows, into: y, accumulate: accumulate, panels: all, over: 0..<cut, simd: simd)
+                            packed.product(x.data, rows: rows, into: y, accumulate: true, panels: all, over: cut..<inner, simd: simd)
                         }
                     }
                 }

@@ -45,9 +45,14 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
         let scratch = layerScratch(rows: n)
         var taken = Array(repeating: [Route](), count: n)
         for layer in 0..<c.numLayers {
-            attention(layer: layer, x: x, start: start, scratch: scratch)
-            let chosen = try ffn(layer: layer, x: x, positions: start..<(start + n), policy: policy, scratch: scratch)
-            for i in 0..<n { taken[i].append(chosen[i]) }
+            if n == 1 {
+                // A decode step: the layer in two parallel loops (DecodeStep.swift).
+                taken[0].append(try decodeLayer(layer, x: x, position: start, policy: policy, scratch: scratch))
+            } else {
+                attention(layer: layer, x: x, start: start, scratch: scratch)
+                let chosen = try ffn(layer: layer, x: x, positions: start..<(start + n), policy: policy, scratch: scratch)
+                for i in 0..<n { taken[i].append(chosen[i]) }
+            }
             afterLayer?(layer, x)
         }
         cache.count = start + n
@@ -141,17 +146,7 @@ public final class InferenceSession: @unchecked Sendable {  // raw buffers; one 
                 window: window, probabilities: nil,
                 out: s.attended.data + h * hd, outStride: c.qWidth, scratch: s.attention.row(h))
         }
-        Parallel.withSingleThreadedBLAS {
-            if n == 1 && c.numKVHeads >= Parallel.workers {
-                // A decode step: the query heads that share a key-value head together on one
-                // core, which then reads those keys and values alone (decoding 256 tokens, 100
-                // rounds alternating in one process: median 1,307 tok/s against 1,267 for heads
-                // shared one by one and 1,270 for the former serial heads below 64 positions).
-                Parallel.forEach(c.numKVHeads) { g in for h in (g * group)..<((g + 1) * group) { attendHead(h) } }
-            } else {
-                Parallel.forEach(c.numHeads, attendHead)
-            }
-        }
+        Parallel.withSingleThreadedBLAS { Parallel.forEach(c.numHeads, attendHead) }
         inRowShares(n) { r, linear in linear(s.attended.row(r.lowerBound), r.count, w.o, x.row(r.lowerBound), true) }
     }
 
@@ -225,6 +220,8 @@ final class LayerScratch {
     let normed, q, attended, gathered, gate, up, ffnOut: Tensor
     /// Each head's `LayerKernels.attendHead` scratch, a row per head.
     let attention: Tensor
+    /// A decode step's rows per core (`DecodePart`).
+    let decodeParts: Tensor
 
     /// For `n` rows at a time in a context of up to `context` positions.
     init(config c: ModelConfig, rows n: Int, context: Int) {
@@ -237,5 +234,6 @@ final class LayerScratch {
         up = Tensor(shape: [n, inner])
         ffnOut = Tensor(shape: [n, c.hiddenSize])
         attention = Tensor(shape: [c.numHeads, LayerKernels.attendScratchCount(rows: n, context: context, headDim: c.headDim)])
+        decodeParts = Tensor(shape: [n == 1 ? Parallel.workers : 1, DecodePart.width(c)])
     }
 }

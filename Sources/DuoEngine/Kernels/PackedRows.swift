@@ -43,13 +43,11 @@ public final class PackedRows {
     ) {
         precondition(positions <= count, "PackedRows: more positions than packed")
         if positionsAreOutputs {
-            duo_gemm_packed(simd.rawValue, x, ldx, m, data, positions, width, y, ldy, 0, 0, (positions + 31) / 32)
-            return
-        }
-        // Each panel of 32 outputs holds every packed position: the product over the first
-        // `positions` starts at the panel's own offset.
-        for p in 0..<(width + 31) / 32 {
-            duo_gemm_packed(simd.rawValue, x, ldx, m, data + p * 32 * count, min(32, width - p * 32), positions, y + p * 32, ldy, 0, 0, 1)
+            duo_gemm_packed(simd.rawValue, x, ldx, m, data, positions, width, 0, width, y, ldy, 0, 0, (positions + 31) / 32)
+        } else {
+            // Each panel of 32 outputs holds every packed position: the product sums over the
+            // first `positions` of its `count` inputs.
+            duo_gemm_packed(simd.rawValue, x, ldx, m, data, width, count, 0, positions, y, ldy, 0, 0, (width + 31) / 32)
         }
     }
 

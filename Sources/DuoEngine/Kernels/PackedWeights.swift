@@ -36,13 +36,16 @@ public final class PackedWeights: @unchecked Sendable {  // immutable after init
     }
 
     /// y (+)= x W^T for `rows` rows of x (`inputs` wide) and the outputs of panels `panels`
-    /// (y rows `outputs` apart).
+    /// (y rows `outputs` apart), summed over the inputs `over` only when given (a partial sum).
     public func product(
         _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool,
-        panels: Range<Int>, simd: SIMDLevel = .active
+        panels: Range<Int>, over: Range<Int>? = nil, simd: SIMDLevel = .active
     ) {
+        let over = over ?? 0..<inputs
+        precondition(over.lowerBound >= 0 && over.upperBound <= inputs, "PackedWeights: inputs out of range")
         duo_gemm_packed(
-            simd.rawValue, x, inputs, rows, data, outputs, inputs, y, outputs, accumulate ? 1 : 0, panels.lowerBound, panels.count)
+            simd.rawValue, x, inputs, rows, data, outputs, inputs, over.lowerBound, over.count, y, outputs, accumulate ? 1 : 0,
+            panels.lowerBound, panels.count)
     }
 }
 
