@@ -87,8 +87,9 @@ public enum LayerKernels {
         let packed = products.map { $0.weight.packedPanels() }
         let parts = Parallel.workers
         let work = products.reduce(0) { $0 + rows * $1.weight.rows * $1.weight.columns }
-        // Shared out from about a million multiply-adds; a single row (a decode step) reads each
-        // weight once, so its time goes with the weights' bytes: shared from 32768 weights.
+        // Shared out from about a million multiply-adds; a single row (a decode step's LM head)
+        // reads each weight once, so its time goes with the weights' bytes: shared from 32768
+        // weights.
         let split = parts > 1 && !Parallel.isInsideJob && work >= (rows == 1 ? 1 << 15 : 1 << 20)
         let panels = packed.reduce(0) { $0 + $1.panelCount }
         // A share is a range of the group's panels end to end, or with an epilogue a range of
