@@ -141,6 +141,9 @@ static inline double duo_sum_exp(int level, const float *x, long count, float sh
 /// The largest of `count` values, NaN passed over; -inf when there is none.
 static inline float duo_max(int level, const float *x, long count) { return DUO_DISPATCH(level, max, x, count); }
 
+/// The sum of `count` values, in chains independent enough that reading them is the limit.
+static inline float duo_read_sum(int level, const float *x, long count) { return DUO_DISPATCH(level, read_sum, x, count); }
+
 /// act[i] = silu(gate[i]) * up[i].
 static inline void duo_swiglu(int level, const float *gate, const float *up, float *act, long count) {
     DUO_DISPATCH(level, swiglu, gate, up, act, count);

@@ -86,6 +86,22 @@ static inline float DUO_NAME(max)(const float *x, long count) {
     return high > low ? high : low;
 }
 
+// The sum of `count` values in four independent chains of 16 lanes, so that the loads, not the
+// adds' latency, set its pace (the read-bandwidth probe of `duoscope bench`).
+static inline float DUO_NAME(read_sum)(const float *x, long count) {
+    duo_f16 a = duo_splat(0), b = a, c = a, d = a;
+    long i = 0;
+    for (; i + 64 <= count; i += 64) {
+        a += duo_load(x + i);
+        b += duo_load(x + i + 16);
+        c += duo_load(x + i + 32);
+        d += duo_load(x + i + 48);
+    }
+    for (; i + 16 <= count; i += 16) a += duo_load(x + i);
+    if (i < count) b += duo_load_part(x + i, count - i);
+    return duo_sum((a + b) + (c + d));
+}
+
 // act[i] = silu(gate[i]) * up[i] = gate[i] / (1 + e^-gate[i]) * up[i] (act may be gate).
 static inline void DUO_NAME(swiglu)(const float *gate, const float *up, float *act, long count) {
     long i = 0;

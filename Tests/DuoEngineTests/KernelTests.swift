@@ -57,6 +57,19 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The bandwidth probe's sum, in four chains and a tail, against doubles at every level.
+    func testReadSumAgainstDoublesAtEveryLevel() {
+        var rng = SplitMix64(seed: 11)
+        for simd in SIMDLevel.supported {
+            for count in [0, 1, 15, 16, 17, 63, 64, 65, 80, 127, 128, 4099] {
+                let values = (0..<count).map { _ in Float(Double(rng.next() % 20_000) / 1000 - 10) }
+                let reference = values.reduce(0.0) { $0 + Double($1) }
+                let sum = Ops.readSum(values, count: count, simd: simd)
+                XCTAssertEqual(Double(sum), reference, accuracy: 1e-4 * Double(max(count, 1)), "\(simd.name), \(count) values")
+            }
+        }
+    }
+
     /// The C kernels' exp (through `exponentiate` with no shift) keeps `FastMath.exp`'s error
     /// bound at every level, and SwiGLU matches silu(g) * u in doubles.
     func testCKernelsExpAndSwiGLUAtEveryLevel() {

@@ -1,5 +1,6 @@
 import DuoSupport
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import DuoTokenizer
@@ -48,14 +49,7 @@ final class LlamaTokenizerTests: XCTestCase {
         var decoders: [DecoderCases]
     }
 
-    static let caseFile: CaseFile = {
-        let url = fixtures.appendingPathComponent("llama-cases.json")
-        do {
-            return try JSONDecoder().decode(CaseFile.self, from: Data(contentsOf: url))
-        } catch {
-            fatalError("cannot read \(url.path): \(error)")
-        }
-    }()
+    static let caseFile = FixturePaths.json(CaseFile.self, "tokenizer/llama-cases.json")
 
     func entry(_ name: String) -> TokenizerCases {
         Self.caseFile.tokenizers.first { $0.name == name }!

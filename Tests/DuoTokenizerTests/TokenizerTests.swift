@@ -63,14 +63,7 @@ final class TokenizerTests: XCTestCase {
         var pretokenizers: [PreTokenizerCases]
     }
 
-    static let caseFile: CaseFile = {
-        let url = fixtures.appendingPathComponent("cases.json")
-        do {
-            return try JSONDecoder().decode(CaseFile.self, from: Data(contentsOf: url))
-        } catch {
-            fatalError("cannot read \(url.path): \(error)")
-        }
-    }()
+    static let caseFile = FixturePaths.json(CaseFile.self, "tokenizer/cases.json")
 
     func entry(_ name: String) -> TokenizerCases {
         Self.caseFile.tokenizers.first { $0.name == name }!

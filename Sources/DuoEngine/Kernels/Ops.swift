@@ -40,6 +40,12 @@ public enum Ops {
         duo_max(simd.rawValue, x, count)
     }
 
+    /// The sum of `count` values, read in independent chains of vectors so that memory, not
+    /// the adds, sets its pace (the bandwidth probe of `EngineBenchmark.readBandwidth`).
+    public static func readSum(_ x: UnsafePointer<Float>, count: Int, simd: SIMDLevel = .active) -> Float {
+        duo_read_sum(simd.rawValue, x, count)
+    }
+
     /// x[i] = e^(x[i] - shift) in place; returns their sum.
     public static func exponentiate(
         _ x: UnsafeMutablePointer<Float>, count: Int, minus shift: Float, simd: SIMDLevel = .active
