@@ -75,7 +75,7 @@ public enum EngineBenchmark {
         let parts = Parallel.workers
         let (seconds, _) = time(minimumSeconds: minimumSeconds) {
             // The sum of each slice: one read stream per core, kept by the result. (A dot product
-            // in one chain of adds measured its own latency instead, 5% below what decode read.)
+            // in one chain of adds measured the adds' latency instead: half this on the Zen 4.)
             Parallel.forEach(parts) { part in
                 let slice = Parallel.share(part, of: parts, count: count)
                 if Ops.readSum(buffer.data + slice.lowerBound, count: slice.count) < 0 {
