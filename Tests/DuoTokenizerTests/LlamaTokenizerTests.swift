@@ -49,7 +49,7 @@ final class LlamaTokenizerTests: XCTestCase {
         var decoders: [DecoderCases]
     }
 
-    static let caseFile = FixturePaths.json(CaseFile.self, "tokenizer/llama-cases.json")
+    static let caseFile = FixturePaths.json(CaseFile.self, at: fixtures.appendingPathComponent("llama-cases.json"))
 
     func entry(_ name: String) -> TokenizerCases {
         Self.caseFile.tokenizers.first { $0.name == name }!

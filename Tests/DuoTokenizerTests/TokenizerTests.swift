@@ -63,7 +63,7 @@ final class TokenizerTests: XCTestCase {
         var pretokenizers: [PreTokenizerCases]
     }
 
-    static let caseFile = FixturePaths.json(CaseFile.self, "tokenizer/cases.json")
+    static let caseFile = FixturePaths.json(CaseFile.self, at: fixtures.appendingPathComponent("cases.json"))
 
     func entry(_ name: String) -> TokenizerCases {
         Self.caseFile.tokenizers.first { $0.name == name }!

@@ -11,10 +11,9 @@ public enum FixturePaths {
     /// A fixture by its path under Tests/Fixtures (e.g. "tiny-model", "hf-checkpoints/qwen2").
     public static func url(_ path: String) -> URL { root.appendingPathComponent(path) }
 
-    /// A JSON fixture by its path under Tests/Fixtures, decoded; a fixture that cannot be read
-    /// stops the tests with its path and the reason (for fixtures held in a `static let`).
-    public static func json<T: Decodable>(_ type: T.Type, _ path: String) -> T {
-        let file = url(path)
+    /// A JSON fixture decoded; a fixture that cannot be read stops the tests with its path and
+    /// the reason (for fixtures held in a `static let`).
+    public static func json<T: Decodable>(_ type: T.Type, at file: URL) -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(contentsOf: file))
         } catch {
